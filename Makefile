@@ -1,0 +1,70 @@
+# synchub developer entry points. `make setup` is idempotent (stamp files under .venv/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMPS  := $(VENV)/.stamps
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup run test lint stop clean jars system-deps
+
+help:
+	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose"
+	@echo "make run    - local Ignite node + hub (synchub dev)"
+	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
+	@echo "make lint   - ruff check + format check + mypy"
+	@echo "make stop   - stop the local Ignite node(s) started by make run"
+	@echo "make clean  - remove caches, test artifacts and local cluster state"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMPS)/pip: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm-client-js: $(wildcard client-js/package.json client-js/package-lock.json)
+	@if [ -f client-js/package.json ]; then npm ci --prefix client-js; fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm-tests-node: $(wildcard tests/node/package.json tests/node/package-lock.json)
+	@if [ -f tests/node/package.json ]; then npm ci --prefix tests/node; fi
+	@mkdir -p $(STAMPS) && touch $@
+
+jars: $(STAMPS)/pip
+	$(BIN)/python -m hub.ignite.cluster fetch
+
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v docker-compose >/dev/null; then \
+	  pkgs=""; \
+	  [ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
+	  command -v docker-compose >/dev/null || pkgs="$$pkgs docker-compose"; \
+	  echo "installing:$$pkgs"; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y $$pkgs; \
+	fi
+
+setup: $(STAMPS)/pip $(STAMPS)/npm-client-js $(STAMPS)/npm-tests-node jars system-deps
+
+# `synchub dev` starts the local Ignite node itself (state in .synchub/ignite).
+run: setup
+	$(BIN)/synchub dev
+
+lint: setup
+	$(BIN)/ruff check hub tests
+	$(BIN)/ruff format --check hub tests
+	$(BIN)/mypy
+
+test: setup
+	$(BIN)/ruff check hub tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+	@if [ -f client-js/package.json ]; then npm --prefix client-js test; fi
+
+stop:
+	@if [ -x $(BIN)/synchub ]; then $(BIN)/synchub ignite stop; fi
+
+clean: stop
+	rm -rf .synchub test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find hub tests -name __pycache__ -type d -prune -exec rm -rf {} +

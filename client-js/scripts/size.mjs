@@ -1,0 +1,23 @@
+// Prints the brotli size of the library (all of src/, minified together) without @msgpack/msgpack.
+import { build } from 'esbuild'
+import { brotliCompressSync, constants } from 'node:zlib'
+import { fileURLToPath } from 'node:url'
+
+const BUDGET = 8 * 1024
+const entry = fileURLToPath(new URL('../src/index.js', import.meta.url))
+const out = await build({
+  entryPoints: [entry],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  external: ['@msgpack/msgpack'],
+  write: false,
+})
+const code = out.outputFiles[0].contents
+const br = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
+console.log(`synchub-client size: ${code.length} B minified, ${br} B brotli (budget ${BUDGET} B, @msgpack/msgpack excluded)`)
+if (br > BUDGET) {
+  console.error('size budget exceeded')
+  process.exit(1)
+}

@@ -1,0 +1,14 @@
+// `npm test`: unit and fake-hub tests, the size report, and, when SYNCHUB_URL names a running
+// hub, the real-hub and browser suites.
+import { spawnSync } from 'node:child_process'
+
+const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1
+let status = run(['--test', 'test/core/', 'test/node/'])
+status ||= run(['scripts/size.mjs'])
+if (process.env.SYNCHUB_URL) {
+  status ||= run(['--test', '--test-concurrency=1', 'test/real-hub/'])
+  status ||= run(['--test', '--test-concurrency=1', 'test/browser/'])
+} else {
+  console.log('SYNCHUB_URL not set: real-hub and browser suites not run here (npm run test:real / test:browser need it).')
+}
+process.exit(status)

@@ -1,0 +1,16 @@
+/**
+ * Reconnect delay with exponential growth and full jitter.
+ *
+ * The ceiling doubles with each failed attempt (`min * 2^step`) up to `max`; the delay is a
+ * uniformly random point below that ceiling, so many clients dropped at once do not return at once.
+ *
+ * @param {number} step failed attempts so far (0 for the first retry)
+ * @param {number} min base delay in ms
+ * @param {number} max largest delay in ms
+ * @param {() => number} random uniform in [0, 1)
+ * @returns {number} delay in ms, 0 <= delay < min(max, min * 2^step) (0 when that ceiling is 0)
+ */
+export function backoff(step, min, max, random) {
+  const ceiling = Math.min(max, min * 2 ** Math.min(Math.max(step, 0), 30))
+  return Math.floor(random() * ceiling)
+}

@@ -1,0 +1,34 @@
+/**
+ * Hybrid logical clock values in the hub's format: `(ms << 16) | counter`, as bigint.
+ * Pure functions; the caller passes the wall clock and keeps the last value.
+ */
+
+/**
+ * Next clock value for a local event: never below the wall clock, always above `last`.
+ * @param {bigint} last last value issued or observed
+ * @param {number} nowMs wall clock in ms
+ * @returns {bigint}
+ */
+export function hlcNext(last, nowMs) {
+  const wall = BigInt(Math.floor(nowMs)) << 16n
+  return wall > last ? wall : last + 1n
+}
+
+/**
+ * Fold a remote clock value (a document version) into the local clock.
+ * @param {bigint} last
+ * @param {bigint} remote
+ * @returns {bigint}
+ */
+export function hlcObserve(last, remote) {
+  return remote > last ? remote : last
+}
+
+/**
+ * Physical part (ms) of a clock value.
+ * @param {bigint} value
+ * @returns {number}
+ */
+export function hlcMs(value) {
+  return Number(value >> 16n)
+}

@@ -1,0 +1,181 @@
+/**
+ * Validation of decoded hub frames (protocol v1). Pure functions; they never touch the store.
+ * A frame that fails here closes the socket (`ProtocolViolation.code`).
+ */
+
+/** @typedef {import('./records.js').Doc} Doc */
+/** @typedef {import('./records.js').AckResult} AckResult */
+/** @typedef {import('./cursor.js').Cursor} Cursor */
+/** @typedef {[string, bigint, Doc | null]} Change */
+/**
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number}
+ *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
+ *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
+ *   | {t: 'resync', coll: string, reason: string, mode: string}
+ *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
+ *   | {t: 'ack', results: AckResult[]}
+ *   | {t: 'error', code: number, msg: string, ref: number | null}
+ *   | {t: 'ping' | 'pong', n: number}} ServerMessage
+ */
+
+/** A frame from the hub broke the protocol. `code` is the close code the client sends. */
+export class ProtocolViolation extends Error {
+  /**
+   * @param {number} code 4000 bad frame, 4001 bad message, 4004 unknown type, 4009 too large
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(message)
+    this.name = 'ProtocolViolation'
+    this.code = code
+  }
+}
+
+/** @param {string} msg @returns {never} */
+function bad(msg) {
+  throw new ProtocolViolation(4001, msg)
+}
+
+const isMap = (/** @type {unknown} */ v) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date)
+
+/** @param {unknown} v @param {string} f @returns {number} */
+function int(v, f) {
+  if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v)
+  if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${f}: int expected`)
+  return v
+}
+/** @param {unknown} v @param {string} f @returns {bigint} */
+function big(v, f) {
+  if (typeof v === 'bigint') return v
+  if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${f}: int expected`)
+  return BigInt(v)
+}
+/** @param {unknown} v @param {string} f @returns {string} */
+function str(v, f) {
+  if (typeof v !== 'string') bad(`${f}: str expected`)
+  return v
+}
+/** @param {unknown} v @param {string} f @returns {unknown[]} */
+function list(v, f) {
+  if (!Array.isArray(v)) bad(`${f}: list expected`)
+  return v
+}
+
+/**
+ * Turn safe 64-bit ints (decoded as bigint) back into numbers inside a document.
+ * @param {unknown} v
+ * @returns {unknown}
+ */
+export function plainInts(v) {
+  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
+  if (Array.isArray(v)) return v.map(plainInts)
+  if (isMap(v)) {
+    const o = /** @type {Record<string, unknown>} */ (v)
+    for (const k in o) o[k] = plainInts(o[k])
+  }
+  return v
+}
+
+/** @param {unknown} v @param {string} f @returns {Doc | null} */
+function doc(v, f) {
+  if (v === null || v === undefined) return null
+  if (!isMap(v)) bad(`${f}: map expected`)
+  return /** @type {Doc} */ (plainInts(v))
+}
+
+/** @param {unknown} v @returns {Cursor} */
+function cursor(v) {
+  const c = list(v, 'cursor')
+  if (c.length !== 2) bad('cursor: [epoch, ver] expected')
+  return [str(c[0], 'cursor'), big(c[1], 'cursor')]
+}
+
+/** @param {unknown} v @returns {Change[]} */
+function changes(v) {
+  return list(v, 'changes').map((ch) => {
+    const c = list(ch, 'change')
+    const id = str(c[0], 'change id')
+    if (!id) bad('change id: empty')
+    const d = doc(c[2], 'change doc')
+    if (d) d.id = id
+    return /** @type {Change} */ ([id, big(c[1], 'change ver'), d])
+  })
+}
+
+const STATUSES = ['ok', 'dup', 'conflict', 'rejected', 'merged', 'error']
+
+/**
+ * Check a decoded frame and normalise its values (versions as bigint, documents with `id`).
+ * @param {unknown} m decoded msgpack value
+ * @returns {ServerMessage}
+ * @throws {ProtocolViolation}
+ */
+export function parseServerMessage(m) {
+  if (!isMap(m)) throw new ProtocolViolation(4000, 'frame is not a map')
+  const o = /** @type {Record<string, unknown>} */ (m)
+  switch (o.t) {
+    case 'welcome':
+      return {
+        t: 'welcome',
+        v: int(o.v, 'v'),
+        hub: str(o.hub, 'hub'),
+        ping_ms: int(o.ping_ms, 'ping_ms'),
+        max_batch: Math.max(int(o.max_batch, 'max_batch'), 1),
+        max_frame: int(o.max_frame, 'max_frame'),
+      }
+    case 'page':
+      return {
+        t: 'page',
+        coll: str(o.coll, 'coll'),
+        id: int(o.id, 'id'),
+        changes: changes(o.changes),
+        done: int(o.done, 'done'),
+        total: o.total == null ? null : int(o.total, 'total'),
+      }
+    case 'synced':
+      if (typeof o.reset !== 'boolean') bad('reset: bool expected')
+      return {
+        t: 'synced',
+        coll: str(o.coll, 'coll'),
+        id: int(o.id, 'id'),
+        cursor: cursor(o.cursor),
+        mode: str(o.mode, 'mode'),
+        reset: o.reset,
+      }
+    case 'resync':
+      return { t: 'resync', coll: str(o.coll, 'coll'), reason: str(o.reason, 'reason'), mode: str(o.mode, 'mode') }
+    case 'chg':
+      return { t: 'chg', coll: str(o.coll, 'coll'), changes: changes(o.changes), cursor: cursor(o.cursor) }
+    case 'ack':
+      return {
+        t: 'ack',
+        results: list(o.results, 'results').map((r) => {
+          if (!isMap(r)) bad('result: map expected')
+          const x = /** @type {Record<string, unknown>} */ (r)
+          const s = str(x.s, 's')
+          if (!STATUSES.includes(s)) bad(`result: unknown status ${s}`)
+          return {
+            seq: int(x.seq, 'seq'),
+            s: /** @type {import('./records.js').ResultStatus} */ (s),
+            ver: x.ver == null ? 0n : big(x.ver, 'ver'),
+            doc: 'doc' in x ? doc(x.doc, 'doc') : undefined,
+            code: x.code == null ? undefined : int(x.code, 'code'),
+            msg: x.msg == null ? undefined : String(x.msg),
+          }
+        }),
+      }
+    case 'error':
+      return {
+        t: 'error',
+        code: int(o.code, 'code'),
+        msg: o.msg == null ? '' : str(o.msg, 'msg'),
+        ref: o.ref == null ? null : int(o.ref, 'ref'),
+      }
+    case 'ping':
+    case 'pong':
+      return { t: o.t, n: int(o.n, 'n') }
+    default:
+      throw new ProtocolViolation(4004, `unknown message type ${String(o.t).slice(0, 40)}`)
+  }
+}

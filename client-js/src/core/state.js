@@ -1,0 +1,51 @@
+/**
+ * Connection status machine and close-code policy. Pure data and functions.
+ *
+ * ```
+ * offline --connect--> connecting --welcome--> syncing --all subs synced--> live
+ *    ^                     |                      ^  |                       |
+ *    +------- close -------+---------- close -----+--+------ resync ---------+
+ * ```
+ */
+
+/** @typedef {'offline' | 'connecting' | 'syncing' | 'live'} Status */
+
+/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions */
+export const TRANSITIONS = Object.freeze({
+  offline: ['connecting'],
+  connecting: ['syncing', 'offline'],
+  syncing: ['live', 'offline'],
+  live: ['syncing', 'offline'],
+})
+
+/**
+ * @param {Status} from
+ * @param {Status} to
+ * @returns {boolean}
+ */
+export function canTransition(from, to) {
+  return TRANSITIONS[from].includes(to)
+}
+
+/**
+ * Status to show for a connected session.
+ * @param {boolean} welcomed `welcome` received
+ * @param {number} syncing subscriptions still catching up
+ * @returns {Status}
+ */
+export function sessionStatus(welcomed, syncing) {
+  return !welcomed ? 'connecting' : syncing > 0 ? 'syncing' : 'live'
+}
+
+/**
+ * What to do after the socket closed.
+ * 4000–4499 from the hub: a bug or a policy decision, stop. 4500 (going away): reconnect at
+ * once. Anything else (4501–4999, 1000, 1001, 1006, ...): reconnect with backoff.
+ * @param {number} code close code reported by the socket
+ * @returns {'stop' | 'now' | 'retry'}
+ */
+export function closeAction(code) {
+  if (code >= 4000 && code < 4500) return 'stop'
+  if (code === 4500) return 'now'
+  return 'retry'
+}

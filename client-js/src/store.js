@@ -1,0 +1,332 @@
+/**
+ * IndexedDB adapter: documents, outbox and cursors of one client database.
+ * Every change to documents commits in the same transaction as the outbox entry or cursor that
+ * goes with it. Promise wrappers in the style of the platform: no Proxies.
+ */
+import { localWrite, remoteChange, ackWrite } from './core/records.js'
+import { mergeCursor } from './core/cursor.js'
+
+/** @typedef {import('./core/records.js').Doc} Doc */
+/** @typedef {import('./core/records.js').DocRecord} DocRecord */
+/** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
+/** @typedef {import('./core/records.js').AckResult} AckResult */
+/** @typedef {import('./core/cursor.js').Cursor} Cursor */
+/** @typedef {import('./core/messages.js').Change} Change */
+/** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
+/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint}} ConflictInfo */
+
+const DOCS = 'docs'
+const OUT = 'outbox'
+const META = 'meta'
+
+/**
+ * @template T
+ * @param {IDBRequest<T>} r
+ * @returns {Promise<T>}
+ */
+export function req(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result)
+    r.onerror = () => reject(r.error)
+  })
+}
+
+/**
+ * `req` for reads issued ahead and awaited later: a failure aborts the transaction anyway, so the
+ * reads never awaited must not surface as unhandled rejections.
+ * @template T
+ * @param {IDBRequest<T>} r
+ * @returns {Promise<T>}
+ */
+function ahead(r) {
+  const p = req(r)
+  p.catch(() => {})
+  return p
+}
+
+/**
+ * @param {IDBTransaction} tx
+ * @returns {Promise<void>}
+ */
+function txDone(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onerror = tx.onabort = () => reject(tx.error || new DOMException('transaction aborted', 'AbortError'))
+  })
+}
+
+/** @param {string} c */
+const collRange = (c) => IDBKeyRange.bound([c], [c, []])
+
+/**
+ * @param {StoredChange[]} out
+ * @param {DocRecord} rec
+ */
+const pushChange = (out, rec) =>
+  out.push({ type: rec.doc ? 'put' : 'delete', coll: rec.c, id: rec.id, doc: rec.doc })
+
+/**
+ * Open (creating if needed) the client database.
+ * @param {IDBFactory} factory
+ * @param {string} name
+ * @param {() => void} onVersionChange called after another context asked to upgrade or delete
+ *   the database; the connection is closed by then
+ * @returns {Promise<Store>}
+ */
+export async function openStore(factory, name, onVersionChange) {
+  const r = factory.open(name, 1)
+  r.onupgradeneeded = () => {
+    const db = r.result
+    db.createObjectStore(DOCS, { keyPath: ['c', 'id'] })
+    db.createObjectStore(OUT, { keyPath: 'seq' }).createIndex('doc', ['c', 'id'])
+    db.createObjectStore(META)
+  }
+  const db = await req(r)
+  db.onversionchange = () => {
+    db.close()
+    onVersionChange()
+  }
+  return new Store(db)
+}
+
+export class Store {
+  /** @param {IDBDatabase} db */
+  constructor(db) {
+    this.db = db
+  }
+
+  /**
+   * Run `fn` in one transaction; resolves after the commit, rejects (and aborts) on any error.
+   * @template T
+   * @param {string[]} stores
+   * @param {IDBTransactionMode} mode
+   * @param {(tx: IDBTransaction) => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  async run(stores, mode, fn) {
+    const tx = this.db.transaction(stores, mode)
+    const done = txDone(tx)
+    done.catch(() => {})
+    try {
+      const out = await fn(tx)
+      await done
+      return out
+    } catch (e) {
+      try {
+        tx.abort()
+      } catch {}
+      throw tx.error || e
+    }
+  }
+
+  /** Persistent random client id, created on first use. @returns {Promise<string>} */
+  clientId() {
+    return this.run([META], 'readwrite', async (tx) => {
+      const m = tx.objectStore(META)
+      let id = /** @type {string | undefined} */ (await req(m.get('client')))
+      if (!id) {
+        id = globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
+        m.put(id, 'client')
+      }
+      return id
+    })
+  }
+
+  /**
+   * Apply local writes and queue them, all in one transaction (seq and clock included).
+   * @param {{c: string, id: string, doc: Doc | null}[]} ops
+   * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
+   * @returns {Promise<StoredChange[]>}
+   */
+  write(ops, nextTs) {
+    return this.run([DOCS, OUT, META], 'readwrite', async (tx) => {
+      const docs = tx.objectStore(DOCS)
+      const out = tx.objectStore(OUT)
+      const meta = tx.objectStore(META)
+      const clock = /** @type {{seq: number, ts: bigint} | undefined} */ (await req(meta.get('clock'))) || { seq: 0, ts: 0n }
+      /** @type {Map<string, DocRecord | undefined>} */
+      const cache = new Map()
+      /** @type {StoredChange[]} */
+      const changes = []
+      for (const { c, id, doc } of ops) {
+        const key = JSON.stringify([c, id])
+        const held = cache.has(key) ? cache.get(key) : /** @type {DocRecord | undefined} */ (await req(docs.get([c, id])))
+        const w = localWrite(held, c, id, doc)
+        clock.ts = nextTs(clock.ts)
+        clock.seq += 1
+        cache.set(key, w.rec)
+        docs.put(w.rec)
+        out.add(/** @type {OutboxEntry} */ ({ seq: clock.seq, c, id, op: doc ? 'put' : 'del', doc, ts: clock.ts, base: w.base, dep: w.dep }))
+        pushChange(changes, w.rec)
+      }
+      meta.put(clock, 'clock')
+      return changes
+    })
+  }
+
+  /**
+   * Apply changes from the hub and advance the collection's cursor in the same transaction.
+   * @param {string} c
+   * @param {Change[]} changes
+   * @param {Cursor | null} cursor
+   * @param {Set<string>} [seen] collects the ids of a running sync
+   * @returns {Promise<StoredChange[]>} the changes visible to the app
+   */
+  applyRemote(c, changes, cursor, seen) {
+    return this.run([DOCS, META], 'readwrite', async (tx) => {
+      const docs = tx.objectStore(DOCS)
+      /** @type {StoredChange[]} */
+      const out = []
+      // all reads are issued at once; a document changed twice in one burst is read from `held`
+      const reads = changes.map(([id]) => ahead(docs.get([c, id])))
+      /** @type {Map<string, DocRecord>} */
+      const held = new Map()
+      for (let i = 0; i < changes.length; i++) {
+        const [id, ver, doc] = changes[i]
+        seen?.add(id)
+        const cur = held.get(id) ?? (await reads[i])
+        const r = remoteChange(cur, c, id, ver, doc)
+        if (!r) continue
+        held.set(id, r.rec)
+        docs.put(r.rec)
+        if (r.visible) pushChange(out, r.rec)
+      }
+      if (cursor) await this.#putCursor(tx, c, cursor)
+      return out
+    })
+  }
+
+  /**
+   * @param {IDBTransaction} tx
+   * @param {string} c
+   * @param {Cursor} cursor
+   */
+  async #putCursor(tx, c, cursor) {
+    const meta = tx.objectStore(META)
+    meta.put(mergeCursor(await req(meta.get('cur:' + c)), cursor), 'cur:' + c)
+  }
+
+  /**
+   * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
+   * have pending writes.
+   * @param {string} c
+   * @param {Cursor} cursor
+   * @param {boolean} reset
+   * @param {Set<string>} seen
+   * @returns {Promise<StoredChange[]>}
+   */
+  finishSync(c, cursor, reset, seen) {
+    return this.run([DOCS, META], 'readwrite', async (tx) => {
+      /** @type {StoredChange[]} */
+      const out = []
+      if (reset) {
+        const docs = tx.objectStore(DOCS)
+        for (const rec of /** @type {DocRecord[]} */ (await req(docs.getAll(collRange(c))))) {
+          if (seen.has(rec.id) || rec.pend > 0) continue
+          docs.delete([c, rec.id])
+          if (rec.doc) out.push({ type: 'delete', coll: c, id: rec.id, doc: null })
+        }
+        tx.objectStore(META).put(cursor, 'cur:' + c)
+      } else {
+        await this.#putCursor(tx, c, cursor)
+      }
+      return out
+    })
+  }
+
+  /**
+   * Apply the hub's results and remove the acknowledged entries from the outbox.
+   * @param {AckResult[]} results
+   * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
+   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+   */
+  applyAcks(results, sent) {
+    return this.run([DOCS, OUT], 'readwrite', async (tx) => {
+      const docs = tx.objectStore(DOCS)
+      const outbox = tx.objectStore(OUT)
+      /** @type {StoredChange[]} */
+      const changes = []
+      /** @type {ConflictInfo[]} */
+      const conflicts = []
+      /** @type {ConflictInfo[]} */
+      const failed = []
+      const done = []
+      const entries = /** @type {(OutboxEntry | undefined)[]} */ (
+        await Promise.all(results.map((r) => sent?.get(r.seq) ?? ahead(outbox.get(r.seq))))
+      )
+      const reads = entries.map((e) => e && ahead(docs.get([e.c, e.id])))
+      /** @type {Map<string, DocRecord>} */
+      const held = new Map()
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]
+        const entry = entries[i]
+        if (!entry) continue
+        done.push(r.seq)
+        const key = JSON.stringify([entry.c, entry.id])
+        const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)
+        held.set(key, a.rec)
+        docs.put(a.rec)
+        outbox.delete(r.seq)
+        const info = { coll: entry.c, id: entry.id, local: entry.doc, server: r.doc ?? null, outcome: r.s, ver: r.ver }
+        if (a.conflict) conflicts.push(info)
+        if (r.s === 'error') failed.push({ ...info, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })
+        if (a.visible) pushChange(changes, a.rec)
+        if (a.rec.pend > 0) {
+          const next = /** @type {OutboxEntry[]} */ (await req(outbox.index('doc').getAll([entry.c, entry.id], 1)))[0]
+          if (next && next.dep) outbox.put({ ...next, base: a.nextBase, dep: false })
+        }
+      }
+      return { changes, conflicts, failed, done }
+    })
+  }
+
+  /**
+   * @param {number} afterSeq
+   * @param {number} limit
+   * @returns {Promise<OutboxEntry[]>}
+   */
+  readOutbox(afterSeq, limit) {
+    return this.run([OUT], 'readonly', (tx) => req(tx.objectStore(OUT).getAll(IDBKeyRange.lowerBound(afterSeq, true), limit)))
+  }
+
+  /** @returns {Promise<number>} */
+  outboxCount() {
+    return this.run([OUT], 'readonly', (tx) => req(tx.objectStore(OUT).count()))
+  }
+
+  /**
+   * @param {string} c
+   * @param {string} id
+   * @returns {Promise<Doc | undefined>}
+   */
+  async get(c, id) {
+    const rec = /** @type {DocRecord | undefined} */ (await this.run([DOCS], 'readonly', (tx) => req(tx.objectStore(DOCS).get([c, id]))))
+    return rec?.doc ?? undefined
+  }
+
+  /**
+   * @param {string} c
+   * @returns {Promise<Doc[]>}
+   */
+  async getAll(c) {
+    const recs = /** @type {DocRecord[]} */ (await this.run([DOCS], 'readonly', (tx) => req(tx.objectStore(DOCS).getAll(collRange(c)))))
+    return /** @type {Doc[]} */ (recs.map((r) => r.doc).filter(Boolean))
+  }
+
+  /**
+   * @param {string} c
+   * @returns {Promise<Cursor | null>}
+   */
+  async cursor(c) {
+    return (await this.run([META], 'readonly', (tx) => req(tx.objectStore(META).get('cur:' + c)))) ?? null
+  }
+
+  /** @returns {Promise<OutboxEntry[]>} */
+  outboxAll() {
+    return this.run([OUT], 'readonly', (tx) => req(tx.objectStore(OUT).getAll()))
+  }
+
+  close() {
+    this.db.close()
+  }
+}

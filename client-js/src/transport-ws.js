@@ -1,0 +1,106 @@
+/**
+ * WebSocket adapter: one binary msgpack map per frame, decoded with hard limits and checked by
+ * the core before anything reaches the store. The WebSocket constructor is injected.
+ */
+import { Encoder, Decoder } from '@msgpack/msgpack'
+import { parseServerMessage, ProtocolViolation } from './core/messages.js'
+
+/** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
+/**
+ * @typedef {object} Limits decoder limits for one frame
+ * @property {number} maxFrame bytes
+ * @property {number} maxStrLength bytes of one string
+ * @property {number} maxBinLength bytes of one binary value
+ * @property {number} maxArrayLength items of one list
+ * @property {number} maxMapLength entries of one map
+ * @property {number} maxExtLength bytes of one extension value
+ */
+/** @type {Limits} */
+export const DEFAULT_LIMITS = {
+  maxFrame: 16 << 20,
+  maxStrLength: 4 << 20,
+  maxBinLength: 4 << 20,
+  maxArrayLength: 200000,
+  maxMapLength: 10000,
+  maxExtLength: 64,
+}
+
+/**
+ * @typedef {object} SocketHandlers
+ * @property {() => void} open
+ * @property {(m: ServerMessage) => void} message
+ * @property {(e: ProtocolViolation) => void} violation the frame was rejected; `close` follows
+ * @property {(code: number, reason: string, byClient: boolean) => void} close called once
+ */
+/**
+ * @typedef {object} Socket
+ * @property {(m: object) => void} send encodes and sends
+ * @property {(bytes: Uint8Array) => void} sendBytes
+ * @property {(m: object) => Uint8Array} encode
+ * @property {(code: number, reason: string) => void} close closes at once, without waiting for the hub
+ */
+
+const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
+
+/**
+ * @param {typeof WebSocket} WS
+ * @param {string} url
+ * @param {Limits} limits
+ * @param {SocketHandlers} on
+ * @returns {Socket}
+ */
+export function openSocket(WS, url, limits, on) {
+  const decoder = new Decoder({ useBigInt64: true, ...limits })
+  const ws = new WS(url)
+  let closed = false
+  ws.binaryType = 'arraybuffer'
+  /** @param {number} code @param {string} reason @param {boolean} byClient */
+  const finish = (code, reason, byClient) => {
+    if (closed) return
+    closed = true
+    ws.onopen = ws.onmessage = ws.onclose = null
+    if (byClient) {
+      try {
+        ws.close(code, reason)
+      } catch {
+        ws.close()
+      }
+    }
+    on.close(code, reason, byClient)
+  }
+  ws.onopen = () => on.open()
+  ws.onerror = () => {}
+  ws.onclose = (ev) => finish(ev.code, ev.reason, false)
+  ws.onmessage = (ev) => {
+    if (closed) return
+    let msg
+    try {
+      const data = ev.data
+      if (!(data instanceof ArrayBuffer)) throw new ProtocolViolation(4000, 'text frame')
+      if (data.byteLength > limits.maxFrame) throw new ProtocolViolation(4009, `frame of ${data.byteLength} bytes`)
+      let raw
+      try {
+        raw = decoder.decode(new Uint8Array(data))
+      } catch (e) {
+        throw new ProtocolViolation(4000, `undecodable frame: ${/** @type {Error} */ (e).message}`)
+      }
+      msg = parseServerMessage(raw)
+    } catch (e) {
+      const v = e instanceof ProtocolViolation ? e : new ProtocolViolation(4000, String(e))
+      on.violation(v)
+      finish(v.code, v.message.slice(0, 100), true)
+      return
+    }
+    on.message(msg)
+  }
+  return {
+    encode: (m) => encoder.encode(m),
+    send(m) {
+      if (!closed) ws.send(/** @type {Uint8Array<ArrayBuffer>} */ (encoder.encode(m)))
+    },
+    sendBytes(bytes) {
+      if (!closed) ws.send(/** @type {Uint8Array<ArrayBuffer>} */ (bytes))
+    },
+    close: (code, reason) => finish(code, reason, true),
+  }
+}

@@ -1,0 +1,43 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseServerMessage, ProtocolViolation, plainInts } from '../../src/core/messages.js'
+
+const code = (fn) => {
+  try {
+    fn()
+  } catch (e) {
+    assert.ok(e instanceof ProtocolViolation)
+    return e.code
+  }
+  assert.fail('no violation')
+}
+
+test('welcome, chg and ack are normalised', () => {
+  assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, extra: 1 }), {
+    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000,
+  })
+  const chg = parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 5, { x: 1n }], ['b', 2n ** 60n, null]], cursor: ['e', 7] })
+  assert.deepEqual(chg.changes, [['a', 5n, { x: 1, id: 'a' }], ['b', 2n ** 60n, null]])
+  assert.deepEqual(chg.cursor, ['e', 7n])
+  const ack = parseServerMessage({ t: 'ack', results: [{ seq: 1, s: 'ok', ver: 9 }, { seq: 2, s: 'conflict', ver: 9, doc: { a: 1 } }] })
+  assert.equal(ack.results[0].doc, undefined)
+  assert.deepEqual(ack.results[1].doc, { a: 1 })
+})
+
+test('violations carry close codes', () => {
+  assert.equal(code(() => parseServerMessage([1, 2])), 4000)
+  assert.equal(code(() => parseServerMessage('x')), 4000)
+  assert.equal(code(() => parseServerMessage({ t: 'nope' })), 4004)
+  assert.equal(code(() => parseServerMessage({})), 4004)
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [[1, 2, null]], cursor: ['e', 1] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [['', 2, null]], cursor: ['e', 1] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 2, 'str']], cursor: ['e', 1] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [], cursor: ['e'] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'ack', results: [{ seq: 1, s: 'maybe', ver: 1 }] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'synced', coll: 'c', id: 1, cursor: ['e', 1], mode: 'x', reset: 1 })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'ping', n: 1.5 })), 4001)
+})
+
+test('plainInts keeps unsafe bigints, converts safe ones', () => {
+  assert.deepEqual(plainInts({ a: [1n, 2n ** 60n], b: { c: -5n } }), { a: [1, 2n ** 60n], b: { c: -5 } })
+})

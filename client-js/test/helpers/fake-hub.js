@@ -1,0 +1,219 @@
+// In-process hub speaking protocol v1 over `ws`, with hooks for fault injection.
+// It dedups mutations by (client, seq) like the real hub and counts applications.
+import { WebSocketServer } from 'ws'
+import { encode, decode } from '@msgpack/msgpack'
+
+const enc = (m) => encode(m, { useBigInt64: true, ignoreUndefined: true })
+
+export async function startFakeHub(opts = {}) {
+  const wss = opts.server ? new WebSocketServer({ server: opts.server, path: '/sync' }) : new WebSocketServer({ port: 0 })
+  if (!opts.server) await new Promise((r) => wss.once('listening', r))
+  const hub = {
+    url: opts.server ? null : `ws://127.0.0.1:${wss.address().port}/sync`,
+    epoch: 'e1',
+    pingMs: opts.pingMs ?? 1000,
+    maxBatch: opts.maxBatch ?? 50,
+    pageSize: opts.pageSize ?? 100,
+    policies: { stale: 'reject-if-stale', merged: 'merge', ...opts.policies },
+    /** coll -> id -> {ver, doc, ts} */
+    data: new Map(),
+    /** coll -> [{id, ver, doc}] */
+    log: new Map(),
+    /** "client:seq" -> result */
+    dedup: new Map(),
+    /** "client:seq" -> times applied (must stay 1) */
+    applied: new Map(),
+    /** [client, seq] in application order */
+    order: [],
+    /** every decoded client frame */
+    received: [],
+    conns: new Set(),
+    connections: 0,
+    last: 0n,
+    // hooks
+    dropAfter: null, // apply this many mutations of the next batch, then drop the socket
+    holdAcks: false,
+    ignoreMuts: false, // neither apply nor ack mutations
+    silent: false, // no pings
+    acceptTokens: null, // array of accepted tokens
+    onHello: null,
+  }
+
+  hub.tick = () => {
+    const wall = BigInt(Date.now()) << 16n
+    hub.last = wall > hub.last ? wall : hub.last + 1n
+    return hub.last
+  }
+  const coll = (c) => {
+    if (!hub.data.has(c)) {
+      hub.data.set(c, new Map())
+      hub.log.set(c, [])
+    }
+    return hub.data.get(c)
+  }
+  hub.get = (c, id) => coll(c).get(id)
+  hub.docs = (c) => [...coll(c).entries()].filter(([, r]) => r.doc).map(([id, r]) => ({ ...r.doc, id }))
+
+  hub.commit = (c, id, doc, ts) => {
+    const ver = hub.tick()
+    coll(c).set(id, { ver, doc, ts: ts ?? ver })
+    hub.log.get(c).push({ id, ver, doc })
+    const frame = enc({ t: 'chg', coll: c, changes: [[id, ver, doc]], cursor: [hub.epoch, ver] })
+    for (const conn of hub.conns) if (conn.live.has(c)) conn.ws.send(frame)
+    return ver
+  }
+  /** An external writer (e.g. a Java app writing into Ignite). */
+  hub.write = (c, id, doc) => hub.commit(c, id, doc && { ...doc, id })
+
+  hub.sendAll = (obj) => {
+    for (const conn of hub.conns) conn.ws.send(enc(obj))
+  }
+  hub.sendRawAll = (bytes, opts) => {
+    for (const conn of hub.conns) conn.ws.send(bytes, opts)
+  }
+  hub.closeAll = (code = 4510, reason = '') => {
+    for (const conn of hub.conns) conn.ws.close(code, reason)
+  }
+  hub.terminateAll = () => {
+    for (const conn of hub.conns) conn.ws.terminate()
+  }
+  /** Tell every subscriber of `c` its stream had a gap, then resend it. */
+  hub.resync = (c, mode = 'snapshot', reason = 'cq_lost') => {
+    for (const conn of hub.conns) {
+      const sub = conn.subs.get(c)
+      if (!sub) continue
+      conn.live.delete(c)
+      conn.ws.send(enc({ t: 'resync', coll: c, reason, mode }))
+      sendSync(conn, c, sub.id, mode === 'snapshot' ? null : sub.cursor)
+    }
+  }
+  hub.newEpoch = (e) => {
+    hub.epoch = e
+  }
+  hub.close = async () => {
+    for (const conn of hub.conns) conn.ws.terminate()
+    await new Promise((r) => wss.close(r))
+  }
+
+  function sendSync(conn, c, id, cursor) {
+    const log = hub.log.get(c) || coll(c) && hub.log.get(c)
+    let changes, mode, reset
+    if (cursor && cursor[0] === hub.epoch) {
+      mode = 'catchup'
+      reset = false
+      const from = BigInt(cursor[1])
+      const latest = new Map()
+      for (const e of log) if (e.ver > from) latest.set(e.id, e)
+      changes = [...latest.values()].map((e) => [e.id, e.ver, e.doc])
+    } else {
+      if (cursor) conn.ws.send(enc({ t: 'resync', coll: c, reason: 'epoch', mode: 'snapshot' }))
+      mode = 'snapshot'
+      reset = true
+      changes = [...coll(c).entries()].filter(([, r]) => r.doc).map(([k, r]) => [k, r.ver, r.doc])
+    }
+    let done = 0
+    for (let i = 0; i < changes.length; i += hub.pageSize) {
+      const page = changes.slice(i, i + hub.pageSize)
+      done += page.length
+      conn.ws.send(enc({ t: 'page', coll: c, id, changes: page, done, total: changes.length }))
+    }
+    const top = log.length ? log[log.length - 1].ver : 0n
+    conn.ws.send(enc({ t: 'synced', coll: c, id, cursor: [hub.epoch, top], mode, reset }))
+    conn.live.add(c)
+  }
+
+  function applyMut(client, m) {
+    const key = `${client}:${m.seq}`
+    const old = hub.dedup.get(key)
+    if (old) return { ...old, s: 'dup' }
+    hub.applied.set(key, (hub.applied.get(key) || 0) + 1)
+    hub.order.push([client, Number(m.seq)])
+    const c = m.coll
+    const cur = coll(c).get(m.id)
+    const policy = hub.policies[c] || 'lww'
+    const doc = m.op === 'put' ? { ...m.doc, id: m.id } : null
+    let r
+    if (policy === 'lww' && cur && cur.ts > BigInt(m.ts)) {
+      r = { seq: m.seq, s: 'conflict', ver: cur.ver, doc: cur.doc }
+    } else if (policy === 'reject-if-stale' && cur && cur.ver > BigInt(m.base ?? 0)) {
+      r = { seq: m.seq, s: 'rejected', ver: cur.ver, doc: cur.doc }
+    } else if (policy === 'merge' && cur && cur.ver > BigInt(m.base ?? 0) && doc) {
+      const merged = { ...cur.doc, ...doc, merged: true }
+      r = { seq: m.seq, s: 'merged', ver: hub.commit(c, m.id, merged, BigInt(m.ts)), doc: merged }
+    } else {
+      r = { seq: m.seq, s: 'ok', ver: hub.commit(c, m.id, doc, BigInt(m.ts)) }
+    }
+    hub.dedup.set(key, r)
+    return r
+  }
+
+  wss.on('connection', (ws) => {
+    hub.connections++
+    const conn = { ws, client: null, subs: new Map(), live: new Set(), timer: null }
+    hub.conns.add(conn)
+    ws.on('close', () => {
+      hub.conns.delete(conn)
+      clearInterval(conn.timer)
+    })
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) return ws.close(4000, 'text frame')
+      let m
+      try {
+        m = decode(data, { useBigInt64: true })
+      } catch {
+        return ws.close(4000, 'bad frame')
+      }
+      hub.received.push(m)
+      if (!conn.client) {
+        if (m.t !== 'hello') return ws.close(4003, 'expected hello')
+        if (hub.acceptTokens && !hub.acceptTokens.includes(m.token)) return ws.close(4010, 'unauthorized')
+        conn.client = m.client
+        hub.onHello?.(conn, m)
+        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20 }))
+        conn.timer = setInterval(() => {
+          if (!hub.silent) ws.send(enc({ t: 'ping', n: 1 }))
+        }, hub.pingMs)
+        return
+      }
+      switch (m.t) {
+        case 'sub':
+          conn.subs.set(m.coll, { id: m.id, cursor: m.cursor })
+          if (hub.policies[m.coll] === 'unknown') {
+            ws.send(enc({ t: 'error', code: 4404, msg: 'unknown collection', ref: m.id }))
+            return
+          }
+          return sendSync(conn, m.coll, m.id, m.cursor)
+        case 'unsub':
+          conn.subs.delete(m.coll)
+          conn.live.delete(m.coll)
+          return
+        case 'ping':
+          return ws.send(enc({ t: 'pong', n: m.n }))
+        case 'pong':
+          return
+        case 'mut': {
+          if (hub.ignoreMuts) return
+          const results = []
+          for (const mut of m.batch) {
+            if (hub.dropAfter !== null && results.length >= hub.dropAfter) {
+              hub.dropAfter = null
+              ws.terminate()
+              return
+            }
+            results.push(applyMut(conn.client, mut))
+          }
+          if (hub.dropAfter !== null && results.length >= hub.dropAfter) {
+            hub.dropAfter = null
+            ws.terminate()
+            return
+          }
+          if (!hub.holdAcks) ws.send(enc({ t: 'ack', results }))
+          return
+        }
+        default:
+          return ws.close(4004, 'unknown type')
+      }
+    })
+  })
+  return hub
+}

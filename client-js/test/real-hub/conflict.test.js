@@ -1,0 +1,68 @@
+// Against the real hub configured with: todos = lww, stale = reject-if-stale, merged = merge hook.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { client, RUN, NOWHERE, waitFor, record, IDBFactory } from './helpers.js'
+
+/**
+ * B holds `id` at the current version, edits it offline; A then writes it online; B reconnects.
+ * Returns B's conflict events and B's final local doc.
+ */
+async function race(t, coll, id, { skew = 0 } = {}) {
+  const now = () => Date.now() - skew
+  const a = client()
+  t.after(() => a.close())
+  await a.collection(coll).put({ id, by: 'a0' })
+  await a.flush()
+
+  const idb = new IDBFactory()
+  const dbName = `real-${coll}-${RUN}`
+  const b1 = client({ indexedDB: idb, dbName, now })
+  b1.collection(coll)
+  await waitFor(async () => (await b1.collection(coll).get(id))?.by === 'a0', { timeout: 15000, what: 'b has the doc' })
+  await b1.close()
+  const bOff = client({ url: NOWHERE, indexedDB: idb, dbName, now })
+  await bOff.collection(coll).put({ id, by: 'b', extra: 1 })
+  await bOff.close()
+
+  await a.collection(coll).put({ id, by: 'a1' })
+  await a.flush()
+
+  const b = client({ indexedDB: idb, dbName, now })
+  t.after(() => b.close())
+  const conflicts = record(b, 'conflict')
+  b.collection(coll)
+  await b.flush()
+  return { conflicts, local: await b.collection(coll).get(id), a }
+}
+
+test('lww (todos): the write with the older clock loses and sees the server doc', { timeout: 60000 }, async (t) => {
+  const id = `${RUN}-lww`
+  const { conflicts, local } = await race(t, 'todos', id, { skew: 3600e3 })
+  assert.equal(conflicts.length, 1)
+  assert.equal(conflicts[0].outcome, 'conflict')
+  assert.deepEqual(conflicts[0].local, { id, by: 'b', extra: 1 })
+  assert.equal(conflicts[0].server.by, 'a1')
+  assert.deepEqual(local, conflicts[0].server)
+})
+
+test('reject-if-stale (stale): a write based on an old version is rejected', { timeout: 60000 }, async (t) => {
+  const id = `${RUN}-stale`
+  const { conflicts, local } = await race(t, 'stale', id)
+  assert.equal(conflicts.length, 1)
+  assert.equal(conflicts[0].outcome, 'rejected')
+  assert.equal(conflicts[0].server.by, 'a1')
+  assert.equal(local.by, 'a1')
+})
+
+test('merge hook (merged): the hub merges and both sides converge on its doc', { timeout: 60000 }, async (t) => {
+  const id = `${RUN}-merged`
+  const { conflicts, local, a } = await race(t, 'merged', id)
+  assert.equal(conflicts.length, 1)
+  assert.equal(conflicts[0].outcome, 'merged')
+  assert.deepEqual(local, conflicts[0].server)
+  a.collection('merged')
+  await waitFor(async () => JSON.stringify(await a.collection('merged').get(id)) === JSON.stringify(local), {
+    timeout: 15000,
+    what: 'a sees the merged doc',
+  })
+})

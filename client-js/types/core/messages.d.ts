@@ -1,0 +1,87 @@
+/**
+ * Validation of decoded hub frames (protocol v1). Pure functions; they never touch the store.
+ * A frame that fails here closes the socket (`ProtocolViolation.code`).
+ */
+export type Doc = import('./records.js').Doc;
+export type AckResult = import('./records.js').AckResult;
+export type Cursor = import('./cursor.js').Cursor;
+export type Change = [string, bigint, Doc | null];
+export type ServerMessage = {
+    t: 'welcome';
+    v: number;
+    hub: string;
+    ping_ms: number;
+    max_batch: number;
+    max_frame: number;
+} | {
+    t: 'page';
+    coll: string;
+    id: number;
+    changes: Change[];
+    done: number;
+    total: number | null;
+} | {
+    t: 'synced';
+    coll: string;
+    id: number;
+    cursor: Cursor;
+    mode: string;
+    reset: boolean;
+} | {
+    t: 'resync';
+    coll: string;
+    reason: string;
+    mode: string;
+} | {
+    t: 'chg';
+    coll: string;
+    changes: Change[];
+    cursor: Cursor;
+} | {
+    t: 'ack';
+    results: AckResult[];
+} | {
+    t: 'error';
+    code: number;
+    msg: string;
+    ref: number | null;
+} | {
+    t: 'ping' | 'pong';
+    n: number;
+};
+/** @typedef {import('./records.js').Doc} Doc */
+/** @typedef {import('./records.js').AckResult} AckResult */
+/** @typedef {import('./cursor.js').Cursor} Cursor */
+/** @typedef {[string, bigint, Doc | null]} Change */
+/**
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number}
+ *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
+ *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
+ *   | {t: 'resync', coll: string, reason: string, mode: string}
+ *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
+ *   | {t: 'ack', results: AckResult[]}
+ *   | {t: 'error', code: number, msg: string, ref: number | null}
+ *   | {t: 'ping' | 'pong', n: number}} ServerMessage
+ */
+/** A frame from the hub broke the protocol. `code` is the close code the client sends. */
+export declare class ProtocolViolation extends Error {
+    code: number;
+    /**
+     * @param {number} code 4000 bad frame, 4001 bad message, 4004 unknown type, 4009 too large
+     * @param {string} message
+     */
+    constructor(code: number, message: string);
+}
+/**
+ * Turn safe 64-bit ints (decoded as bigint) back into numbers inside a document.
+ * @param {unknown} v
+ * @returns {unknown}
+ */
+export declare function plainInts(v: unknown): unknown;
+/**
+ * Check a decoded frame and normalise its values (versions as bigint, documents with `id`).
+ * @param {unknown} m decoded msgpack value
+ * @returns {ServerMessage}
+ * @throws {ProtocolViolation}
+ */
+export declare function parseServerMessage(m: unknown): ServerMessage;

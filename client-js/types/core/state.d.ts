@@ -1,0 +1,34 @@
+/**
+ * Connection status machine and close-code policy. Pure data and functions.
+ *
+ * ```
+ * offline --connect--> connecting --welcome--> syncing --all subs synced--> live
+ *    ^                     |                      ^  |                       |
+ *    +------- close -------+---------- close -----+--+------ resync ---------+
+ * ```
+ */
+export type Status = 'offline' | 'connecting' | 'syncing' | 'live';
+/** @typedef {'offline' | 'connecting' | 'syncing' | 'live'} Status */
+/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions */
+export declare const TRANSITIONS: Readonly<Record<Status, readonly Status[]>>;
+/**
+ * @param {Status} from
+ * @param {Status} to
+ * @returns {boolean}
+ */
+export declare function canTransition(from: Status, to: Status): boolean;
+/**
+ * Status to show for a connected session.
+ * @param {boolean} welcomed `welcome` received
+ * @param {number} syncing subscriptions still catching up
+ * @returns {Status}
+ */
+export declare function sessionStatus(welcomed: boolean, syncing: number): Status;
+/**
+ * What to do after the socket closed.
+ * 4000–4499 from the hub: a bug or a policy decision, stop. 4500 (going away): reconnect at
+ * once. Anything else (4501–4999, 1000, 1001, 1006, ...): reconnect with backoff.
+ * @param {number} code close code reported by the socket
+ * @returns {'stop' | 'now' | 'retry'}
+ */
+export declare function closeAction(code: number): 'stop' | 'now' | 'retry';

@@ -1,0 +1,121 @@
+export type Doc = import('./core/records.js').Doc;
+export type DocRecord = import('./core/records.js').DocRecord;
+export type OutboxEntry = import('./core/records.js').OutboxEntry;
+export type AckResult = import('./core/records.js').AckResult;
+export type Cursor = import('./core/cursor.js').Cursor;
+export type Change = import('./core/messages.js').Change;
+export type StoredChange = {
+    type: 'put' | 'delete';
+    coll: string;
+    id: string;
+    doc: Doc | null;
+};
+export type ConflictInfo = {
+    coll: string;
+    id: string;
+    local: Doc | null;
+    server: Doc | null;
+    outcome: string;
+    ver: bigint;
+};
+/**
+ * @template T
+ * @param {IDBRequest<T>} r
+ * @returns {Promise<T>}
+ */
+export declare function req<T>(r: IDBRequest<T>): Promise<T>;
+/**
+ * Open (creating if needed) the client database.
+ * @param {IDBFactory} factory
+ * @param {string} name
+ * @param {() => void} onVersionChange called after another context asked to upgrade or delete
+ *   the database; the connection is closed by then
+ * @returns {Promise<Store>}
+ */
+export declare function openStore(factory: IDBFactory, name: string, onVersionChange: () => void): Promise<Store>;
+export declare class Store {
+    #private;
+    db: IDBDatabase;
+    /** @param {IDBDatabase} db */
+    constructor(db: IDBDatabase);
+    /**
+     * Run `fn` in one transaction; resolves after the commit, rejects (and aborts) on any error.
+     * @template T
+     * @param {string[]} stores
+     * @param {IDBTransactionMode} mode
+     * @param {(tx: IDBTransaction) => Promise<T>} fn
+     * @returns {Promise<T>}
+     */
+    run<T>(stores: string[], mode: IDBTransactionMode, fn: (tx: IDBTransaction) => Promise<T>): Promise<T>;
+    /** Persistent random client id, created on first use. @returns {Promise<string>} */
+    clientId(): Promise<string>;
+    /**
+     * Apply local writes and queue them, all in one transaction (seq and clock included).
+     * @param {{c: string, id: string, doc: Doc | null}[]} ops
+     * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
+     * @returns {Promise<StoredChange[]>}
+     */
+    write(ops: {
+        c: string;
+        id: string;
+        doc: Doc | null;
+    }[], nextTs: (stored: bigint) => bigint): Promise<StoredChange[]>;
+    /**
+     * Apply changes from the hub and advance the collection's cursor in the same transaction.
+     * @param {string} c
+     * @param {Change[]} changes
+     * @param {Cursor | null} cursor
+     * @param {Set<string>} [seen] collects the ids of a running sync
+     * @returns {Promise<StoredChange[]>} the changes visible to the app
+     */
+    applyRemote(c: string, changes: Change[], cursor: Cursor | null, seen?: Set<string>): Promise<StoredChange[]>;
+    /**
+     * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
+     * have pending writes.
+     * @param {string} c
+     * @param {Cursor} cursor
+     * @param {boolean} reset
+     * @param {Set<string>} seen
+     * @returns {Promise<StoredChange[]>}
+     */
+    finishSync(c: string, cursor: Cursor, reset: boolean, seen: Set<string>): Promise<StoredChange[]>;
+    /**
+     * Apply the hub's results and remove the acknowledged entries from the outbox.
+     * @param {AckResult[]} results
+     * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
+     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+     */
+    applyAcks(results: AckResult[], sent?: Map<number, OutboxEntry>): Promise<{
+        changes: StoredChange[];
+        conflicts: ConflictInfo[];
+        failed: ConflictInfo[];
+        done: number[];
+    }>;
+    /**
+     * @param {number} afterSeq
+     * @param {number} limit
+     * @returns {Promise<OutboxEntry[]>}
+     */
+    readOutbox(afterSeq: number, limit: number): Promise<OutboxEntry[]>;
+    /** @returns {Promise<number>} */
+    outboxCount(): Promise<number>;
+    /**
+     * @param {string} c
+     * @param {string} id
+     * @returns {Promise<Doc | undefined>}
+     */
+    get(c: string, id: string): Promise<Doc | undefined>;
+    /**
+     * @param {string} c
+     * @returns {Promise<Doc[]>}
+     */
+    getAll(c: string): Promise<Doc[]>;
+    /**
+     * @param {string} c
+     * @returns {Promise<Cursor | null>}
+     */
+    cursor(c: string): Promise<Cursor | null>;
+    /** @returns {Promise<OutboxEntry[]>} */
+    outboxAll(): Promise<OutboxEntry[]>;
+    close(): void;
+}

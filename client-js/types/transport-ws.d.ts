@@ -1,0 +1,72 @@
+import { ProtocolViolation } from './core/messages.js';
+export type ServerMessage = import('./core/messages.js').ServerMessage;
+export type Limits = {
+    /**
+     * bytes
+     */
+    maxFrame: number;
+    /**
+     * bytes of one string
+     */
+    maxStrLength: number;
+    /**
+     * bytes of one binary value
+     */
+    maxBinLength: number;
+    /**
+     * items of one list
+     */
+    maxArrayLength: number;
+    /**
+     * entries of one map
+     */
+    maxMapLength: number;
+    /**
+     * bytes of one extension value
+     */
+    maxExtLength: number;
+};
+/** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
+/**
+ * @typedef {object} Limits decoder limits for one frame
+ * @property {number} maxFrame bytes
+ * @property {number} maxStrLength bytes of one string
+ * @property {number} maxBinLength bytes of one binary value
+ * @property {number} maxArrayLength items of one list
+ * @property {number} maxMapLength entries of one map
+ * @property {number} maxExtLength bytes of one extension value
+ */
+/** @type {Limits} */
+export declare const DEFAULT_LIMITS: Limits;
+export type SocketHandlers = {
+    open: () => void;
+    message: (m: ServerMessage) => void;
+    /**
+     * the frame was rejected; `close` follows
+     */
+    violation: (e: ProtocolViolation) => void;
+    /**
+     * called once
+     */
+    close: (code: number, reason: string, byClient: boolean) => void;
+};
+export type Socket = {
+    /**
+     * encodes and sends
+     */
+    send: (m: object) => void;
+    sendBytes: (bytes: Uint8Array) => void;
+    encode: (m: object) => Uint8Array;
+    /**
+     * closes at once, without waiting for the hub
+     */
+    close: (code: number, reason: string) => void;
+};
+/**
+ * @param {typeof WebSocket} WS
+ * @param {string} url
+ * @param {Limits} limits
+ * @param {SocketHandlers} on
+ * @returns {Socket}
+ */
+export declare function openSocket(WS: typeof WebSocket, url: string, limits: Limits, on: SocketHandlers): Socket;

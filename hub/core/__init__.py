@@ -1,0 +1,5 @@
+"""The pure sync core: no I/O, no clock reads, no awaits.
+
+Adapters (``hub.store``, ``hub.transport``, ``hub.codec``) pass time and data in and carry out
+what the core decides. ``tests/core/test_purity.py`` walks these imports to keep it that way.
+"""

@@ -1,0 +1,48 @@
+"""Per-client dedup records: what makes replayed mutations no-ops.
+
+One record per client id lives in Ignite and is read and written in the same transaction as
+the data. It holds the highest applied ``seq`` and the results of the most recent mutations, so
+a replay gets the original outcome back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+RETAINED_RESULTS = 4096
+
+Result = dict[str, Any]
+
+
+@dataclass(slots=True)
+class DedupRecord:
+    last_seq: int = 0
+    results: dict[int, Result] = field(default_factory=dict)
+
+    def replay_of(self, seq: int) -> Result | None:
+        """The stored result if ``seq`` was applied already, a bare ``dup`` marker if it was
+        applied so long ago that its result was evicted, ``None`` if it is new."""
+        if seq > self.last_seq:
+            return None
+        found = self.results.get(seq)
+        if found is not None:
+            return {**found, "dup": True}
+        return {"seq": seq, "s": "dup", "dup": True}
+
+    def record(self, seq: int, result: Result) -> None:
+        self.last_seq = max(self.last_seq, seq)
+        self.results[seq] = result
+        if len(self.results) > RETAINED_RESULTS:
+            for old in sorted(self.results)[: len(self.results) - RETAINED_RESULTS]:
+                del self.results[old]
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"last": self.last_seq, "res": [[s, r] for s, r in sorted(self.results.items())]}
+
+    @classmethod
+    def from_plain(cls, plain: Mapping[str, Any] | None) -> DedupRecord:
+        if not plain:
+            return cls()
+        return cls(int(plain["last"]), {int(s): dict(r) for s, r in plain["res"]})

@@ -1,0 +1,172 @@
+"""The error hierarchy and close codes.
+
+::
+
+    HubError
+    ├── ClientProtocolError      the peer broke the protocol (4000-4009)
+    │   ├── BadFrame             4000
+    │   ├── BadMessage           4001
+    │   ├── UnsupportedVersion   4002
+    │   ├── UnexpectedMessage    4003
+    │   ├── UnknownType          4004
+    │   └── FrameTooLarge        4009
+    ├── Unauthorized             4010 (``reason`` says why)
+    │   └── TokenExpired         4511, the token expired; retry with a fresh one
+    ├── OriginNotAllowed         4030
+    ├── RateLimited              4529
+    ├── TooManyConnections       4531
+    ├── IdleTimeout              4508
+    ├── HubUsageError            misconfiguration by the operator (not sent to clients)
+    ├── StoreUnavailable         4503, wraps Ignite errors; clients retry
+    └── GoingAway                4500, hub shutting down; clients retry elsewhere
+
+Codes 4000-4499 tell the client not to retry; 4500-4999 tell it to retry with backoff.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    BAD_FRAME = 4000
+    BAD_MESSAGE = 4001
+    UNSUPPORTED_VERSION = 4002
+    UNEXPECTED_MESSAGE = 4003
+    UNKNOWN_TYPE = 4004
+    FRAME_TOO_LARGE = 4009
+    UNAUTHORIZED = 4010
+    ORIGIN_NOT_ALLOWED = 4030
+    GOING_AWAY = 4500
+    STORE_UNAVAILABLE = 4503
+    IDLE_TIMEOUT = 4508
+    INTERNAL_ERROR = 4510
+    TOKEN_EXPIRED = 4511
+    RATE_LIMITED = 4529
+    TOO_MANY_CONNECTIONS = 4531
+
+
+class ErrorCode(IntEnum):
+    """Codes of per-request errors (``error`` frames and mutation results)."""
+
+    INVALID_MUTATION = 4001
+    UNAUTHORIZED = 4010  # an ``auth`` refresh was refused; the previous token stays in force
+    FORBIDDEN = 4403
+    UNKNOWN_COLLECTION = 4404
+
+
+def is_retryable(code: int) -> bool:
+    """Whether a client should reconnect after a close with ``code``."""
+    return code < 4000 or code >= 4500
+
+
+class HubError(Exception):
+    """Root of every error synchub raises on purpose."""
+
+    close_code: int = CloseCode.INTERNAL_ERROR
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClientProtocolError(HubError):
+    """The peer broke the protocol."""
+
+    close_code = CloseCode.BAD_MESSAGE
+
+
+class BadFrame(ClientProtocolError):
+    close_code = CloseCode.BAD_FRAME
+
+
+class BadMessage(ClientProtocolError):
+    close_code = CloseCode.BAD_MESSAGE
+
+
+class UnsupportedVersion(ClientProtocolError):
+    close_code = CloseCode.UNSUPPORTED_VERSION
+
+
+class UnexpectedMessage(ClientProtocolError):
+    close_code = CloseCode.UNEXPECTED_MESSAGE
+
+
+class UnknownType(ClientProtocolError):
+    close_code = CloseCode.UNKNOWN_TYPE
+
+
+class FrameTooLarge(ClientProtocolError):
+    close_code = CloseCode.FRAME_TOO_LARGE
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"frame of {size} bytes exceeds the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class Unauthorized(HubError):
+    """Authentication failed. ``reason`` is a short machine-readable word (``missing``,
+    ``malformed``, ``bad_signature``, ``expired``, ...), safe to send to the client as the close
+    reason; ``detail`` is for the hub's log only."""
+
+    close_code = CloseCode.UNAUTHORIZED
+
+    def __init__(self, reason: str = "unauthorized", detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class TokenExpired(Unauthorized):
+    """The token expired (at ``hello`` or on a live connection): get a fresh one and reconnect."""
+
+    close_code = CloseCode.TOKEN_EXPIRED
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("expired", detail)
+
+
+class OriginNotAllowed(HubError):
+    close_code = CloseCode.ORIGIN_NOT_ALLOWED
+
+    def __init__(self, origin: str | None) -> None:
+        super().__init__("origin not allowed")
+        self.origin = origin
+
+
+class RateLimited(HubError):
+    """The connection sent more than its limits allow (``kind``: ``messages``, ``mutations``...)."""
+
+    close_code = CloseCode.RATE_LIMITED
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"rate limited ({kind})")
+        self.kind = kind
+
+
+class TooManyConnections(HubError):
+    close_code = CloseCode.TOO_MANY_CONNECTIONS
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} connections for this user")
+        self.limit = limit
+
+
+class IdleTimeout(HubError):
+    close_code = CloseCode.IDLE_TIMEOUT
+
+
+class HubUsageError(HubError):
+    """The operator misconfigured the hub (bad config, bad collection settings)."""
+
+
+class StoreUnavailable(HubError):
+    """Ignite could not be reached or refused an operation; the client should retry."""
+
+    close_code = CloseCode.STORE_UNAVAILABLE
+
+
+class GoingAway(HubError):
+    close_code = CloseCode.GOING_AWAY

@@ -1,0 +1,103 @@
+"""Bounded per-connection outgoing queue: byte accounting and the overflow decision, without I/O.
+
+Frames wait here until the connection's writer sends them. Three kinds:
+
+* **live** ``chg`` frames of a collection: when one does not fit in the byte budget, every live
+  frame of that collection still queued is dropped and :meth:`OutQueue.push_live` returns False;
+  the caller then resyncs that collection (``resync {reason: "slow"}``) from :attr:`delivered`,
+  the last cursor the writer actually sent for it. Other collections are not touched.
+* **sync** frames (``page``): the sync runner waits for :meth:`has_room` before pushing, so a
+  catch-up never outruns the reader.
+* **control** frames (``welcome``, ``ack``, ``pong``, ``resync``, ``synced``, ``error``): always
+  accepted up to a hard limit of twice the budget (a peer that floods requests without reading).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .messages import Cursor
+
+Kind = Literal["live", "sync", "control"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    frame: bytes
+    kind: Kind
+    coll: str | None = None
+    cursor: Cursor | None = None  # the cursor the client holds once this frame is delivered
+
+
+@dataclass(slots=True)
+class OutQueue:
+    budget: int
+    entries: deque[Entry] = field(default_factory=deque)
+    size: int = 0
+    delivered: dict[str, Cursor] = field(default_factory=dict)
+    overflows: int = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def has_room(self, nbytes: int) -> bool:
+        """Whether a frame of ``nbytes`` fits now (an empty queue always takes one frame)."""
+        return self.size == 0 or self.size + nbytes <= self.budget
+
+    def push_live(self, frame: bytes, coll: str, cursor: Cursor) -> bool:
+        """Queue a live frame; on overflow drop the collection's live frames and return False."""
+        if not self.has_room(len(frame)):
+            self.drop(coll, kinds=("live",))
+            self.overflows += 1
+            return False
+        self._append(Entry(frame, "live", coll, cursor))
+        return True
+
+    def push_sync(self, frame: bytes, coll: str) -> None:
+        """Queue a sync frame (the caller waited for :meth:`has_room`)."""
+        self._append(Entry(frame, "sync", coll))
+
+    def push_control(self, frame: bytes, coll: str | None = None, cursor: Cursor | None = None) -> bool:
+        """Queue a control frame; False when even the hard limit (2 x budget) is exceeded."""
+        if self.size and self.size + len(frame) > 2 * self.budget:
+            return False
+        self._append(Entry(frame, "control", coll, cursor))
+        return True
+
+    def pop(self) -> Entry | None:
+        if not self.entries:
+            return None
+        entry = self.entries.popleft()
+        self.size -= len(entry.frame)
+        return entry
+
+    def sent(self, entry: Entry) -> None:
+        """The writer delivered ``entry``: remember the cursor the client now holds."""
+        if entry.coll is not None and entry.cursor is not None:
+            held = self.delivered.get(entry.coll)
+            if held is None or held[0] != entry.cursor[0] or held[1] < entry.cursor[1]:
+                self.delivered[entry.coll] = entry.cursor
+
+    def drop(self, coll: str, kinds: tuple[Kind, ...] = ("live", "sync")) -> int:
+        """Remove the queued frames of ``coll`` of the given kinds; return how many."""
+        keep: deque[Entry] = deque()
+        dropped = 0
+        for e in self.entries:
+            if e.coll == coll and e.kind in kinds:
+                self.size -= len(e.frame)
+                dropped += 1
+            else:
+                keep.append(e)
+        self.entries = keep
+        return dropped
+
+    def forget(self, coll: str) -> None:
+        """The client unsubscribed: forget the delivered cursor as well."""
+        self.drop(coll, kinds=("live", "sync", "control"))
+        self.delivered.pop(coll, None)
+
+    def _append(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.size += len(entry.frame)

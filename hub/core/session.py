@@ -1,0 +1,244 @@
+"""The per-connection protocol state machine, without I/O.
+
+The transport feeds decoded frames to :meth:`Session.receive_frame` (or parsed messages to
+:meth:`Session.receive`) and clock ticks to :meth:`Session.tick`, and carries out the effects they
+return. The session never raises out of these methods: every failure becomes a :class:`Close`.
+
+All connection-state logic is the :data:`TRANSITIONS` table: state → message type → next state.
+A message type missing from a state's row is out of order (4003). Per-subscription states
+(CATCHING_UP / LIVE) belong to the sync runner, which the transport drives on ``Subscribe``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import messages as m
+from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
+
+PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
+
+
+class State(enum.Enum):
+    CONNECTED = "connected"
+    AUTHENTICATING = "authenticating"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+TRANSITIONS: dict[State, dict[type[Any], State]] = {
+    State.CONNECTED: {m.Hello: State.AUTHENTICATING},
+    State.AUTHENTICATING: {},  # left by authenticated() / auth_failed(), not by a message
+    State.READY: {
+        m.Sub: State.READY,
+        m.Unsub: State.READY,
+        m.Mut: State.READY,
+        m.Ping: State.READY,
+        m.Pong: State.READY,
+    },
+    State.CLOSED: {},
+}
+
+
+# --------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send a hub message (a plain map)."""
+
+    msg: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Start (or restart) syncing ``coll`` for request ``sub_id`` from ``cursor``."""
+
+    coll: str
+    sub_id: int
+    cursor: m.Cursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Check ``token``, then call :meth:`Session.authenticated` or :meth:`Session.auth_failed`."""
+
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    coll: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyBatch:
+    """Apply the ``MutationIn`` slots in order; dict slots are results decided without the store.
+
+    The ack lists one result per slot, in slot order.
+    """
+
+    client: str
+    slots: tuple[m.MutationIn | dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+Effect = Send | Authenticate | Subscribe | Unsubscribe | ApplyBatch | Close
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    hub_id: str
+    collections: Mapping[str, bool]  # name -> writable
+    ping_ms: int = 15_000
+    max_batch: int = 500
+    max_frame: int = 1 << 20
+    versions: tuple[int, ...] = PROTOCOL_VERSIONS
+
+
+@dataclass(slots=True)
+class Session:
+    cfg: SessionConfig
+    now_ms: int
+    state: State = State.CONNECTED
+    client: str = ""
+    version: int = 0
+    subscriptions: set[str] = field(default_factory=set)
+    last_heard_ms: int = 0
+    last_ping_ms: int = 0
+    pings_sent: int = 0
+
+    def __post_init__(self) -> None:
+        self.last_heard_ms = self.now_ms
+        self.last_ping_ms = self.now_ms
+
+    # ----------------------------------------------------------------- input
+
+    def receive_frame(self, obj: object, now_ms: int) -> list[Effect]:
+        """Handle one decoded frame (validated here)."""
+        if self.state is State.CLOSED:
+            return []
+        self.last_heard_ms = now_ms
+        try:
+            msg = m.parse(obj)
+        except ClientProtocolError as exc:
+            return self.fail(exc)
+        return self.receive(msg, now_ms)
+
+    def receive(self, msg: m.ClientMessage, now_ms: int) -> list[Effect]:
+        """Handle one parsed client message."""
+        if self.state is State.CLOSED:
+            return []
+        self.last_heard_ms = now_ms
+        nxt = TRANSITIONS[self.state].get(type(msg))
+        if nxt is None:
+            return self.fail(
+                UnexpectedMessage(f"{type(msg).__name__.lower()} not allowed in {self.state.value}")
+            )
+        try:
+            effects = self._handle(msg)
+        except ClientProtocolError as exc:
+            return self.fail(exc)
+        except Exception as exc:  # a bug: never escape receive()
+            return self._close(CloseCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
+        if not any(isinstance(e, Close) for e in effects):
+            self.state = nxt
+        return effects
+
+    def fail(self, exc: ClientProtocolError) -> list[Effect]:
+        """Close for a protocol error found outside the session (decoder, frame size, text frame)."""
+        return self._close(exc.close_code, exc.message)
+
+    def tick(self, now_ms: int) -> list[Effect]:
+        """Liveness: ping every ``ping_ms``; close a peer silent for 2 x ``ping_ms``."""
+        if self.state is State.CLOSED:
+            return []
+        if now_ms - self.last_heard_ms > 2 * self.cfg.ping_ms:
+            return self._close(CloseCode.IDLE_TIMEOUT, "ping timeout")
+        if self.state is State.READY and now_ms - self.last_ping_ms >= self.cfg.ping_ms:
+            self.last_ping_ms = now_ms
+            self.pings_sent += 1
+            return [Send(m.ping(self.pings_sent))]
+        return []
+
+    def authenticated(self, now_ms: int) -> list[Effect]:
+        """The token of the ``hello`` was accepted."""
+        if self.state is not State.AUTHENTICATING:
+            return []
+        self.state = State.READY
+        self.last_heard_ms = self.last_ping_ms = now_ms
+        cfg = self.cfg
+        return [Send(m.welcome(self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame))]
+
+    def auth_failed(self, code: int, reason: str) -> list[Effect]:
+        """The token of the ``hello`` was refused (``code`` 4010, 4511, ...)."""
+        if self.state is State.CLOSED:
+            return []
+        return self._close(code, reason)
+
+    def closed(self) -> None:
+        """The transport is gone."""
+        self.state = State.CLOSED
+
+    # ----------------------------------------------------------------- handlers
+
+    def _close(self, code: int, reason: str) -> list[Effect]:
+        self.state = State.CLOSED
+        return [Close(int(code), reason[:120])]
+
+    def _handle(self, msg: m.ClientMessage) -> list[Effect]:
+        if isinstance(msg, m.Hello):
+            return self._hello(msg)
+        if isinstance(msg, m.Sub):
+            if msg.coll not in self.cfg.collections:
+                err = m.error(ErrorCode.UNKNOWN_COLLECTION, f"unknown collection {msg.coll!r}", msg.id)
+                return [Send(err)]
+            self.subscriptions.add(msg.coll)
+            return [Subscribe(msg.coll, msg.id, msg.cursor)]
+        if isinstance(msg, m.Unsub):
+            if msg.coll not in self.subscriptions:
+                return []
+            self.subscriptions.discard(msg.coll)
+            return [Unsubscribe(msg.coll)]
+        if isinstance(msg, m.Mut):
+            return self._mut(msg)
+        if isinstance(msg, m.Ping):
+            return [Send(m.pong(msg.n))]
+        return []  # Pong: liveness only
+
+    def _hello(self, msg: m.Hello) -> list[Effect]:
+        common = set(msg.v) & set(self.cfg.versions)
+        if not common:
+            return self._close(CloseCode.UNSUPPORTED_VERSION, f"no common protocol version in {list(msg.v)}")
+        self.client = msg.client
+        self.version = max(common)
+        return [Authenticate(msg.token)]
+
+    def _mut(self, msg: m.Mut) -> list[Effect]:
+        if len(msg.batch) > self.cfg.max_batch:
+            raise BadMessage(f"a batch holds at most {self.cfg.max_batch} mutations")
+        slots: list[m.MutationIn | dict[str, Any]] = []
+        for mut in msg.batch:
+            if isinstance(mut, m.InvalidMutation):
+                slots.append(m.error_result(mut.seq, ErrorCode.INVALID_MUTATION, mut.msg))
+            elif mut.coll not in self.cfg.collections:
+                slots.append(
+                    m.error_result(mut.seq, ErrorCode.UNKNOWN_COLLECTION, f"unknown collection {mut.coll!r}")
+                )
+            elif not self.cfg.collections[mut.coll]:
+                slots.append(
+                    m.error_result(mut.seq, ErrorCode.FORBIDDEN, f"collection {mut.coll!r} is read-only")
+                )
+            else:
+                slots.append(mut)
+        if all(isinstance(s, dict) for s in slots):
+            return [Send(m.ack([s for s in slots if isinstance(s, dict)]))]
+        return [ApplyBatch(self.client, tuple(slots))]

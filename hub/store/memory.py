@@ -1,0 +1,224 @@
+"""An in-process :class:`~hub.store.base.Store` for fast core and transport tests.
+
+Mutations go through :func:`hub.core.apply.apply_one` exactly as in the Ignite store, so dedup,
+conflict policies and version stamping behave the same. Test helpers simulate the outside world:
+:meth:`MemoryStore.external_write` (a non-hub writer), :meth:`MemoryStore.drop_feed` (a lost
+continuous query), :meth:`MemoryStore.purge_tombstones` (retention), :meth:`MemoryStore.new_epoch`
+and :attr:`MemoryStore.available` (Ignite unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.core.apply import apply_one
+from hub.core.conflict import Incoming, Stored
+from hub.core.dedup import DedupRecord
+from hub.core.errors import ErrorCode, StoreUnavailable
+from hub.core.hlc import Hlc
+
+from .base import Change, CollectionInfo, CollectionSpec, Doc, FeedLost, Mutation, MutationResult
+
+_LOST = object()
+_END = object()
+
+
+@dataclass(slots=True)
+class _Coll:
+    spec: CollectionSpec
+    epoch: str
+    floor: int = 0
+    docs: dict[str, Stored] = field(default_factory=dict)
+    feeds: list[asyncio.Queue[Any]] = field(default_factory=list)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MemoryStore:
+    """The Store contract, in memory."""
+
+    def __init__(self, *, clock: Any = _now_ms) -> None:
+        self._colls: dict[str, _Coll] = {}
+        self._dedup: dict[str, DedupRecord] = {}
+        self._hlc = Hlc()
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self.available = True
+        self.opened = False
+        self.apply_calls = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        self.opened = True
+
+    async def close(self) -> None:
+        self.opened = False
+        for c in self._colls.values():
+            for q in c.feeds:
+                q.put_nowait(_END)
+
+    async def ping(self) -> bool:
+        return self.available
+
+    def _check(self) -> None:
+        if not self.available:
+            raise StoreUnavailable("memory store marked unavailable")
+
+    # ------------------------------------------------------------------ collections
+
+    async def ensure_collection(self, spec: CollectionSpec) -> CollectionInfo:
+        self._check()
+        c = self._colls.get(spec.name)
+        if c is None:
+            c = self._colls[spec.name] = _Coll(spec, uuid.uuid4().hex[:12])
+        else:
+            c.spec = spec
+        return CollectionInfo(c.epoch, c.floor)
+
+    async def info(self, coll: str) -> CollectionInfo:
+        self._check()
+        c = self._coll(coll)
+        return CollectionInfo(c.epoch, c.floor)
+
+    def _coll(self, coll: str) -> _Coll:
+        try:
+            return self._colls[coll]
+        except KeyError:
+            raise KeyError(f"unknown collection {coll!r}") from None
+
+    # ------------------------------------------------------------------ writes
+
+    async def apply(self, client: str, batch: Sequence[Mutation]) -> list[MutationResult]:
+        self._check()
+        self.apply_calls += 1
+        async with self._lock:
+            record = self._dedup.setdefault(client, DedupRecord())
+            results: list[MutationResult] = []
+            emitted: dict[str, list[Change]] = {}
+            for mut in batch:
+                c = self._colls.get(mut.coll)
+                if c is None:
+                    results.append(
+                        MutationResult(
+                            mut.seq, "error", code=ErrorCode.UNKNOWN_COLLECTION, msg="unknown collection"
+                        )
+                    )
+                    continue
+                current = c.docs.get(mut.id, Stored(None))
+                incoming = Incoming(client, mut.op, mut.doc, mut.ts, mut.base)
+                outcome = apply_one(
+                    record, current, mut.seq, incoming, c.spec.policy, c.spec.merge, self._hlc, self._clock()
+                )
+                r = outcome.result
+                res = MutationResult(
+                    int(r["seq"]), str(r["s"]), int(r.get("ver", 0)), r.get("doc"), bool(r.get("dup", False))
+                )
+                if outcome.stored is not None:
+                    c.docs[mut.id] = outcome.stored
+                    doc = None if outcome.stored.doc is None else dict(outcome.stored.doc)
+                    ch = Change(mut.id, outcome.stored.ver, doc)
+                    res.changed.append(ch)
+                    emitted.setdefault(mut.coll, []).append(ch)
+                results.append(res)
+            for coll, chs in emitted.items():
+                self._emit(coll, chs)
+            return results
+
+    def external_write(self, coll: str, doc_id: str, doc: Doc | None) -> Change:
+        """Write like a non-hub writer would (no dedup, no client), then stamp it as a hub does
+        when its continuous query reports the write; the feed reports the change."""
+        c = self._coll(coll)
+        current = c.docs.get(doc_id, Stored(None))
+        ver = self._hlc.next_after(self._clock(), current.ver)
+        plain = None if doc is None else {k: v for k, v in doc.items() if k != "id"}
+        c.docs[doc_id] = Stored(plain, ver, ver, "", True)
+        ch = Change(doc_id, ver, plain)
+        self._emit(coll, [ch])
+        return ch
+
+    def _emit(self, coll: str, chs: list[Change]) -> None:
+        for q in self._colls[coll].feeds:
+            q.put_nowait(list(chs))
+
+    # ------------------------------------------------------------------ reads
+
+    async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
+        self._check()
+        c = self._coll(coll)
+        items = sorted(
+            (s.ver, i, s.doc)
+            for i, s in c.docs.items()
+            if s.ver > after and (include_deleted or s.doc is not None)
+        )
+        return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:limit]]
+
+    async def count(self, coll: str) -> int:
+        self._check()
+        return sum(1 for s in self._coll(coll).docs.values() if s.doc is not None)
+
+    def live_docs(self, coll: str) -> dict[str, dict[str, Any]]:
+        """Every live document of ``coll`` (tests compare client models with it)."""
+        return {i: dict(s.doc) for i, s in self._coll(coll).docs.items() if s.doc is not None}
+
+    def get(self, coll: str, doc_id: str) -> Stored | None:
+        """The stored document with its metadata (tests)."""
+        return self._coll(coll).docs.get(doc_id)
+
+    # ------------------------------------------------------------------ feed
+
+    @asynccontextmanager
+    async def feed(self, coll: str) -> AsyncIterator[AsyncIterator[list[Change]]]:
+        c = self._coll(coll)
+        q: asyncio.Queue[Any] = asyncio.Queue()
+        c.feeds.append(q)
+
+        async def iterate() -> AsyncIterator[list[Change]]:
+            while True:
+                item = await q.get()
+                if item is _LOST:
+                    raise FeedLost(f"feed of {coll!r} dropped")
+                if item is _END:
+                    return
+                yield item
+
+        try:
+            yield iterate()
+        finally:
+            if q in c.feeds:
+                c.feeds.remove(q)
+
+    # ------------------------------------------------------------------ fault helpers
+
+    def drop_feed(self, coll: str) -> None:
+        """Simulate a lost continuous query: every open feed of ``coll`` raises FeedLost."""
+        c = self._coll(coll)
+        for q in c.feeds:
+            q.put_nowait(_LOST)
+        c.feeds.clear()
+
+    def purge_tombstones(self, coll: str) -> None:
+        """Remove every tombstone of ``coll`` and raise its floor past them (retention)."""
+        c = self._coll(coll)
+        dead = {i: s.ver for i, s in c.docs.items() if s.doc is None}
+        for i in dead:
+            del c.docs[i]
+        if dead:
+            c.floor = max(c.floor, *dead.values())
+
+    def new_epoch(self, coll: str) -> str:
+        """Start a new generation of ``coll`` (old cursors become invalid)."""
+        c = self._coll(coll)
+        c.epoch = uuid.uuid4().hex[:12]
+        return c.epoch
+
+    def feed_count(self, coll: str) -> int:
+        return len(self._coll(coll).feeds)

@@ -1,0 +1,189 @@
+"""One subscription of one connection: catch-up / snapshot runs and the CATCHING_UP → LIVE switch.
+
+A :class:`Subscription` is registered with its collection's :class:`hub.feed.Feed` *before* the
+sync reads the store, so no live change can fall between the pages and the live stream. While
+CATCHING_UP, live frames are held (bounded); after ``synced`` they are flushed and the
+subscription is LIVE. If the held frames overflow, they are dropped and the sync simply pages
+on (tombstones included) until the store has nothing newer, then sends ``synced``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Protocol
+
+from hub import codec
+from hub.core import messages as m
+from hub.core.cursor import Cursor, overlap_versions, plan_sync
+from hub.store.base import Change, RetentionPassed, Store
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+
+
+class SubState(enum.Enum):
+    CATCHING_UP = "catching_up"
+    LIVE = "live"
+    STOPPED = "stopped"
+
+
+class Port(Protocol):
+    """What a subscription needs from its connection."""
+
+    store: Store
+    overlap_ms: int
+    max_frame: int
+    hold_bytes: int
+
+    def send_control(
+        self, msg: dict[str, Any], coll: str | None = None, cursor: Cursor | None = None
+    ) -> None: ...
+
+    async def send_sync(self, coll: str, frame: bytes) -> None: ...
+
+    def push_live(self, coll: str, frame: bytes, cursor: Cursor) -> bool: ...
+
+    def delivered(self, coll: str) -> Cursor | None: ...
+
+    def fail(self, exc: BaseException) -> None: ...
+
+
+def encode_chunks(
+    build: Callable[[Sequence[Change]], dict[str, Any]], changes: Sequence[Change], max_frame: int
+) -> list[tuple[bytes, Sequence[Change]]]:
+    """Encode ``build(changes)``; split the changes in halves while a frame exceeds ``max_frame``
+    (a single change larger than ``max_frame`` still goes out alone)."""
+    frame = codec.encode(build(changes))
+    if len(frame) <= max_frame or len(changes) <= 1:
+        return [(frame, changes)]
+    half = len(changes) // 2
+    return encode_chunks(build, changes[:half], max_frame) + encode_chunks(build, changes[half:], max_frame)
+
+
+class Subscription:
+    def __init__(self, port: Port, coll: str, sub_id: int, cursor: Cursor | None) -> None:
+        self.port = port
+        self.coll = coll
+        self.sub_id = sub_id
+        self.cursor = cursor  # the cursor the current sync started from
+        self.state = SubState.CATCHING_UP
+        self.held: list[tuple[bytes, Cursor]] = []
+        self.held_bytes = 0
+        self.held_overflow = False
+        self.task: asyncio.Task[None] | None = None
+        self.syncs = 0
+
+    # ----------------------------------------------------------------- control
+
+    def start(self, cursor: Cursor | None, reason: str | None = None) -> None:
+        """(Re)start a sync from ``cursor``; ``reason`` makes it a ``resync``."""
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+        self.state = SubState.CATCHING_UP
+        self.cursor = cursor
+        self.held.clear()
+        self.held_bytes = 0
+        self.held_overflow = False
+        self.task = asyncio.create_task(self._run(cursor, reason), name=f"sync:{self.coll}")
+
+    def resync(self, reason: str) -> None:
+        """A gap in the live stream: ``slow`` catches up from the last delivered cursor, anything
+        else (``cq_lost``) re-sends a full snapshot."""
+        if self.state is SubState.STOPPED:
+            return
+        if reason == "slow":
+            self.start(self.port.delivered(self.coll) or self.cursor, reason)
+        else:
+            self.start(None, reason)
+
+    def stop(self) -> None:
+        self.state = SubState.STOPPED
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+        self.held.clear()
+
+    # ----------------------------------------------------------------- live frames (from the feed)
+
+    def on_frame(self, frame: bytes, cursor: Cursor) -> None:
+        if self.state is SubState.LIVE:
+            if not self.port.push_live(self.coll, frame, cursor):
+                self.resync("slow")
+        elif self.state is SubState.CATCHING_UP:
+            if self.held_overflow:
+                return
+            if self.held_bytes + len(frame) > self.port.hold_bytes:
+                self.held.clear()
+                self.held_bytes = 0
+                self.held_overflow = True
+                return
+            self.held.append((frame, cursor))
+            self.held_bytes += len(frame)
+
+    # ----------------------------------------------------------------- the sync run
+
+    async def _run(self, cursor: Cursor | None, reason: str | None) -> None:
+        try:
+            await self._sync(cursor, reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.port.fail(exc)
+
+    def _page(self, done: int, total: int | None, cs: Sequence[Change]) -> dict[str, Any]:
+        return m.page(self.coll, self.sub_id, cs, done, total)
+
+    async def _sync(self, cursor: Cursor | None, reason: str | None) -> None:
+        port, coll = self.port, self.coll
+        store = port.store
+        info = await store.info(coll)
+        plan = plan_sync(cursor, info.epoch, info.floor, port.overlap_ms)
+        reason = reason or plan.resync_reason
+        mode, after, reset = plan.mode, plan.after, plan.reset
+        if reason is not None:
+            port.send_control(m.resync(coll, reason, mode), coll)
+        total = await store.count(coll) if mode == "snapshot" else None
+        done = 0
+        max_sent = 0
+        include_deleted = mode == "catchup"
+        while True:
+            try:
+                batch = await store.changes(coll, after, PAGE_SIZE, include_deleted=include_deleted)
+            except RetentionPassed:
+                if mode == "snapshot":
+                    raise
+                port.send_control(m.resync(coll, "retention", "snapshot"), coll)
+                mode, after, reset, include_deleted, done, max_sent = "snapshot", 0, True, False, 0, 0
+                total = await store.count(coll)
+                continue
+            if batch:
+                done += len(batch)
+                for frame, _chunk in encode_chunks(partial(self._page, done, total), batch, port.max_frame):
+                    await port.send_sync(coll, frame)
+                after = batch[-1].ver
+                max_sent = max(max_sent, max(c.ver for c in batch))
+            if len(batch) < PAGE_SIZE:
+                if not self.held_overflow:
+                    break
+                # Live changes were dropped while we paged: page on, tombstones included.
+                self.held_overflow = False
+                after = max(0, after - overlap_versions(port.overlap_ms))
+                include_deleted = True
+        ver = max_sent
+        if cursor is not None and mode == "catchup" and cursor[0] == info.epoch:
+            ver = max(ver, cursor[1])
+        out: Cursor = (info.epoch, ver)
+        port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
+        self.syncs += 1
+        # No await from here on: the switch to LIVE and the flush are atomic for the feed.
+        self.state = SubState.LIVE
+        held, self.held = self.held, []
+        self.held_bytes = 0
+        for frame, c in held:
+            if not port.push_live(coll, frame, c):
+                self.resync("slow")
+                return

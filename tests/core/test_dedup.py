@@ -1,0 +1,86 @@
+"""hub.core.dedup: per-client records that make replays no-ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.core.dedup import RETAINED_RESULTS, DedupRecord
+
+
+def _result(seq: int, **extra: Any) -> dict[str, Any]:
+    return {"seq": seq, "s": "ok", "ver": 100 + seq, **extra}
+
+
+def test_new_record_has_seen_nothing() -> None:
+    record = DedupRecord()
+    assert record.last_seq == 0
+    assert record.results == {}
+    assert record.replay_of(1) is None
+
+
+def test_replay_returns_the_original_result_marked_dup() -> None:
+    record = DedupRecord()
+    record.record(1, _result(1))
+    record.record(2, {"seq": 2, "s": "conflict", "ver": 7, "doc": {"a": 1}})
+    assert record.replay_of(1) == {"seq": 1, "s": "ok", "ver": 101, "dup": True}
+    assert record.replay_of(2) == {"seq": 2, "s": "conflict", "ver": 7, "doc": {"a": 1}, "dup": True}
+    assert record.replay_of(3) is None
+    # The stored result is not changed by a replay.
+    assert record.results[1] == _result(1)
+
+
+def test_seq_below_last_without_a_result_is_an_evicted_dup() -> None:
+    record = DedupRecord(last_seq=10)
+    assert record.replay_of(10) == {"seq": 10, "s": "dup", "dup": True}
+    assert record.replay_of(1) == {"seq": 1, "s": "dup", "dup": True}
+    assert record.replay_of(11) is None
+
+
+def test_last_seq_never_goes_back() -> None:
+    record = DedupRecord()
+    record.record(5, _result(5))
+    record.record(3, _result(3))
+    assert record.last_seq == 5
+
+
+def test_results_beyond_retention_are_evicted_oldest_first() -> None:
+    record = DedupRecord()
+    total = RETAINED_RESULTS + 3
+    for seq in range(1, total + 1):
+        record.record(seq, _result(seq))
+    assert len(record.results) == RETAINED_RESULTS
+    assert min(record.results) == 4
+    assert record.last_seq == total
+    for evicted in (1, 2, 3):
+        assert record.replay_of(evicted) == {"seq": evicted, "s": "dup", "dup": True}
+    assert record.replay_of(4) == {**_result(4), "dup": True}
+    assert record.replay_of(total) == {**_result(total), "dup": True}
+
+
+def test_eviction_keeps_the_newest_with_gaps_in_seqs() -> None:
+    record = DedupRecord()
+    seqs = [10 * i for i in range(1, RETAINED_RESULTS + 2)]
+    for seq in seqs:
+        record.record(seq, _result(seq))
+    assert sorted(record.results) == seqs[1:]
+    assert record.replay_of(10) == {"seq": 10, "s": "dup", "dup": True}
+    assert record.replay_of(15) == {"seq": 15, "s": "dup", "dup": True}  # below last: never new again
+
+
+def test_plain_round_trip() -> None:
+    record = DedupRecord()
+    record.record(2, _result(2))
+    record.record(1, {"seq": 1, "s": "rejected", "ver": 3, "doc": None})
+    plain = record.to_plain()
+    assert plain == {
+        "last": 2,
+        "res": [[1, {"seq": 1, "s": "rejected", "ver": 3, "doc": None}], [2, _result(2)]],
+    }
+    again = DedupRecord.from_plain(plain)
+    assert again == record
+    assert again.results[2] is not record.results[2]
+
+
+def test_from_plain_of_nothing_is_a_new_record() -> None:
+    assert DedupRecord.from_plain(None) == DedupRecord()
+    assert DedupRecord.from_plain({}) == DedupRecord()

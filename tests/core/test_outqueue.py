@@ -1,0 +1,59 @@
+"""hub.core.outqueue: byte budget and the per-collection overflow decision."""
+
+from __future__ import annotations
+
+from hub.core.outqueue import OutQueue
+
+
+def test_live_overflow_drops_only_that_collection() -> None:
+    q = OutQueue(budget=100)
+    assert q.push_live(b"a" * 40, "a", ("e", 1))
+    assert q.push_live(b"b" * 40, "b", ("e", 2))
+    assert q.size == 80
+    assert not q.push_live(b"a" * 40, "a", ("e", 3))
+    assert q.overflows == 1
+    assert [e.coll for e in q.entries] == ["b"] and q.size == 40
+    assert q.push_live(b"a" * 40, "a", ("e", 3))  # room again after the drop
+
+
+def test_empty_queue_takes_an_oversized_frame() -> None:
+    q = OutQueue(budget=10)
+    assert q.has_room(1000)
+    assert q.push_live(b"x" * 1000, "a", ("e", 1))
+    assert not q.has_room(1)
+
+
+def test_control_frames_have_a_hard_limit() -> None:
+    q = OutQueue(budget=10)
+    assert q.push_control(b"x" * 15)
+    assert q.push_control(b"x" * 5)
+    assert not q.push_control(b"x" * 1)
+
+
+def test_delivered_cursor_follows_sent_frames() -> None:
+    q = OutQueue(budget=1000)
+    q.push_control(b"s", "a", ("e", 5))
+    q.push_live(b"c", "a", ("e", 9))
+    q.push_live(b"c", "a", ("e", 7))
+    q.push_sync(b"p", "a")
+    assert q.delivered == {}
+    while (e := q.pop()) is not None:
+        q.sent(e)
+    assert q.delivered == {"a": ("e", 9)}
+    assert q.size == 0 and len(q) == 0 and q.pop() is None
+    q.push_live(b"c", "a", ("f", 1))
+    q.sent(q.pop())  # type: ignore[arg-type]
+    assert q.delivered["a"] == ("f", 1)  # a new epoch replaces the old cursor
+
+
+def test_drop_and_forget() -> None:
+    q = OutQueue(budget=1000)
+    q.push_sync(b"p", "a")
+    q.push_live(b"l", "a", ("e", 1))
+    q.push_control(b"c", "a")
+    q.push_live(b"l", "b", ("e", 1))
+    assert q.drop("a") == 2
+    assert [(e.kind, e.coll) for e in q.entries] == [("control", "a"), ("live", "b")]
+    q.delivered["a"] = ("e", 1)
+    q.forget("a")
+    assert [e.coll for e in q.entries] == ["b"] and "a" not in q.delivered and q.size == 1
