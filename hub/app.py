@@ -1,18 +1,26 @@
-"""The Starlette application: ``/sync``, health probes and the demo's static files.
+"""The Starlette application: ``/sync``, health probes, ``/metrics`` and the demo's static files.
 
 ``create_app(config, store=...)``: the lifespan opens the store (an ``IgniteStore`` built from the
 config unless one is passed), ensures every configured collection, starts one live feed per
 collection, and on shutdown closes the connections (4500), the feeds and the store.
+:class:`HubServer` is the uvicorn server to run it with: on SIGTERM it stops accepting, lets every
+connection finish its mutation batches in flight and close with 4500, within
+``[hub] shutdown_deadline_ms``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
-from collections.abc import AsyncIterator
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -20,11 +28,13 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from hub.config import Config
+from hub.metrics import CONTENT_TYPE, HubMetrics
 from hub.runtime import Hub
 from hub.store.base import Store
 from hub.transport.ws import sync_endpoint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 def client_dir(config: Config) -> Path:
@@ -52,7 +62,9 @@ def server_options(config: Config) -> dict[str, Any]:
         "port": config.hub.port,
         "ws": ws,
         "ws_max_size": config.hub.max_frame + WS_SIZE_SLACK,
-        "ws_per_message_deflate": False,
+        # Off by default: frames are encoded once and shared, and no decompression bombs. When
+        # enabled, ws_max_size still bounds every decompressed message.
+        "ws_per_message_deflate": config.hub.ws_deflate,
         "ws_ping_interval": None,
         "ws_ping_timeout": None,
         "lifespan": "on",
@@ -62,7 +74,12 @@ def server_options(config: Config) -> dict[str, Any]:
 def _default_store(config: Config) -> Store:
     from hub.store.ignite import IgniteStore
 
-    return IgniteStore(list(config.ignite.addresses))
+    return IgniteStore(
+        list(config.ignite.addresses),
+        client_options=config.ignite.client_kwargs(),
+        dedup_ttl_ms=config.hub.dedup_ttl_ms,
+        system_backups=max((c.backups for c in config.collections), default=0),
+    )
 
 
 def create_app(config: Config | None = None, *, store: Store | None = None) -> Starlette:
@@ -73,10 +90,11 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         store: Use this store instead of an ``IgniteStore`` (tests pass a ``MemoryStore``).
     """
     cfg = config or Config()
+    metrics = HubMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        hub = Hub(cfg, store if store is not None else _default_store(cfg))
+        hub = Hub(cfg, store if store is not None else _default_store(cfg), metrics=metrics)
         app.state.hub = hub
         await hub.start()
         try:
@@ -93,6 +111,12 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
             return PlainTextResponse("ready")
         return PlainTextResponse("not ready", status_code=503)
 
+    async def metrics_page(request: Request) -> Response:
+        hub: Hub = request.app.state.hub
+        for name, feed in hub.feeds.items():
+            metrics.feed_live.labels(name).set(1 if feed.live else 0)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     async def status_page(request: Request) -> Response:
         hub: Hub = request.app.state.hub
         rows = "".join(
@@ -106,6 +130,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         WebSocketRoute("/sync", sync_endpoint),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_page),
     ]
     base = client_dir(cfg)
     src = base / "src"
@@ -120,3 +145,54 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
     else:
         routes.append(Route("/", status_page))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+class HubServer(uvicorn.Server):
+    """uvicorn's server with the hub's graceful shutdown in front of uvicorn's own.
+
+    On SIGTERM/SIGINT (``should_exit``): stop accepting (close the listening sockets, ``/readyz``
+    turns 503), let every connection finish the mutation batches it already read and deliver
+    their acks, close it with 4500 ``going_away`` (retry elsewhere), then run uvicorn's shutdown
+    (lifespan: feeds and store). The whole shutdown is bounded by ``[hub] shutdown_deadline_ms``
+    (uvicorn's ``timeout_graceful_shutdown`` cancels what is left).
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the captured SIGTERM after serving, which kills the process with the
+        # signal's status; after a graceful shutdown we exit normally instead.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    captured.clear()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        started = time.monotonic()
+        for server in self.servers:
+            server.close()
+        app = getattr(self.config, "loaded_app", None)
+        hub = _find_hub(app)
+        if hub is not None:
+            deadline = hub.config.hub.shutdown_deadline_ms / 1000
+            log.info("draining connections", extra={"connections": len(hub.connections)})
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(hub.drain(deadline * 0.8), deadline * 0.9)
+            left = max(0.1, deadline - (time.monotonic() - started))
+            self.config.timeout_graceful_shutdown = int(max(1, left))
+        await super().shutdown(sockets)
+
+
+def _find_hub(app: Any) -> Hub | None:
+    """The Hub behind uvicorn's (possibly middleware-wrapped) app."""
+    for _ in range(10):
+        if app is None:
+            return None
+        state = getattr(app, "state", None)
+        hub = getattr(state, "hub", None) if state is not None else None
+        if isinstance(hub, Hub):
+            return hub
+        app = getattr(app, "app", None)
+    return None

@@ -105,15 +105,21 @@ def _add_ignite(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run_hub(config: Any, *, writer: Any = None) -> None:
-    """Run the hub with uvicorn until Ctrl-C (``writer``: an optional coroutine run alongside)."""
+    """Run the hub with uvicorn until Ctrl-C or SIGTERM (graceful: see ``hub.app.HubServer``);
+    ``writer``: an optional coroutine run alongside."""
     import asyncio
     import contextlib
 
     import uvicorn
 
-    from hub.app import create_app, server_options
+    from hub.app import HubServer, create_app, server_options
+    from hub.logs import setup_logging
 
-    server = uvicorn.Server(uvicorn.Config(create_app(config), **server_options(config)))
+    setup_logging(config.hub.log_level.upper(), json_lines=config.hub.log_json)
+    opts = server_options(config)
+    opts["log_config"] = None  # uvicorn's loggers propagate to the hub's JSON handler
+    opts["timeout_graceful_shutdown"] = max(1, config.hub.shutdown_deadline_ms // 1000)
+    server = HubServer(uvicorn.Config(create_app(config), **opts))
 
     async def run() -> None:
         task = asyncio.create_task(writer) if writer is not None else None
@@ -144,8 +150,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             config.hub, host=args.host or config.hub.host, port=args.port or config.hub.port
         )
         config = dataclasses.replace(config, hub=hub)
+    problem = _probe_ignite(config)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 3
     _run_hub(config)
     return 0
+
+
+def _probe_ignite(config: Any) -> str | None:
+    """Connect to Ignite once before serving; a clear message when it cannot be reached."""
+    import asyncio
+
+    from hub.store.ignite import probe
+
+    ign = config.ignite
+    try:
+        asyncio.run(probe(list(ign.addresses), ign.client_kwargs(), ign.connect_timeout_ms / 1000))
+    except Exception as exc:
+        where = ", ".join(f"{h}:{p}" for h, p in ign.addresses)
+        return f"cannot reach Ignite at {where} ([ignite] addresses / SYNCHUB_IGNITE): {exc}"
+    return None
 
 
 def _dev_cluster(state_dir: Path) -> tuple[LocalCluster, bool]:

@@ -36,11 +36,51 @@ class HubSettings:
     tokens: tuple[str, ...] = ()
     origins: tuple[str, ...] = ()
     static_dir: str | None = None
+    # ---- limits (docs/security.md §6)
+    msg_rate: float = 200.0  # client messages per second per connection
+    msg_burst: int = 500
+    # Sustained mutations per second per connection; the burst lets an offline client replay a
+    # large outbox (10k writes) at full speed on reconnect.
+    mut_rate: float = 2000.0
+    mut_burst: int = 20000  # 0 = 2 x max_batch
+    max_conns_per_subject: int = 20  # 0 = unlimited; not applied with dev_auth
+    connect_rate: float = 0.0  # new connections per second per client address; 0 = off
+    connect_burst: int = 30
+    hello_timeout_ms: int = 10_000
+    ws_deflate: bool = False  # permessage-deflate (bounded by max_frame when on)
+    # ---- operations
+    shutdown_deadline_ms: int = 10_000  # SIGTERM: drain, close with 4500, exit within this
+    gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
+    dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
+    roles_claim: str = "roles"
+    log_level: str = "INFO"
+    log_json: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class IgniteSettings:
     addresses: tuple[Address, ...] = (("127.0.0.1", 10800),)
+    username: str | None = None
+    password: str | None = None
+    use_ssl: bool = False
+    ssl_keyfile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_ca_certfile: str | None = None
+    connect_timeout_ms: int = 10_000  # `synchub serve` gives up at start after this
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``pyignite.AioClient`` (authentication and TLS)."""
+        out: dict[str, Any] = {}
+        if self.username is not None:
+            out["username"] = self.username
+            out["password"] = self.password or ""
+        if self.use_ssl:
+            out["use_ssl"] = True
+            for key in ("ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
+                value = getattr(self, key)
+                if value is not None:
+                    out[key] = value
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +89,7 @@ class Config:
     ignite: IgniteSettings = field(default_factory=IgniteSettings)
     collections: tuple[CollectionSpec, ...] = ()
     auth: Mapping[str, Any] | None = None  # the [auth] table, see hub/auth.py
+    access: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [collections.X.access]
 
     def collection(self, name: str) -> CollectionSpec | None:
         return next((c for c in self.collections if c.name == name), None)
@@ -67,6 +108,32 @@ _HUB_TYPES: dict[str, Any] = {
     "tokens": list,
     "origins": list,
     "static_dir": str,
+    "msg_rate": (int, float),
+    "msg_burst": int,
+    "mut_rate": (int, float),
+    "mut_burst": int,
+    "max_conns_per_subject": int,
+    "connect_rate": (int, float),
+    "connect_burst": int,
+    "hello_timeout_ms": int,
+    "ws_deflate": bool,
+    "shutdown_deadline_ms": int,
+    "gc_interval_ms": int,
+    "dedup_ttl_ms": int,
+    "roles_claim": str,
+    "log_level": str,
+    "log_json": bool,
+}
+_IGNITE_TYPES: dict[str, Any] = {
+    "addresses": list,
+    "username": str,
+    "password": str,
+    "password_env": str,
+    "use_ssl": bool,
+    "ssl_keyfile": str,
+    "ssl_certfile": str,
+    "ssl_ca_certfile": str,
+    "connect_timeout_ms": int,
 }
 _COLL_TYPES: dict[str, Any] = {
     "cache": str,
@@ -76,8 +143,21 @@ _COLL_TYPES: dict[str, Any] = {
     "writable": bool,
     "atomicity": str,
     "backups": int,
+    "access": dict,
 }
-_POSITIVE = ("port", "ping_ms", "max_frame", "max_batch", "queue_bytes")
+_POSITIVE = (
+    "port",
+    "ping_ms",
+    "max_frame",
+    "max_batch",
+    "queue_bytes",
+    "msg_rate",
+    "msg_burst",
+    "mut_rate",
+    "hello_timeout_ms",
+    "shutdown_deadline_ms",
+)
+_NON_NEGATIVE = ("mut_burst", "max_conns_per_subject", "connect_rate", "connect_burst", "gc_interval_ms")
 
 
 def _check_keys(where: str, table: Mapping[str, Any], allowed: Mapping[str, Any]) -> None:
@@ -85,9 +165,10 @@ def _check_keys(where: str, table: Mapping[str, Any], allowed: Mapping[str, Any]
         if key not in allowed:
             raise HubUsageError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(allowed))})")
         want = allowed[key]
-        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
         if not ok:
-            raise HubUsageError(f"{where}: {key!r} must be {want.__name__}, not {type(value).__name__}")
+            name = " or ".join(w.__name__ for w in want) if isinstance(want, tuple) else want.__name__
+            raise HubUsageError(f"{where}: {key!r} must be {name}, not {type(value).__name__}")
 
 
 def _str_list(where: str, key: str, value: list[Any]) -> tuple[str, ...]:
@@ -156,7 +237,7 @@ def parse_config(
     hub_table = dict(data.get("hub", {}))
     _check_keys(f"{src}: [hub]", hub_table, _HUB_TYPES)
     ignite_table = dict(data.get("ignite", {}))
-    _check_keys(f"{src}: [ignite]", ignite_table, {"addresses": list})
+    _check_keys(f"{src}: [ignite]", ignite_table, _IGNITE_TYPES)
 
     env = os.environ if env is None else env
     hub_kwargs: dict[str, Any] = {}
@@ -171,25 +252,34 @@ def parse_config(
     for key in _POSITIVE:
         if getattr(hub, key) <= 0:
             raise HubUsageError(f"{src}: [hub] {key} must be > 0")
+    for key in _NON_NEGATIVE:
+        if getattr(hub, key) < 0:
+            raise HubUsageError(f"{src}: [hub] {key} must be >= 0")
+    if 0 < hub.mut_burst < hub.max_batch:
+        raise HubUsageError(f"{src}: [hub] mut_burst must be >= max_batch (a full batch must fit)")
+    if hub.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise HubUsageError(f"{src}: [hub] log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if hub.catchup_overlap_ms < 0 or hub.tombstone_retention_ms < 0:
         raise HubUsageError(f"{src}: [hub] catchup_overlap_ms and tombstone_retention_ms must be >= 0")
 
-    ignite = IgniteSettings()
-    if "addresses" in ignite_table:
-        addrs = _str_list(f"{src}: [ignite]", "addresses", ignite_table["addresses"])
-        ignite = IgniteSettings(tuple(parse_address(a, f"{src}: [ignite]") for a in addrs))
-    if env.get("SYNCHUB_IGNITE"):
-        parts = [p for p in env["SYNCHUB_IGNITE"].split(",") if p.strip()]
-        ignite = IgniteSettings(tuple(parse_address(p, "SYNCHUB_IGNITE") for p in parts))
-    if not ignite.addresses:
-        raise HubUsageError(f"{src}: [ignite] addresses must not be empty")
+    ignite = _ignite(ignite_table, env, src)
 
     colls_table = data.get("collections", {})
     specs = []
+    access: dict[str, Mapping[str, Any]] = {}
     for name, table in colls_table.items():
         if not isinstance(table, dict):
             raise HubUsageError(f"{src}: [collections.{name}] must be a table")
         specs.append(_collection(name, table, src))
+        if "access" in table:
+            access[name] = table["access"]
+    if access:
+        from hub.authz import policy_from_config
+
+        try:
+            policy_from_config({n: {"access": a} for n, a in access.items()}, roles_claim=hub.roles_claim)
+        except HubUsageError as exc:
+            raise HubUsageError(f"{src}: {exc.message}") from exc
     auth = data.get("auth")
     if auth is not None:
         from hub.auth import authenticator_from_config
@@ -198,7 +288,56 @@ def parse_config(
             authenticator_from_config(auth)
         except HubUsageError as exc:
             raise HubUsageError(f"{src}: [auth] {exc.message}") from exc
-    return Config(hub, ignite, tuple(specs), auth)
+    return Config(hub, ignite, tuple(specs), auth, access)
+
+
+def _ignite(table: Mapping[str, Any], env: Mapping[str, str], src: str) -> IgniteSettings:
+    where = f"{src}: [ignite]"
+    kwargs: dict[str, Any] = {}
+    if "addresses" in table:
+        addrs = _str_list(where, "addresses", table["addresses"])
+        kwargs["addresses"] = tuple(parse_address(a, where) for a in addrs)
+    if env.get("SYNCHUB_IGNITE"):
+        parts = [p for p in env["SYNCHUB_IGNITE"].split(",") if p.strip()]
+        kwargs["addresses"] = tuple(parse_address(p, "SYNCHUB_IGNITE") for p in parts)
+    for key in ("username", "password", "use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
+        if key in table:
+            kwargs[key] = table[key]
+    if "connect_timeout_ms" in table:
+        if table["connect_timeout_ms"] <= 0:
+            raise HubUsageError(f"{where} connect_timeout_ms must be > 0")
+        kwargs["connect_timeout_ms"] = table["connect_timeout_ms"]
+    if "password_env" in table:
+        if "password" in table:
+            raise HubUsageError(f"{where}: set password or password_env, not both")
+        value = env.get(table["password_env"])
+        if value is None:
+            raise HubUsageError(
+                f"{where} password_env: environment variable {table['password_env']} is not set"
+            )
+        kwargs["password"] = value
+    if env.get("SYNCHUB_IGNITE_USERNAME"):
+        kwargs["username"] = env["SYNCHUB_IGNITE_USERNAME"]
+    if env.get("SYNCHUB_IGNITE_PASSWORD"):
+        kwargs["password"] = env["SYNCHUB_IGNITE_PASSWORD"]
+    if "SYNCHUB_IGNITE_USE_SSL" in env:
+        kwargs["use_ssl"] = _env_bool("SYNCHUB_IGNITE_USE_SSL", env["SYNCHUB_IGNITE_USE_SSL"])
+    ignite = IgniteSettings(**kwargs)
+    if not ignite.addresses:
+        raise HubUsageError(f"{where} addresses must not be empty")
+    if ignite.password is not None and ignite.username is None:
+        raise HubUsageError(f"{where}: password without username")
+    for key in ("ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
+        path = getattr(ignite, key)
+        if path is not None and not Path(path).is_file():
+            raise HubUsageError(f"{where} {key}: file {path} not found")
+    return ignite
+
+
+def _env_bool(name: str, raw: str) -> bool:
+    if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise HubUsageError(f"{name}: expected a boolean, got {raw!r}")
+    return raw.lower() in ("1", "true", "yes", "on")
 
 
 def _env_hub(env: Mapping[str, str]) -> dict[str, Any]:
@@ -210,9 +349,12 @@ def _env_hub(env: Mapping[str, str]) -> dict[str, Any]:
         want = _HUB_TYPES[f.name]
         name = f"SYNCHUB_{f.name.upper()}"
         if want is bool:
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise HubUsageError(f"{name}: expected a boolean, got {raw!r}")
-            out[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            out[f.name] = _env_bool(name, raw)
+        elif want == (int, float):
+            try:
+                out[f.name] = float(raw)
+            except ValueError:
+                raise HubUsageError(f"{name}: expected a number, got {raw!r}") from None
         elif want is int:
             try:
                 out[f.name] = int(raw)

@@ -45,7 +45,8 @@ def merge_union_max(current: Doc | None, incoming: Doc | None, ctx: MergeContext
 
 
 def dev_config(addresses: Sequence[tuple[str, int]], host: str = "127.0.0.1", port: int = 8000) -> Config:
-    """The ``synchub dev`` configuration: four demo collections, dev auth."""
+    """The ``synchub dev`` configuration: four demo collections (and ``bench`` for the client
+    benchmark), dev auth."""
     return Config(
         hub=HubSettings(host=host, port=port, dev_auth=True),
         ignite=IgniteSettings(tuple(addresses)),
@@ -54,6 +55,7 @@ def dev_config(addresses: Sequence[tuple[str, int]], host: str = "127.0.0.1", po
             CollectionSpec("stale", policy=Policy.REJECT_IF_STALE),
             CollectionSpec("merged", policy=Policy.MERGE, merge=merge_union_max),
             CollectionSpec("metrics", writable=False),
+            CollectionSpec("bench", policy=Policy.LWW),  # client-js/bench/offline-replay.mjs
         ),
     )
 

@@ -13,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
-from hub.store.base import Change, Store
+from hub.store.base import Change, FeedLost, Store
 from hub.sync import PAGE_SIZE, Subscription, encode_chunks
+
+if TYPE_CHECKING:
+    from hub.authz import AccessPolicy
+    from hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +41,20 @@ class Feed:
         max_frame: int = 1 << 20,
         max_changes: int = PAGE_SIZE,
         backoff: tuple[float, float] = (0.05, 5.0),
+        policy: AccessPolicy | None = None,
+        metrics: HubMetrics | None = None,
+        recover: Callable[[], Awaitable[None]] | None = None,
+        max_pending: int = 4096,
     ) -> None:
         self.store = store
+        self.policy = policy
+        self.metrics = metrics
+        self.recover = recover
         self.coll = coll
         self.max_frame = max_frame
         self.max_changes = max_changes
         self.backoff = backoff
+        self.max_pending = max_pending
         self.subscribers: set[Subscription] = set()
         self.epoch = ""
         self.live = False
@@ -100,14 +113,27 @@ class Feed:
                 log.warning("feed of %r lost (%s); reopening in %.2fs", self.coll, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
+            if lost and self.recover is not None:
+                try:
+                    await self.recover()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("feed of %r: store not back yet (%s)", self.coll, exc)
 
     async def _pump(self, changes: AsyncIterator[list[Change]]) -> None:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        # Bounded like every queue in the hub. The fan-out never awaits a client, so a full queue
+        # means this process is starved: treat it as a lost feed (resync) rather than grow.
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.max_pending + 2)
 
         async def read() -> None:
             try:
                 async for batch in changes:
-                    queue.put_nowait(batch)
+                    if queue.qsize() >= self.max_pending:
+                        raise FeedLost(f"fan-out fell {self.max_pending} batches behind")
+                    # When the store knows when it received the event, the push lag starts there.
+                    received = getattr(batch, "received", None) or time.monotonic()
+                    queue.put_nowait((received, batch))
             except BaseException as exc:
                 queue.put_nowait(exc)
                 raise
@@ -118,20 +144,25 @@ class Feed:
             while True:
                 item = await queue.get()
                 merged: list[Change] = []
+                first = 0.0
                 while True:
                     if item is _END:
                         if merged:
-                            await self._fan_out(merged)
+                            await self._fan_out(merged, first)
                         return
                     if isinstance(item, BaseException):
                         if merged:
-                            await self._fan_out(merged)
+                            await self._fan_out(merged, first)
                         raise item
-                    merged.extend(item)
+                    received, batch = item
+                    first = first or received
+                    merged.extend(batch)
+                    if self.metrics is not None:
+                        self.metrics.events_in.inc(len(batch))
                     if len(merged) >= self.max_changes or queue.empty():
                         break
                     item = queue.get_nowait()
-                await self._fan_out(merged)
+                await self._fan_out(merged, first)
         finally:
             reader.cancel()
             with contextlib.suppress(BaseException):
@@ -140,10 +171,16 @@ class Feed:
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
         return m.chg(self.coll, cs, (self.epoch, max(c.ver for c in cs)))
 
-    async def _fan_out(self, changes: list[Change]) -> None:
+    async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
         self.changes_seen += len(changes)
+        received = received or time.monotonic()
+        filtered = self.policy is not None and self.policy.has_row_filter(self.coll)
         for start in range(0, len(changes), self.max_changes):
             chunk = changes[start : start + self.max_changes]
+            if filtered:
+                await self._fan_out_filtered(chunk, received)
+                continue
+            # Fast path: one encoded frame for every subscriber.
             for frame, part in encode_chunks(self._build, chunk, self.max_frame):
                 cursor: Cursor = (self.epoch, max(c.ver for c in part))
                 self.frames_sent += 1
@@ -151,4 +188,19 @@ class Feed:
                     if i and i % FANOUT_YIELD_EVERY == 0:
                         await asyncio.sleep(0)
                     if sub in self.subscribers:
-                        sub.on_frame(frame, cursor)
+                        sub.on_frame(frame, cursor, received, len(part))
+
+    async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
+        """Row-filtered collection: group subscribers by what they may see (the filter runs once
+        per distinct identity, ``AccessPolicy.fanout``) and encode each group's frames once."""
+        assert self.policy is not None
+        subs = [(sub, sub.identity) for sub in list(self.subscribers) if sub.identity is not None]
+        for group, visible in self.policy.fanout(self.coll, chunk, subs):
+            for frame, part in encode_chunks(self._build, list(visible), self.max_frame):
+                cursor: Cursor = (self.epoch, max(c.ver for c in part))
+                self.frames_sent += 1
+                for i, sub in enumerate(group):
+                    if i and i % FANOUT_YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+                    if sub in self.subscribers:
+                        sub.on_frame(frame, cursor, received, len(part))

@@ -124,7 +124,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in context_fields().items():
             out.setdefault(key, REDACTED if is_secret_key(key) else redact(value))
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key not in out:
+            if key not in _STANDARD and key not in out and key != "color_message":  # uvicorn ANSI copy
                 out[key] = REDACTED if is_secret_key(key) else redact(value)
         if record.exc_info:
             out["exc"] = redact_text(self.formatException(record.exc_info))
@@ -163,3 +163,4 @@ def setup_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # the root level decides (uvicorn may have set its own)

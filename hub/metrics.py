@@ -332,6 +332,9 @@ class HubMetrics:
         self.mutations = r.counter(p + "mutations_total", "Mutation results by status.", ("status",))
         self.rate_limited = r.counter(p + "rate_limited_total", "Limit trips.", ("kind",))
         self.store_errors = r.counter(p + "store_errors_total", "Errors from the Ignite store.")
+        self.feed_live = r.gauge(
+            p + "feed_live", "1 while the collection's live feed (continuous query) is up.", ("coll",)
+        )
 
     def render(self) -> str:
         return self.registry.render()

@@ -12,14 +12,20 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor, overlap_versions, plan_sync
 from hub.store.base import Change, RetentionPassed, Store
+
+if TYPE_CHECKING:
+    from hub.auth import Identity
+    from hub.authz import AccessPolicy
+    from hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,9 @@ class Port(Protocol):
     overlap_ms: int
     max_frame: int
     hold_bytes: int
+    identity: Identity | None  # the connection's current identity (row filters)
+    policy: AccessPolicy | None
+    metrics: HubMetrics | None
 
     def send_control(
         self, msg: dict[str, Any], coll: str | None = None, cursor: Cursor | None = None
@@ -46,7 +55,9 @@ class Port(Protocol):
 
     async def send_sync(self, coll: str, frame: bytes) -> None: ...
 
-    def push_live(self, coll: str, frame: bytes, cursor: Cursor) -> bool: ...
+    def push_live(
+        self, coll: str, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0
+    ) -> bool: ...
 
     def delivered(self, coll: str) -> Cursor | None: ...
 
@@ -72,16 +83,21 @@ class Subscription:
         self.sub_id = sub_id
         self.cursor = cursor  # the cursor the current sync started from
         self.state = SubState.CATCHING_UP
-        self.held: list[tuple[bytes, Cursor]] = []
+        self.held: list[tuple[bytes, Cursor, float, int]] = []
         self.held_bytes = 0
         self.held_overflow = False
         self.task: asyncio.Task[None] | None = None
         self.syncs = 0
 
+    @property
+    def identity(self) -> Identity | None:
+        return self.port.identity
+
     # ----------------------------------------------------------------- control
 
-    def start(self, cursor: Cursor | None, reason: str | None = None) -> None:
-        """(Re)start a sync from ``cursor``; ``reason`` makes it a ``resync``."""
+    def start(self, cursor: Cursor | None, reason: str | None = None, *, announced: bool = False) -> None:
+        """(Re)start a sync from ``cursor``; ``reason`` makes it a ``resync`` (``announced``: the
+        caller already queued the ``resync`` message)."""
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
         self.state = SubState.CATCHING_UP
@@ -89,7 +105,7 @@ class Subscription:
         self.held.clear()
         self.held_bytes = 0
         self.held_overflow = False
-        self.task = asyncio.create_task(self._run(cursor, reason), name=f"sync:{self.coll}")
+        self.task = asyncio.create_task(self._run(cursor, reason, announced), name=f"sync:{self.coll}")
 
     def resync(self, reason: str) -> None:
         """A gap in the live stream: ``slow`` catches up from the last delivered cursor, anything
@@ -109,9 +125,9 @@ class Subscription:
 
     # ----------------------------------------------------------------- live frames (from the feed)
 
-    def on_frame(self, frame: bytes, cursor: Cursor) -> None:
+    def on_frame(self, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0) -> None:
         if self.state is SubState.LIVE:
-            if not self.port.push_live(self.coll, frame, cursor):
+            if not self.port.push_live(self.coll, frame, cursor, received, events):
                 self.resync("slow")
         elif self.state is SubState.CATCHING_UP:
             if self.held_overflow:
@@ -121,14 +137,14 @@ class Subscription:
                 self.held_bytes = 0
                 self.held_overflow = True
                 return
-            self.held.append((frame, cursor))
+            self.held.append((frame, cursor, received, events))
             self.held_bytes += len(frame)
 
     # ----------------------------------------------------------------- the sync run
 
-    async def _run(self, cursor: Cursor | None, reason: str | None) -> None:
+    async def _run(self, cursor: Cursor | None, reason: str | None, announced: bool = False) -> None:
         try:
-            await self._sync(cursor, reason)
+            await self._sync(cursor, reason, announced)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -137,15 +153,32 @@ class Subscription:
     def _page(self, done: int, total: int | None, cs: Sequence[Change]) -> dict[str, Any]:
         return m.page(self.coll, self.sub_id, cs, done, total)
 
-    async def _sync(self, cursor: Cursor | None, reason: str | None) -> None:
+    def _visible(self, batch: list[Change], mode: str) -> list[Change]:
+        """What the connection's identity may receive of a page (docs/security.md §4)."""
+        policy, identity = self.port.policy, self.port.identity
+        if policy is None or identity is None:
+            return batch
+        return policy.filter_changes(
+            identity, self.coll, batch, mode="snapshot" if mode == "snapshot" else "delta"
+        )
+
+    def _count_resync(self, reason: str) -> None:
+        metrics = self.port.metrics
+        if metrics is not None:
+            metrics.resyncs.labels(reason).inc()
+
+    async def _sync(self, cursor: Cursor | None, reason: str | None, announced: bool = False) -> None:
         port, coll = self.port, self.coll
         store = port.store
+        started = time.monotonic()
         info = await store.info(coll)
         plan = plan_sync(cursor, info.epoch, info.floor, port.overlap_ms)
         reason = reason or plan.resync_reason
         mode, after, reset = plan.mode, plan.after, plan.reset
         if reason is not None:
-            port.send_control(m.resync(coll, reason, mode), coll)
+            if not announced:
+                port.send_control(m.resync(coll, reason, mode), coll)
+            self._count_resync(reason)
         total = await store.count(coll) if mode == "snapshot" else None
         done = 0
         max_sent = 0
@@ -157,13 +190,17 @@ class Subscription:
                 if mode == "snapshot":
                     raise
                 port.send_control(m.resync(coll, "retention", "snapshot"), coll)
+                self._count_resync("retention")
                 mode, after, reset, include_deleted, done, max_sent = "snapshot", 0, True, False, 0, 0
                 total = await store.count(coll)
                 continue
             if batch:
-                done += len(batch)
-                for frame, _chunk in encode_chunks(partial(self._page, done, total), batch, port.max_frame):
-                    await port.send_sync(coll, frame)
+                visible = self._visible(batch, mode)
+                if visible:
+                    done += len(visible)
+                    build = partial(self._page, done, total)
+                    for frame, _chunk in encode_chunks(build, visible, port.max_frame):
+                        await port.send_sync(coll, frame)
                 after = batch[-1].ver
                 max_sent = max(max_sent, max(c.ver for c in batch))
             if len(batch) < PAGE_SIZE:
@@ -179,11 +216,13 @@ class Subscription:
         out: Cursor = (info.epoch, ver)
         port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
         self.syncs += 1
+        if port.metrics is not None:
+            port.metrics.catchup_seconds.labels(mode).observe(time.monotonic() - started)
         # No await from here on: the switch to LIVE and the flush are atomic for the feed.
         self.state = SubState.LIVE
         held, self.held = self.held, []
         self.held_bytes = 0
-        for frame, c in held:
-            if not port.push_live(coll, frame, c):
+        for frame, c, received, events in held:
+            if not port.push_live(coll, frame, c, received, events):
                 self.resync("slow")
                 return

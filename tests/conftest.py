@@ -104,9 +104,18 @@ def save_logs(cluster: LocalCluster, label: str) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(tmp: Path, label: str, nodes: int, backups: int) -> Iterator[LocalCluster]:
+def running_cluster(
+    tmp: Path, label: str, nodes: int, backups: int, *, heap_mb: int = 768, region_max_mb: int = 1024
+) -> Iterator[LocalCluster]:
     block = reserve_port_block(nodes)
-    cluster = block.cluster(tmp, nodes=nodes, backups=backups, name=f"test-{label}", heap_mb=512)
+    cluster = block.cluster(
+        tmp,
+        nodes=nodes,
+        backups=backups,
+        name=f"test-{label}",
+        heap_mb=heap_mb,
+        region_max_mb=region_max_mb,
+    )
     try:
         cluster.start()
         yield cluster
@@ -131,7 +140,16 @@ def port_block() -> Iterator[PortBlock]:
 @pytest.fixture(scope="session")
 def ignite_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """One Ignite node for the whole test session (started on first use)."""
-    with running_cluster(tmp_path_factory.mktemp("ignite-session"), "session", nodes=1, backups=0) as c:
+    # Every test makes fresh caches and each empty cache costs off-heap pages for its 1024
+    # partitions: the session node gets room for the whole suite (allocated lazily).
+    with running_cluster(
+        tmp_path_factory.mktemp("ignite-session"),
+        "session",
+        nodes=1,
+        backups=0,
+        heap_mb=2048,
+        region_max_mb=6144,
+    ) as c:
         yield c
 
 

@@ -155,6 +155,7 @@ def test_hub_metrics_predefined() -> None:
         "synchub_mutations_total": "counter",
         "synchub_rate_limited_total": "counter",
         "synchub_store_errors_total": "counter",
+        "synchub_feed_live": "gauge",
     }
     assert {name: kind for name, (kind, _) in meta.items()} == expected
     assert sample(samples, "synchub_connections") == 1

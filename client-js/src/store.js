@@ -258,9 +258,10 @@ export class Store {
       /** @type {Map<string, DocRecord>} */
       const held = new Map()
       for (let i = 0; i < results.length; i++) {
-        const r = results[i]
         const entry = entries[i]
         if (!entry) continue
+        // the hub sends documents without `id`; locally every document carries it
+        const r = results[i].doc ? { ...results[i], doc: { ...results[i].doc, id: entry.id } } : results[i]
         done.push(r.seq)
         const key = JSON.stringify([entry.c, entry.id])
         const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)

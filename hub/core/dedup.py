@@ -20,6 +20,9 @@ Result = dict[str, Any]
 class DedupRecord:
     last_seq: int = 0
     results: dict[int, Result] = field(default_factory=dict)
+    # ``results`` is known to be in ascending seq order (then the oldest is its first key; evicting
+    # it is O(1) instead of a sort per recorded mutation). Deleting keys keeps the order.
+    _ordered: bool = field(default=False, init=False, repr=False, compare=False)
 
     def replay_of(self, seq: int) -> Result | None:
         """The stored result if ``seq`` was applied already, a bare ``dup`` marker if it was
@@ -33,10 +36,19 @@ class DedupRecord:
 
     def record(self, seq: int, result: Result) -> None:
         self.last_seq = max(self.last_seq, seq)
-        self.results[seq] = result
-        if len(self.results) > RETAINED_RESULTS:
-            for old in sorted(self.results)[: len(self.results) - RETAINED_RESULTS]:
-                del self.results[old]
+        results = self.results
+        if self._ordered and results and seq not in results and seq < next(reversed(results)):
+            self._ordered = False  # an older seq recorded late: not appended in order
+        results[seq] = result
+        excess = len(results) - RETAINED_RESULTS
+        if excess > 0:
+            if not self._ordered:
+                ordered = sorted(results.items())
+                results.clear()
+                results.update(ordered)
+                self._ordered = True
+            for _ in range(excess):
+                del results[next(iter(results))]
 
     def to_plain(self) -> dict[str, Any]:
         return {"last": self.last_seq, "res": [[s, r] for s, r in sorted(self.results.items())]}

@@ -21,6 +21,7 @@ from .errors import BadFrame, BadMessage, UnknownType
 Cursor = tuple[str, int]
 MAX_CLIENT_ID = 128
 MAX_COLL_LEN = 256
+MAX_TOKEN_LEN = 8192
 INT64_MAX = (1 << 63) - 1
 
 
@@ -33,6 +34,13 @@ class Hello:
     client: str
     token: str | None
     app: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """In-band credential refresh (docs/security.md §2)."""
+
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,7 @@ class Pong:
     n: int
 
 
-ClientMessage = Hello | Sub | Unsub | Mut | Ping | Pong
+ClientMessage = Hello | Auth | Sub | Unsub | Mut | Ping | Pong
 
 
 # --------------------------------------------------------------------------- field checks
@@ -184,6 +192,7 @@ _PARSERS: dict[str, Any] = {
     "unsub": lambda o: Unsub(_str(o, "coll")),
     "mut": _parse_mut,
     "ping": lambda o: Ping(_int(o, "n")),
+    "auth": lambda o: Auth(_str(o, "token", max_len=MAX_TOKEN_LEN)),
     "pong": lambda o: Pong(_int(o, "n")),
 }
 
@@ -258,6 +267,16 @@ def chg(coll: str, cs: Sequence[ChangeLike], cursor: Cursor) -> dict[str, Any]:
 
 def ack(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"t": "ack", "results": [dict(r) for r in results]}
+
+
+def authed(exp: int | None) -> dict[str, Any]:
+    """An ``auth`` refresh was accepted; ``exp`` is the new credential's expiry (Unix seconds)."""
+    return {"t": "authed", "exp": exp}
+
+
+def unsub(coll: str, sub_id: int, code: int, msg: str) -> dict[str, Any]:
+    """The hub ended a subscription (4403: the refreshed credential may no longer read it)."""
+    return {"t": "unsub", "coll": coll, "id": sub_id, "code": code, "msg": msg}
 
 
 def error(code: int, msg: str, ref: int | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ TRANSITIONS: dict[State, dict[type[Any], State]] = {
     State.CONNECTED: {m.Hello: State.AUTHENTICATING},
     State.AUTHENTICATING: {},  # left by authenticated() / auth_failed(), not by a message
     State.READY: {
+        m.Auth: State.READY,
         m.Sub: State.READY,
         m.Unsub: State.READY,
         m.Mut: State.READY,
@@ -70,6 +71,14 @@ class Authenticate:
 
 
 @dataclass(frozen=True, slots=True)
+class Reauthenticate:
+    """An in-band ``auth`` refresh: verify ``token`` and swap the connection's identity
+    (docs/security.md §2); the transport answers ``authed`` or ``error {4010}``."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unsubscribe:
     coll: str
 
@@ -91,7 +100,7 @@ class Close:
     reason: str
 
 
-Effect = Send | Authenticate | Subscribe | Unsubscribe | ApplyBatch | Close
+Effect = Send | Authenticate | Reauthenticate | Subscribe | Unsubscribe | ApplyBatch | Close
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +221,8 @@ class Session:
             return self._mut(msg)
         if isinstance(msg, m.Ping):
             return [Send(m.pong(msg.n))]
+        if isinstance(msg, m.Auth):
+            return [Reauthenticate(msg.token)]
         return []  # Pong: liveness only
 
     def _hello(self, msg: m.Hello) -> list[Effect]:

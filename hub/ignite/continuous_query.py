@@ -110,7 +110,7 @@ class SubscriptionLost(ContinuousQueryError):
 
     ``reason``: "overflow" (consumer too slow for ``buffer_batches``), "connection" (socket lost),
     "timeout" (liveness probe unanswered), "server" (error notification), "closed" (connection shut down),
-    "decode" (a value could not be decoded).
+    "decode" (a value could not be decoded), "metadata" (fetching binary type metadata failed).
     """
 
     def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
@@ -440,11 +440,22 @@ class ContinuousQuery(FrameSink):
             result: list[CQEvent] = await self._decoder.run(_decode_batch, frame, _HDR_LEN)
             return result
         except (BinaryDecodeError, ValueError) as e:
-            lost = SubscriptionLost("decode", str(e))
-            self._frames.clear()
-            self._fail(lost)
-            self._stop_server_cq_soon()
-            raise lost from e
+            raise self._lose("decode", str(e)) from e
+        except (TimeoutError, OSError) as e:
+            # Decoding may fetch binary type metadata over a pooled connection; if that node died
+            # the stream is as good as lost: report it the one documented way.
+            raise self._lose("metadata", f"{type(e).__name__}: {e}") from e
+        except Exception as e:
+            if not type(e).__module__.startswith("pyignite"):
+                raise
+            raise self._lose("metadata", f"{type(e).__name__}: {e}") from e
+
+    def _lose(self, reason: str, detail: str) -> SubscriptionLost:
+        lost = SubscriptionLost(reason, detail)
+        self._frames.clear()
+        self._fail(lost)
+        self._stop_server_cq_soon()
+        return lost
 
 
 def continuous_query(

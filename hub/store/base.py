@@ -7,7 +7,7 @@ contract tests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -15,6 +15,12 @@ from typing import Any, Literal, Protocol
 from hub.core.conflict import MergeHook, Policy
 
 Doc = Mapping[str, Any]
+
+WriteCheck = Callable[[str, str, "Doc | None", "Doc | None"], bool]
+"""``check(coll, doc_id, stored_doc, new_doc) -> bool``: the row-level write permission of the
+connection (``AccessPolicy.check_write`` bound to its identity). The store calls it inside its
+transaction, with the stored document, before deciding the mutation; a refusal is answered
+``{s: "error", code: 4403}``, recorded for dedup, and nothing is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,7 @@ class MutationResult:
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": self.seq, "s": self.s, "ver": self.ver}
-        if self.s != "ok":
+        if self.s not in ("ok", "error"):  # an error result carries no doc (docs/protocol.md)
             out["doc"] = dict(self.doc) if self.doc is not None else None
         if self.dup:
             out["dup"] = True
@@ -89,6 +95,15 @@ class MutationResult:
             out["code"] = self.code
             out["msg"] = self.msg or ""
         return out
+
+
+class TimedChanges(list[Change]):
+    """A feed batch that records when the store received the underlying events
+    (``time.monotonic()``); the hub's push-lag metric starts there."""
+
+    def __init__(self, changes: Sequence[Change] = (), received: float = 0.0) -> None:
+        super().__init__(changes)
+        self.received = received
 
 
 class FeedLost(Exception):
@@ -111,8 +126,11 @@ class Store(Protocol):
 
     async def info(self, coll: str) -> CollectionInfo: ...
 
-    async def apply(self, client: str, batch: Sequence[Mutation]) -> list[MutationResult]:
+    async def apply(
+        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+    ) -> list[MutationResult]:
         """Apply a client's mutations exactly once, in order, atomically with their dedup record.
+        ``check`` (when given) vets every new mutation against the stored document first.
 
         Raises StoreUnavailable when nothing could be decided; then nothing of the batch was applied
         (the caller replays it later)."""

@@ -26,11 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
-from pyignite.datatypes import ByteArrayObject, LongObject, String  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes import (  # type: ignore[import-untyped,unused-ignore]
+    ByteArrayObject,
+    ExpiryPolicy,
+    LongObject,
+    String,
+)
 from pyignite.datatypes.cache_config import CacheAtomicityMode  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
     PROP_BACKUPS_NUMBER,
     PROP_CACHE_ATOMICITY_MODE,
+    PROP_EXPIRY_POLICY,
     PROP_NAME,
     PROP_QUERY_ENTITIES,
 )
@@ -42,6 +48,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     CacheError,
     ReconnectError,
     SocketError,
+    SQLError,
 )
 
 from hub.core.conflict import Incoming, Stored, decide
@@ -56,19 +63,30 @@ from hub.store.base import (
     Mutation,
     MutationResult,
     RetentionPassed,
+    WriteCheck,
 )
-from hub.store.ignite_binary import InvalidDocument, ValueType, fields_of, query_entity_fields
+from hub.store.ignite_binary import (
+    InvalidDocument,
+    RawBinary,
+    ValueType,
+    fields_of,
+    query_entity_fields,
+    string_key,
+)
 from hub.store.ignite_meta import (
     DEDUP_CACHE,
     SYS_CACHE,
     MetaRow,
+    SynchubMeta,
     create_index_sql,
     create_table_sql,
+    encode_meta,
     epoch_key,
     floor_key,
     meta_cache_name,
     meta_table_name,
 )
+from hub.store.ignite_recent import RecentCommits
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +142,52 @@ def _decode(raw: bytes) -> Any:
         return msgpack.unpackb(raw, raw=False, timestamp=3, strict_map_key=False)
 
 
+def load_record(raw: bytes | None) -> DedupRecord:
+    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs: ``to_plain``)."""
+    plain = _decode(bytes(raw)) if raw is not None else None
+    if not plain or not plain.get("ok"):
+        return DedupRecord.from_plain(plain)
+    results: dict[int, dict[str, Any]] = {}
+    it = iter(plain["ok"])
+    for seq, ver in zip(it, it, strict=True):
+        results[int(seq)] = {"seq": int(seq), "s": "ok", "ver": int(ver)}
+    rest = plain.get("res") or ()
+    for seq, res in rest:
+        results[int(seq)] = dict(res)
+    if rest:
+        results = dict(sorted(results.items()))
+    return DedupRecord(int(plain["last"]), results)
+
+
+def dump_record(record: DedupRecord) -> bytes:
+    """Serialise a dedup record compactly: the plain ``{seq, s: "ok", ver}`` results (nearly all of
+    them) as a flat ``[seq, ver, ...]`` list under ``ok``, any other result as in ``to_plain``."""
+    ok: list[int] = []
+    rest: list[list[Any]] = []
+    for seq, res in sorted(record.results.items()):
+        ver = res.get("ver")
+        if len(res) == 3 and res.get("s") == "ok" and res.get("seq") == seq and type(ver) is int:
+            ok += (seq, ver)
+        else:
+            rest.append([seq, res])
+    return _encode({"last": record.last_seq, "ok": ok, "res": rest})
+
+
+async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:
+    """Connect once and list the caches (``synchub serve`` checks Ignite before serving).
+
+    Raises:
+        Exception: whatever the connection attempt raised, or TimeoutError.
+    """
+    client = AioClient(**options)
+    try:
+        await asyncio.wait_for(client.connect(list(addresses)), timeout)
+        await asyncio.wait_for(client.get_cache_names(), timeout)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
 def plain_doc(value: Any) -> dict[str, Any] | None:
     """A data-cache value (pyignite object, CQ-decoded object or None) as a plain field dict."""
     if value is None:
@@ -173,14 +237,34 @@ class _Tx:
 class IgniteStore:
     """:class:`hub.store.base.Store` on Apache Ignite 2.x (pyignite ``AioClient``, partition aware)."""
 
-    def __init__(self, addresses: Sequence[tuple[str, int]], *, client: Any = None) -> None:
+    def __init__(
+        self,
+        addresses: Sequence[tuple[str, int]],
+        *,
+        client: Any = None,
+        client_options: Mapping[str, Any] | None = None,
+        dedup_ttl_ms: int = 0,
+        system_backups: int = 0,
+    ) -> None:
         self.addresses = list(addresses)
+        # Backups of synchub_sys / synchub_dedup when this hub creates them: they must survive a
+        # node loss as well as the collections do (an existing cache keeps its own setting).
+        self.system_backups = system_backups
+        # Dedup records of a client expire this long after its last mutation (Ignite expiry
+        # policy of the dedup cache when the hub creates it; 0 = never).
+        self.dedup_ttl_ms = dedup_ttl_ms
+        # pyignite AioClient options: username/password (Ignite authentication), use_ssl and
+        # ssl_keyfile/ssl_certfile/ssl_ca_certfile (TLS to the thin-client port).
+        self.client_options = dict(client_options or {})
         self.hlc = Hlc()
         self._client: Any = client
         self._own_client = client is None
         self._colls: dict[str, Coll] = {}
         self._sys: Any = None
         self._dedup: Any = None
+        # This hub's recent commits: the feed needs no meta read for its own writes (ignite_recent).
+        self.recent = RecentCommits()
+        self._meta_registered: Any = None  # the client SynchubMeta's schema was registered with
         self.clock: Callable[[], int] = wall_ms
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -192,10 +276,11 @@ class IgniteStore:
 
     async def open(self) -> None:
         if self._client is None:
-            self._client = AioClient(partition_aware=True)
+            self._client = AioClient(partition_aware=True, **self.client_options)
             await self._call(lambda: self._client.connect(self.addresses))
-        self._sys = await self._call(lambda: self._tx_cache(SYS_CACHE, 0))
-        self._dedup = await self._call(lambda: self._tx_cache(DEDUP_CACHE, 0))
+        backups = self.system_backups
+        self._sys = await self._call(lambda: self._tx_cache(SYS_CACHE, backups))
+        self._dedup = await self._call(lambda: self._tx_cache(DEDUP_CACHE, backups, self.dedup_ttl_ms))
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -210,14 +295,15 @@ class IgniteStore:
         except _CONNECTION_ERRORS as e:
             raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
 
-    async def _tx_cache(self, name: str, backups: int) -> Any:
-        return await self.client.get_or_create_cache(
-            {
-                PROP_NAME: name,
-                PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
-                PROP_BACKUPS_NUMBER: backups,
-            }
-        )
+    async def _tx_cache(self, name: str, backups: int, ttl_ms: int = 0) -> Any:
+        settings: dict[Any, Any] = {
+            PROP_NAME: name,
+            PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
+            PROP_BACKUPS_NUMBER: backups,
+        }
+        if ttl_ms > 0:
+            settings[PROP_EXPIRY_POLICY] = ExpiryPolicy(create=ttl_ms, update=ttl_ms)
+        return await self.client.get_or_create_cache(settings)
 
     async def ping(self, timeout: float = 2.0) -> bool:
         if self._client is None:
@@ -235,9 +321,9 @@ class IgniteStore:
     async def _ensure(self, spec: CollectionSpec) -> CollectionInfo:
         client = self.client
         names = set(await client.get_cache_names())
-        if self._sys is None or spec.backups > 0:
+        if self._sys is None or spec.backups > 0 or SYS_CACHE not in names or DEDUP_CACHE not in names:
             self._sys = await self._tx_cache(SYS_CACHE, spec.backups)
-            self._dedup = await self._tx_cache(DEDUP_CACHE, spec.backups)
+            self._dedup = await self._tx_cache(DEDUP_CACHE, spec.backups, self.dedup_ttl_ms)
         if spec.cache_name in names:
             data = await client.get_cache(spec.cache_name)
             settings = await data.settings()
@@ -267,19 +353,29 @@ class IgniteStore:
             )
         meta_name = meta_cache_name(spec.cache_name)
         created = meta_name not in names
+        # Read before the DDL: a hub that (re)creates the meta table replaces exactly this value, so
+        # two hubs starting together agree on one new epoch (compare-and-set below).
+        old_epoch = await self._sys.get(epoch_key(spec.name))
         for sql in (create_table_sql(spec.cache_name, spec.backups), create_index_sql(spec.cache_name)):
-            cur = await client.sql(sql)
-            async with cur:
-                async for _ in cur:
-                    pass
+            try:
+                cur = await client.sql(sql)
+                async with cur:
+                    async for _ in cur:
+                        pass
+            except SQLError as e:
+                # IF NOT EXISTS is not atomic: another hub starting at the same time won the race.
+                if "already exists" not in str(e).lower():
+                    raise
         meta = await client.get_cache(meta_name)
         vtype = ValueType(
             spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name)
         )
         await vtype.refresh(client)
         self._colls[spec.name] = Coll(spec, vtype, data, meta, meta_table_name(spec.cache_name), not atomic)
-        if created:
-            await self._sys.put(epoch_key(spec.name), secrets.token_hex(8), value_hint=String)
+        if created and old_epoch is not None:
+            await self._sys.replace_if_equals(
+                epoch_key(spec.name), old_epoch, secrets.token_hex(8), sample_hint=String, value_hint=String
+            )
         else:
             await self._sys.put_if_absent(epoch_key(spec.name), secrets.token_hex(8), value_hint=String)
         return await self._info(spec.name)
@@ -300,12 +396,14 @@ class IgniteStore:
         return CollectionInfo(str(epoch or ""), int(floor or 0))
 
     # -- apply ------------------------------------------------------------------------------------
-    async def apply(self, client: str, batch: Sequence[Mutation]) -> list[MutationResult]:
+    async def apply(
+        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+    ) -> list[MutationResult]:
         delay = 0.005
         last: BaseException | None = None
         for _ in range(TX_ATTEMPTS):
             try:
-                return await self._call(lambda: self._apply_once(client, batch))
+                return await self._call(lambda: self._apply_once(client, batch, check))
             except CacheError as e:
                 if not is_tx_conflict(e):
                     raise StoreUnavailable(f"Ignite refused the batch: {e}") from e
@@ -314,34 +412,42 @@ class IgniteStore:
             delay = min(delay * 2, 0.2)
         raise StoreUnavailable(f"batch not applied after {TX_ATTEMPTS} conflicting attempts: {last}")
 
-    async def _apply_once(self, client_id: str, batch: Sequence[Mutation]) -> list[MutationResult]:
+    async def _apply_once(
+        self, client_id: str, batch: Sequence[Mutation], check: WriteCheck | None = None
+    ) -> list[MutationResult]:
         async with self.client.tx_start(
             TransactionConcurrency.OPTIMISTIC, TransactionIsolation.SERIALIZABLE, TX_TIMEOUT_MS
         ) as tx:
             raw = await self._dedup.get(client_id)
-            record = DedupRecord.from_plain(_decode(bytes(raw)) if raw is not None else None)
+            record = load_record(raw)
             state = _Tx()
             await self._prefetch(state, record, batch)
-            results = [await self._apply_one(state, record, client_id, m) for m in batch]
+            results = [await self._apply_one(state, record, client_id, m, check) for m in batch]
             if state.changed:
-                await self._flush(state)
-                await self._dedup.put(client_id, _encode(record.to_plain()), value_hint=ByteArrayObject)
-                await tx.commit()
+                written = await self._flush(state)
+                await self._dedup.put(client_id, dump_record(record), value_hint=ByteArrayObject)
+                pending = self.recent.pending(written)  # before the commit: see ignite_recent
+                committed = False
+                try:
+                    await tx.commit()
+                    committed = True
+                finally:
+                    self.recent.settle(pending, committed)
             else:
                 await tx.rollback()
         return results
 
     async def _prefetch(self, state: _Tx, record: DedupRecord, batch: Sequence[Mutation]) -> None:
-        wanted: dict[str, list[str]] = {}
+        wanted: dict[str, dict[str, None]] = {}
         for m in batch:
             if m.coll in self._colls and (m.seq > record.last_seq or m.seq not in record.results):
-                wanted.setdefault(m.coll, [])
-                if m.id not in wanted[m.coll]:
-                    wanted[m.coll].append(m.id)
-        for name, ids in wanted.items():
+                wanted.setdefault(m.coll, {})[m.id] = None
+        for name, id_set in wanted.items():
+            ids = list(id_set)
             c = self._colls[name]
-            data = await c.data.get_all(ids)
-            metas = await c.meta.get_all(ids)
+            keys = [string_key(i) for i in ids]  # pre-serialised: pyignite's String writer is slow
+            data = await c.data.get_all(keys)
+            metas = await c.meta.get_all(keys)
             for i in ids:
                 state.slots[(name, i)] = _Slot(plain_doc(data.get(i)), MetaRow.from_ignite(metas.get(i)))
 
@@ -354,14 +460,14 @@ class IgniteStore:
         return slot
 
     async def _apply_one(
-        self, state: _Tx, record: DedupRecord, client_id: str, m: Mutation
+        self, state: _Tx, record: DedupRecord, client_id: str, m: Mutation, check: WriteCheck | None = None
     ) -> MutationResult:
         replay = record.replay_of(m.seq)
         if replay is not None:
             return await self._replayed(state, m, replay)
         state.changed = True
         if m.coll in self._colls:
-            result = await self._decide(state, client_id, m)
+            result = await self._decide(state, client_id, m, check)
         else:
             result = MutationResult(
                 m.seq, "error", code=ErrorCode.UNKNOWN_COLLECTION, msg=f"unknown collection {m.coll!r}"
@@ -385,7 +491,9 @@ class IgniteStore:
             res.doc = slot.doc
         return res
 
-    async def _decide(self, state: _Tx, client_id: str, m: Mutation) -> MutationResult:
+    async def _decide(
+        self, state: _Tx, client_id: str, m: Mutation, check: WriteCheck | None = None
+    ) -> MutationResult:
         c = self._colls[m.coll]
         if not c.spec.writable:
             return MutationResult(
@@ -396,6 +504,9 @@ class IgniteStore:
                 m.seq, "error", code=ErrorCode.INVALID_MUTATION, msg="put without a document"
             )
         slot = await self._slot(state, m.coll, m.id)
+        if check is not None and not check(m.coll, m.id, slot.doc, m.doc if m.op == "put" else None):
+            # Row-level write permission, decided on the stored document inside the transaction.
+            return MutationResult(m.seq, "error", code=ErrorCode.FORBIDDEN, msg="forbidden")
         meta = slot.meta
         stored = Stored(
             slot.doc,
@@ -416,7 +527,7 @@ class IgniteStore:
                 if c.vtype.unknown(decision.doc):
                     await c.vtype.refresh(self.client)
                 try:
-                    obj, doc = c.vtype.encode(decision.doc)
+                    obj, doc = c.vtype.encode_raw(decision.doc, self.client.compact_footer)
                 except InvalidDocument as e:
                     return MutationResult(m.seq, "error", code=ErrorCode.INVALID_MUTATION, msg=str(e))
             ver = self.hlc.next_after(now, stored.ver)
@@ -434,20 +545,42 @@ class IgniteStore:
             )
         return MutationResult(m.seq, decision.status, stored.ver, slot.doc)
 
-    async def _flush(self, state: _Tx) -> None:
+    async def register_meta(self) -> None:
+        """Make sure the ``SynchubMeta`` schema is registered before meta rows are written pre-serialised."""
+        client = self.client
+        if self._meta_registered is not client:
+            await client.register_binary_type(SynchubMeta)
+            self._meta_registered = client
+
+    def meta_value(self, row: MetaRow) -> tuple[bytes, Any]:
+        """A meta row as a pyignite value (pre-serialised; :meth:`register_meta` first)."""
+        return encode_meta(row, self.client.compact_footer), RawBinary
+
+    async def _flush(self, state: _Tx) -> list[tuple[str, str, int, int]]:
+        """Write the dirty slots; returns ``(cache, key, H, VER)`` of the documents put."""
         by_coll: dict[str, list[tuple[str, _Slot]]] = {}
         for (coll, key), slot in state.slots.items():
             if slot.dirty:
                 by_coll.setdefault(coll, []).append((key, slot))
+        written: list[tuple[str, str, int, int]] = []
+        if by_coll:
+            await self.register_meta()
         for coll, items in by_coll.items():
             c = self._colls[coll]
             puts = {k: s.obj for k, s in items if s.obj is not None}
             removes = [k for k, s in items if s.doc is None]
             if puts:
-                await c.data.put_all(puts)
+                await c.vtype.register(self.client)
+                await c.data.put_all({string_key(k): v for k, v in puts.items()})
             if removes:
-                await c.data.remove_keys(removes)
-            await c.meta.put_all({k: s.meta.to_ignite() for k, s in items if s.meta is not None})
+                await c.data.remove_keys([string_key(k) for k in removes])
+            metas = {k: s.meta for k, s in items if s.meta is not None}
+            await c.meta.put_all({string_key(k): self.meta_value(row) for k, row in metas.items()})
+            # Only data puts: each fires exactly one CQ event of its own (a remove of an absent key or a
+            # stamp of unchanged data may fire none, and an unconsumed entry could outlive its use).
+            cache = c.spec.cache_name
+            written.extend((cache, k, metas[k].h, metas[k].ver) for k in puts if k in metas)
+        return written
 
     # -- reads ------------------------------------------------------------------------------------
     async def _sql(self, query: str, args: Sequence[Any] = (), page_size: int = 1024) -> list[list[Any]]:

@@ -9,6 +9,14 @@ inferred from the Python value.
 Values read back through pyignite (get, getAll, scan) are normalised by :func:`plain` to the same plain
 Python values the CQ decoder (:mod:`hub.ignite.binary`) produces, so that ``doc_hash`` agrees whichever
 path a hub read a value from.
+
+Writing: pyignite serialises a ``GenericObjectMeta`` instance field by field in pure Python (ctypes
+structures per field, a schema lookup and a type registration check per object), which dominated the
+hub's write path. :class:`ObjectLayout` writes the same bytes directly (header, fields, footer, hash
+code, exactly as pyignite lays them out; tests compare the two byte for byte) and hands them to pyignite
+as ``(bytes, RawBinary)``, a type hint that pyignite writes verbatim. The binary type schema of each
+layout is registered in the cluster once (:meth:`ValueType.register`), before the first value using it
+is written, so that other clients and SQL read these values as usual.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ from pyignite.datatypes import (  # type: ignore[import-untyped,unused-ignore]
     TimestampObject,
     UUIDObject,
 )
+from pyignite.datatypes.base import IgniteDataType  # type: ignore[import-untyped,unused-ignore]
+from pyignite.stream import BinaryStream  # type: ignore[import-untyped,unused-ignore]
+from pyignite.utils import entity_id, hashcode, schema_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import ID_FIELD
 
@@ -258,6 +269,9 @@ class ValueType:
         self.type_name = type_name
         self.fields: dict[str, Any] = dict(fields or {})
         self._classes: dict[tuple[tuple[str, Any], ...], type] = {}
+        self._layouts: dict[tuple[tuple[str, Any], ...], ObjectLayout] = {}
+        self._unregistered: dict[int, Any] = {}  # schema id -> pyignite class not yet registered
+        self._registered_for: Any = None  # the client the registered schemas were checked with
 
     @classmethod
     async def load(cls, client: Any, type_name: str) -> ValueType:
@@ -284,6 +298,51 @@ class ValueType:
         Raises:
             InvalidDocument: a field does not fit the registered type.
         """
+        schema, values, stored = self._coerce(doc)
+        return self._class(schema)(**values), stored
+
+    def encode_raw(
+        self, doc: Mapping[str, Any], compact: bool = True
+    ) -> tuple[tuple[bytes, Any], dict[str, Any]]:
+        """Like :meth:`encode`, but the value is already serialised: ``((bytes, RawBinary), stored doc)``.
+        Call :meth:`register` before writing it.
+
+        Raises:
+            InvalidDocument: a field does not fit the registered type.
+        """
+        schema, values, stored = self._coerce(doc)
+        key = tuple(schema)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = ObjectLayout(self._class(schema))
+            self._unregistered[layout.schema_id] = layout.data_class
+        return (layout.write(values.values(), compact), RawBinary), stored
+
+    async def register(self, client: Any) -> None:
+        """Register (once per client) the binary schemas of values made by :meth:`encode_raw`."""
+        if self._registered_for is not client:
+            self._registered_for = client
+            self._unregistered = {lay.schema_id: lay.data_class for lay in self._layouts.values()}
+        while self._unregistered:
+            sid, data_class = next(iter(self._unregistered.items()))
+            await client.register_binary_type(data_class)
+            self._unregistered.pop(sid, None)
+
+    def _class(self, schema: list[tuple[str, Any]]) -> Any:
+        key = tuple(schema)
+        data_class = self._classes.get(key)
+        if data_class is None:
+            data_class = GenericObjectMeta(
+                f"{self.type_name}_{len(self._classes)}",
+                (),
+                {},
+                type_name=self.type_name,
+                schema=OrderedDict(schema),
+            )
+            self._classes[key] = data_class
+        return data_class
+
+    def _coerce(self, doc: Mapping[str, Any]) -> tuple[list[tuple[str, Any]], dict[str, Any], dict[str, Any]]:
         schema: list[tuple[str, Any]] = []
         values: dict[str, Any] = {}
         stored: dict[str, Any] = {}
@@ -302,17 +361,164 @@ class ValueType:
             schema.append((name, hint))
             values[name] = out
             stored[name] = back
-        key = tuple(schema)
-        data_class = self._classes.get(key)
-        if data_class is None:
-            data_class = GenericObjectMeta(
-                f"{self.type_name}_{len(self._classes)}",
-                (),
-                {},
-                type_name=self.type_name,
-                schema=OrderedDict(schema),
-            )
-            self._classes[key] = data_class
         for name, hint in schema:
             self.fields.setdefault(name, hint)
-        return data_class(**values), stored
+        return schema, values, stored
+
+
+# -- direct binary-object writing ---------------------------------------------------------------------
+
+_TC_OBJECT = 103
+_NULL = bytes([101])
+_FLAG_USER_TYPE = 0x0001
+_FLAG_HAS_SCHEMA = 0x0002
+_FLAG_OFFSET_1 = 0x0008
+_FLAG_OFFSET_2 = 0x0010
+_FLAG_COMPACT = 0x0020
+_HEADER = struct.Struct("<bbhiiiii")  # type code, version, flags, type id, hash, length, schema id, offset
+_HEADER_LEN = _HEADER.size
+_LONG = struct.Struct("<bq")
+_INT = struct.Struct("<bi")
+_SHORT = struct.Struct("<bh")
+_BYTE = struct.Struct("<bb")
+_DOUBLE = struct.Struct("<bd")
+_FLOAT = struct.Struct("<bf")
+_LEN = struct.Struct("<bi")
+_TRUE = bytes([8, 1])
+_FALSE = bytes([8, 0])
+
+
+def _w_long(v: Any) -> bytes:
+    return _LONG.pack(4, v)
+
+
+def _w_int(v: Any) -> bytes:
+    return _INT.pack(3, v)
+
+
+def _w_short(v: Any) -> bytes:
+    return _SHORT.pack(2, v)
+
+
+def _w_byte(v: Any) -> bytes:
+    return _BYTE.pack(1, v)
+
+
+def _w_double(v: Any) -> bytes:
+    return _DOUBLE.pack(6, v)
+
+
+def _w_float(v: Any) -> bytes:
+    return _FLOAT.pack(5, v)
+
+
+def _w_bool(v: Any) -> bytes:
+    return _TRUE if v else _FALSE
+
+
+def _w_string(v: Any) -> bytes:
+    raw: bytes = v.encode("utf-8")
+    return _LEN.pack(9, len(raw)) + raw
+
+
+def _w_bytes(v: Any) -> bytes:
+    raw = bytes(v)
+    return _LEN.pack(12, len(raw)) + raw
+
+
+#: Field types written here directly (the common scalars); others go through pyignite's own writer.
+_WRITERS: dict[Any, Any] = {
+    LongObject: _w_long,
+    IntObject: _w_int,
+    ShortObject: _w_short,
+    ByteObject: _w_byte,
+    DoubleObject: _w_double,
+    FloatObject: _w_float,
+    BoolObject: _w_bool,
+    String: _w_string,
+    ByteArrayObject: _w_bytes,
+}
+
+
+def _pyignite_writer(hint: Any) -> Any:
+    def write(v: Any) -> bytes:
+        with BinaryStream(None) as stream:  # the client is only needed for nested binary objects
+            hint.from_python(stream, v)
+            return bytes(stream.getvalue())
+
+    return write
+
+
+class RawBinary(IgniteDataType):  # type: ignore[misc]
+    """pyignite type hint for a value already in Ignite's binary format: ``put(k, (raw, RawBinary))``."""
+
+    @classmethod
+    def from_python(cls, stream: Any, value: bytes, **kwargs: Any) -> None:
+        stream.write(value)
+
+    @classmethod
+    async def from_python_async(cls, stream: Any, value: bytes, **kwargs: Any) -> None:
+        stream.write(value)
+
+
+def string_key(key: str) -> tuple[bytes, Any]:
+    """A String cache key pre-serialised for pyignite (keys of ``get_all``/``put_all``/``remove_keys``)."""
+    return _w_string(key), RawBinary
+
+
+class ObjectLayout:
+    """One schema (ordered field names and types) of a binary type, written without pyignite."""
+
+    __slots__ = ("data_class", "field_ids", "names", "schema_id", "type_id", "writers")
+
+    def __init__(self, data_class: Any) -> None:
+        self.data_class = data_class  # the pyignite class (registration, and readers of the schema)
+        schema = data_class.schema
+        self.names = tuple(schema)
+        self.type_id = int(data_class.type_id)
+        self.schema_id = int(schema_id(schema))
+        self.field_ids = tuple(int(entity_id(n)) for n in self.names)
+        self.writers = tuple(_WRITERS.get(hint) or _pyignite_writer(hint) for hint in schema.values())
+
+    def write(self, values: Any, compact: bool = True) -> bytes:
+        """The binary object holding ``values`` (in schema order; None = null), as pyignite writes it."""
+        parts: list[bytes] = []
+        offsets: list[int] = []
+        pos = _HEADER_LEN
+        for write, v in zip(self.writers, values, strict=True):
+            b = _NULL if v is None else write(v)
+            offsets.append(pos)
+            pos += len(b)
+            parts.append(b)
+        data = b"".join(parts)
+        last = offsets[-1] if offsets else 0
+        flags = _FLAG_USER_TYPE | _FLAG_HAS_SCHEMA
+        if last < 255:
+            flags |= _FLAG_OFFSET_1
+            fmt = "B"
+        elif last < 65535:
+            flags |= _FLAG_OFFSET_2
+            fmt = "H"
+        else:
+            fmt = "I"
+        n = len(offsets)
+        if compact:
+            flags |= _FLAG_COMPACT
+            footer = struct.pack(f"<{n}{fmt}", *offsets)
+        else:
+            footer = struct.pack(
+                "<" + ("i" + fmt) * n,
+                *(x for pair in zip(self.field_ids, offsets, strict=True) for x in pair),
+            )
+        schema_offset = _HEADER_LEN + len(data)
+        header = _HEADER.pack(
+            _TC_OBJECT,
+            1,
+            flags,
+            self.type_id,
+            hashcode(data),
+            schema_offset + len(footer),
+            self.schema_id,
+            schema_offset,
+        )
+        return header + data + footer

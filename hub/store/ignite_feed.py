@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,8 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import doc_hash
 from hub.core.errors import StoreUnavailable
-from hub.store.base import Change, FeedLost
+from hub.store.base import Change, FeedLost, TimedChanges
+from hub.store.ignite_binary import string_key
 from hub.store.ignite_meta import MetaRow
 
 if TYPE_CHECKING:
@@ -98,10 +100,11 @@ async def _stamp_chunk(
                     if meta is None and doc is None:
                         continue  # gone and never stamped: nobody holds a version of it
                     ver = store.hlc.next_after(now, meta.ver if meta else 0)
-                    writes[key] = MetaRow(ver, ver, "", h, doc is None).to_ignite()
+                    writes[key] = store.meta_value(MetaRow(ver, ver, "", h, doc is None))
                     out.append(Change(key, ver, doc))
                 if writes:
-                    await c.meta.put_all(writes)
+                    await store.register_meta()
+                    await c.meta.put_all({string_key(k): v for k, v in writes.items()})
                     await tx.commit()
                 else:
                     await tx.rollback()
@@ -115,24 +118,44 @@ async def _stamp_chunk(
 
 
 async def process_events(store: IgniteStore, c: Coll, events: Iterable[Any]) -> list[Change]:
-    """Turn a run of CQ events into stamped changes (the last event per key wins)."""
+    """Turn a run of CQ events into stamped changes (the last event per key wins).
+
+    Events of this hub's own commits are answered from ``store.recent`` (no Ignite read); the others
+    are checked against the meta rows, read in one getAll.
+    """
     from hub.ignite import EventType
     from hub.store.ignite import plain_doc
 
+    removed = (EventType.REMOVED, EventType.EXPIRED)
     latest: dict[str, tuple[int, Any]] = {}
+    repeated: set[str] = set()
     for ev in events:
-        if not isinstance(ev.key, str):
-            log.warning("collection %s: ignoring a non-string key %r", c.spec.name, ev.key)
+        key = ev.key
+        if not isinstance(key, str):
+            log.warning("collection %s: ignoring a non-string key %r", c.spec.name, key)
             continue
-        doc = None if ev.type in (EventType.REMOVED, EventType.EXPIRED) else plain_doc(ev.value)
-        latest.pop(ev.key, None)
-        latest[ev.key] = (doc_hash(doc), doc)
+        doc = None if ev.type in removed else plain_doc(ev.value)
+        if latest.pop(key, None) is not None:
+            repeated.add(key)
+        latest[key] = (doc_hash(doc), doc)
     if not latest:
         return []
-    metas = await c.meta.get_all(list(latest))
+    recent, cache = store.recent, c.spec.cache_name
+    claimed = {}
+    for key, (h, _) in latest.items():
+        entry = recent.claim(cache, key)  # every event consumes the key's entry
+        if entry is not None and key not in repeated:
+            claimed[key] = (entry, h)
+    known = await recent.resolve(claimed) if claimed else {}
+    unknown = [key for key in latest if key not in known]
+    metas = await c.meta.get_all([string_key(k) for k in unknown]) if unknown else {}
     out: list[Change] = []
     pending: dict[str, int] = {}
     for key, (h, doc) in latest.items():
+        ver = known.get(key)
+        if ver is not None:
+            out.append(Change(key, ver, doc))
+            continue
         meta = MetaRow.from_ignite(metas.get(key))
         if meta is not None and meta.h == h:
             out.append(Change(key, meta.ver, doc))
@@ -179,13 +202,14 @@ async def _iterate(store: IgniteStore, c: Coll, cq: Any) -> AsyncGenerator[list[
         while True:
             try:
                 events = list(await cq.__anext__())
+                received = time.monotonic()
                 while cq.buffered and len(events) < MAX_EVENTS_PER_ROUND:
                     events.extend(await cq.__anext__())
             except StopAsyncIteration:
                 return
             out = await store._call(lambda ev=events: process_events(store, c, ev))  # type: ignore[misc]
             if out:
-                yield out
+                yield TimedChanges(out, received)
     except SubscriptionLost as e:
         raise FeedLost(f"continuous query on {c.spec.cache_name!r} lost: {e}") from e
     except (ContinuousQueryError, ReconnectError, SocketError, OSError) as e:
@@ -200,6 +224,7 @@ async def open_feed(store: IgniteStore, c: Coll) -> AsyncIterator[AsyncIterator[
     """Start the CQ, then hand out an iterator that reconciles first and then follows the CQ."""
     from hub.ignite import ContinuousQueryError, continuous_query
 
+    store.recent.forget(c.spec.cache_name)  # entries whose events a lost CQ never delivered
     cq = continuous_query(
         store.client,
         c.spec.cache_name,

@@ -27,6 +27,8 @@ from typing import Any
 from pyignite import GenericObjectMeta  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes import BoolObject, LongObject, String  # type: ignore[import-untyped,unused-ignore]
 
+from hub.store.ignite_binary import ObjectLayout
+
 META_TYPE = "SynchubMeta"
 SYS_CACHE = "synchub_sys"
 DEDUP_CACHE = "synchub_dedup"
@@ -38,6 +40,13 @@ _META_SCHEMA = OrderedDict(
 
 #: Key-value view of one meta-table row (field names as SQL registers unquoted columns).
 SynchubMeta: Any = GenericObjectMeta("SynchubMeta", (), {}, type_name=META_TYPE, schema=_META_SCHEMA)
+#: Direct writer of meta rows (same bytes as pyignite writes for ``SynchubMeta``; register that class first).
+META_LAYOUT = ObjectLayout(SynchubMeta)
+
+
+def encode_meta(row: MetaRow, compact: bool = True) -> bytes:
+    """``row`` as a serialised ``SynchubMeta`` binary object (pass it as ``(bytes, RawBinary)``)."""
+    return META_LAYOUT.write((row.ver, row.lww, row.by, row.h, row.deleted), compact)
 
 
 @dataclass(frozen=True, slots=True)

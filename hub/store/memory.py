@@ -23,7 +23,16 @@ from hub.core.dedup import DedupRecord
 from hub.core.errors import ErrorCode, StoreUnavailable
 from hub.core.hlc import Hlc
 
-from .base import Change, CollectionInfo, CollectionSpec, Doc, FeedLost, Mutation, MutationResult
+from .base import (
+    Change,
+    CollectionInfo,
+    CollectionSpec,
+    Doc,
+    FeedLost,
+    Mutation,
+    MutationResult,
+    WriteCheck,
+)
 
 _LOST = object()
 _END = object()
@@ -97,7 +106,9 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ writes
 
-    async def apply(self, client: str, batch: Sequence[Mutation]) -> list[MutationResult]:
+    async def apply(
+        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+    ) -> list[MutationResult]:
         self._check()
         self.apply_calls += 1
         async with self._lock:
@@ -114,6 +125,18 @@ class MemoryStore:
                     )
                     continue
                 current = c.docs.get(mut.id, Stored(None))
+                if (
+                    check is not None
+                    and record.replay_of(mut.seq) is None
+                    and not check(mut.coll, mut.id, current.doc, mut.doc if mut.op == "put" else None)
+                ):
+                    refused = {"seq": mut.seq, "s": "error", "ver": 0, "code": int(ErrorCode.FORBIDDEN)}
+                    refused["msg"] = "forbidden"
+                    record.record(mut.seq, refused)
+                    results.append(
+                        MutationResult(mut.seq, "error", code=ErrorCode.FORBIDDEN, msg="forbidden")
+                    )
+                    continue
                 incoming = Incoming(client, mut.op, mut.doc, mut.ts, mut.base)
                 outcome = apply_one(
                     record, current, mut.seq, incoming, c.spec.policy, c.spec.merge, self._hlc, self._clock()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from hub.app import create_app, server_options
+from hub.app import HubServer, create_app, server_options
 from hub.config import Config
 from hub.store.base import Store
 
@@ -35,7 +35,7 @@ async def running_hub(config: Config, store: Store) -> AsyncIterator[Running]:
     app = create_app(config, store=store)
     opts = server_options(config)
     opts.update(host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(uvicorn.Config(app, **opts))
+    server = HubServer(uvicorn.Config(app, **opts))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

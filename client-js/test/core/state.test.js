@@ -22,7 +22,10 @@ test('session status from welcome and running syncs', () => {
 test('close codes: 4000-4499 stop, 4500 now, others back off', () => {
   for (const c of [4000, 4001, 4004, 4009, 4010, 4499]) assert.equal(closeAction(c), 'stop')
   assert.equal(closeAction(4500), 'now')
-  for (const c of [4503, 4510, 4999, 1000, 1001, 1006, 1011]) assert.equal(closeAction(c), 'retry')
+  for (const c of [4503, 4508, 4510, 4511, 4529, 4531, 4999, 1000, 1001, 1006, 1011]) {
+    assert.equal(closeAction(c), 'retry')
+  }
+  for (const c of [4030, 4403]) assert.equal(closeAction(c), 'stop')
 })
 
 test('cursors: max within an epoch, replaced across epochs', () => {

@@ -7,11 +7,12 @@ import { client, RUN, NOWHERE, waitFor, record, IDBFactory } from './helpers.js'
  * B holds `id` at the current version, edits it offline; A then writes it online; B reconnects.
  * Returns B's conflict events and B's final local doc.
  */
-async function race(t, coll, id, { skew = 0 } = {}) {
+async function race(t, coll, id, { skew = 0, docs = {} } = {}) {
+  const { a0 = { by: 'a0' }, b: bDoc = { by: 'b', extra: 1 }, a1 = { by: 'a1' } } = docs
   const now = () => Date.now() - skew
   const a = client()
   t.after(() => a.close())
-  await a.collection(coll).put({ id, by: 'a0' })
+  await a.collection(coll).put({ id, ...a0 })
   await a.flush()
 
   const idb = new IDBFactory()
@@ -21,10 +22,10 @@ async function race(t, coll, id, { skew = 0 } = {}) {
   await waitFor(async () => (await b1.collection(coll).get(id))?.by === 'a0', { timeout: 15000, what: 'b has the doc' })
   await b1.close()
   const bOff = client({ url: NOWHERE, indexedDB: idb, dbName, now })
-  await bOff.collection(coll).put({ id, by: 'b', extra: 1 })
+  await bOff.collection(coll).put({ id, ...bDoc })
   await bOff.close()
 
-  await a.collection(coll).put({ id, by: 'a1' })
+  await a.collection(coll).put({ id, ...a1 })
   await a.flush()
 
   const b = client({ indexedDB: idb, dbName, now })
@@ -56,9 +57,14 @@ test('reject-if-stale (stale): a write based on an old version is rejected', { t
 
 test('merge hook (merged): the hub merges and both sides converge on its doc', { timeout: 60000 }, async (t) => {
   const id = `${RUN}-merged`
-  const { conflicts, local, a } = await race(t, 'merged', id)
+  // hub.devtools:merge_union_max: lists unioned (stored items first), numbers keep the maximum,
+  // other fields take the incoming value. The result differs from what B sent, hence `merged`
+  // (a merge whose result equals the sent document is answered `ok`).
+  const docs = { a0: { by: 'a0', n: 1, tags: ['x'] }, b: { by: 'b', n: 2, tags: ['x', 'b'] }, a1: { by: 'a1', n: 5, tags: ['x', 'a'] } }
+  const { conflicts, local, a } = await race(t, 'merged', id, { docs })
   assert.equal(conflicts.length, 1)
   assert.equal(conflicts[0].outcome, 'merged')
+  assert.deepEqual(conflicts[0].server, { id, by: 'b', n: 5, tags: ['x', 'a', 'b'] })
   assert.deepEqual(local, conflicts[0].server)
   a.collection('merged')
   await waitFor(async () => JSON.stringify(await a.collection('merged').get(id)) === JSON.stringify(local), {

@@ -28,7 +28,8 @@ test('reconnect after the socket dies; changes made meanwhile arrive through the
   await waitFor(() => a.status === 'live' && b.status === 'live', { timeout: 15000 })
   const statuses = record(a, 'status')
   tw.sockets.at(-1).terminate()
-  await waitFor(() => a.status === 'offline', { what: 'offline' })
+  // the offline spell lasts one backoff delay (< backoffMin on the first retry): watch the events
+  await waitFor(() => statuses.some((s) => s.newStatus === 'offline'), { what: 'offline' })
   await b.collection('todos').put({ id: `${RUN}-while-away`, v: 1 })
   await b.flush()
   await waitFor(() => a.status === 'live', { timeout: 15000, what: 'reconnected' })

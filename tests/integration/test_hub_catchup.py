@@ -1,0 +1,184 @@
+"""Offline catch-up against a real hub and Ignite: while a client is away, 5,000 changes and 500
+deletes are made through the hub, by SQL DML and by the Node.js thin client; coming back with
+its cursor it gets about those changes (not the 20,000-document collection) and ends with
+exactly Ignite's state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.store.ignite_meta import meta_table_name
+from tests.integration.conftest import (
+    HubFactory,
+    converge,
+    fresh,
+    ignite_docs,
+    model,
+    strip,
+    sub,
+    wait_for,
+)
+from tests.support.wsclient import HubClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+PREPOPULATED = 20_000
+
+
+async def _sql(aio: Any, query: str, args: list[Any] | None = None) -> list[list[Any]]:
+    cur = await aio.sql(query, query_args=args or [])
+    rows = []
+    async with cur:
+        async for row in cur:
+            rows.append(row)
+    return rows
+
+
+async def _node_write(port: int, cache: str, vtype: str, ops: dict[str, Any]) -> str:
+    cmd = ["node", str(NODE_DIR / "docwrite.mjs"), str(port), cache, vtype]
+    proc = await asyncio.to_thread(
+        subprocess.run, cmd, input=json.dumps(ops).encode(), capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, f"node writer failed: {proc.stderr.decode()}"
+    return proc.stdout.decode().strip()
+
+
+async def _table_docs(aio: Any, table: str) -> dict[str, dict[str, Any]]:
+    """The collection's data as Ignite holds it, read by SQL (much faster than a binary scan)."""
+    rows = await _sql(aio, f'SELECT id, "v", "s" FROM {table}')
+    return {str(i): {k: x for k, x in (("v", v), ("s", s)) if x is not None} for i, v, s in rows}
+
+
+def _pid(i: int) -> str:
+    return f"p{i:05d}"
+
+
+@pytest.mark.timeout(240)
+async def test_offline_catchup_hub_sql_and_node_writers(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
+) -> None:
+    coll = fresh("off")
+    table = coll.upper()
+    vtype = f"{coll}_doc"
+    await _sql(
+        aio_client,
+        f'CREATE TABLE {table} (id VARCHAR PRIMARY KEY, "v" BIGINT, "s" VARCHAR) '
+        f'WITH "cache_name={coll},value_type={vtype},atomicity=transactional"',
+    )
+    await _sql(
+        aio_client,
+        f'INSERT INTO {table} (id, "v", "s") '
+        "SELECT CONCAT('p', LPAD(CAST(x AS VARCHAR), 5, '0')), x, 'pre' FROM SYSTEM_RANGE(0, ?)",
+        [PREPOPULATED - 1],
+    )
+    assert len(await _table_docs(aio_client, table)) == PREPOPULATED
+
+    def table_state() -> Any:
+        return _table_docs(aio_client, table)
+
+    hub = await hubs(
+        "hub",
+        ignite_addresses,
+        {coll: {"cache": coll, "value_type": vtype}},
+        catchup_overlap_ms=2000,
+    )
+    # Wait until the hub's reconcile has stamped every pre-populated document, then let more
+    # than the overlap window pass: A's cursor then lies well after the pre-population.
+    meta = meta_table_name(coll)
+
+    async def all_stamped() -> bool:
+        rows = await _sql(aio_client, f"SELECT COUNT(*) FROM {meta} WHERE DEL = FALSE")
+        return int(rows[0][0]) == PREPOPULATED
+
+    await wait_for(all_stamped, 120, interval=0.5)
+    await asyncio.sleep(2.5)
+    writer = HubClient(hub.url, fresh("writer"))
+    clients.append(writer)
+    await writer.connect()
+    marker = await writer.put(coll, "marker", {"v": 0, "s": "marker"})
+    assert marker["s"] == "ok"
+
+    a = HubClient(hub.url, fresh("offline-a"))
+    clients.append(a)
+    await a.connect()
+    synced = await sub(a, coll)
+    assert synced["mode"] == "snapshot"
+    await converge(aio_client, coll, [(a, coll)], read=table_state)
+    cursor = list(a.cursors[coll])
+    assert cursor[1] >= marker["ver"]
+    held = dict(a.models[coll])
+    await a.close()
+    # the writer follows the collection live from A's cursor (to know when every change is stamped)
+    assert (await sub(writer, coll, cursor))["mode"] == "catchup"
+
+    # --- while A is away: 5,000 changes and 500 deletes on distinct keys --------------------------
+    # through the hub (another client): 2,000 updates, 200 deletes
+    for start in range(0, 2000, 500):
+        res = await writer.mut(
+            [writer.put_op(coll, _pid(i), {"v": -i, "s": "hub"}) for i in range(start, start + 500)], 30
+        )
+        assert all(r["s"] == "ok" for r in res)
+    res = await writer.mut([writer.del_op(coll, _pid(i)) for i in range(2000, 2200)], 30)
+    assert all(r["s"] == "ok" for r in res)
+    # by SQL DML: 1,500 updates, 150 deletes
+    await _sql(
+        aio_client,
+        f'UPDATE {table} SET "v" = "v" + 100000, "s" = \'sql\' WHERE id >= ? AND id < ?',
+        [_pid(2200), _pid(3700)],
+    )
+    await _sql(aio_client, f"DELETE FROM {table} WHERE id >= ? AND id < ?", [_pid(3700), _pid(3850)])
+    # by the Node.js thin client: 1,000 updates + 500 new documents, 150 deletes
+    ops = {
+        "puts": [[_pid(i), 7 * i, "node"] for i in range(3850, 4850)]
+        + [[f"n{i:05d}", i, "node"] for i in range(500)],
+        "removes": [_pid(i) for i in range(4850, 5000)],
+    }
+    assert await _node_write(ignite_addresses[0][1], coll, vtype, ops) == "ok 1500 150"
+
+    changed = {_pid(i) for i in range(5000)} | {f"n{i:05d}" for i in range(500)}
+    deleted = {_pid(i) for i in range(2000, 2200)} | {_pid(i) for i in range(3700, 3850)}
+    deleted |= {_pid(i) for i in range(4850, 5000)}
+    state: dict[str, dict[str, Any]] = {}
+
+    async def writer_saw_all() -> bool:
+        nonlocal state
+        seen = writer.models.get(coll, {})
+        if not changed <= set(seen):
+            return False
+        state = await _table_docs(aio_client, table)
+        return all(
+            (seen[i][1] is None) if i in deleted else (strip(seen[i][1]) == state.get(i)) for i in changed
+        )
+
+    await wait_for(writer_saw_all, 120, interval=0.5)
+    assert len(state) == PREPOPULATED + 1 + 500 - 500
+    assert state[_pid(2300)] == {"v": 2300 + 100000, "s": "sql"}
+    assert state[_pid(4000)] == {"v": 28000, "s": "node"}
+    assert state[_pid(10)] == {"v": -10, "s": "hub"}
+
+    # --- A comes back with its cursor ------------------------------------------------------------
+    back = HubClient(hub.url, a.client_id)
+    back.seq = a.seq
+    clients.append(back)
+    await back.connect()
+    back.models[coll] = held
+    synced = await sub(back, coll, cursor)
+    assert synced["mode"] == "catchup" and synced["reset"] is False
+    assert not back.resyncs
+    await converge(aio_client, coll, [(back, coll)], read=table_state)
+    # the final check reads the data cache itself (key-value scan, not SQL)
+    assert model(back, coll) == await ignite_docs(aio_client, coll)
+
+    pages = [m for m in back.received if m["t"] == "page"]
+    got = [ch for p in pages for ch in p["changes"]]
+    made = 5000 + 500
+    assert made <= len(got) <= made + 100, f"catch-up sent {len(got)} changes for {made} made"
+    assert {ch[0] for ch in got} >= changed
+    assert {ch[0] for ch in got if ch[2] is None} == deleted

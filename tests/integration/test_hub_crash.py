@@ -1,0 +1,122 @@
+"""Exactly once across a hub SIGKILL in the middle of a mutation batch.
+
+A client sends 500-mutation batches (increments of counters in a merge-hook collection
+``n = current.n + incoming.inc``, plus distinct new documents); the hub is SIGKILLed right after
+(several delays, and once right after Ignite shows the batch committed). The client replays every
+unacknowledged batch with the same client id and seqs to the restarted hub and to a second hub
+process. Every mutation must be applied exactly once: counters == number of increments sent, every
+document present, replays of committed batches answered ``dup`` with the original outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import HubFactory, fresh, ignite_docs, wait_for
+from tests.support.hubproc import HubProcess
+from tests.support.wsclient import HubClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+COUNTERS = [f"ctr{i}" for i in range(5)]
+DELAYS: list[float | str] = [0.0, 0.02, 0.06, "committed", 0.12, 0.25, 0.5]
+
+
+def _batch(c: HubClient, rnd: int, part: int, ctr: str, docs: str) -> list[dict[str, Any]]:
+    batch = []
+    for k in range(250):
+        batch.append(c.put_op(ctr, COUNTERS[k % len(COUNTERS)], {"inc": 1}))
+        batch.append(c.put_op(docs, f"r{rnd}-{part}-{k:03d}", {"round": rnd, "k": k}))
+    return batch
+
+
+async def _connect(url: str, client_id: str, seq: int) -> HubClient:
+    c = HubClient(url, client_id)
+    c.seq = seq
+    await c.connect()
+    return c
+
+
+async def _replay(url: str, client_id: str, seq: int, batches: list[list[dict[str, Any]]]) -> list[Any]:
+    c = await _connect(url, client_id, seq)
+    try:
+        return [await c.mut(b, timeout=60) for b in batches]
+    finally:
+        await c.close()
+
+
+@pytest.mark.timeout(240)
+async def test_sigkill_mid_batch_exactly_once(
+    hubs: HubFactory, ignite_addresses: Any, aio_client: Any
+) -> None:
+    ctr, docs = fresh("ctr"), fresh("docs")
+    colls = {
+        ctr: {"cache": ctr, "policy": "merge", "merge": "tests.support.hooks:counter"},
+        docs: {"cache": docs, "policy": "lww"},
+    }
+    hub1: HubProcess = await hubs("one", ignite_addresses, colls)
+    hub2: HubProcess = await hubs("two", ignite_addresses, colls)
+    docs_cache = await aio_client.get_cache(docs)
+    client_id = f"crash-{uuid.uuid4().hex[:6]}"
+    seq = 0
+    incs_sent = 0
+    doc_ids: set[str] = set()
+    outcomes: list[str] = []
+
+    for rnd, delay in enumerate(DELAYS):
+        c = await _connect(hub1.url, client_id, seq)
+        batches = [_batch(c, rnd, part, ctr, docs) for part in range(2)]
+        seq = c.seq
+        for b in batches:
+            incs_sent += sum(1 for m in b if m["coll"] == ctr)
+            doc_ids.update(m["id"] for m in b if m["coll"] == docs)
+            await c.send({"t": "mut", "batch": b})
+        if delay == "committed":
+            last = batches[0][-1]["id"]
+            await wait_for(lambda last=last: docs_cache.contains_key(last), 60, interval=0.002)
+        else:
+            assert isinstance(delay, float)
+            await asyncio.sleep(delay)
+        hub1.kill()
+        await c.wait_closed(10)
+        acks = [m for m in c.received if m["t"] == "ack"]
+        if delay == "committed":
+            acks = []  # the ack (if any) is treated as lost: the replay must say dup
+        unacked = batches[len(acks) :]
+
+        # What did Ignite commit? A batch is one transaction: all of its documents or none.
+        committed = []
+        for b in unacked:
+            ids = [m["id"] for m in b if m["coll"] == docs]
+            present = await docs_cache.get_all(ids)
+            assert len(present) in (0, len(ids)), f"round {rnd}: batch half applied ({len(present)})"
+            committed.append(bool(present))
+        outcomes.append(f"{delay}:{len(acks)}acked/{sum(committed)}committed/{len(unacked)}unacked")
+
+        await hub1.start()
+        targets = [hub1, hub2] if rnd % 2 == 0 else [hub2, hub1]
+        first = await _replay(targets[0].url, client_id, seq, unacked)
+        second = await _replay(targets[1].url, client_id, seq, unacked)
+        for b, was_committed, r1, r2 in zip(unacked, committed, first, second, strict=True):
+            assert [r["seq"] for r in r1] == [m["seq"] for m in b]
+            if was_committed:
+                assert all(r.get("dup") is True for r in r1), f"round {rnd}: committed batch re-applied"
+            else:
+                assert not any(r.get("dup") for r in r1), f"round {rnd}: uncommitted batch answered dup"
+            assert all(r["s"] in ("ok", "merged") for r in r1), r1
+            # the second replay (other hub) returns the same outcome, marked dup
+            assert all(r.get("dup") is True for r in r2)
+            assert [(r["seq"], r["s"], r["ver"], r.get("doc")) for r in r2] == [
+                (r["seq"], r["s"], r["ver"], r.get("doc")) for r in r1
+            ]
+
+    counters = await ignite_docs(aio_client, ctr)
+    stored_docs = await ignite_docs(aio_client, docs)
+    assert sum(d["n"] for d in counters.values()) == incs_sent, outcomes
+    assert set(counters) == set(COUNTERS)
+    assert set(stored_docs) == doc_ids, outcomes
+    print("crash rounds:", outcomes)

@@ -1,0 +1,143 @@
+"""Authorisation against a real hub (uvicorn + Ignite): docs/security.md §4.
+
+A read-forbidden document must never reach a client: not by snapshot, live push, catch-up,
+resync, nor inside a conflict answer. Every test checks the raw frames for the document's
+marker, not only the client model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pyignite import AioClient
+
+from tests.support.acl import config, connected, fresh, hub_on_ignite, token
+
+pytestmark = pytest.mark.timeout(120)
+
+MARK = b"ALICE-SECRET"
+
+
+def leaked(raw: list[bytes]) -> bool:
+    return any(MARK in frame for frame in raw)
+
+
+async def cache_get(addresses: list[tuple[str, int]], cache: str, key: str) -> Any:
+    client = AioClient()
+    await client.connect(addresses)
+    try:
+        return await (await client.get_cache(cache)).get(key)
+    finally:
+        await client.close()
+
+
+async def test_read_forbidden_documents_never_reach_the_client(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    notes, box = fresh("notes"), fresh("box")
+    colls: dict[str, Any] = {
+        notes: {"access": {"row_filter": "tests.support.acl:owner_only"}},
+        # a drop box: anyone may write (so conflicts happen on documents one cannot read)
+        box: {
+            "access": {
+                "row_filter": "tests.support.acl:owner_only",
+                "write_check": "tests.support.acl:anyone_writes",
+            }
+        },
+    }
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob:
+            for doc_id in ("a1", "a2"):
+                res = await alice.put(notes, doc_id, {"owner": "alice", "text": MARK.decode()})
+                assert res["s"] == "ok"
+            assert (await bob.put(notes, "b1", {"owner": "bob", "text": "mine"}))["s"] == "ok"
+
+            # snapshot: only bob's own document
+            await bob.sub(notes)
+            assert set(bob.docs(notes)) == {"b1"}
+            await bob.sub(box)
+
+            # live push: alice's new and changed documents do not reach bob
+            await alice.put(notes, "a3", {"owner": "alice", "text": MARK.decode()})
+            await alice.put(notes, "a1", {"owner": "alice", "text": MARK.decode() + "2"})
+            await bob.put(notes, "b0", {"owner": "bob", "text": "mine too"})
+            await bob.wait(lambda: "b0" in bob.docs(notes))
+            assert set(bob.docs(notes)) == {"b1", "b0"}
+            cursor = bob.cursors[notes]
+
+            # in the drop box alice gives bob a document, then takes it back: a tombstone
+            await alice.put(box, "shared", {"owner": "bob", "text": "for bob"})
+            await bob.wait(lambda: "shared" in bob.docs(box))
+            await alice.put(box, "shared", {"owner": "alice", "text": MARK.decode()})
+            await bob.wait(lambda: bob.models[box].get("shared", (0, {}))[1] is None)
+
+            # conflict answer: bob overwrites alice's drop-box document with an old clock
+            await alice.put(box, "x", {"owner": "alice", "text": MARK.decode()})
+            stale = bob.put_op(box, "x", {"owner": "bob", "text": "late"})
+            stale["ts"] = 1
+            (res,) = await bob.mut([stale])
+            assert res["s"] == "conflict" and res["doc"] is None and res["ver"] > 0
+            assert not leaked(bob.raw)
+
+        # catch-up from a cursor, after more of alice's writes
+        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob2:
+            await alice.put(notes, "a4", {"owner": "alice", "text": MARK.decode()})
+            await bob2.put(notes, "b2", {"owner": "bob", "text": "new for bob"})
+        async with connected(run.url, token("bob")) as bob:
+            synced = await bob.sub(notes, cursor)
+            assert synced["mode"] == "catchup"
+            assert "b2" in bob.docs(notes) and "a4" not in bob.docs(notes)
+            # resync: a refresh whose claims changed re-sends a filtered snapshot
+            await bob.send({"t": "auth", "token": token("bob", team="blue")})
+            await bob.wait(lambda: any(r["t"] == "authed" for r in bob.received))
+            assert {"t": "resync", "coll": notes, "reason": "auth", "mode": "snapshot"} in bob.received
+            await bob.wait(lambda: len(bob.synced.get(notes, [])) == 2)
+            assert set(bob.docs(notes)) == {"b0", "b1", "b2"}
+            assert not leaked(bob.raw)
+
+
+async def test_write_forbidden_mutations_store_nothing(ignite_addresses: list[tuple[str, int]]) -> None:
+    notes, ro = fresh("notes"), fresh("ro")
+    colls: dict[str, Any] = {
+        notes: {"access": {"row_filter": "tests.support.acl:owner_only"}},
+        ro: {"access": {"read": ["authenticated"], "write": ["role:editor"]}},
+    }
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob:
+            assert (await alice.put(notes, "a1", {"owner": "alice", "v": 1}))["s"] == "ok"
+            # collection-level: bob is no editor
+            res = await bob.put(ro, "r1", {"v": 1})
+            assert res == {"seq": res["seq"], "s": "error", "ver": 0, "code": 4403, "msg": "forbidden"}
+            # row-level, decided in the store transaction: overwrite / delete / give away
+            batch = [
+                bob.put_op(notes, "a1", {"owner": "bob", "v": 2}),
+                bob.del_op(notes, "a1"),
+                bob.put_op(notes, "gift", {"owner": "alice", "v": 3}),
+                bob.put_op(notes, "b1", {"owner": "bob", "v": 4}),  # allowed
+            ]
+            results = await bob.mut(batch)
+            assert [r["s"] for r in results] == ["error", "error", "error", "ok"]
+            assert all(r["code"] == 4403 and "doc" not in r for r in results[:3])
+            # the refusal is final: a replay gets the same answer from the dedup record
+            replay = await bob.mut(batch[:1])
+            assert replay[0]["s"] == "error" and replay[0]["code"] == 4403 and replay[0].get("dup")
+        stored = await cache_get(ignite_addresses, notes, "a1")
+        assert stored is not None and stored.owner == "alice" and stored.v == 1
+        assert await cache_get(ignite_addresses, notes, "gift") is None
+        assert await cache_get(ignite_addresses, ro, "r1") is None
+
+
+async def test_sub_needs_read_permission(ignite_addresses: list[tuple[str, int]]) -> None:
+    secret = fresh()
+    colls: dict[str, Any] = {secret: {"access": {"read": ["sub:alice"], "write": ["sub:alice"]}}}
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob:
+            await alice.put(secret, "s", {"text": MARK.decode()})
+            await bob.sub(secret, wait=False)
+            await bob.wait(lambda: bool(bob.errors))
+            assert bob.errors[0] == {"t": "error", "code": 4403, "msg": "forbidden", "ref": 1}
+            await alice.put(secret, "s2", {"text": MARK.decode()})
+            await asyncio.sleep(0.3)
+            assert not leaked(bob.raw) and bob.close_code is None

@@ -1,0 +1,19 @@
+"""Merge hooks for the integration tests (imported by the hub process through ``PYTHONPATH``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.core.conflict import MergeContext
+
+Doc = Mapping[str, Any]
+
+
+def counter(current: Doc | None, incoming: Doc | None, ctx: MergeContext) -> Doc | None:
+    """``n = current.n + incoming.inc`` (a missing document counts as ``n = 0``); a delete deletes.
+    Deterministic: the result depends only on the stored document and the mutation."""
+    if incoming is None:
+        return None
+    base = int(current.get("n", 0)) if current is not None else 0
+    return {"n": base + int(incoming.get("inc", 0))}

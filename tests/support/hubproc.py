@@ -1,0 +1,189 @@
+"""Run the hub as a real subprocess (``synchub serve --config <toml>``) for integration tests.
+
+:class:`HubProcess` writes the TOML config, starts ``.venv/bin/synchub serve`` on a free port with
+``PYTHONPATH`` set to the repo root (so ``tests.support.hooks`` merge hooks import), waits for
+``/readyz`` to answer 200, appends its output to ``test-artifacts/hub-<name>.log`` and can be
+SIGKILLed and restarted (on the same port by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SYNCHUB = REPO_ROOT / ".venv" / "bin" / "synchub"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def render_toml(
+    addresses: Sequence[tuple[str, int]],
+    collections: Mapping[str, Mapping[str, Any]],
+    hub: Mapping[str, Any] | None = None,
+) -> str:
+    """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` and one table per collection."""
+    hub_table: dict[str, Any] = {"host": "127.0.0.1", "dev_auth": True}
+    hub_table.update(hub or {})
+    lines = ["[hub]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in hub_table.items()]
+    lines += ["", "[ignite]", f"addresses = {_toml_value([f'{h}:{p}' for h, p in addresses])}"]
+    for name, table in collections.items():
+        lines += ["", f"[collections.{name}]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+class HubProcess:
+    """One hub process. ``start()``/``kill()``/``stop()`` may be called repeatedly."""
+
+    def __init__(
+        self,
+        name: str,
+        addresses: Sequence[tuple[str, int]],
+        collections: Mapping[str, Mapping[str, Any]],
+        *,
+        hub: Mapping[str, Any] | None = None,
+        config_dir: Path,
+    ) -> None:
+        self.name = name
+        self.port = free_port()
+        self.config_path = config_dir / f"hub-{name}.toml"
+        self.config_path.write_text(render_toml(addresses, collections, hub))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = ARTIFACTS / f"hub-{name}.log"
+        self.log_path.write_text("")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/sync"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    async def start(self, timeout: float = 60.0, *, new_port: bool = False) -> None:
+        """Start the process and wait until ``/readyz`` answers 200."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        if new_port:
+            self.port = free_port()
+        self.starts += 1
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"===== start #{self.starts} on port {self.port} =====\n".encode())
+        self._log.flush()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        for key in [k for k in env if k.startswith("SYNCHUB_")]:
+            del env[key]
+        cmd = [str(SYNCHUB) if SYNCHUB.exists() else sys.executable, "serve"]
+        if not SYNCHUB.exists():
+            cmd[1:1] = ["-m", "hub"]
+        cmd += ["--config", str(self.config_path), "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        await self._wait_ready(timeout)
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while True:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"hub {self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{self.http}/readyz")).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"hub {self.name} not ready after {timeout}s:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the process (no shutdown of any kind) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self._reap()
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM (uvicorn shuts down: 4500 to clients), SIGKILL after ``grace`` seconds."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def ignite_connections(self, ports: Sequence[int]) -> Counter[int]:
+        """How many established TCP connections this process holds to each of ``ports``
+        (read from /proc: the process's socket inodes matched against /proc/net/tcp)."""
+        inodes: set[str] = set()
+        fd_dir = Path(f"/proc/{self.pid}/fd")
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        out: Counter[int] = Counter()
+        for table in ("tcp", "tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]:
+                    cols = line.split()
+                    remote_port = int(cols[2].rsplit(":", 1)[1], 16)
+                    if cols[3] == "01" and cols[9] in inodes and remote_port in ports:
+                        out[remote_port] += 1
+        return out

@@ -1,0 +1,60 @@
+"""hub.store.ignite_recent (the feed's shortcut for this hub's own commits) and the dedup record codec."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hub.core.dedup import DedupRecord
+from hub.store.ignite import _encode, dump_record, load_record
+from hub.store.ignite_recent import RecentCommits
+
+
+async def test_only_a_committed_entry_with_the_same_hash_answers_and_only_once() -> None:
+    rc = RecentCommits()
+    batch = rc.pending([("c", "k", 11, 100), ("c", "j", 12, 101)])
+    rc.settle(batch, True)
+    e = rc.claim("c", "k")
+    assert e is not None and e.matches(11) == 100 and e.matches(99) is None
+    assert rc.claim("c", "k") is None  # consumed by the first event
+    failed = rc.pending([("c", "x", 1, 5)])
+    rc.settle(failed, False)
+    assert rc.claim("c", "x") is None
+
+
+async def test_an_event_overtaking_the_commit_reply_waits_for_it() -> None:
+    rc = RecentCommits()
+    batch = rc.pending([("c", "k", 11, 100)])
+    claimed = {"k": (rc.claim("c", "k"), 11)}
+    assert claimed["k"][0] is not None
+    task = asyncio.create_task(rc.resolve(claimed))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    rc.settle(batch, True)
+    assert await task == {"k": 100}
+    lost = rc.pending([("c", "q", 3, 7)])
+    claimed = {"q": (rc.claim("c", "q"), 3)}
+    task = asyncio.create_task(rc.resolve(claimed))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    rc.settle(lost, False)
+    assert await task == {}
+
+
+async def test_bounded_and_forgotten_per_cache() -> None:
+    rc = RecentCommits(max_entries=3)
+    rc.settle(rc.pending([("c", str(i), i, i) for i in range(5)]), True)
+    assert len(rc) == 3 and rc.claim("c", "0") is None and rc.claim("c", "4") is not None
+    rc.settle(rc.pending([("d", "a", 1, 1)]), True)
+    rc.forget("c")
+    assert len(rc) == 1
+
+
+def test_dedup_record_round_trip_compact_and_legacy() -> None:
+    record = DedupRecord()
+    for seq in range(1, 6):
+        record.record(seq, {"seq": seq, "s": "ok", "ver": 100 + seq})
+    record.record(6, {"seq": 6, "s": "conflict", "ver": 7, "doc": {"a": 1}})
+    record.record(7, {"seq": 7, "s": "error", "ver": 0, "code": 4403, "msg": "forbidden"})
+    record.record(8, {"seq": 8, "s": "ok", "ver": 108})
+    again = load_record(dump_record(record))
+    assert again == record and list(again.results) == sorted(record.results)
+    assert load_record(_encode(record.to_plain())) == record  # written by an earlier hub
+    assert load_record(None) == DedupRecord()
