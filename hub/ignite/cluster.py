@@ -384,6 +384,10 @@ class NodeStatus:
         return f"node-{self.index} {host}:{port} {state} pid={pid}"
 
 
+#: Node processes that had not exited when their cluster let go of them.
+_UNREAPED: list[subprocess.Popen[bytes]] = []
+
+
 class LocalCluster:
     """One or more Ignite server nodes on 127.0.0.1 with their own port block and state dir.
 
@@ -571,11 +575,14 @@ class LocalCluster:
         tmp.write_text(f"{pid}\n")
         tmp.replace(self.pid_path(i))
 
-    def _reap(self, i: int) -> None:
+    def _reap(self, i: int, timeout: float = 10.0) -> None:
         proc = self._procs.pop(i, None)
         if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.1)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # Still exiting: keep the handle so it is neither a zombie nor a ResourceWarning.
+                _UNREAPED.append(proc)
 
     # ---- lifecycle
 
