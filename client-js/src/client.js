@@ -30,7 +30,7 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @typedef {object} SyncClientOptions
  * @property {string} url WebSocket URL of the hub's `/sync` endpoint
  * @property {string} [dbName] IndexedDB database name (default `synchub`)
- * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect
+ * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
  * @property {typeof WebSocket} [WebSocket] default: `globalThis.WebSocket`
  * @property {IDBFactory} [indexedDB] default: `globalThis.indexedDB`
  * @property {import('./tabs.js').LockManagerLike | null} [locks] Web Locks; default `navigator.locks`; `null` = every tab connects
@@ -149,6 +149,7 @@ export class SyncClient extends EventTarget {
     if (this.dead) return
     if (m.t === 'changes') this.changed(m.changes, 'remote', false)
     else if (m.t === 'outbox') this.syncer?.pump()
+    else if (m.t === 'refresh') this.syncer?.refresh(true)
     else if (m.t === 'acked') this.wake()
     else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status })
     else if (m.t === 'status' && !this.leader) this.setStatus(m.status, false)
@@ -281,6 +282,20 @@ export class SyncClient extends EventTarget {
   wake() {
     for (const w of this.waiters) w.res()
     this.waiters.clear()
+  }
+
+  /**
+   * Call the `token` function now and hand the new token to the hub without reconnecting (e.g.
+   * after the user's permissions changed). Collections the hub had ended are subscribed again
+   * once it accepts. In a follower tab the request goes to the leader tab.
+   * @returns {Promise<boolean>} true when the hub accepted the token; false when it refused it,
+   *   the client is not connected (it reconnects at once, asking the `token` function), the
+   *   `token` option is not a function, or this tab is a follower
+   */
+  async refreshToken() {
+    if (this.syncer) return this.syncer.refresh(true)
+    if (!this.dead) this.tabs.post({ t: 'refresh' })
+    return false
   }
 
   /** Reconnect after a fatal close (e.g. 4010 unauthorized once a new token is available). */

@@ -8,6 +8,7 @@ import { closeAction, sessionStatus } from './core/state.js'
 import { planBatch, toMutation, freeSlots } from './core/outbox-logic.js'
 import { openSocket } from './transport-ws.js'
 import { sameDoc } from './core/records.js'
+import { jwtExp, refreshDelay, refreshRetryDelay } from './core/refresh.js'
 
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -25,7 +26,7 @@ import { sameDoc } from './core/records.js'
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
-/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number}} Sub */
+/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean}} Sub */
 
 export class Syncer {
   /** @param {SyncHost} host */
@@ -56,6 +57,18 @@ export class Syncer {
     /** @type {ServerMessage[]} frames waiting to be applied */
     this.queue = []
     this.running = false
+    // in-band token refresh
+    /** @type {number | null} expiry (Unix s) of the token in force, when known */
+    this.exp = null
+    this.refreshStep = 0
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.refreshTimer = undefined
+    /** @type {Promise<boolean> | null} the `auth` awaiting its answer */
+    this.authP = null
+    /** @type {(ok: boolean) => void} */
+    this.authDone = () => {}
+    /** @type {string[] | null} collections to subscribe again once a forced refresh is accepted */
+    this.resub = null
   }
 
   /** Start (or restart after a fatal close). */
@@ -84,6 +97,7 @@ export class Syncer {
   stop() {
     this.stopped = true
     this.o.timers.clearTimeout(this.retryTimer)
+    this.o.timers.clearTimeout(this.refreshTimer)
     this.sock?.close(1000, 'client closed')
   }
 
@@ -100,6 +114,7 @@ export class Syncer {
       this.h.emit('error', { kind: 'token', error: e })
     }
     if (gen !== this.gen || this.stopped) return
+    this.exp = jwtExp(token)
     this.sock = openSocket(this.o.WebSocket, this.o.url, this.o.limits, {
       open: () => {
         this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app })
@@ -126,6 +141,9 @@ export class Syncer {
   closed(gen, code, reason, byClient) {
     if (gen !== this.gen) return
     this.o.timers.clearTimeout(this.liveTimer)
+    this.o.timers.clearTimeout(this.refreshTimer)
+    this.settle(false)
+    this.resub = null
     this.sock = null
     this.welcomed = false
     this.inflight = []
@@ -214,6 +232,7 @@ export class Syncer {
         this.maxBatch = m.max_batch
         this.maxFrame = Math.min(m.max_frame || Infinity, this.o.limits.maxFrame)
         this.arm(2 * m.ping_ms)
+        this.plan(this.exp)
         await Promise.all(this.h.colls().map((c) => this.subscribe(c)))
         this.status()
         this.pump()
@@ -272,14 +291,121 @@ export class Syncer {
       case 'error': {
         for (const [coll, sub] of this.subs) {
           if (m.ref !== null && sub.id === m.ref) {
-            sub.syncing = false
-            this.h.emit('error', { kind: 'sub', coll, code: m.code, message: m.msg })
-            this.status()
+            this.end(sub, 'sub', coll, m.code, m.msg)
             return
           }
         }
+        if (m.code === 4010 && m.ref === null && this.authP) {
+          // refresh refused: the previous token stays in force until it expires; retry until then
+          this.h.emit('error', { kind: 'auth', code: m.code, message: m.msg })
+          this.settle(false)
+          this.retryRefresh()
+          return
+        }
         this.h.emit('error', { kind: 'hub', code: m.code, message: m.msg })
+        return
       }
+      case 'unsub': {
+        // the hub ended the subscription (4403: no longer readable after a refresh). Local
+        // documents and pending writes stay; not re-subscribed on this connection until a
+        // forced refresh (`refreshToken()`) is accepted.
+        const sub = this.sub(m.coll, m.id)
+        if (sub) this.end(sub, 'unsub', m.coll, m.code, m.msg)
+        return
+      }
+      case 'authed': {
+        const resub = this.resub || []
+        this.resub = null
+        this.settle(true)
+        this.plan(m.exp)
+        for (const coll of resub) {
+          if (this.subs.get(coll)?.ended) {
+            this.subs.delete(coll)
+            this.subscribe(coll)
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * A subscription refused or ended by the hub: stop waiting for it, report it.
+   * @param {Sub} sub @param {string} kind @param {string} coll @param {number} code @param {string} message
+   */
+  end(sub, kind, coll, code, message) {
+    sub.syncing = false
+    sub.ended = true
+    this.h.emit('error', { kind, coll, code, message })
+    this.status()
+  }
+
+  /** Plan the proactive refresh of a token expiring at `exp` (Unix s; null = never). @param {number | null} exp */
+  plan(exp) {
+    this.exp = exp
+    this.refreshStep = 0
+    const now = this.o.now()
+    const d = typeof this.o.token === 'function' ? refreshDelay(exp, now, this.o.random) : null
+    this.due(d === null ? 0 : now + d)
+  }
+
+  retryRefresh() {
+    const now = this.o.now()
+    const d = refreshRetryDelay(this.refreshStep++, this.exp, now, this.o.backoffMin, this.o.backoffMax, this.o.random)
+    this.due(d === null ? 0 : now + d)
+  }
+
+  /** (Re)arm the refresh timer for `at` (ms; 0 = none), in steps a timer can hold. @param {number} at */
+  due(at) {
+    const gen = this.gen
+    this.o.timers.clearTimeout(this.refreshTimer)
+    if (at) {
+      this.refreshTimer = this.o.timers.setTimeout(
+        () => gen === this.gen && (this.o.now() < at ? this.due(at) : this.refresh()),
+        Math.min(at - this.o.now(), 2 ** 31 - 1)
+      )
+    }
+  }
+
+  /**
+   * Get a new token from the `token` function and send it in `auth` on the open socket.
+   * @param {boolean} [forced] `refreshToken()`: collections the hub had ended are subscribed again once accepted
+   * @returns {Promise<boolean>} true once the hub accepted it (`authed`)
+   */
+  refresh(forced = false) {
+    const t = this.o.token
+    if (this.authP) return forced && !this.resub ? this.authP.then(() => this.refresh(true)) : this.authP
+    if (typeof t !== 'function' || !this.welcomed) {
+      if (forced) this.kick()
+      return Promise.resolve(false)
+    }
+    const gen = this.gen
+    // collections ended before this refresh (not those its own `unsub`s end)
+    if (forced) this.resub = [...this.subs].filter(([, s]) => s.ended).map(([c]) => c)
+    this.o.timers.clearTimeout(this.refreshTimer)
+    this.authP = new Promise((res) => (this.authDone = res))
+    const p = this.authP
+    ;(async () => {
+      let token = null
+      try {
+        token = await t()
+      } catch (e) {
+        this.h.emit('error', { kind: 'token', error: e })
+      }
+      if (gen !== this.gen) return
+      if (token) this.sock?.send({ t: 'auth', token })
+      else {
+        this.settle(false)
+        this.retryRefresh()
+      }
+    })()
+    return p
+  }
+
+  /** Answer the pending `auth`. @param {boolean} ok */
+  settle(ok) {
+    if (this.authP) {
+      this.authP = null
+      this.authDone(ok)
     }
   }
 

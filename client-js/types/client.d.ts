@@ -28,7 +28,7 @@ export type SyncClientOptions = {
      */
     dbName?: string;
     /**
-     * sent in `hello`; a function is called on every connect
+     * sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
      */
     token?: string | null | (() => Promise<string | null>);
     /**
@@ -190,6 +190,15 @@ export declare class SyncClient extends EventTarget {
     /** Resolves when the outbox is empty (every write acknowledged by the hub). @returns {Promise<void>} */
     flush(): Promise<void>;
     wake(): void;
+    /**
+     * Call the `token` function now and hand the new token to the hub without reconnecting (e.g.
+     * after the user's permissions changed). Collections the hub had ended are subscribed again
+     * once it accepts. In a follower tab the request goes to the leader tab.
+     * @returns {Promise<boolean>} true when the hub accepted the token; false when it refused it,
+     *   the client is not connected (it reconnects at once, asking the `token` function), the
+     *   `token` option is not a function, or this tab is a follower
+     */
+    refreshToken(): Promise<boolean>;
     /** Reconnect after a fatal close (e.g. 4010 unauthorized once a new token is available). */
     reconnect(): void;
     /**

@@ -24,6 +24,7 @@ export type Sub = {
     syncing: boolean;
     seen: Set<string>;
     done: number;
+    ended?: boolean;
 };
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -41,7 +42,7 @@ export type Sub = {
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
-/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number}} Sub */
+/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean}} Sub */
 export declare class Syncer {
     h: SyncHost;
     o: Required<import("./client.js").SyncClientOptions>;
@@ -72,6 +73,17 @@ export declare class Syncer {
     /** @type {ServerMessage[]} frames waiting to be applied */
     queue: ServerMessage[];
     running: boolean;
+    /** @type {number | null} expiry (Unix s) of the token in force, when known */
+    exp: number | null;
+    refreshStep: number;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    refreshTimer: ReturnType<typeof setTimeout> | undefined;
+    /** @type {Promise<boolean> | null} the `auth` awaiting its answer */
+    authP: Promise<boolean> | null;
+    /** @type {(ok: boolean) => void} */
+    authDone: (ok: boolean) => void;
+    /** @type {string[] | null} collections to subscribe again once a forced refresh is accepted */
+    resub: string[] | null;
     /** @param {SyncHost} host */
     constructor(host: SyncHost);
     /** Start (or restart after a fatal close). */
@@ -104,6 +116,24 @@ export declare class Syncer {
     drain(gen: number): Promise<void>;
     /** @param {ServerMessage} m */
     handle(m: ServerMessage): Promise<void>;
+    /**
+     * A subscription refused or ended by the hub: stop waiting for it, report it.
+     * @param {Sub} sub @param {string} kind @param {string} coll @param {number} code @param {string} message
+     */
+    end(sub: Sub, kind: string, coll: string, code: number, message: string): void;
+    /** Plan the proactive refresh of a token expiring at `exp` (Unix s; null = never). @param {number | null} exp */
+    plan(exp: number | null): void;
+    retryRefresh(): void;
+    /** (Re)arm the refresh timer for `at` (ms; 0 = none), in steps a timer can hold. @param {number} at */
+    due(at: number): void;
+    /**
+     * Get a new token from the `token` function and send it in `auth` on the open socket.
+     * @param {boolean} [forced] `refreshToken()`: collections the hub had ended are subscribed again once accepted
+     * @returns {Promise<boolean>} true once the hub accepted it (`authed`)
+     */
+    refresh(forced?: boolean): Promise<boolean>;
+    /** Answer the pending `auth`. @param {boolean} ok */
+    settle(ok: boolean): void;
     /**
      * The subscription a page/synced belongs to; older subscription ids are stale.
      * @param {string} coll

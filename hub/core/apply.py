@@ -40,11 +40,7 @@ def apply_one(
     """
     replay = record.replay_of(seq)
     if replay is not None:
-        if replay["s"] == "dup" or replay["ver"] != current.ver:
-            # Evicted, or the document changed since: the original outcome is stale, and a client
-            # holding no newer version (after a snapshot, which has no tombstones) would take it.
-            replay = {"seq": seq, "s": "dup", "dup": True, "ver": current.ver, "doc": _plain(current.doc)}
-        return Outcome(replay, None)
+        return Outcome(replay_result(replay, current.ver, current.doc), None)
     decision: Decision = decide(policy, current, incoming, merge)
     stored: Stored | None = None
     if decision.write:
@@ -61,6 +57,22 @@ def apply_one(
         result["doc"] = _plain(doc)
     record.record(seq, result)
     return Outcome(result, stored)
+
+
+def replay_result(replay: dict[str, Any], current_ver: int, current_doc: Any) -> dict[str, Any]:
+    """The answer to a replayed mutation, given its recorded result and the document now.
+
+    Refusals (``error``) are answered again as recorded. Any other recorded outcome stands only
+    while the document is still at the version it produced: if the result was evicted, or the
+    document changed since, the original outcome is stale (a client holding no newer version,
+    e.g. after a snapshot, which carries no tombstones, would take it), so the answer is the current
+    document with ``s: "dup"``.
+    """
+    if replay["s"] == "error":
+        return replay
+    if replay["s"] == "dup" or replay.get("ver") != current_ver:
+        return {"seq": replay["seq"], "s": "dup", "dup": True, "ver": current_ver, "doc": _plain(current_doc)}
+    return replay
 
 
 def _plain(doc: Any) -> dict[str, Any] | None:

@@ -51,6 +51,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     SQLError,
 )
 
+from hub.core.apply import replay_result
 from hub.core.conflict import Incoming, Stored, decide
 from hub.core.dedup import DedupRecord
 from hub.core.doc import doc_hash
@@ -86,6 +87,7 @@ from hub.store.ignite_meta import (
     meta_cache_name,
     meta_table_name,
 )
+from hub.store.ignite_read import get_all as fast_get_all
 from hub.store.ignite_recent import RecentCommits
 
 log = logging.getLogger(__name__)
@@ -440,14 +442,14 @@ class IgniteStore:
     async def _prefetch(self, state: _Tx, record: DedupRecord, batch: Sequence[Mutation]) -> None:
         wanted: dict[str, dict[str, None]] = {}
         for m in batch:
-            if m.coll in self._colls and (m.seq > record.last_seq or m.seq not in record.results):
+            if m.coll in self._colls:
                 wanted.setdefault(m.coll, {})[m.id] = None
         for name, id_set in wanted.items():
             ids = list(id_set)
             c = self._colls[name]
             keys = [string_key(i) for i in ids]  # pre-serialised: pyignite's String writer is slow
-            data = await c.data.get_all(keys)
-            metas = await c.meta.get_all(keys)
+            data = await fast_get_all(c.data, keys)
+            metas = await fast_get_all(c.meta, keys)
             for i in ids:
                 state.slots[(name, i)] = _Slot(plain_doc(data.get(i)), MetaRow.from_ignite(metas.get(i)))
 
@@ -475,8 +477,11 @@ class IgniteStore:
         record.record(m.seq, result.to_wire())
         return result
 
-    async def _replayed(self, state: _Tx, m: Mutation, replay: Mapping[str, Any]) -> MutationResult:
-        res = MutationResult(
+    async def _replayed(self, state: _Tx, m: Mutation, replay: dict[str, Any]) -> MutationResult:
+        if m.coll in self._colls and replay["s"] != "error":
+            slot = await self._slot(state, m.coll, m.id)
+            replay = replay_result(replay, slot.meta.ver if slot.meta else 0, slot.doc)
+        return MutationResult(
             int(replay["seq"]),
             str(replay["s"]),
             int(replay.get("ver", 0)),
@@ -485,11 +490,6 @@ class IgniteStore:
             code=replay.get("code"),
             msg=replay.get("msg"),
         )
-        if res.s == "dup" and m.coll in self._colls:  # result evicted: report the current state
-            slot = await self._slot(state, m.coll, m.id)
-            res.ver = slot.meta.ver if slot.meta else 0
-            res.doc = slot.doc
-        return res
 
     async def _decide(
         self, state: _Tx, client_id: str, m: Mutation, check: WriteCheck | None = None
@@ -607,7 +607,7 @@ class IgniteStore:
                 page_size=min(max(want, 1), 1024),
             )
             live = [str(r[0]) for r in rows if not r[2]]
-            data = await c.data.get_all(live) if live else {}
+            data = await fast_get_all(c.data, live) if live else {}
             for key, ver, deleted in rows:
                 doc = None if deleted else plain_doc(data.get(key))
                 # A live row whose data is gone is an external delete not stamped yet: the stamp (a higher

@@ -6,9 +6,10 @@ registered (Ignite refuses a field whose type changes, and an SQL table reads it
 :class:`ValueType` knows the registered fields and coerces incoming values to them; new fields get a type
 inferred from the Python value.
 
-Values read back through pyignite (get, getAll, scan) are normalised by :func:`plain` to the same plain
-Python values the CQ decoder (:mod:`hub.ignite.binary`) produces, so that ``doc_hash`` agrees whichever
-path a hub read a value from.
+Values read back through pyignite (get) are normalised by :func:`plain` to the same plain Python values
+the hub's decoder (:mod:`hub.ignite.binary`: CQ events, and getAll/scan via :mod:`hub.store.ignite_read`)
+produces, so that ``doc_hash`` agrees whichever path a hub read a value from
+(tests/integration/test_store_read.py compares the two).
 
 Writing: pyignite serialises a ``GenericObjectMeta`` instance field by field in pure Python (ctypes
 structures per field, a schema lookup and a type registration check per object), which dominated the
@@ -53,6 +54,7 @@ from pyignite.stream import BinaryStream  # type: ignore[import-untyped,unused-i
 from pyignite.utils import entity_id, hashcode, schema_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import ID_FIELD
+from hub.ignite.binary import BinaryEnum
 
 _INT_RANGES: dict[Any, tuple[int, int]] = {
     ByteObject: (-(1 << 7), (1 << 7) - 1),
@@ -191,6 +193,11 @@ def plain(value: Any) -> Any:
     """A value read through pyignite as plain Python (as :mod:`hub.ignite.binary` decodes it)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, BinaryEnum):  # as pyignite reads an enum: (type id, ordinal)
+        return [value.type_id, value.ordinal]
+    if isinstance(value, dt.timedelta):  # pyignite reads java.sql.Time as a timedelta
+        ms = value // dt.timedelta(milliseconds=1)
+        return (dt.datetime.min + dt.timedelta(milliseconds=ms % 86_400_000)).time()
     if isinstance(value, tuple) and len(value) == 2:
         first, second = value
         if isinstance(first, int) and isinstance(second, list):
@@ -207,8 +214,9 @@ def plain(value: Any) -> Any:
         return bytes(value)
     if isinstance(value, dt.datetime):
         return _aware(value)
-    if hasattr(type(value), "schema") and hasattr(type(value), "type_name"):
-        return fields_of(value)
+    schema = getattr(type(value), "schema", None)
+    if schema is not None and hasattr(type(value), "type_name"):  # a nested object: all its fields
+        return {name: plain(getattr(value, name, None)) for name in schema}
     return value
 
 

@@ -37,6 +37,7 @@ from hub.core.errors import StoreUnavailable
 from hub.store.base import Change, FeedLost, TimedChanges
 from hub.store.ignite_binary import string_key
 from hub.store.ignite_meta import MetaRow
+from hub.store.ignite_read import BinaryDecodeError, FastPathUnavailable, get_all, scan_pages
 
 if TYPE_CHECKING:
     from hub.store.ignite import Coll, IgniteStore
@@ -79,13 +80,13 @@ async def _stamp_chunk(
         try:
             out: list[Change] = []
             if not c.transactional:  # ATOMIC caches cannot take part in a transaction
-                data = await c.data.get_all(keys)
+                data = await get_all(c.data, keys)
             async with store.client.tx_start(
                 TransactionConcurrency.OPTIMISTIC, TransactionIsolation.SERIALIZABLE, TX_TIMEOUT_MS
             ) as tx:
                 if c.transactional:
-                    data = await c.data.get_all(keys)
-                metas = await c.meta.get_all(keys)
+                    data = await get_all(c.data, keys)
+                metas = await get_all(c.meta, keys)
                 writes: dict[str, Any] = {}
                 now = store.clock()
                 for key in keys:
@@ -148,7 +149,7 @@ async def process_events(store: IgniteStore, c: Coll, events: Iterable[Any]) -> 
             claimed[key] = (entry, h)
     known = await recent.resolve(claimed) if claimed else {}
     unknown = [key for key in latest if key not in known]
-    metas = await c.meta.get_all([string_key(k) for k in unknown]) if unknown else {}
+    metas = await get_all(c.meta, [string_key(k) for k in unknown]) if unknown else {}
     out: list[Change] = []
     pending: dict[str, int] = {}
     for key, (h, doc) in latest.items():
@@ -173,10 +174,18 @@ async def reconcile(store: IgniteStore, c: Coll) -> list[Change]:
     from hub.store.ignite import plain_doc
 
     hashes: dict[str, int] = {}
-    async with c.data.scan(page_size=1000) as cur:
-        async for key, value in cur:
-            if isinstance(key, str):
-                hashes[key] = doc_hash(plain_doc(value))
+    try:
+        async for rows in scan_pages(c.data, page_size=1000):
+            for key, value in rows:
+                if isinstance(key, str):
+                    hashes[key] = doc_hash(plain_doc(value))
+    except (BinaryDecodeError, FastPathUnavailable) as e:
+        log.warning("collection %s: reconcile scans through pyignite (%s)", c.spec.name, e)
+        hashes.clear()
+        async with c.data.scan(page_size=1000) as cur:
+            async for key, value in cur:
+                if isinstance(key, str):
+                    hashes[key] = doc_hash(plain_doc(value))
     pending: dict[str, int] = {}
     cur2 = await store.client.sql(f"SELECT ID, H FROM {c.table}", page_size=1000)
     async with cur2:

@@ -59,8 +59,14 @@ class MetaRow:
 
     @classmethod
     def from_ignite(cls, obj: Any) -> MetaRow | None:
+        """A row read through pyignite (``SynchubMeta`` object) or by the hub's decoder (a dict)."""
         if obj is None:
             return None
+        if isinstance(obj, dict):
+            g = obj.get
+            return cls(
+                int(g("VER") or 0), int(g("LWW") or 0), str(g("BY") or ""), int(g("H") or 0), bool(g("DEL"))
+            )
         return cls(int(obj.VER or 0), int(obj.LWW or 0), str(obj.BY or ""), int(obj.H or 0), bool(obj.DEL))
 
     def to_ignite(self) -> Any:

@@ -127,7 +127,10 @@ async def test_replay_is_a_no_op_on_any_hub(store: IgniteStore, store2: IgniteSt
     for s in (store, store2):  # the same hub after a lost ack, and another hub after a reconnect
         again = await s.apply(cl, batch)
         assert all(r.dup for r in again)
-        assert [(r.seq, r.s, r.ver, r.doc) for r in again] == [(r.seq, r.s, r.ver, r.doc) for r in first]
+        # seq 3 produced the current version: its original outcome stands; seqs 1 and 2 were
+        # superseded, so they are answered with the current document instead of a stale one.
+        assert (again[2].s, again[2].ver, again[2].doc) == (first[2].s, first[2].ver, first[2].doc)
+        assert [(r.s, r.ver, r.doc) for r in again[:2]] == [("dup", ver, {"n": 3})] * 2
         assert again[0].changed == []
     assert (await store.changes(cache_name, 0, 10, include_deleted=True))[0].doc == {"n": 3}
     assert (await meta_of(store, cache_name, "ctr")).ver == ver  # type: ignore[union-attr]
@@ -271,7 +274,8 @@ async def test_concurrent_hubs_same_keys(store: IgniteStore, store2: IgniteStore
     for s, cl in ((store2, a), (store, b)):
         seqs = [rnd * 10 + i for rnd in range(1, rounds + 1) for i in range(len(keys))]
         res = await s.apply(cl, [mut(cl, q, cache_name, "zz", {"x": 1}, ts=1) for q in seqs])
-        assert all(r.dup and r.s in ("ok", "conflict") for r in res)
+        # (superseded outcomes come back as "dup" with the current document)
+        assert all(r.dup and r.s in ("ok", "conflict", "dup") for r in res)
     vers = [ch.ver for ch in await store.changes(cache_name, 0, 100, include_deleted=True)]
     assert vers == sorted(vers)
 
@@ -320,3 +324,22 @@ async def test_changes_pages_by_version(store: IgniteStore, cache_name: str) -> 
             break
         after = page[-1].ver
     assert sorted(seen) == sorted(f"d{i}" for i in range(1, 25, 2))
+
+
+async def test_replay_after_a_later_change_reports_the_current_document(
+    store: IgniteStore, store2: IgniteStore, cache_name: str
+) -> None:
+    # The ack of A's put is lost; B deletes the document; A replays after a snapshot (which holds
+    # no tombstone): the stale "ok" must not come back, or A would resurrect the document.
+    await store.ensure_collection(CollectionSpec(cache_name))
+    await store2.ensure_collection(CollectionSpec(cache_name))
+    a, b = uniq("a", cache_name), uniq("b", cache_name)
+    put = mut(a, 1, cache_name, "d1", {"x": 1}, ts=NOW)
+    (first,) = await store.apply(a, [put])
+    assert first.s == "ok"
+    (deleted,) = await store2.apply(b, [Mutation(b, 1, cache_name, "d1", "del", None, NOW + 10, None)])
+    assert deleted.s == "ok" and deleted.ver > first.ver
+    for s in (store, store2):
+        (again,) = await s.apply(a, [put])
+        assert (again.dup, again.s, again.ver, again.doc) == (True, "dup", deleted.ver, None)
+    assert (await meta_of(store, cache_name, "d1")).ver == deleted.ver  # type: ignore[union-attr]

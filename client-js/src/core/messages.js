@@ -15,6 +15,8 @@
  *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
  *   | {t: 'ack', results: AckResult[]}
  *   | {t: 'error', code: number, msg: string, ref: number | null}
+ *   | {t: 'authed', exp: number | null}
+ *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
  *   | {t: 'ping' | 'pong', n: number}} ServerMessage
  */
 
@@ -172,6 +174,10 @@ export function parseServerMessage(m) {
         msg: o.msg == null ? '' : str(o.msg, 'msg'),
         ref: o.ref == null ? null : int(o.ref, 'ref'),
       }
+    case 'authed':
+      return { t: 'authed', exp: o.exp == null ? null : int(o.exp, 'exp') }
+    case 'unsub':
+      return { t: 'unsub', coll: str(o.coll, 'coll'), id: int(o.id, 'id'), code: int(o.code, 'code'), msg: o.msg == null ? '' : str(o.msg, 'msg') }
     case 'ping':
     case 'pong':
       return { t: o.t, n: int(o.n, 'n') }

@@ -41,3 +41,20 @@ test('violations carry close codes', () => {
 test('plainInts keeps unsafe bigints, converts safe ones', () => {
   assert.deepEqual(plainInts({ a: [1n, 2n ** 60n], b: { c: -5n } }), { a: [1, 2n ** 60n], b: { c: -5 } })
 })
+
+test('authed and unsub (in-band refresh)', () => {
+  assert.deepEqual(parseServerMessage({ t: 'authed', exp: 1700000000 }), { t: 'authed', exp: 1700000000 })
+  assert.deepEqual(parseServerMessage({ t: 'authed', exp: 1700000000n }), { t: 'authed', exp: 1700000000 })
+  assert.deepEqual(parseServerMessage({ t: 'authed', exp: null }), { t: 'authed', exp: null })
+  assert.deepEqual(parseServerMessage({ t: 'authed' }), { t: 'authed', exp: null })
+  assert.deepEqual(parseServerMessage({ t: 'unsub', coll: 'c', id: 3, code: 4403, msg: 'forbidden' }), {
+    t: 'unsub',
+    coll: 'c',
+    id: 3,
+    code: 4403,
+    msg: 'forbidden',
+  })
+  for (const bad of [{ t: 'authed', exp: 'soon' }, { t: 'unsub', coll: 'c', id: 1 }, { t: 'unsub', id: 1, code: 4403 }]) {
+    assert.throws(() => parseServerMessage(bad), (e) => e instanceof ProtocolViolation && e.code === 4001)
+  }
+})

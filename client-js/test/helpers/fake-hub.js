@@ -5,6 +5,21 @@ import { encode, decode } from '@msgpack/msgpack'
 
 const enc = (m) => encode(m, { useBigInt64: true, ignoreUndefined: true })
 
+/** An unsigned JWT-shaped token (the fake hub checks no signature). */
+export function fakeJwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.sig`
+}
+/** The `exp` claim of a fakeJwt token, or null. */
+export function tokenExp(token) {
+  try {
+    const exp = JSON.parse(Buffer.from(String(token).split('.')[1], 'base64url').toString()).exp
+    return typeof exp === 'number' ? exp : null
+  } catch {
+    return null
+  }
+}
+
 export async function startFakeHub(opts = {}) {
   const wss = opts.server ? new WebSocketServer({ server: opts.server, path: '/sync' }) : new WebSocketServer({ port: 0 })
   if (!opts.server) await new Promise((r) => wss.once('listening', r))
@@ -37,6 +52,11 @@ export async function startFakeHub(opts = {}) {
     silent: false, // no pings
     acceptTokens: null, // array of accepted tokens
     onHello: null,
+    // in-band refresh: `auth` is answered `authed {exp: <the token's exp claim>}` unless refused
+    refuseAuth: false, // answer `auth` with error {code: 4010, msg: 'rejected'}
+    onAuth: null, // (conn, token) => {unsub?: coll[], resync?: coll[]} what the refresh changes
+    rowFilter: null, // (conn, coll, id, doc) => bool: what snapshots show this connection
+    expiresIn: null, // (token) => ms | null: close 4511 token_expired that long after hello/authed
   }
 
   hub.tick = () => {
@@ -87,6 +107,22 @@ export async function startFakeHub(opts = {}) {
       sendSync(conn, c, sub.id, mode === 'snapshot' ? null : sub.cursor)
     }
   }
+  /** End `c`'s subscription on every connection (as after a refresh that lost read access). */
+  hub.unsub = (c, code = 4403) => {
+    for (const conn of hub.conns) endSub(conn, c, code)
+  }
+  function endSub(conn, c, code) {
+    const sub = conn.subs.get(c)
+    if (!sub) return
+    conn.subs.delete(c)
+    conn.live.delete(c)
+    conn.ws.send(enc({ t: 'unsub', coll: c, id: sub.id, code, msg: 'forbidden' }))
+  }
+  function armExpiry(conn, token) {
+    clearTimeout(conn.expTimer)
+    const ms = hub.expiresIn?.(token)
+    if (ms != null) conn.expTimer = setTimeout(() => conn.ws.close(4511, 'token_expired'), ms)
+  }
   hub.newEpoch = (e) => {
     hub.epoch = e
   }
@@ -109,7 +145,8 @@ export async function startFakeHub(opts = {}) {
       if (cursor) conn.ws.send(enc({ t: 'resync', coll: c, reason: 'epoch', mode: 'snapshot' }))
       mode = 'snapshot'
       reset = true
-      changes = [...coll(c).entries()].filter(([, r]) => r.doc).map(([k, r]) => [k, r.ver, r.doc])
+      const visible = ([k, r]) => r.doc && (!hub.rowFilter || hub.rowFilter(conn, c, k, r.doc))
+      changes = [...coll(c).entries()].filter(visible).map(([k, r]) => [k, r.ver, r.doc])
     }
     let done = 0
     for (let i = 0; i < changes.length; i += hub.pageSize) {
@@ -154,6 +191,7 @@ export async function startFakeHub(opts = {}) {
     ws.on('close', () => {
       hub.conns.delete(conn)
       clearInterval(conn.timer)
+      clearTimeout(conn.expTimer)
     })
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return ws.close(4000, 'text frame')
@@ -168,6 +206,7 @@ export async function startFakeHub(opts = {}) {
         if (m.t !== 'hello') return ws.close(4003, 'expected hello')
         if (hub.acceptTokens && !hub.acceptTokens.includes(m.token)) return ws.close(4010, 'unauthorized')
         conn.client = m.client
+        armExpiry(conn, m.token)
         hub.onHello?.(conn, m)
         ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20 }))
         conn.timer = setInterval(() => {
@@ -187,6 +226,23 @@ export async function startFakeHub(opts = {}) {
           conn.subs.delete(m.coll)
           conn.live.delete(m.coll)
           return
+        case 'auth': {
+          if (hub.refuseAuth) return ws.send(enc({ t: 'error', code: 4010, msg: 'rejected', ref: null }))
+          const eff = hub.onAuth?.(conn, m.token) || {}
+          for (const c of eff.unsub || []) endSub(conn, c, 4403)
+          const again = []
+          for (const c of eff.resync || []) {
+            const sub = conn.subs.get(c)
+            if (!sub) continue
+            conn.live.delete(c)
+            ws.send(enc({ t: 'resync', coll: c, reason: 'auth', mode: 'snapshot' }))
+            again.push([c, sub.id])
+          }
+          armExpiry(conn, m.token)
+          ws.send(enc({ t: 'authed', exp: tokenExp(m.token) }))
+          for (const [c, id] of again) sendSync(conn, c, id, null)
+          return
+        }
         case 'ping':
           return ws.send(enc({ t: 'pong', n: m.n }))
         case 'pong':

@@ -164,3 +164,16 @@ test('client: metrics written outside the hub move live', { timeout: 30000 }, as
   assert.equal(cpu.unit, '%')
   assert.equal(typeof cpu.value, 'number')
 })
+
+test('in-band refresh: auth with the same dev subject is answered authed {exp: nil}', { timeout: 30000 }, async (t) => {
+  const c = await raw(t)
+  c.send({ t: 'sub', id: 1, coll: 'todos', cursor: null })
+  await c.next((m) => m.t === 'synced')
+  c.send({ t: 'auth', token: 'dev' })
+  assert.deepEqual(await c.next((m) => m.t === 'authed' || m.t === 'error' || m.t === 'unsub'), { t: 'authed', exp: null })
+  // the subscription is untouched: live changes still flow
+  const id = `${RUN}-authed`
+  c.send({ t: 'mut', batch: [{ seq: 1, coll: 'todos', id, op: 'put', doc: { id, x: 1 }, ts: BigInt(Date.now()) << 16n, base: 0n }] })
+  const chg = await c.next((m) => m.t === 'chg' && m.changes.some(([cid]) => cid === id))
+  assert.equal(chg.coll, 'todos')
+})

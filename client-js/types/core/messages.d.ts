@@ -46,6 +46,15 @@ export type ServerMessage = {
     msg: string;
     ref: number | null;
 } | {
+    t: 'authed';
+    exp: number | null;
+} | {
+    t: 'unsub';
+    coll: string;
+    id: number;
+    code: number;
+    msg: string;
+} | {
     t: 'ping' | 'pong';
     n: number;
 };
@@ -61,6 +70,8 @@ export type ServerMessage = {
  *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
  *   | {t: 'ack', results: AckResult[]}
  *   | {t: 'error', code: number, msg: string, ref: number | null}
+ *   | {t: 'authed', exp: number | null}
+ *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
  *   | {t: 'ping' | 'pong', n: number}} ServerMessage
  */
 /** A frame from the hub broke the protocol. `code` is the close code the client sends. */

@@ -1,0 +1,171 @@
+// In-band token refresh against the fake hub: `auth` -> `authed` / `error 4010`, `unsub 4403`,
+// `resync {reason: 'auth'}`, and the 4511 reconnect when a refresh never lands.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startFakeHub, fakeJwt } from '../helpers/fake-hub.js'
+import { makeClient, waitFor, record, sleep } from '../helpers/util.js'
+
+const E = 2_000_000_000 // exp (Unix s) of the first token
+
+/**
+ * A token function handing out JWTs (first one expiring at E, each next one an hour later) and a
+ * client clock on which the first token has `leftMs` to live when the test starts.
+ */
+function tokens(leftMs) {
+  const t0 = Date.now()
+  const issued = []
+  return {
+    issued,
+    token: async () => {
+      const tok = fakeJwt({ sub: 'u1', exp: E + issued.length * 3600 })
+      issued.push(tok)
+      return tok
+    },
+    now: () => E * 1000 - leftMs + (Date.now() - t0),
+  }
+}
+const frames = (hub, t) => hub.received.filter((m) => m.t === t)
+
+test('refresh before expiry on the same socket: no reconnect, no second hello', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  const tk = tokens(1500) // refresh due ~1.3 s after connecting
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  const todos = client.collection('todos')
+  await waitFor(() => client.status === 'live', { what: 'live' })
+  assert.equal(frames(hub, 'auth').length, 0, 'nothing sent early')
+
+  await waitFor(() => frames(hub, 'auth').length === 1, { what: 'auth', timeout: 3000 })
+  assert.equal(frames(hub, 'auth')[0].token, tk.issued[1])
+  assert.equal(tk.issued.length, 2)
+  assert.equal(hub.connections, 1, 'same socket')
+  assert.equal(frames(hub, 'hello').length, 1, 'no second hello')
+
+  // the session carries on, and the next refresh is planned an hour out, not now
+  await todos.put({ id: 'a', n: 1 })
+  await client.flush()
+  hub.write('todos', 'srv', { n: 2 })
+  await waitFor(async () => (await todos.get('srv'))?.n === 2, { what: 'live change after refresh' })
+  await sleep(300)
+  assert.equal(frames(hub, 'auth').length, 1)
+  assert.equal(client.status, 'live')
+})
+
+test('refused refresh: retried with backoff until expiry, then 4511 and a reconnect with a fresh token', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  hub.refuseAuth = true
+  const tk = tokens(1500)
+  // the hub enforces the first token's expiry on its own clock, ~when the client expects it
+  hub.expiresIn = (tok) => (tok === tk.issued[0] ? 1600 : null)
+  const sentAt = [] // client clock when each auth reached the hub
+  const push = hub.received.push.bind(hub.received)
+  hub.received.push = (m) => (m.t === 'auth' && sentAt.push(tk.now()), push(m))
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now, backoffMin: 20, backoffMax: 60 })
+  t.after(() => client.close())
+  const errors = record(client, 'error')
+  client.collection('todos')
+  await waitFor(() => frames(hub, 'auth').length >= 2, { what: 'refused refresh retried', timeout: 3000 })
+  assert.equal(hub.connections, 1)
+  assert.ok(errors.some((e) => e.kind === 'auth' && e.code === 4010 && e.message === 'rejected'))
+
+  await waitFor(() => frames(hub, 'hello').length === 2, { what: 'reconnect after 4511', timeout: 3000 })
+  const hellos = frames(hub, 'hello')
+  assert.equal(hellos[1].token, tk.issued.at(-1), 'the reconnect asked the token function again')
+  assert.notEqual(hellos[1].token, hellos[0].token)
+  assert.ok(!errors.some((e) => e.fatal), 'not fatal')
+  // the retries stopped at the expiry the client knew of: none after the old token expired
+  assert.ok(sentAt.length >= 2)
+  assert.ok(sentAt.every((ms) => ms < E * 1000 + 20), String(sentAt.map((ms) => ms - E * 1000)))
+  await waitFor(() => client.status === 'live', { what: 'live again' })
+})
+
+test('unsub 4403: error event, local data and pending writes kept; refreshToken() re-subscribes', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  hub.write('notes', 'n1', { text: 'kept' })
+  hub.write('todos', 't1', { title: 'x' })
+  const tk = tokens(3600_000)
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  const errors = record(client, 'error')
+  const notes = client.collection('notes')
+  const todos = client.collection('todos')
+  await waitFor(async () => client.status === 'live' && (await notes.get('n1')), { what: 'synced' })
+  hub.holdAcks = true
+  await notes.put({ id: 'n2', text: 'pending' })
+  await waitFor(() => frames(hub, 'mut').length === 1, { what: 'mut sent' })
+
+  let denied = true
+  hub.onAuth = () => (denied ? { unsub: ['notes'] } : {})
+  assert.equal(await client.refreshToken(), true)
+  assert.equal(frames(hub, 'hello').length, 1, 'no reconnect')
+  const e = errors.find((x) => x.kind === 'unsub')
+  assert.deepEqual({ coll: e.coll, code: e.code }, { coll: 'notes', code: 4403 })
+  assert.equal(client.status, 'live')
+  assert.deepEqual((await notes.get('n1')).text, 'kept')
+  assert.deepEqual((await notes.get('n2')).text, 'pending')
+  assert.deepEqual((await client.pendingWrites()).map((w) => w.id), ['n2'])
+
+  // no more notes frames for this connection; todos still live
+  hub.write('notes', 'n3', { text: 'hidden' })
+  hub.write('todos', 't2', { title: 'y' })
+  await waitFor(async () => await todos.get('t2'), { what: 'todos still live' })
+  assert.equal(await notes.get('n3'), undefined)
+  const subs = frames(hub, 'sub').length
+
+  // permissions restored: a forced refresh subscribes the ended collection again
+  denied = false
+  assert.equal(await client.refreshToken(), true)
+  await waitFor(async () => (await notes.get('n3'))?.text === 'hidden', { what: 'notes re-subscribed' })
+  assert.equal(frames(hub, 'sub').length, subs + 1)
+  assert.equal(frames(hub, 'hello').length, 1)
+})
+
+test('resync {reason: auth} after a refresh runs the normal snapshot resync', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  hub.write('todos', 'mine', { owner: 'u1' })
+  hub.write('todos', 'team', { owner: 'team' })
+  let team = true
+  hub.rowFilter = (conn, c, id, doc) => team || doc.owner === 'u1'
+  const tk = tokens(3600_000)
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  const resyncs = record(client, 'resync')
+  const todos = client.collection('todos')
+  await waitFor(async () => client.status === 'live' && (await todos.getAll()).length === 2, { what: 'synced' })
+
+  team = false
+  hub.onAuth = () => ({ resync: ['todos'] })
+  assert.equal(await client.refreshToken(), true)
+  await waitFor(async () => (await todos.getAll()).length === 1, { what: 'snapshot applied' })
+  assert.deepEqual(resyncs, [{ coll: 'todos', reason: 'auth', mode: 'snapshot' }])
+  assert.equal((await todos.get('mine')).owner, 'u1')
+  await waitFor(() => client.status === 'live')
+  assert.equal(hub.connections, 1)
+})
+
+test('refreshToken(): static token or no connection resolves false; an in-flight refresh is shared', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  const fixed = makeClient(hub.url, { dbName: 'fixed' })
+  t.after(() => fixed.close())
+  fixed.collection('todos')
+  await waitFor(() => fixed.status === 'live')
+  assert.equal(await fixed.refreshToken(), false)
+  assert.equal(frames(hub, 'auth').length, 0)
+
+  const tk = tokens(3600_000)
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  client.collection('todos')
+  await waitFor(() => client.status === 'live')
+  const [a, b] = await Promise.all([client.refreshToken(), client.refreshToken()])
+  assert.deepEqual([a, b], [true, true])
+  assert.equal(frames(hub, 'auth').length, 1)
+
+  hub.refuseAuth = true
+  assert.equal(await client.refreshToken(), false)
+})

@@ -1,0 +1,254 @@
+"""hub.store.ignite_read: getAll / scan decoded by the hub's decoder read the same values as pyignite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pyignite import GenericObjectMeta
+from pyignite.datatypes import (
+    BinaryObject,
+    BoolObject,
+    ByteArrayObject,
+    ByteObject,
+    CharObject,
+    CollectionObject,
+    DateObject,
+    DecimalObject,
+    DoubleObject,
+    FloatObject,
+    IntArrayObject,
+    IntObject,
+    LongObject,
+    MapObject,
+    ShortObject,
+    String,
+    StringArrayObject,
+    TimeObject,
+    TimestampObject,
+    UUIDObject,
+)
+from pyignite.datatypes.transactions import TransactionConcurrency, TransactionIsolation
+
+from hub.core.doc import doc_hash
+from hub.store.base import CollectionSpec, Mutation
+from hub.store.ignite import IgniteStore, plain_doc
+from hub.store.ignite_binary import ValueType, string_key
+from hub.store.ignite_meta import MetaRow
+from hub.store.ignite_read import get_all, scan_pages
+
+
+@pytest.fixture
+async def store(ignite_addresses: list[tuple[str, int]]) -> AsyncIterator[IgniteStore]:
+    s = IgniteStore(ignite_addresses)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def sql(client: Any, query: str, args: list[Any] | None = None) -> None:
+    cur = await client.sql(query, query_args=args or [])
+    async with cur:
+        async for _ in cur:
+            pass
+
+
+async def assert_same_reads(cache: Any, keys: list[str]) -> dict[str, Any]:
+    """Both decodings of getAll and scan agree (plain values and doc_hash); returns the plain docs."""
+    slow = await cache.get_all(keys)
+    fast = await get_all(cache, keys)
+    fast_raw_keys = await get_all(cache, [string_key(k) for k in keys])
+    assert set(slow) == set(fast) == set(fast_raw_keys) <= set(keys)  # absent keys are left out
+    docs: dict[str, Any] = {}
+    for k in fast:
+        a, b, c = plain_doc(slow[k]), plain_doc(fast[k]), plain_doc(fast_raw_keys[k])
+        assert a == b == c, k
+        assert doc_hash(a) == doc_hash(b), k
+        docs[k] = b
+    scanned: dict[Any, Any] = {}
+    async for rows in scan_pages(cache, page_size=2):  # several pages
+        scanned.update(rows)
+    slow_scan: dict[Any, Any] = {}
+    async with cache.scan(page_size=2) as cur:
+        async for k, v in cur:
+            slow_scan[k] = v
+    assert set(scanned) == set(slow_scan)
+    for k in scanned:
+        assert plain_doc(scanned[k]) == plain_doc(slow_scan[k]), k
+    return docs
+
+
+async def test_table_backed_sql_rows(store: IgniteStore, cache_name: str) -> None:
+    table = cache_name.upper()
+    # (no DATE column: SQL stores java.sql.Date with the optimized marshaller, which neither pyignite nor
+    # the hub's decoder reads)
+    await sql(
+        store.client,
+        f"CREATE TABLE {table} (ID VARCHAR PRIMARY KEY, S VARCHAR, I INT, L BIGINT, SM SMALLINT, "
+        "TI TINYINT, B BOOLEAN, D DOUBLE, R REAL, DEC DECIMAL(20, 4), TS TIMESTAMP, TM TIME, U UUID, "
+        f'BIN BINARY) WITH "cache_name={cache_name},value_type={cache_name}_v,atomicity=transactional"',
+    )
+    ins = f"INSERT INTO {table} (ID, S, I, L, SM, TI, B, D, R, DEC, TS, TM, U, BIN) VALUES " + (
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, TIMESTAMP '2024-05-06 07:08:09.123456789', ?, ?, ?)"
+    )
+    await sql(
+        store.client,
+        ins,
+        [
+            "full",
+            "ünïcødé ✓",
+            -7,
+            1 << 40,
+            -300,
+            12,
+            True,
+            2.5,
+            1.25,
+            Decimal("-12345.6789"),
+            dt.timedelta(hours=13, minutes=14, seconds=15),
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            b"\x00\x01\xff",
+        ],
+    )
+    await sql(store.client, f"INSERT INTO {table} (ID, S) VALUES ('nulls', NULL)")
+    await sql(store.client, f"INSERT INTO {table} (ID, DEC, I) VALUES ('dec', 0.5, 0)")
+    await store.ensure_collection(CollectionSpec(cache_name, value_type=f"{cache_name}_v", writable=False))
+    docs = await assert_same_reads(store.coll(cache_name).data, ["full", "nulls", "dec"])
+    full = docs["full"]
+    assert full["S"] == "ünïcødé ✓" and full["DEC"] == Decimal("-12345.6789")
+    assert full["U"] == uuid.UUID("12345678-1234-5678-1234-567812345678") and full["BIN"] == b"\x00\x01\xff"
+    assert isinstance(full["TS"], dt.datetime) and full["TS"].tzinfo is not None
+    assert docs["nulls"] == {"S": None}  # SQL leaves out the other (null) columns
+    stamped = await store.stamp(store.coll(cache_name), {k: doc_hash(d) for k, d in docs.items()})
+    assert {ch.id: ch.doc for ch in stamped} == docs  # what the feed does for external writes
+    changes = await store.changes(cache_name, 0, 10, include_deleted=False)
+    assert {ch.id: ch.doc for ch in changes} == docs
+
+
+Inner = GenericObjectMeta(
+    "ReadInner",
+    (),
+    {},
+    type_name="ReadInner",
+    schema=OrderedDict([("id", String), ("n", IntObject)]),
+)
+Wide = GenericObjectMeta(
+    "ReadWide",
+    (),
+    {},
+    type_name="ReadWide",
+    schema=OrderedDict(
+        [
+            ("c", CharObject),
+            ("f", FloatObject),
+            ("sh", ShortObject),
+            ("by", ByteObject),
+            ("d", DoubleObject),
+            ("b", BoolObject),
+            ("dt", DateObject),
+            ("ts", TimestampObject),
+            ("tm", TimeObject),
+            ("dec", DecimalObject),
+            ("u", UUIDObject),
+            ("ia", IntArrayObject),
+            ("sa", StringArrayObject),
+            ("raw", ByteArrayObject),
+            ("col", CollectionObject),
+            ("map", MapObject),
+            ("inner", BinaryObject),
+            ("none", LongObject),
+        ]
+    ),
+)
+
+
+async def test_values_written_by_pyignite(store: IgniteStore, cache_name: str) -> None:
+    await store.ensure_collection(CollectionSpec(cache_name, value_type="ReadWide"))
+    c = store.coll(cache_name)
+    wide = Wide(
+        c="é",
+        f=0.1,
+        sh=-2,
+        by=-128,
+        d=1e300,
+        b=False,
+        dt=dt.datetime(1999, 12, 31, 23, 59, 59),
+        ts=(dt.datetime(2020, 1, 2, 3, 4, 5, 678000), 901234),
+        tm=dt.timedelta(hours=1, milliseconds=5),
+        dec=Decimal("3.14159265358979323846"),
+        u=uuid.uuid4(),
+        ia=[1, -2, 3],
+        sa=["x", "", "ÿ"],
+        raw=b"\x01\x02",
+        col=(CollectionObject.ARR_LIST, [1, "two", None, 2.5, [True]]),
+        map=(MapObject.HASH_MAP, {"k": 1, "nested": {"a": [1, 2]}, "n": None}),
+        inner=Inner(id="inner-id", n=5),
+        none=None,
+    )
+    await c.data.put("w", wide)
+    docs = await assert_same_reads(c.data, ["w"])
+    w = docs["w"]
+    assert w["inner"] == {"id": "inner-id", "n": 5} and w["none"] is None
+    assert w["tm"] == dt.time(1, 0, 0, 5000) and w["c"] == "é"
+    assert w["ts"] == dt.datetime(2020, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+
+
+async def test_documents_written_by_the_hub(store: IgniteStore, cache_name: str) -> None:
+    await store.ensure_collection(CollectionSpec(cache_name))
+    docs = {
+        "a": {"i": 1, "title": "t", "tags": ["a", 1, None, [2.5, {"x": True}]], "m": {"k": {"n": [True]}}},
+        "b": {
+            "t": dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC),
+            "u": uuid.UUID(int=12345),
+            "dec": Decimal("1.25"),
+            "raw": b"\x00\xff",
+            "none": None,
+        },
+        "c": {"big": "x" * 70000, "n": -(1 << 63)},
+    }
+    cl = f"c-{cache_name}"
+    res = await store.apply(
+        cl, [Mutation(cl, i + 1, cache_name, k, "put", d, 10 + i, 0) for i, (k, d) in enumerate(docs.items())]
+    )
+    assert all(r.s == "ok" for r in res)
+    read = await assert_same_reads(store.coll(cache_name).data, [*docs, "missing"])
+    assert "missing" not in read
+    for r in res:
+        assert r.changed and read[r.changed[0].id] == r.doc
+    metas_slow = await store.coll(cache_name).meta.get_all(list(docs))
+    metas_fast = await get_all(store.coll(cache_name).meta, list(docs))
+    for k in docs:
+        assert MetaRow.from_ignite(metas_slow[k]) == MetaRow.from_ignite(metas_fast[k])
+        assert MetaRow.from_ignite(metas_fast[k]).h == doc_hash(read[k])  # type: ignore[union-attr]
+    changes = await store.changes(cache_name, 0, 2, include_deleted=True)  # paging
+    changes += await store.changes(cache_name, changes[-1].ver, 10, include_deleted=True)
+    assert {ch.id: ch.doc for ch in changes} == {k: read[k] for k in docs}
+
+
+async def test_get_all_inside_a_transaction_reads_its_writes(store: IgniteStore, cache_name: str) -> None:
+    await store.ensure_collection(CollectionSpec(cache_name))
+    c = store.coll(cache_name)
+    vt = ValueType(f"{cache_name}_x")
+    await c.data.put("k", vt.encode({"v": "old"})[0])
+    async with store.client.tx_start(
+        TransactionConcurrency.PESSIMISTIC, TransactionIsolation.REPEATABLE_READ, 10_000
+    ) as tx:
+        await c.data.put("k", vt.encode({"v": "in tx"})[0])
+        inside = await get_all(c.data, ["k"])
+        assert plain_doc(inside["k"]) == {"v": "in tx"}
+
+        async def outside() -> Any:
+            return await get_all(c.data, ["k"])
+
+        # a task outside the transaction reads past the uncommitted write
+        task = asyncio.get_running_loop().create_task(outside(), context=contextvars.Context())
+        assert plain_doc((await task)["k"]) == {"v": "old"}
+        await tx.rollback()
+    assert plain_doc((await get_all(c.data, ["k"]))["k"]) == {"v": "old"}
