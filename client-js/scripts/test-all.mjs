@@ -10,6 +10,6 @@ if (process.env.SYNCHUB_URL) {
   status ||= run(['--test', '--test-concurrency=1', 'test/real-hub/'])
   status ||= run(['--test', '--test-concurrency=1', 'test/browser/'])
 } else {
-  console.log('SYNCHUB_URL not set: real-hub and browser suites not run here (npm run test:real / test:browser need it).')
+  console.log('SYNCHUB_URL not set: the real-hub and browser suites run from pytest (tests/integration/test_client_js.py starts Ignite + a hub and sets it).')
 }
 process.exit(status)
