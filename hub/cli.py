@@ -162,13 +162,15 @@ def _probe_ignite(config: Any) -> str | None:
     """Connect to Ignite once before serving; a clear message when it cannot be reached."""
     import asyncio
 
-    from hub.store.ignite import probe
+    from hub.store.ignite import IgniteConnectError, probe
 
     ign = config.ignite
+    where = ", ".join(f"{h}:{p}" for h, p in ign.addresses)
     try:
         asyncio.run(probe(list(ign.addresses), ign.client_kwargs(), ign.connect_timeout_ms / 1000))
+    except IgniteConnectError as exc:
+        return f"Ignite at {where} refused the connection: {exc}"
     except Exception as exc:
-        where = ", ".join(f"{h}:{p}" for h, p in ign.addresses)
         return f"cannot reach Ignite at {where} ([ignite] addresses / SYNCHUB_IGNITE): {exc}"
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -80,6 +81,9 @@ class IgniteSettings:
                 value = getattr(self, key)
                 if value is not None:
                     out[key] = value
+            if self.ssl_ca_certfile is not None:
+                # pyignite's default is ssl.CERT_NONE: a CA file alone would verify nothing.
+                out["ssl_cert_reqs"] = ssl.CERT_REQUIRED
         return out
 
 

@@ -98,12 +98,15 @@ class Feed:
                     self.live = True
                     self._opened.set()
                     delay = self.backoff[0]
-                    if lost:
-                        lost = False
-                        for sub in list(self.subscribers):
-                            sub.resync("cq_lost")
+                    lost = False
+                    # Anyone subscribed now synced while no feed ran (a lost one, or a first open
+                    # slower than start()'s timeout): live changes may have been missed.
+                    for sub in list(self.subscribers):
+                        sub.resync("cq_lost")
                     await self._pump(changes)
-                    return  # the store closed the feed
+                    self.live = False  # the store closed the feed: /readyz must not report it live
+                    log.warning("feed of %r closed by the store", self.coll)
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -181,14 +184,7 @@ class Feed:
                 await self._fan_out_filtered(chunk, received)
                 continue
             # Fast path: one encoded frame for every subscriber.
-            for frame, part in encode_chunks(self._build, chunk, self.max_frame):
-                cursor: Cursor = (self.epoch, max(c.ver for c in part))
-                self.frames_sent += 1
-                for i, sub in enumerate(list(self.subscribers)):
-                    if i and i % FANOUT_YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
-                    if sub in self.subscribers:
-                        sub.on_frame(frame, cursor, received, len(part))
+            await self._deliver(chunk, list(self.subscribers), received)
 
     async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
         """Row-filtered collection: group subscribers by what they may see (the filter runs once
@@ -196,11 +192,18 @@ class Feed:
         assert self.policy is not None
         subs = [(sub, sub.identity) for sub in list(self.subscribers) if sub.identity is not None]
         for group, visible in self.policy.fanout(self.coll, chunk, subs):
-            for frame, part in encode_chunks(self._build, list(visible), self.max_frame):
-                cursor: Cursor = (self.epoch, max(c.ver for c in part))
-                self.frames_sent += 1
-                for i, sub in enumerate(group):
-                    if i and i % FANOUT_YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
-                    if sub in self.subscribers:
-                        sub.on_frame(frame, cursor, received, len(part))
+            await self._deliver(visible, group, received)
+
+    async def _deliver(
+        self, changes: Sequence[Change], subs: Sequence[Subscription], received: float
+    ) -> None:
+        """Encode ``changes`` once (split to fit ``max_frame``) and hand the same bytes to ``subs``
+        (those still subscribed), yielding to the event loop every FANOUT_YIELD_EVERY of them."""
+        for frame, part in encode_chunks(self._build, changes, self.max_frame):
+            cursor: Cursor = (self.epoch, max(c.ver for c in part))
+            self.frames_sent += 1
+            for i, sub in enumerate(subs):
+                if i and i % FANOUT_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if sub in self.subscribers:
+                    sub.on_frame(frame, cursor, received, len(part))

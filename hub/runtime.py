@@ -75,6 +75,16 @@ def make_policy(config: Config) -> AccessPolicy:
     return policy_from_config(tables, roles_claim=config.hub.roles_claim)
 
 
+async def _wait_finished(conns: list[Connection], timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until every connection in ``conns`` has finished."""
+    if not conns:
+        return
+    waiters = [asyncio.ensure_future(c.finished.wait()) for c in conns]
+    _, pending = await asyncio.wait(waiters, timeout=timeout)
+    for w in pending:  # never leave the waiters of stuck connections behind
+        w.cancel()
+
+
 class Hub:
     def __init__(
         self,
@@ -153,10 +163,7 @@ class Hub:
         conns = list(self.connections)
         for conn in conns:
             conn.begin_drain()
-        if conns:
-            await asyncio.wait(
-                [asyncio.ensure_future(c.finished.wait()) for c in conns], timeout=max(deadline_s, 0.1)
-            )
+        await _wait_finished(conns, max(deadline_s, 0.1))
 
     async def stop(self) -> None:
         self.draining = True
@@ -167,8 +174,7 @@ class Hub:
         conns = list(self.connections)
         for conn in conns:
             conn.request_close(CloseCode.GOING_AWAY, "hub shutting down")
-        if conns:
-            await asyncio.wait([asyncio.ensure_future(c.finished.wait()) for c in conns], timeout=3)
+        await _wait_finished(conns, 3)
         for feed in self.feeds.values():
             await feed.stop()
         with contextlib.suppress(HubError, OSError):

@@ -219,13 +219,16 @@ async def test_error_notification(fake: FakeIgnite, fake_client: Any) -> None:
     assert info.value.reason == "server" and "boom" in str(info.value)
 
 
-async def test_overflow_is_bounded_and_reported(fake: FakeIgnite, fake_client: Any) -> None:
+@pytest.mark.parametrize("limit", [{"buffer_batches": 10}, {"buffer_bytes": 200}])
+async def test_overflow_is_bounded_and_reported(
+    fake: FakeIgnite, fake_client: Any, limit: dict[str, int]
+) -> None:
     def flood(conn: FakeConn, req_id: int, cq_id: int) -> bytes:
         ev = notification(cq_id, [(_int(1), NULL, _int(2), 0)])
         return response(req_id, struct.pack("<q", cq_id)) + ev * 50
 
     fake.on_start = flood
-    async with continuous_query(fake_client, "c", buffer_batches=10) as events:
+    async with continuous_query(fake_client, "c", **limit) as events:
         for _ in range(100):
             if events.lost is not None:
                 break

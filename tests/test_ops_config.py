@@ -3,6 +3,7 @@ limits and access rules in the TOML file."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
@@ -80,6 +81,7 @@ def test_ignite_security_settings_reach_pyignite(tmp_path: Path) -> None:
         "password": "pw",
         "use_ssl": True,
         "ssl_ca_certfile": str(ca),
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,  # pyignite would otherwise not verify the node
     }
     env = parse_config({}, env={"SYNCHUB_IGNITE_USERNAME": "u", "SYNCHUB_IGNITE_PASSWORD": "p"})
     assert env.ignite.client_kwargs() == {"username": "u", "password": "p"}

@@ -278,6 +278,26 @@ async def test_store_unavailable_closes_4503(hub: Hub) -> None:
     assert hub.store.get("todos", "a") is None
 
 
+async def test_store_unavailable_with_pipelined_batches_releases_the_connection(hub: Hub) -> None:
+    """The mutation worker stops on 4503; a reader blocked on the full batch queue must not hang."""
+    from hub.core.errors import StoreUnavailable
+
+    async def failing_apply(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)  # the reader queues the next batches meanwhile
+        raise StoreUnavailable("down")
+
+    async with hub.client() as c:
+        hub.store.apply = failing_apply  # type: ignore[method-assign]
+        for i in range(12):
+            await c.send({"t": "mut", "batch": [c.put_op("todos", f"p{i}", {"x": i})]})
+        assert await c.wait_closed() == 4503
+    running = _hub_of(hub)
+    deadline = time.monotonic() + 5
+    while running.connections and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not running.connections
+
+
 # --------------------------------------------------------------------------- sync & convergence
 
 

@@ -65,10 +65,9 @@ export declare class Store {
      * @param {string} c
      * @param {Change[]} changes
      * @param {Cursor | null} cursor
-     * @param {Set<string>} [seen] collects the ids of a running sync
      * @returns {Promise<StoredChange[]>} the changes visible to the app
      */
-    applyRemote(c: string, changes: Change[], cursor: Cursor | null, seen?: Set<string>): Promise<StoredChange[]>;
+    applyRemote(c: string, changes: Change[], cursor: Cursor | null): Promise<StoredChange[]>;
     /**
      * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
      * have pending writes.

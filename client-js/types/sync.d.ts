@@ -68,6 +68,8 @@ export declare class Syncer {
         entries: import('./core/records.js').OutboxEntry[];
     }[];
     sentSeq: number;
+    /** @type {Map<string, bigint>} per document (`coll\0id`): a version the store holds at least, from acks of this connection */
+    known: Map<string, bigint>;
     pumping: boolean;
     pumpAgain: boolean;
     /** @type {ServerMessage[]} frames waiting to be applied */
@@ -116,6 +118,14 @@ export declare class Syncer {
     drain(gen: number): Promise<void>;
     /** @param {ServerMessage} m */
     handle(m: ServerMessage): Promise<void>;
+    /**
+     * The changes that may alter the store: without the echoes of our own writes, those still in
+     * flight (the ack brings the same version and document) and those whose version an ack of this
+     * connection already stored (the store would ignore them after a read per document).
+     * @param {string} coll
+     * @param {import('./core/messages.js').Change[]} changes
+     */
+    fresh(coll: string, changes: import('./core/messages.js').Change[]): import("./core/messages.js").Change[];
     /**
      * A subscription refused or ended by the hub: stop waiting for it, report it.
      * @param {Sub} sub @param {string} kind @param {string} coll @param {number} code @param {string} message

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -39,6 +40,7 @@ __all__ = [
     "JarFetchError",
     "LocalCluster",
     "NodeStatus",
+    "SslFiles",
     "cache_root",
     "ensure_jars",
     "handshake",
@@ -94,6 +96,10 @@ _ADD_OPENS = [
 # Thin-client handshake, protocol 1.7.0, client type 2 (thin), features byte array [0x04].
 _HANDSHAKE_BODY = struct.pack("<bhhhbbib", 1, 1, 7, 0, 2, 0x0C, 1, 0x04)
 _HANDSHAKE = struct.pack("<i", len(_HANDSHAKE_BODY)) + _HANDSHAKE_BODY
+#: Handshake failure status for bad credentials.
+_STATUS_AUTH_FAILED = 2000
+#: Ignite's built-in superuser (exists whenever authentication is enabled).
+DEFAULT_SUPERUSER = ("ignite", "ignite")
 # OP_CACHE_GET_NAMES request: int len, short op 1050, long request id.
 _PROBE_REQ_ID = 0x5359_4E43
 _GET_CACHE_NAMES = struct.pack("<ihq", 10, 1050, _PROBE_REQ_ID)
@@ -218,21 +224,65 @@ def _recv_frame(sock: socket.socket) -> bytes | None:
     return _recv_exact(sock, struct.unpack("<i", head)[0])
 
 
-def handshake(host: str, port: int, timeout: float = 2.0, *, probe: bool = True) -> bool:
+def _ignite_string(value: str) -> bytes:
+    raw = value.encode()
+    return struct.pack("<bi", 9, len(raw)) + raw
+
+
+def _handshake_frame(credentials: tuple[str, str] | None) -> bytes:
+    if credentials is None:
+        return _HANDSHAKE
+    body = _HANDSHAKE_BODY + _ignite_string(credentials[0]) + _ignite_string(credentials[1])
+    return struct.pack("<i", len(body)) + body
+
+
+def handshake_request(credentials: tuple[str, str] | None = None) -> bytes:
+    """A thin-client 1.7.0 handshake frame (as pyignite sends it), optionally with credentials."""
+    return _handshake_frame(credentials)
+
+
+def _client_tls() -> ssl.SSLContext:
+    """TLS for readiness probes only: no certificate check (the hub's own connections verify)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def handshake(
+    host: str,
+    port: int,
+    timeout: float = 2.0,
+    *,
+    probe: bool = True,
+    tls: ssl.SSLContext | None = None,
+    credentials: tuple[str, str] | None = None,
+    auth_failure_ok: bool = False,
+) -> bool:
     """True when ``host:port`` accepts a thin-client 1.7.0 handshake and, with ``probe``,
     answers OP_CACHE_GET_NAMES (1050) without error at an affinity topology version >= 1.
 
     The client connector listens (and even answers requests, at topology version -1)
     before the node has joined and finished its first exchange; creating a cache in
-    that window can crash the node, so a bare handshake does not mean "started"."""
+    that window can crash the node, so a bare handshake does not mean "started".
+
+    ``tls`` wraps the socket (a TLS-only client connector), ``credentials`` (user, password)
+    go into the handshake (``authenticationEnabled``). With ``auth_failure_ok`` and no
+    ``probe``, a handshake refused for bad credentials (status 2000) also counts: the node
+    is up and authenticating."""
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with contextlib.ExitStack() as stack:
+            raw = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+            sock = stack.enter_context(tls.wrap_socket(raw)) if tls is not None else raw
             sock.settimeout(timeout)
-            sock.sendall(_HANDSHAKE)
+            sock.sendall(_handshake_frame(credentials))
             # Whole frames are read before closing, so the node never logs a connection reset.
             reply = _recv_frame(sock)
-            if not reply or reply[0] != 1:
-                return False  # e.g. "Node in recovery mode." while starting
+            if not reply:
+                return False
+            if reply[0] != 1:
+                # e.g. "Node in recovery mode." while starting; or bad credentials
+                return auth_failure_ok and not probe and _handshake_status(reply) == _STATUS_AUTH_FAILED
             if not probe:
                 return True
             sock.sendall(_GET_CACHE_NAMES)
@@ -244,8 +294,24 @@ def handshake(host: str, port: int, timeout: float = 2.0, *, probe: bool = True)
                 return False
             (top_ver,) = struct.unpack_from("<q", resp, 10)
             return bool(top_ver >= 1)
-    except (OSError, struct.error):
+    except (OSError, struct.error):  # ssl.SSLError is an OSError
         return False
+
+
+def _handshake_status(reply: bytes) -> int | None:
+    """Status code of a failed handshake reply: ``byte 0`` · 3 shorts · String msg · int status."""
+    pos = 7
+    if len(reply) <= pos:
+        return None
+    if reply[pos] == 9:
+        (n,) = struct.unpack_from("<i", reply, pos + 1)
+        pos += 5 + n
+    else:
+        pos += 1  # NULL string
+    if len(reply) < pos + 4:
+        return None
+    (status,) = struct.unpack_from("<i", reply, pos)
+    return int(status)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -309,7 +375,7 @@ _CONFIG_TEMPLATE = """\
     <property name="failureDetectionTimeout" value="5000"/>
     <property name="clientFailureDetectionTimeout" value="5000"/>
     <property name="metricsLogFrequency" value="0"/>
-    <!-- No REST/binary TCP connector (would bind 11211+ shared by all clusters). -->
+{security}    <!-- No REST/binary TCP connector (would bind 11211+ shared by all clusters). -->
     <property name="connectorConfiguration"><null/></property>
 
     <property name="clientConnectorConfiguration">
@@ -317,7 +383,7 @@ _CONFIG_TEMPLATE = """\
         <property name="host" value="127.0.0.1"/>
         <property name="port" value="{client_port}"/>
         <property name="portRange" value="0"/>
-      </bean>
+{client_ssl}      </bean>
     </property>
 
     <property name="dataStorageConfiguration">
@@ -327,10 +393,10 @@ _CONFIG_TEMPLATE = """\
             <property name="name" value="default"/>
             <property name="initialSize" value="{region_initial}"/>
             <property name="maxSize" value="{region_max}"/>
-            <property name="persistenceEnabled" value="false"/>
+            <property name="persistenceEnabled" value="{persistence}"/>
           </bean>
         </property>
-      </bean>
+{storage_extra}      </bean>
     </property>
 
     <property name="discoverySpi">
@@ -361,6 +427,51 @@ _CONFIG_TEMPLATE = """\
   </bean>
 </beans>
 """
+
+
+_SECURITY_XML = """\
+    <!-- Authentication needs native persistence (users live in the metastorage). -->
+    <property name="authenticationEnabled" value="true"/>
+"""
+
+_STORAGE_XML = """\
+        <property name="storagePath" value="{work}/db"/>
+        <property name="walPath" value="{work}/wal"/>
+        <property name="walArchivePath" value="{work}/wal-archive"/>
+        <property name="walSegmentSize" value="{wal_segment}"/>
+        <property name="walSegments" value="4"/>
+        <property name="maxWalArchiveSize" value="{wal_archive}"/>
+"""
+
+_CLIENT_SSL_XML = """\
+        <!-- TLS only: plain connections are refused. -->
+        <property name="sslEnabled" value="true"/>
+        <property name="sslClientAuth" value="false"/>
+        <property name="useIgniteSslContextFactory" value="false"/>
+        <property name="sslContextFactory">
+          <bean class="org.apache.ignite.ssl.SslContextFactory">
+            <property name="keyStoreFilePath" value="{keystore}"/>
+            <property name="keyStorePassword" value="{password}"/>
+            <property name="keyStoreType" value="{store_type}"/>
+            <property name="trustStoreFilePath" value="{keystore}"/>
+            <property name="trustStorePassword" value="{password}"/>
+            <property name="trustStoreType" value="{store_type}"/>
+          </bean>
+        </property>
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SslFiles:
+    """Server side of TLS on the thin-client connector: a keystore with the node's key and
+    certificate chain (see :func:`hub.ignite.pki.make_pki`). Clients verify against the CA."""
+
+    keystore: Path
+    password: str
+    store_type: str = "PKCS12"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"keystore": str(self.keystore), "password": self.password, "store_type": self.store_type}
 
 
 # --------------------------------------------------------------------------- cluster
@@ -413,6 +524,8 @@ class LocalCluster:
         region_max_mb: int = 512,
         jvm_opts: Sequence[str] = (),
         cache_dir: Path | None = None,
+        authentication: tuple[str, str] | None = None,
+        ssl: SslFiles | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
@@ -430,6 +543,11 @@ class LocalCluster:
         self.region_max_mb = region_max_mb
         self.jvm_opts = list(jvm_opts)
         self.cache_dir = cache_dir
+        # Opt-in security. ``authentication`` = (user, password): authenticationEnabled with
+        # native persistence; the user is created (or, for "ignite", its password set) on
+        # first start. ``ssl``: the thin-client connector accepts TLS only.
+        self.authentication = authentication
+        self.ssl = ssl
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self.start_times: dict[int, float] = {}
 
@@ -447,6 +565,9 @@ class LocalCluster:
             "region_initial_mb": self.region_initial_mb,
             "region_max_mb": self.region_max_mb,
             "jvm_opts": self.jvm_opts,
+            # Throwaway local credentials, kept so `synchub ignite status/stop` can probe the node.
+            "authentication": list(self.authentication) if self.authentication else None,
+            "ssl": self.ssl.as_dict() if self.ssl else None,
             "version": IGNITE_VERSION,
         }
 
@@ -470,6 +591,10 @@ class LocalCluster:
             region_initial_mb=int(data.get("region_initial_mb", 256)),
             region_max_mb=int(data.get("region_max_mb", 512)),
             jvm_opts=[str(o) for o in data.get("jvm_opts", [])],
+            authentication=(str(auth[0]), str(auth[1])) if (auth := data.get("authentication")) else None,
+            ssl=SslFiles(Path(tls["keystore"]), str(tls["password"]), str(tls["store_type"]))
+            if (tls := data.get("ssl"))
+            else None,
         )
 
     # ---- paths and addresses
@@ -505,6 +630,74 @@ class LocalCluster:
         if not 0 <= i < self.nodes:
             raise IndexError(f"node index {i} out of range 0..{self.nodes - 1}")
 
+    # ---- security
+
+    @property
+    def persistent(self) -> bool:
+        """Native persistence is on (required by, and only used for, authentication)."""
+        return self.authentication is not None
+
+    def client_options(self, credentials: tuple[str, str] | None = None) -> dict[str, object]:
+        """pyignite ``Client``/``AioClient`` options for this cluster (TLS without certificate
+        check; pass ``credentials`` to override the cluster's user)."""
+        out: dict[str, object] = {}
+        creds = credentials or self.authentication
+        if creds is not None:
+            out["username"], out["password"] = creds
+        if self.ssl is not None:
+            out["use_ssl"] = True
+            out["ssl_cert_reqs"] = ssl.CERT_NONE
+        return out
+
+    def _probe(self, i: int, *, probe: bool = True, timeout: float = 1.0) -> bool:
+        host, port = self.addresses[i]
+        return handshake(
+            host,
+            port,
+            timeout=timeout,
+            probe=probe,
+            tls=_client_tls() if self.ssl is not None else None,
+            credentials=self.authentication,
+            auth_failure_ok=True,
+        )
+
+    def _admin(self) -> tuple[str, str]:
+        """Credentials that log in now: the cluster's user once created, else the superuser."""
+        assert self.authentication is not None
+        host, port = self.addresses[0]
+        tls = _client_tls() if self.ssl is not None else None
+        for creds in (self.authentication, DEFAULT_SUPERUSER):
+            if handshake(host, port, probe=False, tls=tls, credentials=creds):
+                return creds
+        raise ClusterStartError(
+            f"cluster {self.name!r}: neither the configured user nor the default superuser can log in"
+        )
+
+    def _secure_setup(self) -> None:
+        """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
+        from pyignite import Client  # type: ignore[import-untyped,unused-ignore]
+        from pyignite.datatypes.cluster_state import (  # type: ignore[import-untyped,unused-ignore]
+            ClusterState,
+        )
+
+        assert self.authentication is not None
+        user, password = self.authentication
+        admin = self._admin()
+        client = Client(timeout=30.0, **self.client_options(admin))
+        client.connect(self.addresses)
+        try:
+            cluster = client.get_cluster()
+            if cluster.get_state() != ClusterState.ACTIVE:
+                cluster.set_state(ClusterState.ACTIVE)
+            if admin != self.authentication:
+                quoted = user.replace('"', '""')
+                pw = password.replace("'", "''")
+                verb = "ALTER" if user == DEFAULT_SUPERUSER[0] else "CREATE"
+                with client.sql(f"{verb} USER \"{quoted}\" WITH PASSWORD '{pw}'") as cur:
+                    list(cur)
+        finally:
+            client.close()
+
     # ---- config / command line
 
     def render_config(self, i: int) -> str:
@@ -512,7 +705,23 @@ class LocalCluster:
         addrs = "\n".join(
             f"                <value>{self.HOST}:{self.discovery_port + j}</value>" for j in range(self.nodes)
         )
+        client_ssl = ""
+        if self.ssl is not None:
+            client_ssl = _CLIENT_SSL_XML.format(
+                keystore=escape(str(self.ssl.keystore.resolve())),
+                password=escape(self.ssl.password),
+                store_type=escape(self.ssl.store_type),
+            )
+        storage_extra = ""
+        if self.persistent:
+            storage_extra = _STORAGE_XML.format(
+                work=escape(str(self.work_dir(i))), wal_segment=4 * 1024 * 1024, wal_archive=64 * 1024 * 1024
+            )
         return _CONFIG_TEMPLATE.format(
+            security=_SECURITY_XML if self.authentication is not None else "",
+            client_ssl=client_ssl,
+            persistence="true" if self.persistent else "false",
+            storage_extra=storage_extra,
             node_name=escape(self.node_name(i)),
             cluster=escape(self.name),
             nodes=self.nodes,
@@ -595,13 +804,20 @@ class LocalCluster:
         (self.state_dir / self.STATE_FILE).write_text(json.dumps(self._params(), indent=2) + "\n")
         deadline = time.monotonic() + timeout
         started: list[int] = []
+        # A persistent cluster answers requests only once active: wait for the handshakes of
+        # all nodes first, activate (and create the user), then require the full probe.
+        early = self.persistent
         try:
             for i in range(self.nodes):
                 if self.node_pid(i) is not None:
-                    self._wait_ready(i, deadline, offset=0)
+                    self._wait_ready(i, deadline, offset=0, probe=not early)
                     continue
                 started.append(i)
-                self._start_one(i, libs, deadline)
+                self._start_one(i, libs, deadline, probe=not early)
+            if early:
+                self._secure_setup()
+                for i in range(self.nodes):
+                    self._wait_ready(i, deadline, offset=0)
         except BaseException:
             for i in reversed(started):
                 self._stop_nodes([i])
@@ -622,7 +838,7 @@ class LocalCluster:
             raise
         return self.addresses[i]
 
-    def _start_one(self, i: int, libs: Path, deadline: float) -> None:
+    def _start_one(self, i: int, libs: Path, deadline: float, *, probe: bool = True) -> None:
         self._reap(i)
         self.pid_path(i).unlink(missing_ok=True)
         log = self.log_path(i)
@@ -651,10 +867,10 @@ class LocalCluster:
             )
         self._procs[i] = proc
         self._write_pid(i, proc.pid)
-        self._wait_ready(i, deadline, offset)
+        self._wait_ready(i, deadline, offset, probe=probe)
         self.start_times[i] = time.monotonic() - began
 
-    def _wait_ready(self, i: int, deadline: float, offset: int) -> None:
+    def _wait_ready(self, i: int, deadline: float, offset: int, *, probe: bool = True) -> None:
         host, port = self.addresses[i]
         while True:
             proc = self._procs.get(i)
@@ -666,7 +882,7 @@ class LocalCluster:
                     f"{host}:{port} was ready\n--- last lines of {self.log_path(i)} ---\n"
                     f"{_tail(self.log_path(i), offset=offset)}"
                 )
-            if handshake(host, port, timeout=1.0):
+            if self._probe(i, probe=probe):
                 return
             if time.monotonic() >= deadline:
                 raise ClusterStartError(
@@ -732,7 +948,7 @@ class LocalCluster:
         for i, (host, port) in enumerate(self.addresses):
             pid = self._read_pid(i)
             running = pid is not None and self._owns(pid)
-            ready = running and handshake(host, port, timeout=1.0)
+            ready = running and self._probe(i)
             result.append(NodeStatus(i, pid, running, ready, (host, port), self.log_path(i)))
         return result
 

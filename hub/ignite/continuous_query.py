@@ -231,6 +231,7 @@ class ContinuousQuery(FrameSink):
         *,
         include_expired: bool = False,
         buffer_batches: int = 1024,
+        buffer_bytes: int = 64 << 20,
         page_size: int = DEFAULT_PAGE_SIZE,
         time_interval_ms: int = DEFAULT_TIME_INTERVAL_MS,
         connect_timeout: float = 5.0,
@@ -238,8 +239,8 @@ class ContinuousQuery(FrameSink):
         probe_interval: float = 3.0,
         probe_timeout: float = 5.0,
     ) -> None:
-        if buffer_batches < 1:
-            raise ValueError("buffer_batches must be >= 1")
+        if buffer_batches < 1 or buffer_bytes < 1:
+            raise ValueError("buffer_batches and buffer_bytes must be >= 1")
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         if time_interval_ms < 0:
@@ -248,6 +249,8 @@ class ContinuousQuery(FrameSink):
         self.cache_name = cache_name
         self.include_expired = include_expired
         self.buffer_batches = buffer_batches
+        self.buffer_bytes = buffer_bytes
+        self._buffered_bytes = 0
         self.page_size = page_size
         self.time_interval_ms = time_interval_ms
         self.connect_timeout = connect_timeout
@@ -283,14 +286,20 @@ class ContinuousQuery(FrameSink):
     def on_frame(self, frame: bytearray) -> None:
         if self._failure is not None:
             return
-        if len(self._frames) >= self.buffer_batches:
+        # Bounded by count and by bytes (a notification holds up to page_size events of any size).
+        if len(self._frames) >= self.buffer_batches or self._buffered_bytes + len(frame) > self.buffer_bytes:
             self._frames.clear()
+            self._buffered_bytes = 0
             self._fail(
-                SubscriptionLost("overflow", f"more than {self.buffer_batches} notifications buffered")
+                SubscriptionLost(
+                    "overflow",
+                    f"more than {self.buffer_batches} notifications or {self.buffer_bytes} bytes buffered",
+                )
             )
             self._stop_server_cq_soon()
             return
         self._frames.append(frame)
+        self._buffered_bytes += len(frame)
         self._wake()
 
     def on_lost(self, reason: str, error: BaseException | None) -> None:
@@ -373,6 +382,7 @@ class ContinuousQuery(FrameSink):
             self._failure = SubscriptionLost("closed", "the continuous query was closed")
         self._wake()
         self._frames.clear()
+        self._buffered_bytes = 0
         if ch is None:
             return
         try:
@@ -407,6 +417,7 @@ class ContinuousQuery(FrameSink):
         while True:
             if self._frames:
                 frame = self._frames.popleft()
+                self._buffered_bytes -= len(frame)
                 batch = await self._decode(frame)
                 if batch is not None:
                     return batch
@@ -430,6 +441,7 @@ class ContinuousQuery(FrameSink):
             status, message = err
             lost = SubscriptionLost("server", message, status)
             self._frames.clear()
+            self._buffered_bytes = 0
             self._fail(lost)
             self._stop_server_cq_soon()
             raise lost
@@ -453,39 +465,19 @@ class ContinuousQuery(FrameSink):
     def _lose(self, reason: str, detail: str) -> SubscriptionLost:
         lost = SubscriptionLost(reason, detail)
         self._frames.clear()
+        self._buffered_bytes = 0
         self._fail(lost)
         self._stop_server_cq_soon()
         return lost
 
 
-def continuous_query(
-    client: Any,
-    cache_name: str,
-    *,
-    include_expired: bool = False,
-    buffer_batches: int = 1024,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    time_interval_ms: int = DEFAULT_TIME_INTERVAL_MS,
-    connect_timeout: float = 5.0,
-    request_timeout: float = 10.0,
-    probe_interval: float = 3.0,
-    probe_timeout: float = 5.0,
-) -> ContinuousQuery:
+def continuous_query(client: Any, cache_name: str, **options: Any) -> ContinuousQuery:
     """Continuous query on ``cache_name`` for a connected pyignite ``AioClient``; use with ``async with``.
 
-    Iterating yields ``list[CQEvent]`` batches (one per server notification) and raises
-    :class:`SubscriptionLost` when the stream breaks. ``__aenter__`` raises :class:`CacheNotFound`,
-    :class:`CQConnectError` or :class:`ContinuousQueryError`.
+    ``options`` are :class:`ContinuousQuery`'s keyword arguments (``include_expired``,
+    ``buffer_batches``, ``buffer_bytes``, ``page_size``, ``time_interval_ms``, timeouts). Iterating yields
+    ``list[CQEvent]`` batches (one per server notification) and raises :class:`SubscriptionLost` when
+    the stream breaks. ``__aenter__`` raises :class:`CacheNotFound`, :class:`CQConnectError` or
+    :class:`ContinuousQueryError`.
     """
-    return ContinuousQuery(
-        client,
-        cache_name,
-        include_expired=include_expired,
-        buffer_batches=buffer_batches,
-        page_size=page_size,
-        time_interval_ms=time_interval_ms,
-        connect_timeout=connect_timeout,
-        request_timeout=request_timeout,
-        probe_interval=probe_interval,
-        probe_timeout=probe_timeout,
-    )
+    return ContinuousQuery(client, cache_name, **options)

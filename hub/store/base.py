@@ -137,7 +137,8 @@ class Store(Protocol):
         ...
 
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
-        """Changes with ``ver > after`` in version order, at most ``limit``."""
+        """Changes with ``ver > after`` in version order: ``limit`` of them, or a few more so that
+        a page never ends between two changes with the same version (resume with the last ``ver``)."""
         ...
 
     async def count(self, coll: str) -> int:

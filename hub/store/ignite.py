@@ -20,12 +20,16 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
+import ssl
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
+from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes import (  # type: ignore[import-untyped,unused-ignore]
     ByteArrayObject,
     ExpiryPolicy,
@@ -45,6 +49,7 @@ from pyignite.datatypes.transactions import (  # type: ignore[import-untyped,unu
     TransactionIsolation,
 )
 from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    AuthenticationError,
     CacheError,
     ReconnectError,
     SocketError,
@@ -175,19 +180,93 @@ def dump_record(record: DedupRecord) -> bytes:
     return _encode({"last": record.last_seq, "ok": ok, "res": rest})
 
 
+class IgniteConnectError(Exception):
+    """Ignite answered but refused the connection: ``reason`` is ``authentication`` or ``tls``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:
     """Connect once and list the caches (``synchub serve`` checks Ignite before serving).
 
     Raises:
-        Exception: whatever the connection attempt raised, or TimeoutError.
+        IgniteConnectError: bad credentials, or a TLS mismatch / certificate not trusted.
+        Exception: otherwise whatever the connection attempt raised, or TimeoutError.
     """
     client = AioClient(**options)
     try:
-        await asyncio.wait_for(client.connect(list(addresses)), timeout)
-        await asyncio.wait_for(client.get_cache_names(), timeout)
+        try:
+            await asyncio.wait_for(client.connect(list(addresses)), timeout)
+            await asyncio.wait_for(client.get_cache_names(), timeout)
+        except AuthenticationError as e:
+            raise IgniteConnectError(
+                "authentication",
+                f"Ignite authentication failed: {e} (check [ignite] username and password / password_env)",
+            ) from e
+        except Exception as e:
+            # pyignite reports every failed node as "Can not connect.": find out why.
+            found = await asyncio.to_thread(_diagnose, list(addresses), dict(options), min(timeout, 5.0))
+            if found is None:
+                raise
+            raise IgniteConnectError(*found) from e
     finally:
         with contextlib.suppress(Exception):
             await client.close()
+
+
+def _diagnose(
+    addresses: list[tuple[str, int]], options: dict[str, Any], timeout: float
+) -> tuple[str, str] | None:
+    """Why no node accepted a connection, when it is TLS: (reason, message), else None."""
+    tls = create_ssl_context(options) if options.get("use_ssl") else None
+    for host, port in addresses:
+        try:
+            raw = socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            continue  # really unreachable
+        with raw:
+            if tls is None:
+                if not _answers_plain_handshake(raw, timeout):
+                    return (
+                        "tls",
+                        f"{host}:{port} accepts TCP but drops the plain thin-client handshake: its client "
+                        "connector probably requires TLS (set [ignite] use_ssl = true and ssl_ca_certfile)",
+                    )
+                continue
+            try:
+                raw.settimeout(timeout)
+                tls.wrap_socket(raw).close()
+            except ssl.SSLCertVerificationError as e:
+                return (
+                    "tls",
+                    f"TLS to {host}:{port}: the node's certificate is not trusted ({e.verify_message}); "
+                    "check [ignite] ssl_ca_certfile",
+                )
+            except (ssl.SSLError, OSError) as e:
+                return (
+                    "tls",
+                    f"TLS handshake with {host}:{port} failed ({e}): is TLS enabled on the node's client "
+                    "connector? (else set [ignite] use_ssl = false)",
+                )
+    return None
+
+
+def _answers_plain_handshake(sock: socket.socket, timeout: float) -> bool:
+    """True when a plain thin-client handshake gets any well-formed reply (success or refusal)."""
+    from hub.ignite.cluster import handshake_request
+
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(handshake_request())
+        head = sock.recv(4)
+    except OSError:
+        return False
+    if len(head) < 4:
+        return False
+    (size,) = struct.unpack("<i", head)
+    return bool(0 < size < 1 << 20)
 
 
 def plain_doc(value: Any) -> dict[str, Any] | None:
@@ -606,6 +685,14 @@ class IgniteStore:
                 (cursor, want),
                 page_size=min(max(want, 1), 1024),
             )
+            full = len(rows) >= want
+            if full and rows:
+                # Two hubs can stamp different documents with the same version: a page must never
+                # end inside such a group, or resuming with VER > last would skip its other rows.
+                last = int(rows[-1][1])
+                have = {str(r[0]) for r in rows if int(r[1]) == last}
+                tie = await self._sql(f"SELECT ID, VER, DEL FROM {c.table} WHERE VER = ?{where}", (last,))
+                rows = list(rows) + [r for r in tie if str(r[0]) not in have]
             live = [str(r[0]) for r in rows if not r[2]]
             data = await fast_get_all(c.data, live) if live else {}
             for key, ver, deleted in rows:
@@ -615,7 +702,7 @@ class IgniteStore:
                 if doc is None and not include_deleted:
                     continue
                 out.append(Change(str(key), int(ver), doc))
-            if len(rows) < want:
+            if not full:
                 break
             cursor = int(rows[-1][1])
         if include_deleted:

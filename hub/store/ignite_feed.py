@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 #: (measured on 2.17: a local node still sends about one frame per event, so the buffer must absorb bursts.)
 CQ_PAGE_SIZE = 128
 CQ_TIME_INTERVAL_MS = 20
-CQ_BUFFER_BATCHES = 65536  # frames of a few hundred bytes: bounded at tens of MB
+CQ_BUFFER_BATCHES = 65536  # notifications (a local node sends about one per event)
+CQ_BUFFER_BYTES = 256 << 20  # and bytes: whichever fills first loses the feed (-> resync), never memory
 #: Keys stamped per transaction.
 STAMP_CHUNK = 500
 #: CQ events gathered (from notifications already received) before one meta lookup / stamp round.
@@ -240,6 +241,7 @@ async def open_feed(store: IgniteStore, c: Coll) -> AsyncIterator[AsyncIterator[
         page_size=CQ_PAGE_SIZE,
         time_interval_ms=CQ_TIME_INTERVAL_MS,
         buffer_batches=CQ_BUFFER_BATCHES,
+        buffer_bytes=CQ_BUFFER_BYTES,
     )
     try:
         await cq.__aenter__()

@@ -182,7 +182,11 @@ class MemoryStore:
             for i, s in c.docs.items()
             if s.ver > after and (include_deleted or s.doc is not None)
         )
-        return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:limit]]
+        # Never split a version between pages: readers resume with ``after = last ver``.
+        end = limit
+        while 0 < end < len(items) and items[end][0] == items[end - 1][0]:
+            end += 1
+        return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:end]]
 
     async def count(self, coll: str) -> int:
         self._check()

@@ -475,22 +475,28 @@ class Connection:
                 await self.ws.close(self.close_code, self.close_reason)
 
     async def _mutations(self) -> None:
-        while True:
-            eff = await self.muts.get()
-            self._mut_busy = True
-            try:
-                results = await self._apply_batch(eff)
-            except StoreUnavailable as exc:
-                self.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
-                if self.metrics is not None:
-                    self.metrics.store_errors.inc()
-                return
-            except Exception as exc:
-                self.fail(exc)
-                return
-            finally:
-                self._mut_busy = False
-            self.send_control(m.ack(results))
+        try:
+            while True:
+                eff = await self.muts.get()
+                self._mut_busy = True
+                try:
+                    results = await self._apply_batch(eff)
+                except StoreUnavailable as exc:
+                    self.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
+                    if self.metrics is not None:
+                        self.metrics.store_errors.inc()
+                    return
+                except Exception as exc:
+                    self.fail(exc)
+                    return
+                finally:
+                    self._mut_busy = False
+                self.send_control(m.ack(results))
+        finally:
+            # The connection is closing: unblock a reader waiting on the full queue (its batches
+            # were never acknowledged; the client replays them elsewhere).
+            while not self.muts.empty():
+                self.muts.get_nowait()
 
     async def _apply_batch(self, eff: ApplyBatch) -> list[dict[str, Any]]:
         muts = [

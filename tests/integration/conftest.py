@@ -148,9 +148,12 @@ class HubFactory:
         collections: Mapping[str, Mapping[str, Any]],
         *,
         start: bool = True,
+        ignite: Mapping[str, Any] | None = None,
         **hub: Any,
     ) -> HubProcess:
-        proc = HubProcess(f"{self.label}-{name}", addresses, collections, hub=hub, config_dir=self.tmp)
+        proc = HubProcess(
+            f"{self.label}-{name}", addresses, collections, hub=hub, ignite=ignite, config_dir=self.tmp
+        )
         self.started.append(proc)
         if start:
             await proc.start()

@@ -51,13 +51,16 @@ def render_toml(
     addresses: Sequence[tuple[str, int]],
     collections: Mapping[str, Mapping[str, Any]],
     hub: Mapping[str, Any] | None = None,
+    ignite: Mapping[str, Any] | None = None,
 ) -> str:
-    """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` and one table per collection."""
+    """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` (addresses plus ``ignite``,
+    e.g. credentials and TLS) and one table per collection."""
     hub_table: dict[str, Any] = {"host": "127.0.0.1", "dev_auth": True}
     hub_table.update(hub or {})
     lines = ["[hub]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in hub_table.items()]
     lines += ["", "[ignite]", f"addresses = {_toml_value([f'{h}:{p}' for h, p in addresses])}"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in (ignite or {}).items()]
     for name, table in collections.items():
         lines += ["", f"[collections.{name}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
@@ -74,12 +77,13 @@ class HubProcess:
         collections: Mapping[str, Mapping[str, Any]],
         *,
         hub: Mapping[str, Any] | None = None,
+        ignite: Mapping[str, Any] | None = None,
         config_dir: Path,
     ) -> None:
         self.name = name
         self.port = free_port()
         self.config_path = config_dir / f"hub-{name}.toml"
-        self.config_path.write_text(render_toml(addresses, collections, hub))
+        self.config_path.write_text(render_toml(addresses, collections, hub, ignite))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / f"hub-{name}.log"
         self.log_path.write_text("")
