@@ -98,6 +98,7 @@ class ApplyBatch:
 class Close:
     code: int
     reason: str
+    error: BaseException | None = None  # a bug caught in receive(): the adapter logs its traceback
 
 
 Effect = Send | Authenticate | Reauthenticate | Subscribe | Unsubscribe | ApplyBatch | Close
@@ -156,8 +157,9 @@ class Session:
             effects = self._handle(msg)
         except ClientProtocolError as exc:
             return self.fail(exc)
-        except Exception as exc:  # a bug: never escape receive()
-            return self._close(CloseCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
+        except Exception as exc:  # a bug: never escape receive(); the adapter logs it
+            effects = self._close(CloseCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
+            return [Close(e.code, e.reason, exc) if isinstance(e, Close) else e for e in effects]
         if not any(isinstance(e, Close) for e in effects):
             self.state = nxt
         return effects

@@ -301,6 +301,8 @@ class Connection:
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)
             elif isinstance(eff, Close):
+                if eff.error is not None:
+                    log.error("session bug, closing %s", eff.code, exc_info=eff.error)
                 if 4000 <= eff.code < 4100:
                     self.hub.stats["protocol_errors"] += 1
                 self.request_close(eff.code, eff.reason)
