@@ -169,10 +169,9 @@ export class Store {
    * @param {string} c
    * @param {Change[]} changes
    * @param {Cursor | null} cursor
-   * @param {Set<string>} [seen] collects the ids of a running sync
    * @returns {Promise<StoredChange[]>} the changes visible to the app
    */
-  applyRemote(c, changes, cursor, seen) {
+  applyRemote(c, changes, cursor) {
     return this.run([DOCS, META], 'readwrite', async (tx) => {
       const docs = tx.objectStore(DOCS)
       /** @type {StoredChange[]} */
@@ -183,7 +182,6 @@ export class Store {
       const held = new Map()
       for (let i = 0; i < changes.length; i++) {
         const [id, ver, doc] = changes[i]
-        seen?.add(id)
         const cur = held.get(id) ?? (await reads[i])
         const r = remoteChange(cur, c, id, ver, doc)
         if (!r) continue
@@ -255,6 +253,13 @@ export class Store {
         await Promise.all(results.map((r) => sent?.get(r.seq) ?? ahead(outbox.get(r.seq))))
       )
       const reads = entries.map((e) => e && ahead(docs.get([e.c, e.id])))
+      // seqs are integer keys: a dense run of them is exactly the outbox range it spans. One range
+      // delete up front gives the same outbox as a delete per entry while no document repeats
+      // (the lookup of a document's next pending entry below then never meets the range).
+      const first = results.length ? results[0].seq : 0
+      const dense =
+        results.every((r, i) => r.seq === first + i) && new Set(entries.map((e) => e && e.c + '\0' + e.id)).size === results.length
+      if (dense) outbox.delete(IDBKeyRange.bound(first, first + results.length - 1))
       /** @type {Map<string, DocRecord>} */
       const held = new Map()
       for (let i = 0; i < results.length; i++) {
@@ -267,7 +272,7 @@ export class Store {
         const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)
         held.set(key, a.rec)
         docs.put(a.rec)
-        outbox.delete(r.seq)
+        if (!dense) outbox.delete(r.seq)
         const info = { coll: entry.c, id: entry.id, local: entry.doc, server: r.doc ?? null, outcome: r.s, ver: r.ver }
         if (a.conflict) conflicts.push(info)
         if (r.s === 'error') failed.push({ ...info, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })

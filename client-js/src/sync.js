@@ -52,6 +52,8 @@ export class Syncer {
     /** @type {{last: number, entries: import('./core/records.js').OutboxEntry[]}[]} batches awaiting their ack */
     this.inflight = []
     this.sentSeq = 0
+    /** @type {Map<string, bigint>} per document (`coll\0id`): a version the store holds at least, from acks of this connection */
+    this.known = new Map()
     this.pumping = false
     this.pumpAgain = false
     /** @type {ServerMessage[]} frames waiting to be applied */
@@ -148,6 +150,7 @@ export class Syncer {
     this.welcomed = false
     this.inflight = []
     this.sentSeq = 0
+    this.known.clear()
     this.subs.clear()
     this.queue = []
     this.gen++
@@ -240,8 +243,12 @@ export class Syncer {
       case 'page': {
         const sub = this.sub(m.coll, m.id)
         if (!sub) return
-        for (const [, ver] of m.changes) this.h.observe(ver)
-        this.h.remote(await store.applyRemote(m.coll, m.changes, null, sub.seen))
+        for (const [id, ver] of m.changes) {
+          this.h.observe(ver)
+          sub.seen.add(id)
+        }
+        const changes = this.fresh(m.coll, m.changes)
+        if (changes.length) this.h.remote(await store.applyRemote(m.coll, changes, null))
         sub.done = m.done
         this.h.emit('progress', { coll: m.coll, done: m.done, total: m.total })
         return
@@ -249,6 +256,8 @@ export class Syncer {
       case 'synced': {
         const sub = this.sub(m.coll, m.id)
         if (!sub) return
+        // a reset may delete documents: what `known` says about them no longer holds
+        if (m.reset) this.known.clear()
         this.h.remote(await store.finishSync(m.coll, m.cursor, m.reset, sub.seen))
         sub.syncing = false
         sub.seen = new Set()
@@ -267,7 +276,7 @@ export class Syncer {
       case 'chg': {
         const sub = this.subs.get(m.coll)
         for (const [, ver] of m.changes) this.h.observe(ver)
-        const changes = skipEchoes(m.coll, m.changes, this.inflight)
+        const changes = this.fresh(m.coll, m.changes)
         // only echoes: skip the transaction; the cursor catches up with the next change (replaying
         // a few changes after a reconnect is harmless, versions filter them)
         if (!changes.length && m.changes.length) return
@@ -281,6 +290,11 @@ export class Syncer {
         for (const b of this.inflight) if (b.last <= top) for (const e of b.entries) sent.set(e.seq, e)
         const a = await store.applyAcks(m.results, sent)
         while (this.inflight.length && this.inflight[0].last <= top) this.inflight.shift()
+        if (this.known.size > 1e5) this.known.clear()
+        for (const r of m.results) {
+          const e = sent.get(r.seq)
+          if (e && r.s !== 'error') this.known.set(e.c + '\0' + e.id, r.ver)
+        }
         this.h.remote(a.changes)
         for (const c of a.conflicts) this.h.emit('conflict', c)
         for (const f of a.failed) this.h.emit('error', { kind: 'mutation', ...f })
@@ -326,6 +340,24 @@ export class Syncer {
         }
       }
     }
+  }
+
+  /**
+   * The changes that may alter the store: without the echoes of our own writes, those still in
+   * flight (the ack brings the same version and document) and those whose version an ack of this
+   * connection already stored (the store would ignore them after a read per document).
+   * @param {string} coll
+   * @param {import('./core/messages.js').Change[]} changes
+   */
+  fresh(coll, changes) {
+    /** @type {Map<string, import('./core/records.js').OutboxEntry>} */
+    const mine = new Map()
+    for (const b of this.inflight) for (const e of b.entries) if (e.c === coll) mine.set(e.id, e)
+    return changes.filter(([id, ver, doc]) => {
+      const e = mine.get(id)
+      const k = this.known.get(coll + '\0' + id)
+      return !(e && sameDoc(e.doc, doc)) && !(k !== undefined && ver <= k)
+    })
   }
 
   /**
@@ -474,24 +506,6 @@ export class Syncer {
       }
     }
   }
-}
-
-/**
- * Drop the echoes of our own writes still awaiting their ack: the ack brings the same version
- * and document, so applying the echo would cost a read and a write per document for nothing.
- * @param {string} coll
- * @param {import('./core/messages.js').Change[]} changes
- * @param {{entries: import('./core/records.js').OutboxEntry[]}[]} inflight
- */
-function skipEchoes(coll, changes, inflight) {
-  if (!inflight.length) return changes
-  /** @type {Map<string, import('./core/records.js').OutboxEntry>} */
-  const mine = new Map()
-  for (const b of inflight) for (const e of b.entries) if (e.c === coll) mine.set(e.id, e)
-  return changes.filter(([id, , doc]) => {
-    const e = mine.get(id)
-    return !e || !sameDoc(e.doc, doc)
-  })
 }
 
 /** @param {unknown} e */
