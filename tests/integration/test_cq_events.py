@@ -27,8 +27,9 @@ from pyignite.datatypes import (
     TimestampObject,
     UUIDObject,
 )
+from pyignite.datatypes.cache_config import CacheAtomicityMode
 from pyignite.datatypes.expiry_policy import ExpiryPolicy
-from pyignite.datatypes.prop_codes import PROP_EXPIRY_POLICY, PROP_NAME
+from pyignite.datatypes.prop_codes import PROP_CACHE_ATOMICITY_MODE, PROP_EXPIRY_POLICY, PROP_NAME
 
 from hub.ignite import (
     BinaryObject,
@@ -228,8 +229,16 @@ async def test_events_from_node_client(
 
 
 async def test_100k_updates_no_loss_per_key_order(aio_client: Any, cache_name: str) -> None:
+    """On a TRANSACTIONAL cache, as the hub's writable collections are.
+
+    On an ATOMIC cache Ignite 2.17 itself skips some intermediate events under this load (about one
+    run in fifteen here: e.g. 97,600 of 100,000 notifications reached the socket, each key's last
+    value among them); see docs/ignite.md "Delivery".
+    """
     keys, rounds, writers = 1000, 100, 4
-    cache = await aio_client.get_or_create_cache(cache_name)
+    cache = await aio_client.get_or_create_cache(
+        {PROP_NAME: cache_name, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL}
+    )
     last = dict.fromkeys(range(keys), 0)
     errors: list[str] = []
     total = 0
@@ -241,7 +250,12 @@ async def test_100k_updates_no_loss_per_key_order(aio_client: Any, cache_name: s
 
     async with continuous_query(aio_client, cache_name, buffer_batches=keys * rounds) as events:
         tasks = [asyncio.create_task(writer(w)) for w in range(writers)]
-        async for batch in events:
+        it = events.__aiter__()
+        while True:
+            try:  # a stall fails with the count, not after the suite's timeout
+                batch = await asyncio.wait_for(it.__anext__(), 60)
+            except TimeoutError:
+                raise AssertionError(f"events stalled at {total} of {keys * rounds}") from None
             for ev in batch:
                 expected = last[ev.key] + 1
                 if ev.value != expected or ev.type != (C if expected == 1 else U):
