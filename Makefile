@@ -42,7 +42,7 @@ system-deps:
 	  [ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
 	  command -v docker-compose >/dev/null || pkgs="$$pkgs docker-compose"; \
 	  echo "installing:$$pkgs"; \
-	  $(SUDO) apt-get update && $(SUDO) apt-get install -y $$pkgs; \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; \
 	fi
 
 setup: $(STAMPS)/pip $(STAMPS)/npm-client-js $(STAMPS)/npm-tests-node jars system-deps
