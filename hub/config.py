@@ -12,7 +12,7 @@ import os
 import ssl
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -387,9 +387,3 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     except tomllib.TOMLDecodeError as exc:
         raise HubUsageError(f"{p}: invalid TOML: {exc}") from exc
     return parse_config(data, env, str(p))
-
-
-def with_collections(config: Config, *specs: CollectionSpec) -> Config:
-    """A copy of ``config`` with ``specs`` added (replacing same-named collections)."""
-    names = {s.name for s in specs}
-    return replace(config, collections=tuple(c for c in config.collections if c.name not in names) + specs)

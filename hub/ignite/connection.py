@@ -166,11 +166,6 @@ class CQConnection(AioConnection):  # type: ignore[misc]
         if len(self._closed_ids) > MAX_CLOSED_IDS:
             del self._closed_ids[next(iter(self._closed_ids))]
 
-    def forget_orphans(self, cq_id: int) -> None:
-        dropped = self._orphans.pop(cq_id, None)
-        if dropped:
-            self._orphan_count -= len(dropped)
-
     # -- loss ----------------------------------------------------------------------------------------------
     def process_connection_lost(self, err: Any, reconnect: bool = False) -> None:
         # Never let pyignite reconnect silently: a new socket would not carry our CQs.

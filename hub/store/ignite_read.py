@@ -29,19 +29,17 @@ from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused
 from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.ignite.binary import BinaryDecodeError, BinaryDecoder, _hashable, _Reader
-from hub.ignite.connection import FLAG_TOPOLOGY, parse_response
+from hub.ignite.connection import _REQ_HDR, FLAG_TOPOLOGY, OP_RESOURCE_CLOSE, parse_response
 from hub.store.ignite_binary import RawBinary
 
 __all__ = ["BinaryDecodeError", "FastPathUnavailable", "get_all", "scan_pages"]
 
 log = logging.getLogger(__name__)
 
-OP_RESOURCE_CLOSE = 0
 OP_CACHE_GET_ALL = 1003
 OP_QUERY_SCAN = 2000
 OP_QUERY_SCAN_CURSOR_GET_PAGE = 2001
 
-_REQ_HDR = struct.Struct("<ihq")
 _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 _STR = struct.Struct("<bi")
