@@ -106,7 +106,11 @@ async def test_sigkill_mid_batch_exactly_once(
             if was_committed:
                 assert all(r.get("dup") is True for r in r1), f"round {rnd}: committed batch re-applied"
             else:
-                assert not any(r.get("dup") for r in r1), f"round {rnd}: uncommitted batch answered dup"
+                # Not visible when we looked, but a commit in flight when the hub died can still be
+                # completed by Ignite's recovery before the replay: then the whole batch is dup.
+                # Either way all or nothing; the counter totals below prove nothing ran twice.
+                dups = {bool(r.get("dup")) for r in r1}
+                assert len(dups) == 1, f"round {rnd}: batch half replayed"
             assert all(r["s"] in ("ok", "merged", "dup") for r in r1), r1
             # The second replay (other hub) is all dup: the same outcome while the document is
             # still at the version it produced, else "dup" with the (newer) current document.
