@@ -36,13 +36,14 @@ from pyignite.datatypes import (  # type: ignore[import-untyped,unused-ignore]
     LongObject,
     String,
 )
-from pyignite.datatypes.cache_config import CacheAtomicityMode  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes.cache_config import CacheAtomicityMode, WriteSynchronizationMode  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
     PROP_BACKUPS_NUMBER,
     PROP_CACHE_ATOMICITY_MODE,
     PROP_EXPIRY_POLICY,
     PROP_NAME,
     PROP_QUERY_ENTITIES,
+    PROP_WRITE_SYNCHRONIZATION_MODE,
 )
 from pyignite.datatypes.transactions import (  # type: ignore[import-untyped,unused-ignore]
     TransactionConcurrency,
@@ -381,6 +382,8 @@ class IgniteStore:
             PROP_NAME: name,
             PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
             PROP_BACKUPS_NUMBER: backups,
+            # An acknowledged write must survive its primary node's death: wait for the backups.
+            PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
         }
         if ttl_ms > 0:
             settings[PROP_EXPIRY_POLICY] = ExpiryPolicy(create=ttl_ms, update=ttl_ms)
@@ -424,6 +427,7 @@ class IgniteStore:
                     if atomic
                     else CacheAtomicityMode.TRANSACTIONAL,
                     PROP_BACKUPS_NUMBER: spec.backups,
+                    PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
                 }
             )
         if atomic and spec.writable:

@@ -5,7 +5,8 @@ binary field names are ``VER``, ``LWW``, ``BY``, ``H``, ``DEL``)::
 
     CREATE TABLE IF NOT EXISTS SYNCHUB_META_<D'> (
         ID VARCHAR PRIMARY KEY, VER BIGINT, LWW BIGINT, BY VARCHAR, H BIGINT, DEL BOOLEAN)
-    WITH "cache_name=synchub_meta_<D>,value_type=SynchubMeta,atomicity=transactional,backups=<n>"
+    WITH "cache_name=synchub_meta_<D>,value_type=SynchubMeta,atomicity=transactional,backups=<n>,
+          write_synchronization_mode=FULL_SYNC"
     CREATE INDEX IF NOT EXISTS SYNCHUB_META_<D'>_VER ON SYNCHUB_META_<D'> (VER)
 
 ``D'`` is ``D`` upper-cased with non-identifier characters replaced (plus a hash suffix when anything was
@@ -92,7 +93,7 @@ def create_table_sql(data_cache: str, backups: int) -> str:
         f"CREATE TABLE IF NOT EXISTS {meta_table_name(data_cache)} ("
         "ID VARCHAR PRIMARY KEY, VER BIGINT, LWW BIGINT, BY VARCHAR, H BIGINT, DEL BOOLEAN) "
         f'WITH "cache_name={cache},value_type={META_TYPE},'
-        f'atomicity=transactional,backups={int(backups)}"'
+        f'atomicity=transactional,backups={int(backups)},write_synchronization_mode=FULL_SYNC"'
     )
 
 

@@ -184,12 +184,21 @@ def test_second_node_failure_stops_first(tmp_path: Path, port_block: PortBlock) 
 
 def test_pair_kill_and_restart_node(ignite_pair: LocalCluster) -> None:
     from pyignite import Client
-    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
+    from pyignite.datatypes.cache_config import WriteSynchronizationMode
+    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME, PROP_WRITE_SYNCHRONIZATION_MODE
 
     client = Client()
     client.connect(ignite_pair.addresses)
     try:
-        cache = client.get_or_create_cache({PROP_NAME: "t_pair", PROP_BACKUPS_NUMBER: ignite_pair.backups})
+        # FULL_SYNC: put_all returns once the backups hold the data (the default PRIMARY_SYNC
+        # updates them asynchronously, so an immediate kill could lose some).
+        cache = client.get_or_create_cache(
+            {
+                PROP_NAME: "t_pair",
+                PROP_BACKUPS_NUMBER: ignite_pair.backups,
+                PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+            }
+        )
         cache.put_all({i: f"v{i}" for i in range(64)})
     finally:
         client.close()
