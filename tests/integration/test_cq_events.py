@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import subprocess
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from hub.ignite.continuous_query import ContinuousQuery
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 C, U, R, X = EventType.CREATED, EventType.UPDATED, EventType.REMOVED, EventType.EXPIRED
+SENTINEL = -424242  # the priming key (an int fits both plain caches and INT-keyed tables)
 
 
 async def collect(events: ContinuousQuery, n: int) -> list[CQEvent]:
@@ -55,6 +57,41 @@ async def collect(events: ContinuousQuery, n: int) -> list[CQEvent]:
             break
     assert len(out) == n, out
     return out
+
+
+async def prime(
+    events: ContinuousQuery,
+    write: Callable[[int], Awaitable[Any]],
+    remove: Callable[[], Awaitable[Any]],
+) -> None:
+    """Wait until the server forwards events, then leave the cache as it was.
+
+    Ignite starts forwarding a new continuous query's events only after its start reply has left
+    the socket (notes: start-up race), so a write made right after ``__aenter__`` can go unseen. Write
+    a sentinel (key ``SENTINEL``) until one of its events arrives, then remove it and consume that.
+    """
+    it = events.__aiter__()
+    for i in range(1, 100):
+        await write(i)
+        try:
+            while True:
+                batch = await asyncio.wait_for(it.__anext__(), 0.5)
+                assert all(e.key == SENTINEL for e in batch), batch
+                if any(e.value is not None and _sentinel_value(e.value) == i for e in batch):
+                    break
+        except TimeoutError:
+            continue
+        break
+    await remove()
+    while True:
+        batch = await asyncio.wait_for(it.__anext__(), 30)
+        assert all(e.key == SENTINEL for e in batch), batch
+        if any(e.type == R for e in batch):
+            return
+
+
+def _sentinel_value(value: Any) -> Any:
+    return value.get("AGE") if isinstance(value, dict) else value
 
 
 def triples(evs: list[CQEvent]) -> list[tuple[EventType, Any, Any, Any]]:
@@ -72,6 +109,7 @@ class Person(
 async def test_put_replace_remove(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name) as events:
+        await prime(events, lambda i: cache.put(SENTINEL, i), lambda: cache.remove_key(SENTINEL))
         await cache.put(1, "a")
         await cache.put(1, "b")
         assert await cache.replace(1, "c")
@@ -87,6 +125,7 @@ async def test_put_replace_remove(aio_client: Any, cache_name: str) -> None:
 async def test_put_all_remove_all(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name) as events:
+        await prime(events, lambda i: cache.put(SENTINEL, i), lambda: cache.remove_key(SENTINEL))
         await cache.put_all({k: f"v{k}" for k in range(10)})
         got = await collect(events, 10)
         assert sorted((e.key, e.value) for e in got) == [(k, f"v{k}") for k in range(10)]
@@ -179,6 +218,13 @@ async def test_sql_dml(aio_client: Any, cache_name: str) -> None:
     )
     try:
         async with continuous_query(aio_client, cache_name) as events:
+            await prime(
+                events,
+                lambda i: _sql(
+                    aio_client, f"MERGE INTO {table} (id, name, age) VALUES (?, 's', ?)", [SENTINEL, i]
+                ),
+                lambda: _sql(aio_client, f"DELETE FROM {table} WHERE id = {SENTINEL}"),
+            )
             await _sql(aio_client, f"INSERT INTO {table} (id, name, age) VALUES (?, ?, ?)", [1, "Bob", 40])
             await _sql(aio_client, f"UPDATE {table} SET age = age + 1 WHERE id = 1")
             await _sql(aio_client, f"DELETE FROM {table} WHERE id = 1")
