@@ -8,12 +8,13 @@ BIN     := $(VENV)/bin
 STAMPS  := $(VENV)/.stamps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test lint stop clean jars system-deps
+.PHONY: help setup run test soak-tests lint stop clean jars system-deps
 
 help:
 	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose"
 	@echo "make run    - local Ignite node + hub (synchub dev)"
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
+	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
 	@echo "make lint   - ruff check + format check + mypy"
 	@echo "make stop   - stop the local Ignite node(s) started by make run"
 	@echo "make clean  - remove caches, test artifacts and local cluster state"
@@ -61,6 +62,10 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/pytest
 	@if [ -f client-js/package.json ]; then npm --prefix client-js test; fi
+
+N ?= 10
+soak-tests:
+	bash .ci/soak $(N)
 
 stop:
 	@if [ -x $(BIN)/synchub ]; then $(BIN)/synchub ignite stop; fi

@@ -10,15 +10,20 @@ A missing JVM, Maven or network makes the fixtures *error* (never skip).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import functools
+import inspect
+import io
 import os
 import random
 import shutil
+import signal
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -160,16 +165,26 @@ def ignite_addresses(ignite_cluster: LocalCluster) -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def ignite_pair(
+def ignite_pair_cluster(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalCluster]:
-    """Two nodes (caches meant to use backups=1) for failover tests, one cluster per module.
-
-    Tests may ``kill_node(i)``; they should ``start_node(i)`` again if later tests in the
-    module need both nodes. Teardown copes with killed nodes."""
+    """Two nodes (caches meant to use backups=1) for failover tests, one cluster per module."""
     label = "pair-" + request.module.__name__.rsplit(".", 1)[-1]
     with running_cluster(tmp_path_factory.mktemp("ignite-pair"), label, nodes=2, backups=1) as c:
         yield c
+
+
+@pytest.fixture
+def ignite_pair(ignite_pair_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    """The module's two-node cluster with both nodes running; tests may ``kill_node(i)``.
+
+    The fixture, not the test, restarts killed nodes: it runs even when the test failed or was
+    cancelled, so no test has to restore the cluster from a ``finally`` of its own (which, in a
+    coroutine abandoned by a timeout, could run much later and start a node nobody stops)."""
+    yield ignite_pair_cluster
+    for i in range(ignite_pair_cluster.nodes):
+        if ignite_pair_cluster.node_pid(i) is None:
+            ignite_pair_cluster.start_node(i)
 
 
 @pytest.fixture
@@ -189,3 +204,74 @@ async def aio_client(ignite_addresses: list[tuple[str, int]]) -> AsyncIterator[A
         yield client
     finally:
         await client.close()
+
+
+# --------------------------------------------------------------------------- hangs and leftovers
+#: Seconds left to pytest-timeout after an async test's own deadline: the deadline cancels the test's
+#: task first, so its ``finally`` blocks and the fixtures' teardowns run while everything is alive.
+DEADLINE_MARGIN_S = 20.0
+
+
+def _deadline_s(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("timeout")
+    total = float(mark.args[0]) if mark and mark.args else float(item.config.getini("timeout") or 300)
+    return max(total - DEADLINE_MARGIN_S, total * 0.8)
+
+
+def _with_deadline(fn: Callable[..., Awaitable[Any]], budget: float) -> Callable[..., Awaitable[Any]]:
+    """``fn`` run as a task that is cancelled after ``budget`` seconds, failing with its stack.
+
+    Without this, pytest-timeout's SIGALRM escapes the event loop and leaves the test coroutine
+    suspended; its ``finally`` then runs whenever the coroutine is collected, tests later."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.ensure_future(fn(*args, **kwargs))
+        done, _ = await asyncio.wait({task}, timeout=budget)
+        if done:
+            return task.result()
+        where = io.StringIO()
+        task.print_stack(file=where)
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 15)
+        pytest.fail(f"test did not finish within {budget:g}s; it was waiting at:\n{where.getvalue()}")
+
+    return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fn = getattr(item, "obj", None)
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(fn):
+            item.obj = _with_deadline(fn, _deadline_s(item))
+
+
+def _live_children() -> list[tuple[int, str]]:
+    """(pid, command line) of this process's children that have not exited."""
+    me = os.getpid()
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me and fields[0] != "Z":
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                out.append((int(stat.parent.name), cmd[:200]))
+    return out
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every fixture has been torn down: a child still running is a leak. Kill it and fail the run."""
+    leaked = _live_children()
+    for pid, _ in leaked:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    if leaked:
+        lines = "\n".join(f"  pid {pid}: {cmd}" for pid, cmd in leaked)
+        print(f"\nERROR: processes left running after every fixture was torn down (killed now):\n{lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -54,7 +54,6 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     CacheError,
     ReconnectError,
     SocketError,
-    SQLError,
 )
 
 from hub.core.apply import replay_result
@@ -85,11 +84,10 @@ from hub.store.ignite_meta import (
     SYS_CACHE,
     MetaRow,
     SynchubMeta,
-    create_index_sql,
-    create_table_sql,
     encode_meta,
     epoch_key,
     floor_key,
+    meta_cache_config,
     meta_cache_name,
     meta_table_name,
 )
@@ -441,17 +439,7 @@ class IgniteStore:
         # Read before the DDL: a hub that (re)creates the meta table replaces exactly this value, so
         # two hubs starting together agree on one new epoch (compare-and-set below).
         old_epoch = await self._sys.get(epoch_key(spec.name))
-        for sql in (create_table_sql(spec.cache_name, spec.backups), create_index_sql(spec.cache_name)):
-            try:
-                cur = await client.sql(sql)
-                async with cur:
-                    async for _ in cur:
-                        pass
-            except SQLError as e:
-                # IF NOT EXISTS is not atomic: another hub starting at the same time won the race.
-                if "already exists" not in str(e).lower():
-                    raise
-        meta = await client.get_cache(meta_name)
+        meta = await client.get_or_create_cache(meta_cache_config(spec.cache_name, spec.backups))
         vtype = ValueType(
             spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name)
         )

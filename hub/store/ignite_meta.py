@@ -1,7 +1,8 @@
 """The per-collection sync-metadata table and the hub's system caches (names, DDL, row type).
 
-Meta table of data cache ``D`` (SQL, created by the hub; unquoted names, so H2 upper-cases them and the
-binary field names are ``VER``, ``LWW``, ``BY``, ``H``, ``DEL``)::
+Meta table of data cache ``D`` (created by the hub as a cache configuration with a QueryEntity, see
+:func:`meta_cache_config`; the table is what this DDL would make, upper-case names, so the binary field
+names are ``VER``, ``LWW``, ``BY``, ``H``, ``DEL``)::
 
     CREATE TABLE IF NOT EXISTS SYNCHUB_META_<D'> (
         ID VARCHAR PRIMARY KEY, VER BIGINT, LWW BIGINT, BY VARCHAR, H BIGINT, DEL BOOLEAN)
@@ -13,8 +14,9 @@ binary field names are ``VER``, ``LWW``, ``BY``, ``H``, ``DEL``)::
 replaced). The key is the bare document id (a single VARCHAR primary key, so the key type is
 ``java.lang.String``), and the key-value view and SQL agree: ``cache.put(id, SynchubMeta(...))`` shows up
 in ``SELECT ID, ...`` and an SQL ``INSERT`` reads back through ``cache.get(id)``. ``key_type`` is left out on
-purpose: with ``key_type=java.lang.String`` given explicitly, Ignite 2.17 reads ``ID`` as NULL for rows put
-through the key-value API and fails SQL ``INSERT`` with "Failed to prepare update plan".
+purpose in the DDL form: with ``key_type=java.lang.String`` given explicitly, Ignite 2.17 wraps the key, reads
+``ID`` as NULL for rows put through the key-value API and fails SQL ``INSERT`` with "Failed to prepare
+update plan" (the QueryEntity form names ``ID`` as ``key_field_name`` and does not wrap).
 """
 
 from __future__ import annotations
@@ -27,6 +29,19 @@ from typing import Any
 
 from pyignite import GenericObjectMeta  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes import BoolObject, LongObject, String  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes.cache_config import (  # type: ignore[import-untyped,unused-ignore]
+    CacheAtomicityMode,
+    IndexType,
+    WriteSynchronizationMode,
+)
+from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
+    PROP_BACKUPS_NUMBER,
+    PROP_CACHE_ATOMICITY_MODE,
+    PROP_NAME,
+    PROP_QUERY_ENTITIES,
+    PROP_SQL_SCHEMA,
+    PROP_WRITE_SYNCHRONIZATION_MODE,
+)
 
 from hub.store.ignite_binary import ObjectLayout
 
@@ -85,21 +100,50 @@ def meta_table_name(data_cache: str) -> str:
     return f"SYNCHUB_META_{clean}"
 
 
-def create_table_sql(data_cache: str, backups: int) -> str:
-    cache = meta_cache_name(data_cache)
-    if '"' in cache or "," in cache or "=" in cache:
-        raise ValueError(f"cache name {data_cache!r} cannot be used in a CREATE TABLE ... WITH clause")
-    return (
-        f"CREATE TABLE IF NOT EXISTS {meta_table_name(data_cache)} ("
-        "ID VARCHAR PRIMARY KEY, VER BIGINT, LWW BIGINT, BY VARCHAR, H BIGINT, DEL BOOLEAN) "
-        f'WITH "cache_name={cache},value_type={META_TYPE},'
-        f'atomicity=transactional,backups={int(backups)},write_synchronization_mode=FULL_SYNC"'
-    )
+def meta_cache_config(data_cache: str, backups: int) -> dict[int, Any]:
+    """The meta cache as one cache configuration (table, columns and ``VER`` index in a QueryEntity).
 
-
-def create_index_sql(data_cache: str) -> str:
+    Created with OP_CACHE_GET_OR_CREATE_WITH_CONFIGURATION, which Ignite makes atomic cluster-wide:
+    hubs starting together all get the one cache, and its table is registered before the call
+    returns. ``CREATE TABLE IF NOT EXISTS`` + ``CREATE INDEX IF NOT EXISTS`` were not: a hub racing
+    another saw "Table doesn't exist" or "Cache is already indexed" and failed to start.
+    The result is the same table the DDL made: ``PUBLIC.SYNCHUB_META_<D'>``, key ``ID`` (a bare
+    ``java.lang.String`` key, not wrapped), value type ``SynchubMeta``.
+    """
     table = meta_table_name(data_cache)
-    return f"CREATE INDEX IF NOT EXISTS {table}_VER ON {table} (VER)"
+    return {
+        PROP_NAME: meta_cache_name(data_cache),
+        PROP_SQL_SCHEMA: "PUBLIC",
+        PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
+        PROP_BACKUPS_NUMBER: int(backups),
+        PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+        PROP_QUERY_ENTITIES: [
+            {
+                "table_name": table,
+                "key_type_name": "java.lang.String",
+                "key_field_name": "ID",
+                "value_type_name": META_TYPE,
+                "value_field_name": None,
+                "query_fields": [
+                    {"name": "ID", "type_name": "java.lang.String", "is_key_field": True},
+                    {"name": "VER", "type_name": "java.lang.Long"},
+                    {"name": "LWW", "type_name": "java.lang.Long"},
+                    {"name": "BY", "type_name": "java.lang.String"},
+                    {"name": "H", "type_name": "java.lang.Long"},
+                    {"name": "DEL", "type_name": "java.lang.Boolean"},
+                ],
+                "field_name_aliases": [],
+                "query_indexes": [
+                    {
+                        "index_name": f"{table}_VER",
+                        "index_type": IndexType.SORTED,
+                        "inline_size": -1,
+                        "fields": [{"name": "VER", "is_descending": False}],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def epoch_key(coll: str) -> str:

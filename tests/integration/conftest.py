@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.hubproc import HubProcess
+from tests.support.waiting import awaited_at
 from tests.support.wsclient import HubClient
 
 Docs = dict[str, dict[str, Any]]
@@ -80,7 +81,7 @@ async def wait_for(
         if res:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not reached within {timeout}s")
+            raise TimeoutError(f"condition not reached within {timeout:g}s (awaited at {awaited_at()})")
         await asyncio.sleep(interval)
 
 

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from tests.support.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_JS = REPO_ROOT / "client-js"
@@ -53,13 +54,6 @@ def _die_with_parent() -> None:
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
@@ -123,7 +117,7 @@ def js_hub(ignite_addresses: list[tuple[str, int]]) -> Iterator[HubProc]:
     external metrics writer."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:8]
-    port = _free_port()
+    port = free_port()
     cfg = ARTIFACTS / "hub.toml"
     cfg.write_text(_config(port, ignite_addresses, run))
     log = ARTIFACTS / "hub.log"

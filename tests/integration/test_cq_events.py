@@ -7,7 +7,6 @@ import datetime as dt
 import shutil
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,58 +39,11 @@ from hub.ignite import (
     EventType,
     continuous_query,
 )
-from hub.ignite.continuous_query import ContinuousQuery
+from tests.support.cq import SENTINEL, collect, next_batch, prime, prime_cache
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 C, U, R, X = EventType.CREATED, EventType.UPDATED, EventType.REMOVED, EventType.EXPIRED
-SENTINEL = -424242  # the priming key (an int fits both plain caches and INT-keyed tables)
-
-
-async def collect(events: ContinuousQuery, n: int) -> list[CQEvent]:
-    """The next ``n`` events (the pytest timeout bounds the wait)."""
-    out: list[CQEvent] = []
-    async for batch in events:
-        out.extend(batch)
-        if len(out) >= n:
-            break
-    assert len(out) == n, out
-    return out
-
-
-async def prime(
-    events: ContinuousQuery,
-    write: Callable[[int], Awaitable[Any]],
-    remove: Callable[[], Awaitable[Any]],
-) -> None:
-    """Wait until the server forwards events, then leave the cache as it was.
-
-    Ignite starts forwarding a new continuous query's events only after its start reply has left
-    the socket (notes: start-up race), so a write made right after ``__aenter__`` can go unseen. Write
-    a sentinel (key ``SENTINEL``) until one of its events arrives, then remove it and consume that.
-    """
-    it = events.__aiter__()
-    for i in range(1, 100):
-        await write(i)
-        try:
-            while True:
-                batch = await asyncio.wait_for(it.__anext__(), 0.5)
-                assert all(e.key == SENTINEL for e in batch), batch
-                if any(e.value is not None and _sentinel_value(e.value) == i for e in batch):
-                    break
-        except TimeoutError:
-            continue
-        break
-    await remove()
-    while True:
-        batch = await asyncio.wait_for(it.__anext__(), 30)
-        assert all(e.key == SENTINEL for e in batch), batch
-        if any(e.type == R for e in batch):
-            return
-
-
-def _sentinel_value(value: Any) -> Any:
-    return value.get("AGE") if isinstance(value, dict) else value
 
 
 def triples(evs: list[CQEvent]) -> list[tuple[EventType, Any, Any, Any]]:
@@ -109,7 +61,7 @@ class Person(
 async def test_put_replace_remove(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name) as events:
-        await prime(events, lambda i: cache.put(SENTINEL, i), lambda: cache.remove_key(SENTINEL))
+        await prime_cache(events, cache)
         await cache.put(1, "a")
         await cache.put(1, "b")
         assert await cache.replace(1, "c")
@@ -125,7 +77,7 @@ async def test_put_replace_remove(aio_client: Any, cache_name: str) -> None:
 async def test_put_all_remove_all(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name) as events:
-        await prime(events, lambda i: cache.put(SENTINEL, i), lambda: cache.remove_key(SENTINEL))
+        await prime_cache(events, cache)
         await cache.put_all({k: f"v{k}" for k in range(10)})
         got = await collect(events, 10)
         assert sorted((e.key, e.value) for e in got) == [(k, f"v{k}") for k in range(10)]
@@ -142,6 +94,7 @@ async def test_put_all_remove_all(aio_client: Any, cache_name: str) -> None:
 async def test_expiry_per_operation(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name, include_expired=True) as events:
+        await prime_cache(events, cache)
         await cache.with_expire_policy(create=dt.timedelta(milliseconds=200)).put("k", "short")
         got = await collect(events, 2)
         assert triples(got) == [(C, "k", None, "short"), (X, "k", "short", None)]
@@ -152,6 +105,9 @@ async def test_expiry_cache_policy(aio_client: Any, cache_name: str) -> None:
         {PROP_NAME: cache_name, PROP_EXPIRY_POLICY: ExpiryPolicy(create=dt.timedelta(milliseconds=200))}
     )
     async with continuous_query(aio_client, cache_name, include_expired=True) as events:
+        # the sentinel must not expire under the cache's 200 ms policy while priming
+        eternal = cache.with_expire_policy(create=ExpiryPolicy.ETERNAL, update=ExpiryPolicy.ETERNAL)
+        await prime(events, lambda i: eternal.put(SENTINEL, i), lambda: cache.remove_key(SENTINEL))
         await cache.put(5, 55)
         got = await collect(events, 2)
         assert [(e.type, e.key) for e in got] == [(C, 5), (X, 5)]
@@ -161,6 +117,7 @@ async def test_expiry_cache_policy(aio_client: Any, cache_name: str) -> None:
 async def test_expiry_not_reported_without_flag(aio_client: Any, cache_name: str) -> None:
     cache = await aio_client.get_or_create_cache(cache_name)
     async with continuous_query(aio_client, cache_name) as events:
+        await prime_cache(events, cache)
         await cache.with_expire_policy(create=dt.timedelta(milliseconds=100)).put("gone", 1)
         await asyncio.sleep(1.0)  # let it expire; no EXPIRED event may arrive
         await cache.put("marker", 2)
@@ -173,6 +130,7 @@ async def test_complex_object_and_types(aio_client: Any, cache_name: str) -> Non
     u = uuid.uuid4()
     ts = dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.UTC)
     async with continuous_query(aio_client, cache_name) as events:
+        await prime_cache(events, cache)
         await cache.put(
             1, Person(name="Ada", age=36, tags=(CollectionObject.ARR_LIST, ["x", "y"]), score=2.5)
         )
@@ -253,13 +211,14 @@ def node_writer() -> Path:
 async def test_events_from_node_client(
     aio_client: Any, cache_name: str, ignite_addresses: list[tuple[str, int]], node_writer: Path
 ) -> None:
-    await aio_client.get_or_create_cache(cache_name)
+    cache = await aio_client.get_or_create_cache(cache_name)
     port = ignite_addresses[0][1]
     async with continuous_query(aio_client, cache_name) as events:
+        await prime_cache(events, cache)
         proc = await asyncio.create_subprocess_exec(
             "node", str(node_writer), str(port), cache_name, stdout=asyncio.subprocess.PIPE
         )
-        out, _ = await proc.communicate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)  # the node writer script
         assert proc.returncode == 0 and out.strip() == b"ok"
         got = await collect(events, 5)
     assert triples(got[:4]) == [
@@ -295,13 +254,10 @@ async def test_100k_updates_no_loss_per_key_order(aio_client: Any, cache_name: s
             await cache.put_all({k: counter for k in mine})
 
     async with continuous_query(aio_client, cache_name, buffer_batches=keys * rounds) as events:
+        await prime_cache(events, cache)
         tasks = [asyncio.create_task(writer(w)) for w in range(writers)]
-        it = events.__aiter__()
         while True:
-            try:  # a stall fails with the count, not after the suite's timeout
-                batch = await asyncio.wait_for(it.__anext__(), 60)
-            except TimeoutError:
-                raise AssertionError(f"events stalled at {total} of {keys * rounds}") from None
+            batch = await next_batch(events, f"more events ({total} of {keys * rounds} so far)", 60)
             for ev in batch:
                 expected = last[ev.key] + 1
                 if ev.value != expected or ev.type != (C if expected == 1 else U):

@@ -21,6 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from hub import codec
+from tests.support.waiting import awaited_at
 
 Model = dict[str, tuple[int, dict[str, Any] | None]]
 
@@ -153,7 +154,14 @@ class HubClient:
 
     async def mut(self, batch: list[dict[str, Any]], timeout: float = 5.0) -> list[dict[str, Any]]:
         await self.send({"t": "mut", "batch": batch})
-        ack = await asyncio.wait_for(self._acks.get(), timeout)
+        try:
+            ack = await asyncio.wait_for(self._acks.get(), timeout)
+        except TimeoutError:
+            seqs = [m.get("seq") for m in batch]
+            raise TimeoutError(
+                f"{self.client_id}: no ack within {timeout:g}s for the batch of seq {seqs[:3]}..{seqs[-1:]} "
+                f"(awaited at {awaited_at()}, close code {self.close_code})"
+            ) from None
         results: list[dict[str, Any]] = ack["results"]
         return results
 
@@ -170,7 +178,11 @@ class HubClient:
         while not predicate():
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("condition not reached")
+                last = [m.get("t") for m in self.received[-5:]]
+                raise TimeoutError(
+                    f"{self.client_id}: condition not reached within {timeout:g}s (awaited at "
+                    f"{awaited_at()}; close code {self.close_code}, last frames {last})"
+                )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.1))
