@@ -368,14 +368,14 @@ async def test_pages_never_split_a_version_shared_by_two_hubs(
 
 
 async def test_hubs_starting_together_all_open_the_collection(ignite_pair: Any) -> None:
-    """Six hubs ensure the same new collection at once, on a fresh two-node cluster (CI issue: one
+    """Eight hubs ensure the same new collection at once (ten rounds), on a fresh two-node cluster (CI issue: one
     failed its start with "Table doesn't exist" or "Cache is already indexed" while another hub was
     creating the meta table). All must succeed, agree on one epoch, and find the VER index."""
     addresses = list(ignite_pair.addresses)
-    stores = [IgniteStore(addresses) for _ in range(6)]
+    stores = [IgniteStore(addresses) for _ in range(8)]
     await asyncio.gather(*(s.open() for s in stores))
     try:
-        for round_ in range(6):
+        for round_ in range(10):
             spec = CollectionSpec(f"together_{round_}_{uuid.uuid4().hex[:6]}", backups=1)
             infos = await asyncio.gather(*(s.ensure_collection(spec) for s in stores), return_exceptions=True)
             errors = [repr(i) for i in infos if isinstance(i, BaseException)]
