@@ -368,9 +368,11 @@ async def test_pages_never_split_a_version_shared_by_two_hubs(
 
 
 async def test_hubs_starting_together_all_open_the_collection(ignite_pair: Any) -> None:
-    """Eight hubs ensure the same new collection at once (ten rounds), on a fresh two-node cluster (CI issue: one
-    failed its start with "Table doesn't exist" or "Cache is already indexed" while another hub was
-    creating the meta table). All must succeed, agree on one epoch, and find the VER index."""
+    """Eight hubs ensure the same new collection at once (ten rounds) on a two-node cluster.
+
+    CI issue: a hub failed its start with "Table doesn't exist" or "Cache is already indexed" while
+    another was creating the meta table (the DDL path failed here within five rounds). All must
+    succeed, agree on one epoch, and find the VER index."""
     addresses = list(ignite_pair.addresses)
     stores = [IgniteStore(addresses) for _ in range(8)]
     await asyncio.gather(*(s.open() for s in stores))

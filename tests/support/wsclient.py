@@ -34,6 +34,7 @@ class HubClient:
         self.ws: ClientConnection | None = None
         self.welcome: dict[str, Any] | None = None
         self.received: list[dict[str, Any]] = []
+        self._ping_n = 1_000_000  # barrier() pings, far from the hub's own numbers
         self.raw: list[bytes] = []
         self.models: dict[str, Model] = {}
         self.cursors: dict[str, list[Any]] = {}
@@ -172,6 +173,13 @@ class HubClient:
         return (await self.mut([self.del_op(coll, doc_id)]))[0]
 
     # ------------------------------------------------------------------ waiting
+
+    async def barrier(self, timeout: float = 5.0) -> None:
+        """Return once the hub has read every frame sent before: it answers a ``ping`` in order."""
+        self._ping_n += 1
+        n = self._ping_n
+        await self.send({"t": "ping", "n": n})
+        await self.wait(lambda: any(m.get("t") == "pong" and m.get("n") == n for m in self.received), timeout)
 
     async def wait(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
