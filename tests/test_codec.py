@@ -67,7 +67,7 @@ def test_rejected_quickly_without_allocation(data: bytes) -> None:
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 0.1
+    assert elapsed < 1.0  # walking a 4-billion-entry header would take minutes, not a second
     assert peak < 1 << 20
 
 
