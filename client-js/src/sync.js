@@ -8,6 +8,7 @@ import { closeAction, sessionStatus } from './core/state.js'
 import { planBatch, toMutation, freeSlots } from './core/outbox-logic.js'
 import { openSocket } from './transport-ws.js'
 import { sameDoc } from './core/records.js'
+import { docTag } from './core/keys.js'
 import { jwtExp, refreshDelay, refreshRetryDelay } from './core/refresh.js'
 
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
@@ -52,7 +53,7 @@ export class Syncer {
     /** @type {{last: number, entries: import('./core/records.js').OutboxEntry[]}[]} batches awaiting their ack */
     this.inflight = []
     this.sentSeq = 0
-    /** @type {Map<string, bigint>} per document (`coll\0id`): a version the store holds at least, from acks of this connection */
+    /** @type {Map<string, bigint>} per document (`docTag`): a version the store holds at least, from acks of this connection */
     this.known = new Map()
     this.pumping = false
     this.pumpAgain = false
@@ -293,7 +294,7 @@ export class Syncer {
         if (this.known.size > 1e5) this.known.clear()
         for (const r of m.results) {
           const e = sent.get(r.seq)
-          if (e && r.s !== 'error') this.known.set(e.c + '\0' + e.id, r.ver)
+          if (e && r.s !== 'error') this.known.set(docTag(e.c, e.id), r.ver)
         }
         this.h.remote(a.changes)
         for (const c of a.conflicts) this.h.emit('conflict', c)
@@ -355,7 +356,7 @@ export class Syncer {
     for (const b of this.inflight) for (const e of b.entries) if (e.c === coll) mine.set(e.id, e)
     return changes.filter(([id, ver, doc]) => {
       const e = mine.get(id)
-      const k = this.known.get(coll + '\0' + id)
+      const k = this.known.get(docTag(coll, id))
       return !(e && sameDoc(e.doc, doc)) && !(k !== undefined && ver <= k)
     })
   }

@@ -68,7 +68,7 @@ export declare class Syncer {
         entries: import('./core/records.js').OutboxEntry[];
     }[];
     sentSeq: number;
-    /** @type {Map<string, bigint>} per document (`coll\0id`): a version the store holds at least, from acks of this connection */
+    /** @type {Map<string, bigint>} per document (`docTag`): a version the store holds at least, from acks of this connection */
     known: Map<string, bigint>;
     pumping: boolean;
     pumpAgain: boolean;
