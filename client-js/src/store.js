@@ -237,7 +237,7 @@ export class Store {
    * Apply the hub's results and remove the acknowledged entries from the outbox.
    * @param {AckResult[]} results
    * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
    */
   applyAcks(results, sent) {
     return this.run([DOCS, OUT], 'readwrite', async (tx) => {
@@ -249,7 +249,6 @@ export class Store {
       const conflicts = []
       /** @type {ConflictInfo[]} */
       const failed = []
-      const done = []
       const entries = /** @type {(OutboxEntry | undefined)[]} */ (
         await Promise.all(results.map((r) => sent?.get(r.seq) ?? ahead(outbox.get(r.seq))))
       )
@@ -268,7 +267,6 @@ export class Store {
         if (!entry) continue
         // the hub sends documents without `id`; locally every document carries it
         const r = results[i].doc ? { ...results[i], doc: { ...results[i].doc, id: entry.id } } : results[i]
-        done.push(r.seq)
         const key = docTag(entry.c, entry.id)
         const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)
         held.set(key, a.rec)
@@ -283,7 +281,7 @@ export class Store {
           if (next && next.dep) outbox.put({ ...next, base: a.nextBase, dep: false })
         }
       }
-      return { changes, conflicts, failed, done }
+      return { changes, conflicts, failed }
     })
   }
 

@@ -90,13 +90,12 @@ export declare class Store {
      * Apply the hub's results and remove the acknowledged entries from the outbox.
      * @param {AckResult[]} results
      * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
      */
     applyAcks(results: AckResult[], sent?: Map<number, OutboxEntry>): Promise<{
         changes: StoredChange[];
         conflicts: ConflictInfo[];
         failed: ConflictInfo[];
-        done: number[];
     }>;
     /**
      * @param {number} afterSeq
