@@ -149,7 +149,7 @@ export class SyncClient extends EventTarget {
     if (this.dead) return
     if (m.t === 'changes') this.changed(m.changes, 'remote', false)
     else if (m.t === 'outbox') this.syncer?.pump()
-    else if (m.t === 'refresh') this.syncer?.refresh(true)
+    else if (m.t === 'refresh') this.syncer?.refreshToken()
     else if (m.t === 'acked') this.wake()
     else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status })
     else if (m.t === 'status' && !this.leader) this.setStatus(m.status, false)
@@ -293,7 +293,7 @@ export class SyncClient extends EventTarget {
    *   `token` option is not a function, or this tab is a follower
    */
   async refreshToken() {
-    if (this.syncer) return this.syncer.refresh(true)
+    if (this.syncer) return this.syncer.refreshToken()
     if (!this.dead) this.tabs.post({ t: 'refresh' })
     return false
   }

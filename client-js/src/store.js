@@ -5,6 +5,10 @@
  */
 import { localWrite, remoteChange, ackWrite } from './core/records.js'
 import { mergeCursor } from './core/cursor.js'
+import {
+  DB_VERSION, DOCS, OUTBOX as OUT, META, DOC_KEY_PATH, OUTBOX_KEY_PATH, OUTBOX_BY_DOC, CLOCK_KEY, CLIENT_KEY,
+  docKey, docTag, collBounds, cursorKey,
+} from './core/keys.js'
 
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./core/records.js').DocRecord} DocRecord */
@@ -14,10 +18,6 @@ import { mergeCursor } from './core/cursor.js'
 /** @typedef {import('./core/messages.js').Change} Change */
 /** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
 /** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint}} ConflictInfo */
-
-const DOCS = 'docs'
-const OUT = 'outbox'
-const META = 'meta'
 
 /**
  * @template T
@@ -56,7 +56,7 @@ function txDone(tx) {
 }
 
 /** @param {string} c */
-const collRange = (c) => IDBKeyRange.bound([c], [c, []])
+const collRange = (c) => IDBKeyRange.bound(...collBounds(c))
 
 /**
  * @param {StoredChange[]} out
@@ -74,11 +74,11 @@ const pushChange = (out, rec) =>
  * @returns {Promise<Store>}
  */
 export async function openStore(factory, name, onVersionChange) {
-  const r = factory.open(name, 1)
+  const r = factory.open(name, DB_VERSION)
   r.onupgradeneeded = () => {
     const db = r.result
-    db.createObjectStore(DOCS, { keyPath: ['c', 'id'] })
-    db.createObjectStore(OUT, { keyPath: 'seq' }).createIndex('doc', ['c', 'id'])
+    db.createObjectStore(DOCS, { keyPath: DOC_KEY_PATH })
+    db.createObjectStore(OUT, { keyPath: OUTBOX_KEY_PATH }).createIndex(OUTBOX_BY_DOC, DOC_KEY_PATH)
     db.createObjectStore(META)
   }
   const db = await req(r)
@@ -123,10 +123,10 @@ export class Store {
   clientId() {
     return this.run([META], 'readwrite', async (tx) => {
       const m = tx.objectStore(META)
-      let id = /** @type {string | undefined} */ (await req(m.get('client')))
+      let id = /** @type {string | undefined} */ (await req(m.get(CLIENT_KEY)))
       if (!id) {
         id = globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
-        m.put(id, 'client')
+        m.put(id, CLIENT_KEY)
       }
       return id
     })
@@ -143,14 +143,14 @@ export class Store {
       const docs = tx.objectStore(DOCS)
       const out = tx.objectStore(OUT)
       const meta = tx.objectStore(META)
-      const clock = /** @type {{seq: number, ts: bigint} | undefined} */ (await req(meta.get('clock'))) || { seq: 0, ts: 0n }
+      const clock = /** @type {{seq: number, ts: bigint} | undefined} */ (await req(meta.get(CLOCK_KEY))) || { seq: 0, ts: 0n }
       /** @type {Map<string, DocRecord | undefined>} */
       const cache = new Map()
       /** @type {StoredChange[]} */
       const changes = []
       for (const { c, id, doc } of ops) {
-        const key = JSON.stringify([c, id])
-        const held = cache.has(key) ? cache.get(key) : /** @type {DocRecord | undefined} */ (await req(docs.get([c, id])))
+        const key = docTag(c, id)
+        const held = cache.has(key) ? cache.get(key) : /** @type {DocRecord | undefined} */ (await req(docs.get(docKey(c, id))))
         const w = localWrite(held, c, id, doc)
         clock.ts = nextTs(clock.ts)
         clock.seq += 1
@@ -159,7 +159,7 @@ export class Store {
         out.add(/** @type {OutboxEntry} */ ({ seq: clock.seq, c, id, op: doc ? 'put' : 'del', doc, ts: clock.ts, base: w.base, dep: w.dep }))
         pushChange(changes, w.rec)
       }
-      meta.put(clock, 'clock')
+      meta.put(clock, CLOCK_KEY)
       return changes
     })
   }
@@ -177,7 +177,7 @@ export class Store {
       /** @type {StoredChange[]} */
       const out = []
       // all reads are issued at once; a document changed twice in one burst is read from `held`
-      const reads = changes.map(([id]) => ahead(docs.get([c, id])))
+      const reads = changes.map(([id]) => ahead(docs.get(docKey(c, id))))
       /** @type {Map<string, DocRecord>} */
       const held = new Map()
       for (let i = 0; i < changes.length; i++) {
@@ -201,7 +201,8 @@ export class Store {
    */
   async #putCursor(tx, c, cursor) {
     const meta = tx.objectStore(META)
-    meta.put(mergeCursor(await req(meta.get('cur:' + c)), cursor), 'cur:' + c)
+    const key = cursorKey(c)
+    meta.put(mergeCursor(await req(meta.get(key)), cursor), key)
   }
 
   /**
@@ -221,10 +222,10 @@ export class Store {
         const docs = tx.objectStore(DOCS)
         for (const rec of /** @type {DocRecord[]} */ (await req(docs.getAll(collRange(c))))) {
           if (seen.has(rec.id) || rec.pend > 0) continue
-          docs.delete([c, rec.id])
+          docs.delete(docKey(c, rec.id))
           if (rec.doc) out.push({ type: 'delete', coll: c, id: rec.id, doc: null })
         }
-        tx.objectStore(META).put(cursor, 'cur:' + c)
+        tx.objectStore(META).put(cursor, cursorKey(c))
       } else {
         await this.#putCursor(tx, c, cursor)
       }
@@ -236,7 +237,7 @@ export class Store {
    * Apply the hub's results and remove the acknowledged entries from the outbox.
    * @param {AckResult[]} results
    * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
    */
   applyAcks(results, sent) {
     return this.run([DOCS, OUT], 'readwrite', async (tx) => {
@@ -248,17 +249,16 @@ export class Store {
       const conflicts = []
       /** @type {ConflictInfo[]} */
       const failed = []
-      const done = []
       const entries = /** @type {(OutboxEntry | undefined)[]} */ (
         await Promise.all(results.map((r) => sent?.get(r.seq) ?? ahead(outbox.get(r.seq))))
       )
-      const reads = entries.map((e) => e && ahead(docs.get([e.c, e.id])))
+      const reads = entries.map((e) => e && ahead(docs.get(docKey(e.c, e.id))))
       // seqs are integer keys: a dense run of them is exactly the outbox range it spans. One range
       // delete up front gives the same outbox as a delete per entry while no document repeats
       // (the lookup of a document's next pending entry below then never meets the range).
       const first = results.length ? results[0].seq : 0
       const dense =
-        results.every((r, i) => r.seq === first + i) && new Set(entries.map((e) => e && e.c + '\0' + e.id)).size === results.length
+        results.every((r, i) => r.seq === first + i) && new Set(entries.map((e) => e && docTag(e.c, e.id))).size === results.length
       if (dense) outbox.delete(IDBKeyRange.bound(first, first + results.length - 1))
       /** @type {Map<string, DocRecord>} */
       const held = new Map()
@@ -267,8 +267,7 @@ export class Store {
         if (!entry) continue
         // the hub sends documents without `id`; locally every document carries it
         const r = results[i].doc ? { ...results[i], doc: { ...results[i].doc, id: entry.id } } : results[i]
-        done.push(r.seq)
-        const key = JSON.stringify([entry.c, entry.id])
+        const key = docTag(entry.c, entry.id)
         const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)
         held.set(key, a.rec)
         docs.put(a.rec)
@@ -278,11 +277,11 @@ export class Store {
         if (r.s === 'error') failed.push({ ...info, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })
         if (a.visible) pushChange(changes, a.rec)
         if (a.rec.pend > 0) {
-          const next = /** @type {OutboxEntry[]} */ (await req(outbox.index('doc').getAll([entry.c, entry.id], 1)))[0]
+          const next = /** @type {OutboxEntry[]} */ (await req(outbox.index(OUTBOX_BY_DOC).getAll(docKey(entry.c, entry.id), 1)))[0]
           if (next && next.dep) outbox.put({ ...next, base: a.nextBase, dep: false })
         }
       }
-      return { changes, conflicts, failed, done }
+      return { changes, conflicts, failed }
     })
   }
 
@@ -306,7 +305,7 @@ export class Store {
    * @returns {Promise<Doc | undefined>}
    */
   async get(c, id) {
-    const rec = /** @type {DocRecord | undefined} */ (await this.run([DOCS], 'readonly', (tx) => req(tx.objectStore(DOCS).get([c, id]))))
+    const rec = /** @type {DocRecord | undefined} */ (await this.run([DOCS], 'readonly', (tx) => req(tx.objectStore(DOCS).get(docKey(c, id)))))
     return rec?.doc ?? undefined
   }
 
@@ -324,7 +323,7 @@ export class Store {
    * @returns {Promise<Cursor | null>}
    */
   async cursor(c) {
-    return (await this.run([META], 'readonly', (tx) => req(tx.objectStore(META).get('cur:' + c)))) ?? null
+    return (await this.run([META], 'readonly', (tx) => req(tx.objectStore(META).get(cursorKey(c))))) ?? null
   }
 
   /** @returns {Promise<OutboxEntry[]>} */

@@ -18,6 +18,14 @@ export type ConflictInfo = {
     outcome: string;
     ver: bigint;
 };
+/** @typedef {import('./core/records.js').Doc} Doc */
+/** @typedef {import('./core/records.js').DocRecord} DocRecord */
+/** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
+/** @typedef {import('./core/records.js').AckResult} AckResult */
+/** @typedef {import('./core/cursor.js').Cursor} Cursor */
+/** @typedef {import('./core/messages.js').Change} Change */
+/** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
+/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint}} ConflictInfo */
 /**
  * @template T
  * @param {IDBRequest<T>} r
@@ -82,13 +90,12 @@ export declare class Store {
      * Apply the hub's results and remove the acknowledged entries from the outbox.
      * @param {AckResult[]} results
      * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[], done: number[]}>}
+     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
      */
     applyAcks(results: AckResult[], sent?: Map<number, OutboxEntry>): Promise<{
         changes: StoredChange[];
         conflicts: ConflictInfo[];
         failed: ConflictInfo[];
-        done: number[];
     }>;
     /**
      * @param {number} afterSeq

@@ -10,8 +10,8 @@
 
 /** @typedef {'offline' | 'connecting' | 'syncing' | 'live'} Status */
 
-/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions */
-export const TRANSITIONS = Object.freeze({
+/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions (the runtime does not consult them: `PURE` lets bundles drop them) */
+export const TRANSITIONS = /* @__PURE__ */ Object.freeze({
   offline: ['connecting'],
   connecting: ['syncing', 'offline'],
   syncing: ['live', 'offline'],

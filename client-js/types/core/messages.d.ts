@@ -91,6 +91,8 @@ export declare class ProtocolViolation extends Error {
 export declare function plainInts(v: unknown): unknown;
 /**
  * Check a decoded frame and normalise its values (versions as bigint, documents with `id`).
+ * Longer than our ~60-line rule on purpose: one short case per message type, so the whole wire
+ * format reads top to bottom next to `docs/protocol.md`.
  * @param {unknown} m decoded msgpack value
  * @returns {ServerMessage}
  * @throws {ProtocolViolation}

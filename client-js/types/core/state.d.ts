@@ -9,7 +9,7 @@
  */
 export type Status = 'offline' | 'connecting' | 'syncing' | 'live';
 /** @typedef {'offline' | 'connecting' | 'syncing' | 'live'} Status */
-/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions */
+/** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions (the runtime does not consult them: `PURE` lets bundles drop them) */
 export declare const TRANSITIONS: Readonly<Record<Status, readonly Status[]>>;
 /**
  * @param {Status} from

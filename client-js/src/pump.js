@@ -1,0 +1,148 @@
+/**
+ * The outbox pump of the connection the `Syncer` holds: sends unsent outbox entries as `mut`
+ * batches (in `seq` order, at most `maxInFlight` batches unacknowledged, each halved until it
+ * fits a frame), applies the hub's acks to the store and tells the echoes of its own writes
+ * from the changes that may alter the store. What to send next is decided by the pure
+ * functions of `core/outbox-logic.js`.
+ */
+import { planBatch, toMutation, freeSlots } from './core/outbox-logic.js'
+import { sameDoc } from './core/records.js'
+import { docTag } from './core/keys.js'
+
+/** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
+/** @typedef {import('./core/records.js').AckResult} AckResult */
+/** @typedef {import('./store.js').StoredChange} StoredChange */
+/**
+ * @typedef {object} Session the connection the pump works on (the `Syncer`), read live
+ * @property {number} gen connection generation; a change ends a run
+ * @property {boolean} welcomed
+ * @property {import('./transport-ws.js').Socket | null} sock
+ * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {object} h
+ * @property {import('./store.js').Store} h.store
+ * @property {(type: string, detail: object) => void} h.emit
+ * @property {(changes: StoredChange[]) => void} h.remote
+ * @property {() => void} h.acked
+ */
+
+export class OutboxPump {
+  /** largest batch, from `welcome` */
+  #maxBatch = 1
+  /** largest frame, from `welcome` and our decoder limit */
+  #maxFrame
+  /** @type {{last: number, entries: OutboxEntry[]}[]} batches awaiting their ack */
+  #inflight = []
+  /** last `seq` sent on this connection */
+  #sentSeq = 0
+  /** @type {Map<string, bigint>} per document (`docTag`): a version the store holds at least, from acks of this connection */
+  #known = new Map()
+  #pumping = false
+  #pumpAgain = false
+
+  /** @param {Session} s */
+  constructor(s) {
+    this.s = s
+    this.#maxFrame = s.o.limits.maxFrame
+  }
+
+  /** The limits of a new connection (`welcome`). @param {number} maxBatch @param {number} maxFrame */
+  limits(maxBatch, maxFrame) {
+    this.#maxBatch = maxBatch
+    this.#maxFrame = Math.min(maxFrame || Infinity, this.s.o.limits.maxFrame)
+  }
+
+  /** The connection is gone: everything unacknowledged is sent again on the next one. */
+  reset() {
+    this.#inflight = []
+    this.#sentSeq = 0
+    this.#known.clear()
+  }
+
+  /** Forget the versions acks stored (a reset sync may delete those documents). */
+  forget() {
+    this.#known.clear()
+  }
+
+  /** Send unsent outbox entries, a few batches at a time, in `seq` order. */
+  async run() {
+    const s = this.s
+    if (!s.welcomed || this.#pumping) {
+      this.#pumpAgain = s.welcomed
+      return
+    }
+    this.#pumping = true
+    const gen = s.gen
+    try {
+      while (freeSlots(this.#inflight.length, s.o.maxInFlight) > 0) {
+        const entries = await s.h.store.readOutbox(this.#sentSeq, this.#maxBatch)
+        if (gen !== s.gen || !s.sock) return
+        let batch = planBatch(entries, this.#maxBatch, this.#inflight.length === 0)
+        if (!batch.length) break
+        let frame = s.sock.encode({ t: 'mut', batch: batch.map(toMutation) })
+        while (frame.byteLength > this.#maxFrame - 64 && batch.length > 1) {
+          batch = batch.slice(0, batch.length >> 1)
+          frame = s.sock.encode({ t: 'mut', batch: batch.map(toMutation) })
+        }
+        s.sock.sendBytes(frame)
+        const last = batch[batch.length - 1].seq
+        this.#inflight.push({ last, entries: batch })
+        this.#sentSeq = last
+      }
+    } catch (e) {
+      if (gen === s.gen) {
+        s.h.emit('error', { kind: 'store', error: e })
+        s.sock?.close(1000, 'store error')
+      }
+    } finally {
+      this.#pumping = false
+      if (this.#pumpAgain) {
+        this.#pumpAgain = false
+        this.run()
+      }
+    }
+  }
+
+  /**
+   * Apply the results of an `ack` (one or several merged): store them, report conflicts and
+   * failures, then send more.
+   * @param {AckResult[]} results
+   */
+  async ack(results) {
+    const h = this.s.h
+    const top = Math.max(0, ...results.map((r) => r.seq))
+    /** @type {Map<number, OutboxEntry>} */
+    const sent = new Map()
+    for (const b of this.#inflight) if (b.last <= top) for (const e of b.entries) sent.set(e.seq, e)
+    const a = await h.store.applyAcks(results, sent)
+    while (this.#inflight.length && this.#inflight[0].last <= top) this.#inflight.shift()
+    if (this.#known.size > 1e5) this.#known.clear()
+    for (const r of results) {
+      const e = sent.get(r.seq)
+      if (e && r.s !== 'error') this.#known.set(docTag(e.c, e.id), r.ver)
+    }
+    h.remote(a.changes)
+    for (const c of a.conflicts) h.emit('conflict', c)
+    for (const f of a.failed) h.emit('error', { kind: 'mutation', ...f })
+    h.acked()
+    this.run()
+  }
+
+  /**
+   * The changes that may alter the store: without the echoes of our own writes, those still in
+   * flight (the ack brings the same version and document) and those whose version an ack of this
+   * connection already stored (the store would ignore them after a read per document).
+   * @param {string} coll
+   * @param {import('./core/messages.js').Change[]} changes
+   */
+  fresh(coll, changes) {
+    // in-flight entries of `coll`, by id (one collection: the id alone names the document)
+    /** @type {Map<string, OutboxEntry>} */
+    const mine = new Map()
+    for (const b of this.#inflight) for (const e of b.entries) if (e.c === coll) mine.set(e.id, e)
+    return changes.filter(([id, ver, doc]) => {
+      const e = mine.get(id)
+      const k = this.#known.get(docTag(coll, id))
+      return !(e && sameDoc(e.doc, doc)) && !(k !== undefined && ver <= k)
+    })
+  }
+}

@@ -1,0 +1,61 @@
+export type OutboxEntry = import('./core/records.js').OutboxEntry;
+export type AckResult = import('./core/records.js').AckResult;
+export type StoredChange = import('./store.js').StoredChange;
+export type Session = {
+    /**
+     * connection generation; a change ends a run
+     */
+    gen: number;
+    welcomed: boolean;
+    sock: import('./transport-ws.js').Socket | null;
+    o: Required<import('./client.js').SyncClientOptions>;
+    h: {
+        store: import('./store.js').Store;
+        emit: (type: string, detail: object) => void;
+        remote: (changes: StoredChange[]) => void;
+        acked: () => void;
+    };
+};
+/** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
+/** @typedef {import('./core/records.js').AckResult} AckResult */
+/** @typedef {import('./store.js').StoredChange} StoredChange */
+/**
+ * @typedef {object} Session the connection the pump works on (the `Syncer`), read live
+ * @property {number} gen connection generation; a change ends a run
+ * @property {boolean} welcomed
+ * @property {import('./transport-ws.js').Socket | null} sock
+ * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {object} h
+ * @property {import('./store.js').Store} h.store
+ * @property {(type: string, detail: object) => void} h.emit
+ * @property {(changes: StoredChange[]) => void} h.remote
+ * @property {() => void} h.acked
+ */
+export declare class OutboxPump {
+    #private;
+    s: Session;
+    /** @param {Session} s */
+    constructor(s: Session);
+    /** The limits of a new connection (`welcome`). @param {number} maxBatch @param {number} maxFrame */
+    limits(maxBatch: number, maxFrame: number): void;
+    /** The connection is gone: everything unacknowledged is sent again on the next one. */
+    reset(): void;
+    /** Forget the versions acks stored (a reset sync may delete those documents). */
+    forget(): void;
+    /** Send unsent outbox entries, a few batches at a time, in `seq` order. */
+    run(): Promise<void>;
+    /**
+     * Apply the results of an `ack` (one or several merged): store them, report conflicts and
+     * failures, then send more.
+     * @param {AckResult[]} results
+     */
+    ack(results: AckResult[]): Promise<void>;
+    /**
+     * The changes that may alter the store: without the echoes of our own writes, those still in
+     * flight (the ack brings the same version and document) and those whose version an ack of this
+     * connection already stored (the store would ignore them after a read per document).
+     * @param {string} coll
+     * @param {import('./core/messages.js').Change[]} changes
+     */
+    fresh(coll: string, changes: import('./core/messages.js').Change[]): import("./core/messages.js").Change[];
+}
