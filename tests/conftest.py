@@ -28,11 +28,19 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hub.ignite.cluster import LocalCluster, port_is_free
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ignite"
+
+# Hypothesis checks properties, not speed: its per-example deadline and "too slow" health check
+# turned a busy CI machine into red runs. Failing examples still fail, with their seed printed.
+settings.register_profile(
+    "synchub", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("synchub")
 
 PORT_RANGE = (20000, 30000)
 BLOCK_WIDTH = 32  # client = base, discovery = base + 10, communication = base + 20; up to 10 nodes

@@ -424,7 +424,9 @@ async def test_one_encode_per_feed_batch_same_bytes_to_all(hub: Hub, monkeypatch
 
 
 async def test_slow_consumer_resyncs_and_converges() -> None:
-    async with hub_running(queue_bytes=256 * 1024) as h:
+    # ping_ms: the paused client answers no ping; on a busy machine the writes below outlast the
+    # default idle timeout, which would end the test with 4508 instead of the "slow" resync.
+    async with hub_running(queue_bytes=256 * 1024, ping_ms=120_000) as h:
         async with h.client() as fast, h.client(small_rcvbuf=True) as slow:
             await fast.sub("todos")
             await slow.sub("todos")
