@@ -29,9 +29,9 @@ from starlette.staticfiles import StaticFiles
 
 from hub.config import Config
 from hub.metrics import CONTENT_TYPE, HubMetrics
-from hub.runtime import Hub
+from hub.server.hub import Hub
+from hub.server.ws import sync_endpoint
 from hub.store.base import Store
-from hub.transport.ws import sync_endpoint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)

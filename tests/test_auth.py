@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hub.auth import (
+from hub.auth.jwt import (
     AnonymousAuthenticator,
     DevAuthenticator,
     HookAuthenticator,

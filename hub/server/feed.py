@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
+from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Change, FeedLost, Store
-from hub.sync import PAGE_SIZE, Subscription, encode_chunks
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy

@@ -16,17 +16,17 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from hub.auth import Authenticator, Identity, authenticator_from_config
+from hub.auth.jwt import Authenticator, Identity, authenticator_from_config
 from hub.authz import AccessPolicy, policy_from_config
 from hub.config import Config
 from hub.core.errors import CloseCode, HubError, Unauthorized
 from hub.core.ratelimit import BucketMap, ConnectionCounter
-from hub.feed import Feed
 from hub.metrics import HubMetrics
+from hub.server.feed import Feed
 from hub.store.base import CollectionSpec, Store
 
 if TYPE_CHECKING:
-    from hub.transport.ws import Connection
+    from hub.server.ws import Connection
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from hub import codec
-from hub.auth import Identity
+from hub.auth.jwt import Identity
 from hub.authz import origin_allowed
 from hub.core import messages as m
 from hub.core.cursor import Cursor
@@ -56,9 +56,9 @@ from hub.core.session import (
     Unsubscribe,
 )
 from hub.logs import bind
-from hub.runtime import Hub
+from hub.server.hub import Hub
+from hub.server.subscription import Subscription
 from hub.store.base import Doc, Mutation, MutationResult, Store
-from hub.sync import Subscription
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy
