@@ -113,7 +113,7 @@ def test_access_rules_compile_into_the_hub_policy() -> None:
     )
     hub = Hub(cfg, MemoryStore())
     assert hub.policy.has_row_filter("notes") and not hub.policy.has_row_filter("open")
-    from hub.auth.jwt import Identity
+    from hub.auth.identity import Identity
 
     reader = Identity("alice", {"roles": ["reader"]})
     assert hub.policy.can_read(reader, "notes") and not hub.policy.can_read(Identity("bob"), "notes")

@@ -1,46 +1,27 @@
-"""Authentication: turning the credential of a ``hello`` (or an ``auth`` refresh) into an
-:class:`Identity`.
+"""JSON Web Tokens (JWS compact form), verified with PyJWT against configured keys.
 
-Every authenticator has one method, ``async authenticate(token, *, now_s) -> Identity``, which
-raises :class:`~hub.core.errors.Unauthorized` with a short ``reason`` (see :data:`REASONS`) or
-:class:`~hub.core.errors.TokenExpired` (close code 4511: fetch a new token and reconnect).
-The hub passes the wall clock in (``now_s``) so expiry is testable and the same clock drives the
-live-connection expiry timer.
-
-Choose one with :func:`authenticator_from_config` (the ``[auth]`` table of the hub config).
+Keys come from an HMAC secret, PEM public keys or a local JWKS file (re-read on an unknown
+``kid``); algorithms are an allowlist and every key is tied to the algorithms it may verify.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import inspect
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from hub.core.errors import HubError, HubUsageError, TokenExpired, Unauthorized
+from hub.auth.identity import Identity, require_token
+from hub.core.errors import HubUsageError, TokenExpired, Unauthorized
 
 log = logging.getLogger(__name__)
-
-#: ``rejected``: a hook said no; ``subject_changed``: an ``auth`` refresh named another user.
-REASONS: Final = frozenset(
-    "missing malformed bad_signature expired not_yet_valid wrong_audience wrong_issuer unknown_kid"
-    " rejected subject_changed".split()
-)
-
-MAX_TOKEN_BYTES: Final = 8192
-#: Claims that change with every token of the same user; they never affect authorisation.
-VOLATILE_CLAIMS: Final = frozenset({"exp", "iat", "nbf", "jti", "auth_time"})
 
 HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -51,58 +32,6 @@ SUPPORTED_ALGORITHMS: Final = HMAC_ALGORITHMS | RSA_ALGORITHMS | set(EC_ALGORITH
 MIN_HMAC_SECRET_BYTES: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who is on the other end of a connection.
-
-    Args:
-        subject: The user id (the JWT ``sub``); the key of per-user limits and row filters.
-        claims: Every claim of the token (read-only).
-        expires_at: Unix time at which the credential expires, or None.
-        anonymous: True only for :class:`AnonymousAuthenticator` identities.
-
-    ``key`` is a canonical fingerprint of subject and claims without :data:`VOLATILE_CLAIMS`: two
-    identities with the same key get the same authorisation decisions (used to group fan-out and
-    to tell whether a refreshed token changed anything).
-    """
-
-    subject: str
-    claims: Mapping[str, Any] = field(default_factory=dict)
-    expires_at: float | None = None
-    anonymous: bool = False
-    key: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
-        stable = {k: v for k, v in self.claims.items() if k not in VOLATILE_CLAIMS}
-        key = json.dumps([self.subject, self.anonymous, stable], sort_keys=True, default=repr)
-        object.__setattr__(self, "key", key)
-
-
-class Authenticator(Protocol):
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        """Check a credential.
-
-        Raises:
-            Unauthorized: with ``reason`` in :data:`REASONS`.
-            TokenExpired: the credential expired.
-            HubError: an internal failure (hook crashed or timed out): close 4510, retryable.
-        """
-        ...
-
-
-def _require_token(token: str | None) -> str:
-    if token is None or token == "":
-        raise Unauthorized("missing")
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
-        raise Unauthorized("malformed", "token is not a string or is too long")
-    return token
-
-
-# --------------------------------------------------------------------------------------------
-# JWT
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +208,7 @@ class JwtAuthenticator:
 
     def verify(self, token: str | None, *, now_s: float) -> Identity:
         """The synchronous core of :meth:`authenticate` (no I/O except a JWKS re-read)."""
-        raw = _require_token(token)
+        raw = require_token(token)
         try:
             header = jwt.get_unverified_header(raw)
         except jwt.InvalidTokenError as exc:
@@ -345,229 +274,3 @@ class JwtAuthenticator:
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("malformed", f"claim {self.subject_claim!r} missing or not a string")
         return Identity(subject, claims, None if exp is None else float(exp))
-
-
-# --------------------------------------------------------------------------------------------
-# Other schemes
-
-
-class AnonymousAuthenticator:
-    """Lets clients in without a token (only when configured explicitly).
-
-    A ``hello`` without a token gets an anonymous identity; with ``inner`` set, a token is still
-    verified by ``inner`` (optional login); without ``inner`` any token is ignored.
-    """
-
-    SUBJECT: Final = "anonymous"
-
-    def __init__(self, inner: Authenticator | None = None) -> None:
-        self.inner = inner
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        if token and self.inner is not None:
-            return await self.inner.authenticate(token, now_s=now_s)
-        return Identity(self.SUBJECT, {}, None, anonymous=True)
-
-
-class DevAuthenticator:
-    """Development only: any non-empty token is accepted and is the subject."""
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        raw = _require_token(token)
-        return Identity(raw, {"sub": raw}, None)
-
-
-HookResult = Identity | Mapping[str, Any] | None
-Hook = Callable[[str | None], Any]
-
-
-class HookAuthenticator:
-    """Wraps an application callable ``hook(token) -> Identity | claims | None`` (sync or async).
-
-    Use it for schemes other than JWT (e.g. a session cookie that the transport passes as the
-    token, checked against the application's backend). The hook returns an :class:`Identity`, a
-    claims mapping (with the subject under ``subject_claim`` and optionally ``exp``), or None
-    to refuse (reason ``rejected``); it may also raise :class:`Unauthorized` itself. Sync hooks
-    run in a worker thread so they may block; any other exception, and a timeout, become a
-    retryable :class:`HubError` (close 4510), not a 4010.
-    """
-
-    def __init__(
-        self, hook: Hook, *, timeout_s: float = 5.0, subject_claim: str = "sub", pass_missing: bool = False
-    ) -> None:
-        self.hook = hook
-        self.timeout_s = timeout_s
-        self.subject_claim = subject_claim
-        self.pass_missing = pass_missing
-        self._is_async = inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
-            getattr(hook, "__call__", None)  # noqa: B004
-        )
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        if not self.pass_missing:
-            token = _require_token(token)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                if self._is_async:
-                    result = await self.hook(token)
-                else:
-                    result = await asyncio.to_thread(self.hook, token)
-        except Unauthorized:
-            raise
-        except TimeoutError:
-            raise HubError("authentication hook timed out") from None
-        except Exception as exc:
-            raise HubError(f"authentication hook failed: {type(exc).__name__}") from exc
-        return self._identity(result, now_s)
-
-    def _identity(self, result: object, now_s: float) -> Identity:
-        if result is None or result is False:
-            raise Unauthorized("rejected")
-        if isinstance(result, Identity):
-            identity = result
-        elif isinstance(result, Mapping):
-            subject = result.get(self.subject_claim)
-            if not isinstance(subject, str) or not subject:
-                raise HubError(f"authentication hook returned claims without a {self.subject_claim!r}")
-            exp = result.get("exp")
-            if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
-                raise HubError("authentication hook returned a non-numeric exp")
-            identity = Identity(subject, result, None if exp is None else float(exp))
-        else:
-            raise HubError(f"authentication hook returned {type(result).__name__}")
-        if identity.expires_at is not None and now_s >= identity.expires_at:
-            raise TokenExpired("hook identity expired")
-        return identity
-
-
-# --------------------------------------------------------------------------------------------
-# Configuration
-
-
-def load_callable(spec: str, what: str = "hook") -> Callable[..., Any]:
-    """Import ``package.module:attr.path`` and return the callable it names.
-
-    Raises:
-        HubUsageError: the spec is malformed, the import fails or the object is not callable.
-    """
-    module_name, sep, attr_path = spec.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise HubUsageError(f"{what} {spec!r} must look like 'package.module:function'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HubUsageError(f"{what} {spec!r}: cannot import {module_name}: {exc}") from exc
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise HubUsageError(f"{what} {spec!r}: {module_name} has no attribute {attr_path}") from None
-    if not callable(obj):
-        raise HubUsageError(f"{what} {spec!r} is not callable")
-    return obj  # type: ignore[no-any-return]
-
-
-_JWT_KEYS = frozenset(
-    "mode algorithms secret secret_env public_keys public_key_files jwks_file audience issuer"
-    " leeway_s require_exp subject_claim allow_anonymous".split()
-)
-_MODE_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "jwt": _JWT_KEYS,
-    "anonymous": frozenset({"mode"}),
-    "dev": frozenset({"mode"}),
-    "hook": frozenset({"mode", "hook", "timeout_s", "subject_claim", "allow_anonymous"}),
-}
-
-
-def _get(section: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-    value = section.get(name, default)
-    if value is not None and not isinstance(value, kind):
-        raise HubUsageError(f"auth.{name} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def authenticator_from_config(section: Mapping[str, Any]) -> Authenticator:
-    """Build the authenticator described by the ``[auth]`` config table.
-
-    ``mode`` is required: ``"jwt"`` (keys: ``algorithms``, ``secret`` or ``secret_env``,
-    ``public_keys`` (list or kid->PEM table), ``public_key_files``, ``jwks_file``, ``audience``,
-    ``issuer``, ``leeway_s``, ``require_exp``, ``subject_claim``), ``"hook"`` (``hook =
-    "module:function"``, ``timeout_s``), ``"anonymous"`` or ``"dev"``. ``allow_anonymous = true``
-    on ``jwt``/``hook`` lets token-less clients in as anonymous.
-
-    Raises:
-        HubUsageError: unknown mode or key, wrong types, unreadable keys.
-    """
-    mode = section.get("mode")
-    if not isinstance(mode, str) or mode not in _MODE_KEYS:
-        raise HubUsageError(f"auth.mode must be one of {sorted(_MODE_KEYS)}, got {mode!r}")
-    unknown = set(section) - _MODE_KEYS[mode]
-    if unknown:
-        raise HubUsageError(f"auth: unknown key(s) for mode {mode!r}: {sorted(unknown)}")
-    inner: Authenticator
-    if mode == "anonymous":
-        log.warning("authentication disabled: every client is anonymous")
-        return AnonymousAuthenticator()
-    if mode == "dev":
-        log.warning("DEV authentication: any token is accepted as the user id; never use in production")
-        return DevAuthenticator()
-    if mode == "hook":
-        spec = _get(section, "hook", str)
-        if not spec:
-            raise HubUsageError("auth.hook is required for mode 'hook'")
-        inner = HookAuthenticator(
-            load_callable(spec, "auth.hook"),
-            timeout_s=float(_get(section, "timeout_s", (int, float), 5.0)),
-            subject_claim=_get(section, "subject_claim", str, "sub"),
-        )
-    else:
-        inner = _jwt_from_config(section)
-    if _get(section, "allow_anonymous", bool, False):
-        return AnonymousAuthenticator(inner)
-    return inner
-
-
-def _jwt_from_config(section: Mapping[str, Any]) -> JwtAuthenticator:
-    algorithms = _get(section, "algorithms", list)
-    if not algorithms or not all(isinstance(a, str) for a in algorithms):
-        raise HubUsageError("auth.algorithms must be a non-empty list of strings, e.g. ['RS256']")
-    secret = _get(section, "secret", str)
-    secret_env = _get(section, "secret_env", str)
-    if secret is not None and secret_env is not None:
-        raise HubUsageError("auth: set `secret` or `secret_env`, not both")
-    if secret_env is not None:
-        secret = os.environ.get(secret_env)
-        if not secret:
-            raise HubUsageError(f"auth.secret_env: environment variable {secret_env} is not set")
-    inline = _get(section, "public_keys", (list, dict), [])
-    files = _get(section, "public_key_files", (list, dict), [])
-    if inline and files and type(inline) is not type(files):
-        raise HubUsageError("auth: public_keys and public_key_files must both be lists or both kid tables")
-    by_kid: dict[str, str] = {}
-    kidless: list[str] = []
-    for value, is_file in ((inline, False), (files, True)):
-        pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
-        for kid, item in pairs:
-            if not isinstance(item, str):
-                raise HubUsageError("auth.public_keys / public_key_files entries must be strings")
-            try:
-                pem = Path(item).read_text() if is_file else item
-            except OSError as exc:
-                raise HubUsageError(f"auth.public_key_files: {exc}") from exc
-            if kid is None:
-                kidless.append(pem)
-            else:
-                by_kid[str(kid)] = pem
-    merged: list[str] | dict[str, str] = by_kid if by_kid else kidless
-    audience = _get(section, "audience", (str, list))
-    return JwtAuthenticator(
-        algorithms=algorithms,
-        secret=secret,
-        public_keys=merged,
-        jwks_file=_get(section, "jwks_file", str),
-        audience=audience,
-        issuer=_get(section, "issuer", str),
-        leeway_s=float(_get(section, "leeway_s", (int, float), 0.0)),
-        require_exp=_get(section, "require_exp", bool, True),
-        subject_claim=_get(section, "subject_claim", str, "sub"),
-    )

@@ -2,24 +2,23 @@
 authenticator and access policy, limits, metrics and the background tombstone GC.
 
 :class:`Hub` is created by the app's lifespan (``hub/app.py``) and shared by every connection
-(``hub/transport/ws.py``).
+(``hub/server/ws.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from hub.auth.jwt import Authenticator, Identity, authenticator_from_config
+from hub.auth.factory import make_authenticator
+from hub.auth.identity import Authenticator
 from hub.authz import AccessPolicy, policy_from_config
 from hub.config import Config
-from hub.core.errors import CloseCode, HubError, Unauthorized
+from hub.core.errors import CloseCode, HubError
 from hub.core.ratelimit import BucketMap, ConnectionCounter
 from hub.metrics import HubMetrics
 from hub.server.feed import Feed
@@ -29,43 +28,6 @@ if TYPE_CHECKING:
     from hub.server.ws import Connection
 
 log = logging.getLogger(__name__)
-
-
-class DevAuth:
-    """``dev_auth = true`` without an ``[auth]`` table: any token (or none) is accepted; the
-    token is the subject (``dev`` without one). Development only."""
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        subject = token if isinstance(token, str) and token else "dev"
-        return Identity(subject[:128], {"sub": subject[:128]}, None)
-
-
-class TokenListAuth:
-    """The static ``[hub] tokens`` allowlist (no ``[auth]`` table): each token is its own user
-    (subject ``token-<n>``, n its position in the list)."""
-
-    def __init__(self, tokens: tuple[str, ...]) -> None:
-        self.tokens = tokens
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        if not token:
-            raise Unauthorized("missing")
-        for i, known in enumerate(self.tokens):
-            if hmac.compare_digest(
-                hashlib.sha256(known.encode()).digest(), hashlib.sha256(token.encode()).digest()
-            ):
-                return Identity(f"token-{i}", {"sub": f"token-{i}"}, None)
-        raise Unauthorized("rejected")
-
-
-def make_authenticator(config: Config) -> Authenticator:
-    """The ``[auth]`` table when present, else ``dev_auth`` (anything goes) or the static
-    ``tokens`` allowlist (empty = nobody gets in)."""
-    if config.auth is not None:
-        return authenticator_from_config(config.auth)
-    if config.hub.dev_auth:
-        return DevAuth()
-    return TokenListAuth(config.hub.tokens)
 
 
 def make_policy(config: Config) -> AccessPolicy:

@@ -23,7 +23,7 @@ from hub.core.cursor import Cursor, overlap_versions, plan_sync
 from hub.store.base import Change, RetentionPassed, Store
 
 if TYPE_CHECKING:
-    from hub.auth.jwt import Identity
+    from hub.auth.identity import Identity
     from hub.authz import AccessPolicy
     from hub.metrics import HubMetrics
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from hub import codec
-from hub.auth.jwt import Identity
+from hub.auth.identity import Identity
 from hub.authz import origin_allowed
 from hub.core import messages as m
 from hub.core.cursor import Cursor
