@@ -195,6 +195,11 @@ class Session:
             return []
         return self._close(code, reason)
 
+    def subscription_ended(self, coll: str) -> None:
+        """The hub ended ``coll``'s subscription on its own (reading refused, or a refreshed token
+        may no longer read it): a later ``unsub`` for it is answered with nothing."""
+        self.subscriptions.discard(coll)
+
     def closed(self) -> None:
         """The transport is gone."""
         self.state = State.CLOSED
