@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from hub.auth.identity import Authenticator
 from hub.auth.jwt import JwtAuthenticator
@@ -20,9 +20,6 @@ from hub.auth.schemes import (
     TokenListAuthenticator,
 )
 from hub.core.errors import HubUsageError
-
-if TYPE_CHECKING:
-    from hub.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +153,13 @@ def _jwt_from_config(section: Mapping[str, Any]) -> JwtAuthenticator:
     )
 
 
-def make_authenticator(config: Config) -> Authenticator:
-    """The ``[auth]`` table when present, else ``dev_auth`` (anything goes) or the static
-    ``tokens`` allowlist (empty = nobody gets in)."""
-    if config.auth is not None:
-        return authenticator_from_config(config.auth)
-    if config.hub.dev_auth:
+def make_authenticator(
+    auth: Mapping[str, Any] | None, *, dev_auth: bool, tokens: tuple[str, ...]
+) -> Authenticator:
+    """The ``[auth]`` table when present, else ``[hub] dev_auth`` (anything goes) or the static
+    ``[hub] tokens`` allowlist (empty = nobody gets in)."""
+    if auth is not None:
+        return authenticator_from_config(auth)
+    if dev_auth:
         return OpenDevAuthenticator()
-    return TokenListAuthenticator(config.hub.tokens)
+    return TokenListAuthenticator(tokens)

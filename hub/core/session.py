@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages as m
+from .cursor import Cursor
 from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
 
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
@@ -60,7 +61,7 @@ class Subscribe:
 
     coll: str
     sub_id: int
-    cursor: m.Cursor | None
+    cursor: Cursor | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,9 @@ class Hub:
         self.specs: dict[str, CollectionSpec] = {c.name: c for c in config.collections}
         self.writable = {c.name: c.writable for c in config.collections}
         self.feeds: dict[str, Feed] = {}
-        self.authenticator = authenticator if authenticator is not None else make_authenticator(config)
+        if authenticator is None:
+            authenticator = make_authenticator(config.auth, dev_auth=cfg.dev_auth, tokens=cfg.tokens)
+        self.authenticator = authenticator
         self.policy = make_policy(config)
         self.metrics = metrics if metrics is not None else HubMetrics()
         self.dev_mode = cfg.dev_auth and config.auth is None

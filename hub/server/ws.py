@@ -1,19 +1,14 @@
-"""The ``/sync`` WebSocket endpoint: read, decode, hand to the session, carry out its effects,
-write, tick.
+"""The ``/sync`` WebSocket endpoint: read, decode, hand to the session, carry out its effects, tick.
 
 Per connection there are four tasks: the reader (this endpoint's own task: frame → codec →
-:class:`~hub.core.session.Session` → effects), one **writer** draining the bounded
-:class:`~hub.core.outqueue.OutQueue` (the only task that sends, so a slow socket only ever blocks
-its own writer), the **mutation worker** (``hub/server/mutations.py``) and a **ticker** for pings,
-the idle and ``hello`` timeouts and the token expiry. Syncs run as one task per subscription
-(``hub/server/subscription.py``); authentication and refresh are decided by
-``hub/server/authflow.py``.
+:class:`~hub.core.session.Session` → effects), the writer (``writer.py``, the only task that
+sends), the mutation worker (``mutations.py``) and a ticker (pings, the idle and ``hello``
+timeouts, token expiry). Syncs run one task per subscription (``subscription.py``);
+``authflow.py`` decides authentication and refresh.
 
-Security wiring (docs/security.md): the ``Origin`` is decided before the upgrade is accepted;
-the ``hello`` token becomes the connection's identity (``auth`` refreshes it in band); ``sub``,
-every mutation and every frame of documents go through the hub's
-:class:`~hub.authz.AccessPolicy`; message and mutation token buckets and the per-subject
-connection cap (``hub/server/connections.py``) apply here.
+Security wiring (docs/security.md): the hub decides the ``Origin`` before the upgrade; ``sub``,
+every mutation and every frame of documents go through the :class:`~hub.authz.AccessPolicy`;
+message and mutation token buckets apply here, the per-subject cap in ``connections.py``.
 """
 
 from __future__ import annotations
@@ -76,16 +71,10 @@ class Connection:
     :class:`~hub.server.subscription.Port`).
 
     Args:
-        ws: The accepted WebSocket.
-        conn_id: The id bound into this connection's log records.
-        settings: The ``[hub]`` settings (limits, queue sizes, timeouts).
-        session: The protocol session's configuration.
-        store: Where syncs read and mutations go.
-        feeds: The live feed of every collection.
-        specs: Every collection's settings.
-        policy: Who may read and write what.
-        metrics: The hub's metrics.
-        authenticator: Checks ``hello`` and ``auth`` tokens.
+        ws: The accepted WebSocket; ``conn_id`` is bound into its log records.
+        settings: The ``[hub]`` settings (limits, queue sizes, timeouts); ``session`` configures
+            the protocol session.
+        store, feeds, specs, policy, metrics, authenticator: The hub's parts it works with.
         registry: The hub's open connections (per-subject cap, drain).
         now_s: The wall clock token expiry is judged by.
     """
