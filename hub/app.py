@@ -16,7 +16,7 @@ import html
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ from starlette.staticfiles import StaticFiles
 
 from hub.config import Config
 from hub.metrics import CONTENT_TYPE, HubMetrics
-from hub.runtime import Hub
+from hub.server.hub import Hub
+from hub.server.ws import sync_endpoint
 from hub.store.base import Store
-from hub.transport.ws import sync_endpoint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -132,10 +132,17 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         Route("/readyz", readyz),
         Route("/metrics", metrics_page),
     ]
-    base = client_dir(cfg)
+    routes += _client_routes(client_dir(cfg), status_page)
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _client_routes(base: Path, status_page: Callable[[Request], Awaitable[Response]]) -> list[BaseRoute]:
+    """The JS client's sources and its msgpack dependency when present; at ``/`` the demo page,
+    or ``status_page`` without one."""
     src = base / "src"
     vendor = base / "node_modules" / "@msgpack" / "msgpack" / "dist.esm"
     demo = base / "demo"
+    routes: list[BaseRoute] = []
     if src.is_dir():
         routes.append(Mount("/src", StaticFiles(directory=src), name="src"))
     if vendor.is_dir():
@@ -144,7 +151,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         routes.append(Mount("/", StaticFiles(directory=demo, html=True), name="demo"))
     else:
         routes.append(Route("/", status_page))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return routes
 
 
 class HubServer(uvicorn.Server):

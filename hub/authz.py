@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from hub.auth import Identity, load_callable
+from hub.auth.factory import load_callable
+from hub.auth.identity import Identity
 from hub.core.errors import HubUsageError
 from hub.store.base import Change
 

@@ -286,7 +286,7 @@ def parse_config(
             raise HubUsageError(f"{src}: {exc.message}") from exc
     auth = data.get("auth")
     if auth is not None:
-        from hub.auth import authenticator_from_config
+        from hub.auth.factory import authenticator_from_config
 
         try:
             authenticator_from_config(auth)

@@ -16,15 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hub.auth import (
-    AnonymousAuthenticator,
-    DevAuthenticator,
-    HookAuthenticator,
-    Identity,
-    JwtAuthenticator,
-    authenticator_from_config,
-    load_callable,
-)
+from hub.auth.factory import authenticator_from_config, load_callable
+from hub.auth.identity import Identity
+from hub.auth.jwt import JwtAuthenticator
+from hub.auth.schemes import AnonymousAuthenticator, DevAuthenticator, HookAuthenticator
 from hub.core.errors import CloseCode, HubError, HubUsageError, TokenExpired, Unauthorized, is_retryable
 
 NOW = 1_700_000_000.0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.auth import Identity
+from hub.auth.identity import Identity
 from hub.authz import (
     AccessPolicy,
     CollectionAccess,

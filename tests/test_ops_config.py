@@ -14,7 +14,7 @@ import pytest
 from hub.app import server_options
 from hub.config import load_config, parse_config
 from hub.core.errors import HubUsageError
-from hub.runtime import Hub
+from hub.server.hub import Hub
 from hub.store.memory import MemoryStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ def test_access_rules_compile_into_the_hub_policy() -> None:
     )
     hub = Hub(cfg, MemoryStore())
     assert hub.policy.has_row_filter("notes") and not hub.policy.has_row_filter("open")
-    from hub.auth import Identity
+    from hub.auth.identity import Identity
 
     reader = Identity("alice", {"roles": ["reader"]})
     assert hub.policy.can_read(reader, "notes") and not hub.policy.can_read(Identity("bob"), "notes")

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .cursor import Cursor
 from .doc import ID_FIELD, check_id
 from .errors import BadFrame, BadMessage, UnknownType
 
-Cursor = tuple[str, int]
 MAX_CLIENT_ID = 128
 MAX_COLL_LEN = 256
 MAX_TOKEN_LEN = 8192

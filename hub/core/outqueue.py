@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .messages import Cursor
+from .cursor import Cursor
 
 Kind = Literal["live", "sync", "control"]
 

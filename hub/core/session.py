@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages as m
+from .cursor import Cursor
 from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
 
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
@@ -60,7 +61,7 @@ class Subscribe:
 
     coll: str
     sub_id: int
-    cursor: m.Cursor | None
+    cursor: Cursor | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,11 @@ class Session:
         if self.state is State.CLOSED:
             return []
         return self._close(code, reason)
+
+    def subscription_ended(self, coll: str) -> None:
+        """The hub ended ``coll``'s subscription on its own (reading refused, or a refreshed token
+        may no longer read it): a later ``unsub`` for it is answered with nothing."""
+        self.subscriptions.discard(coll)
 
     def closed(self) -> None:
         """The transport is gone."""

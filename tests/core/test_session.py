@@ -89,6 +89,14 @@ def test_sub_unsub() -> None:
     assert s.receive_frame({"t": "unsub", "coll": "todos"}, 4) == []
 
 
+def test_subscription_ended_by_the_hub() -> None:
+    s = ready()
+    s.receive_frame({"t": "sub", "id": 1, "coll": "todos"}, 3)
+    s.subscription_ended("todos")
+    assert s.subscriptions == set()
+    assert s.receive_frame({"t": "unsub", "coll": "todos"}, 4) == []
+
+
 def mutation(seq: int, coll: str = "todos", **kw: Any) -> dict[str, Any]:
     return {"seq": seq, "coll": coll, "id": "a", "op": "put", "doc": {"x": seq}, "ts": seq, **kw}
 

@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hub.auth import Identity
+from hub.auth.identity import Identity
 from hub.config import Config, HubSettings, IgniteSettings
 from hub.store.base import CollectionSpec
 from hub.store.ignite import IgniteStore

@@ -3,7 +3,7 @@
 A reader task drains ``store.feed(coll)`` into an in-process queue at once (the store never waits
 on the hub); the fan-out loop takes whatever batches are already waiting, merges them (several
 changes share a frame under load), encodes each ``chg`` frame ONCE and hands the same bytes to
-every subscriber (:meth:`hub.sync.Subscription.on_frame`: queued when LIVE, held when
+every subscriber (:meth:`hub.server.subscription.Subscription.on_frame`: queued when LIVE, held when
 CATCHING_UP). When the feed is lost (``FeedLost``, or any store error) it is reopened with
 exponential backoff, then every subscriber gets ``resync {reason: "cq_lost"}`` and a new sync.
 """
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
+from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Change, FeedLost, Store
-from hub.sync import PAGE_SIZE, Subscription, encode_chunks
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy
@@ -41,8 +41,8 @@ class Feed:
         max_frame: int = 1 << 20,
         max_changes: int = PAGE_SIZE,
         backoff: tuple[float, float] = (0.05, 5.0),
-        policy: AccessPolicy | None = None,
-        metrics: HubMetrics | None = None,
+        policy: AccessPolicy,
+        metrics: HubMetrics,
         recover: Callable[[], Awaitable[None]] | None = None,
         max_pending: int = 4096,
     ) -> None:
@@ -58,9 +58,6 @@ class Feed:
         self.subscribers: set[Subscription] = set()
         self.epoch = ""
         self.live = False
-        self.frames_sent = 0
-        self.changes_seen = 0
-        self.losses = 0
         self._task: asyncio.Task[None] | None = None
         self._opened = asyncio.Event()
 
@@ -112,7 +109,6 @@ class Feed:
             except Exception as exc:
                 self.live = False
                 lost = True
-                self.losses += 1
                 log.warning("feed of %r lost (%s); reopening in %.2fs", self.coll, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
@@ -160,8 +156,7 @@ class Feed:
                     received, batch = item
                     first = first or received
                     merged.extend(batch)
-                    if self.metrics is not None:
-                        self.metrics.events_in.inc(len(batch))
+                    self.metrics.events_in.inc(len(batch))
                     if len(merged) >= self.max_changes or queue.empty():
                         break
                     item = queue.get_nowait()
@@ -175,9 +170,8 @@ class Feed:
         return m.chg(self.coll, cs, (self.epoch, max(c.ver for c in cs)))
 
     async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
-        self.changes_seen += len(changes)
         received = received or time.monotonic()
-        filtered = self.policy is not None and self.policy.has_row_filter(self.coll)
+        filtered = self.policy.has_row_filter(self.coll)
         for start in range(0, len(changes), self.max_changes):
             chunk = changes[start : start + self.max_changes]
             if filtered:
@@ -189,7 +183,6 @@ class Feed:
     async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
         """Row-filtered collection: group subscribers by what they may see (the filter runs once
         per distinct identity, ``AccessPolicy.fanout``) and encode each group's frames once."""
-        assert self.policy is not None
         subs = [(sub, sub.identity) for sub in list(self.subscribers) if sub.identity is not None]
         for group, visible in self.policy.fanout(self.coll, chunk, subs):
             await self._deliver(visible, group, received)
@@ -201,7 +194,6 @@ class Feed:
         (those still subscribed), yielding to the event loop every FANOUT_YIELD_EVERY of them."""
         for frame, part in encode_chunks(self._build, changes, self.max_frame):
             cursor: Cursor = (self.epoch, max(c.ver for c in part))
-            self.frames_sent += 1
             for i, sub in enumerate(subs):
                 if i and i % FANOUT_YIELD_EVERY == 0:
                     await asyncio.sleep(0)

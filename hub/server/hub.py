@@ -1,71 +1,32 @@
-"""The running hub: the store, one live feed per collection, the open connections, the
-authenticator and access policy, limits, metrics and the background tombstone GC.
+"""The running hub: the store, one live feed per collection, the registry of open connections,
+the authenticator and access policy chosen by the configuration, the connect-rate limit, metrics
+and the background tombstone GC.
 
 :class:`Hub` is created by the app's lifespan (``hub/app.py``) and shared by every connection
-(``hub/transport/ws.py``).
+(``hub/server/ws.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hub.auth import Authenticator, Identity, authenticator_from_config
-from hub.authz import AccessPolicy, policy_from_config
+from hub.auth.factory import make_authenticator
+from hub.auth.identity import Authenticator
+from hub.authz import AccessPolicy, origin_allowed, policy_from_config
 from hub.config import Config
-from hub.core.errors import CloseCode, HubError, Unauthorized
-from hub.core.ratelimit import BucketMap, ConnectionCounter
-from hub.feed import Feed
+from hub.core.errors import CloseCode, HubError
+from hub.core.ratelimit import BucketMap
 from hub.metrics import HubMetrics
+from hub.server.connections import Connections
+from hub.server.feed import Feed
 from hub.store.base import CollectionSpec, Store
 
-if TYPE_CHECKING:
-    from hub.transport.ws import Connection
-
 log = logging.getLogger(__name__)
-
-
-class DevAuth:
-    """``dev_auth = true`` without an ``[auth]`` table: any token (or none) is accepted; the
-    token is the subject (``dev`` without one). Development only."""
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        subject = token if isinstance(token, str) and token else "dev"
-        return Identity(subject[:128], {"sub": subject[:128]}, None)
-
-
-class TokenListAuth:
-    """The static ``[hub] tokens`` allowlist (no ``[auth]`` table): each token is its own user
-    (subject ``token-<n>``, n its position in the list)."""
-
-    def __init__(self, tokens: tuple[str, ...]) -> None:
-        self.tokens = tokens
-
-    async def authenticate(self, token: str | None, *, now_s: float) -> Identity:
-        if not token:
-            raise Unauthorized("missing")
-        for i, known in enumerate(self.tokens):
-            if hmac.compare_digest(
-                hashlib.sha256(known.encode()).digest(), hashlib.sha256(token.encode()).digest()
-            ):
-                return Identity(f"token-{i}", {"sub": f"token-{i}"}, None)
-        raise Unauthorized("rejected")
-
-
-def make_authenticator(config: Config) -> Authenticator:
-    """The ``[auth]`` table when present, else ``dev_auth`` (anything goes) or the static
-    ``tokens`` allowlist (empty = nobody gets in)."""
-    if config.auth is not None:
-        return authenticator_from_config(config.auth)
-    if config.hub.dev_auth:
-        return DevAuth()
-    return TokenListAuth(config.hub.tokens)
 
 
 def make_policy(config: Config) -> AccessPolicy:
@@ -73,16 +34,6 @@ def make_policy(config: Config) -> AccessPolicy:
     ``read = write = ["authenticated"]`` (dev and token-list identities are authenticated)."""
     tables = {c.name: {"access": config.access.get(c.name, {})} for c in config.collections}
     return policy_from_config(tables, roles_claim=config.hub.roles_claim)
-
-
-async def _wait_finished(conns: list[Connection], timeout: float) -> None:
-    """Wait (at most ``timeout`` s) until every connection in ``conns`` has finished."""
-    if not conns:
-        return
-    waiters = [asyncio.ensure_future(c.finished.wait()) for c in conns]
-    _, pending = await asyncio.wait(waiters, timeout=timeout)
-    for w in pending:  # never leave the waiters of stuck connections behind
-        w.cancel()
 
 
 class Hub:
@@ -101,18 +52,17 @@ class Hub:
         self.specs: dict[str, CollectionSpec] = {c.name: c for c in config.collections}
         self.writable = {c.name: c.writable for c in config.collections}
         self.feeds: dict[str, Feed] = {}
-        self.connections: set[Connection] = set()
-        self.authenticator = authenticator if authenticator is not None else make_authenticator(config)
+        if authenticator is None:
+            authenticator = make_authenticator(config.auth, dev_auth=cfg.dev_auth, tokens=cfg.tokens)
+        self.authenticator = authenticator
         self.policy = make_policy(config)
         self.metrics = metrics if metrics is not None else HubMetrics()
         self.dev_mode = cfg.dev_auth and config.auth is None
-        limit = cfg.max_conns_per_subject
-        self.per_subject = ConnectionCounter(limit) if limit > 0 and not self.dev_mode else None
+        self.connections = Connections(0 if self.dev_mode else cfg.max_conns_per_subject)
         self.connect_rate = (
             BucketMap(cfg.connect_rate, max(1, cfg.connect_burst)) if cfg.connect_rate > 0 else None
         )
         self.draining = False
-        self.stats: dict[str, Any] = {"connections": 0, "protocol_errors": 0}
         self._gc_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -160,10 +110,7 @@ class Hub:
         """Graceful shutdown, step 1: refuse new connections, let every connection finish the
         mutation batches it has already read, then close it with 4500 ``going_away``."""
         self.draining = True
-        conns = list(self.connections)
-        for conn in conns:
-            conn.begin_drain()
-        await _wait_finished(conns, max(deadline_s, 0.1))
+        await self.connections.drain(max(deadline_s, 0.1))
 
     async def stop(self) -> None:
         self.draining = True
@@ -171,10 +118,7 @@ class Hub:
             self._gc_task.cancel()
             with contextlib.suppress(BaseException):
                 await self._gc_task
-        conns = list(self.connections)
-        for conn in conns:
-            conn.request_close(CloseCode.GOING_AWAY, "hub shutting down")
-        await _wait_finished(conns, 3)
+        await self.connections.close_all(CloseCode.GOING_AWAY, "hub shutting down", 3)
         for feed in self.feeds.values():
             await feed.stop()
         with contextlib.suppress(HubError, OSError):
@@ -188,6 +132,23 @@ class Hub:
         except Exception:
             return False
         return bool(ok) and all(f.live for f in self.feeds.values())
+
+    def refusal(
+        self, origin: str | None, host: str | None, address: str, now_ms: int
+    ) -> tuple[int, str] | None:
+        """Why a WebSocket upgrade from ``address`` must be refused, as ``(close code, reason)``;
+        None to accept it. Decided before the upgrade, so nothing is read from a refused socket."""
+        if not origin_allowed(origin, self.config.hub.origins, host=host, dev=self.dev_mode):
+            log.warning("refused WebSocket from origin %r", origin, extra={"address": address})
+            self.metrics.auth_failures.labels("origin").inc()
+            return (CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
+        if self.draining:
+            return (CloseCode.GOING_AWAY, "hub shutting down, retry elsewhere")
+        if self.connect_rate is not None and not self.connect_rate.take(address, now_ms):
+            self.metrics.rate_limited.labels("connect_rate").inc()
+            log.warning("connection rate limit tripped", extra={"address": address})
+            return (CloseCode.RATE_LIMITED, "rate limited (connect_rate)")
+        return None
 
     def now_s(self) -> float:
         return time.time()

@@ -1,6 +1,6 @@
 """One subscription of one connection: catch-up / snapshot runs and the CATCHING_UP → LIVE switch.
 
-A :class:`Subscription` is registered with its collection's :class:`hub.feed.Feed` *before* the
+A :class:`Subscription` is registered with its collection's :class:`hub.server.feed.Feed` *before* the
 sync reads the store, so no live change can fall between the pages and the live stream. While
 CATCHING_UP, live frames are held (bounded); after ``synced`` they are flushed and the
 subscription is LIVE. If the held frames overflow, they are dropped and the sync simply pages
@@ -13,17 +13,18 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor, overlap_versions, plan_sync
+from hub.core.outqueue import OutQueue
 from hub.store.base import Change, RetentionPassed, Store
 
 if TYPE_CHECKING:
-    from hub.auth import Identity
+    from hub.auth.identity import Identity
     from hub.authz import AccessPolicy
     from hub.metrics import HubMetrics
 
@@ -45,9 +46,13 @@ class Port(Protocol):
     overlap_ms: int
     max_frame: int
     hold_bytes: int
-    identity: Identity | None  # the connection's current identity (row filters)
-    policy: AccessPolicy | None
-    metrics: HubMetrics | None
+    policy: AccessPolicy
+    metrics: HubMetrics
+
+    @property
+    def identity(self) -> Identity | None:
+        """The connection's current identity (row filters)."""
+        ...
 
     def send_control(
         self, msg: dict[str, Any], coll: str | None = None, cursor: Cursor | None = None
@@ -87,7 +92,6 @@ class Subscription:
         self.held_bytes = 0
         self.held_overflow = False
         self.task: asyncio.Task[None] | None = None
-        self.syncs = 0
 
     @property
     def identity(self) -> Identity | None:
@@ -155,17 +159,15 @@ class Subscription:
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""
-        policy, identity = self.port.policy, self.port.identity
-        if policy is None or identity is None:
+        identity = self.port.identity
+        if identity is None:
             return batch
-        return policy.filter_changes(
+        return self.port.policy.filter_changes(
             identity, self.coll, batch, mode="snapshot" if mode == "snapshot" else "delta"
         )
 
     def _count_resync(self, reason: str) -> None:
-        metrics = self.port.metrics
-        if metrics is not None:
-            metrics.resyncs.labels(reason).inc()
+        self.port.metrics.resyncs.labels(reason).inc()
 
     async def _sync(self, cursor: Cursor | None, reason: str | None, announced: bool = False) -> None:
         port, coll = self.port, self.coll
@@ -215,9 +217,7 @@ class Subscription:
             ver = max(ver, cursor[1])
         out: Cursor = (info.epoch, ver)
         port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
-        self.syncs += 1
-        if port.metrics is not None:
-            port.metrics.catchup_seconds.labels(mode).observe(time.monotonic() - started)
+        port.metrics.catchup_seconds.labels(mode).observe(time.monotonic() - started)
         # No await from here on: the switch to LIVE and the flush are atomic for the feed.
         self.state = SubState.LIVE
         held, self.held = self.held, []
@@ -226,3 +226,75 @@ class Subscription:
             if not port.push_live(coll, frame, c, received, events):
                 self.resync("slow")
                 return
+
+
+class Fanout(Protocol):
+    """A collection's live feed, as a subscription registers with it (``hub/server/feed.py``)."""
+
+    def add(self, sub: Subscription) -> None: ...
+
+    def remove(self, sub: Subscription) -> None: ...
+
+
+class Subscriptions:
+    """The subscriptions of one connection, by collection, each registered with its feed.
+
+    Args:
+        port: The connection.
+        feeds: The live feed of every collection.
+        queue: The connection's out-queue (a restarted sync drops what was queued for it).
+    """
+
+    def __init__(self, port: Port, feeds: Mapping[str, Fanout], queue: OutQueue) -> None:
+        self.port = port
+        self.feeds = feeds
+        self.queue = queue
+        self.by_coll: dict[str, Subscription] = {}
+
+    def names(self) -> list[str]:
+        return list(self.by_coll)
+
+    def start(self, coll: str, sub_id: int, cursor: Cursor | None) -> None:
+        """``sub``: register (once) and (re)start the sync from ``cursor``."""
+        sub = self.by_coll.get(coll)
+        if sub is None:
+            sub = self.by_coll[coll] = Subscription(self.port, coll, sub_id, cursor)
+            self.feeds[coll].add(sub)
+        sub.sub_id = sub_id
+        self.queue.drop(coll)
+        sub.start(cursor)
+
+    def stop(self, coll: str) -> None:
+        """``unsub`` (or an ended subscription): stop the sync and leave the feed."""
+        sub = self.by_coll.pop(coll, None)
+        if sub is not None:
+            sub.stop()
+            self.feeds[coll].remove(sub)
+        self.queue.forget(coll)
+
+    def end(self, coll: str, code: int, reason: str) -> bool:
+        """The hub ends ``coll``'s subscription: tell the client with ``unsub``, then stop."""
+        sub = self.by_coll.get(coll)
+        if sub is None:
+            return False
+        self.port.send_control(m.unsub(coll, sub.sub_id, code, reason))
+        self.stop(coll)
+        return True
+
+    def restart(self, coll: str, reason: str) -> None:
+        """Re-send ``coll`` as a snapshot, announced with ``resync {reason}``."""
+        sub = self.by_coll.get(coll)
+        if sub is None:
+            return
+        self.queue.drop(coll)
+        self.port.send_control(m.resync(coll, reason, "snapshot"), coll)
+        sub.start(None, reason, announced=True)
+
+    def stop_all(self) -> None:
+        """The connection is closing."""
+        for sub in self.by_coll.values():
+            sub.stop()
+            feed = self.feeds.get(sub.coll)
+            if feed is not None:
+                feed.remove(sub)
+        self.by_coll.clear()

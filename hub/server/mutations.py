@@ -1,0 +1,162 @@
+"""The mutation worker of one connection: ``mut`` batches applied in order, one at a time.
+
+The reader hands each :class:`~hub.core.session.ApplyBatch` to :meth:`MutationWorker.put`, which
+checks collection-level write permission per mutation and waits while the bounded queue is full
+(TCP backpressure on a client that writes faster than the store commits). :meth:`run` applies
+the batches through the store, whose transaction runs the row-level check, and answers each with
+one ``ack``. A store outage closes the connection with 4503; the unacknowledged batches are
+replayed by the client elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from hub.auth.identity import Identity
+from hub.authz import AccessPolicy
+from hub.core import messages as m
+from hub.core.errors import CloseCode, ErrorCode, StoreUnavailable
+from hub.core.session import ApplyBatch
+from hub.metrics import HubMetrics
+from hub.store.base import CollectionSpec, Doc, Mutation, MutationResult, Store
+
+log = logging.getLogger(__name__)
+
+#: Batches read ahead of the one being applied.
+QUEUE_BATCHES = 4
+CONFLICT_STATUSES = frozenset({"conflict", "rejected", "merged"})
+
+
+class Outlet(Protocol):
+    """Where the worker's answers go (the connection)."""
+
+    def send_control(self, msg: dict[str, Any]) -> None: ...
+
+    def request_close(self, code: int, reason: str) -> None: ...
+
+    def fail(self, exc: BaseException) -> None: ...
+
+
+class MutationWorker:
+    """Apply one connection's batches in order.
+
+    Args:
+        store: Where mutations are applied.
+        policy: Write permissions and what a conflict answer may show.
+        metrics: Mutation, dedup, conflict and store-error counters.
+        specs: The collections (their conflict policy labels the conflict counter).
+        identity: The connection's current identity (it changes on an ``auth`` refresh).
+        outlet: Receives the acks and the close requests.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: AccessPolicy,
+        metrics: HubMetrics,
+        specs: Mapping[str, CollectionSpec],
+        identity: Callable[[], Identity | None],
+        outlet: Outlet,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.metrics = metrics
+        self.specs = specs
+        self.identity = identity
+        self.outlet = outlet
+        self.queue: asyncio.Queue[ApplyBatch] = asyncio.Queue(QUEUE_BATCHES)
+        self.busy = False
+
+    def idle(self) -> bool:
+        """No batch is being applied and none is waiting."""
+        return not self.busy and self.queue.empty()
+
+    async def put(self, eff: ApplyBatch) -> None:
+        """Queue a batch (after the collection-level check); waits while the queue is full."""
+        await self.queue.put(self.authorize(eff))
+
+    def authorize(self, eff: ApplyBatch) -> ApplyBatch:
+        """Collection-level write permission per mutation (the row-level check runs inside the
+        store transaction)."""
+        identity = self.identity()
+        if identity is None:
+            return eff
+        slots: list[m.MutationIn | dict[str, Any]] = []
+        for s in eff.slots:
+            if isinstance(s, m.MutationIn) and not self.policy.can_write(identity, s.coll):
+                log.info("write refused", extra={"coll": s.coll, "seq": s.seq})
+                slots.append(m.error_result(s.seq, ErrorCode.FORBIDDEN, "forbidden"))
+            else:
+                slots.append(s)
+        return ApplyBatch(eff.client, tuple(slots))
+
+    async def run(self) -> None:
+        """Apply batches until the connection closes or the store fails."""
+        try:
+            while True:
+                eff = await self.queue.get()
+                self.busy = True
+                try:
+                    results = await self.apply(eff)
+                except StoreUnavailable as exc:
+                    self.outlet.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
+                    self.metrics.store_errors.inc()
+                    return
+                except Exception as exc:
+                    self.outlet.fail(exc)
+                    return
+                finally:
+                    self.busy = False
+                self.outlet.send_control(m.ack(results))
+        finally:
+            # The connection is closing: unblock a reader waiting on the full queue (its batches
+            # were never acknowledged; the client replays them elsewhere).
+            while not self.queue.empty():
+                self.queue.get_nowait()
+
+    async def apply(self, eff: ApplyBatch) -> list[dict[str, Any]]:
+        """One result per slot, in slot order."""
+        muts = [
+            Mutation(eff.client, s.seq, s.coll, s.id, s.op, s.doc, s.ts, s.base)
+            for s in eff.slots
+            if isinstance(s, m.MutationIn)
+        ]
+        policy, identity = self.policy, self.identity()
+        check = None
+        if identity is not None:
+            bound = identity
+
+            def check(coll: str, doc_id: str, old: Doc | None, new: Doc | None) -> bool:
+                return policy.check_write(bound, coll, doc_id, old, new)
+
+        applied = iter(await self.store.apply(eff.client, muts, check=check) if muts else [])
+        by_seq = {mu.seq: mu for mu in muts}
+        results: list[dict[str, Any]] = []
+        for s in eff.slots:
+            if isinstance(s, dict):
+                results.append(s)
+                self._count(s.get("s", "error"), False, None)
+                continue
+            res: MutationResult = next(applied)
+            mu = by_seq.get(res.seq, None)
+            if res.s not in ("ok", "error") and res.doc is not None and identity and mu:
+                # a conflict answer never shows a document the client may not read
+                res.doc = policy.readable_doc(identity, mu.coll, mu.id, res.doc)
+            if res.s == "error" and res.code == ErrorCode.FORBIDDEN:
+                log.info("write refused by row rule", extra={"coll": s.coll, "seq": s.seq})
+            self._count(res.s, res.dup, s.coll)
+            results.append(res.to_wire())
+        return results
+
+    def _count(self, status: str, dup: bool, coll: str | None) -> None:
+        metrics = self.metrics
+        metrics.mutations.labels(str(status)).inc()
+        if dup:
+            metrics.dedup_hits.inc()
+        elif status in CONFLICT_STATUSES and coll is not None:
+            spec = self.specs.get(coll)
+            policy = spec.policy.value if spec is not None else "?"
+            metrics.conflicts.labels(policy, str(status)).inc()

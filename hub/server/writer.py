@@ -1,0 +1,114 @@
+"""The sending side of one connection: the bounded out-queue and the one task that writes it.
+
+Everything a connection sends goes through :class:`Writer`: control messages and acks
+(:meth:`~Writer.push_control`), sync pages (:meth:`~Writer.push_sync`, which waits for room) and
+live frames (:meth:`~Writer.push_live`, refused when the queue is full so the subscription falls
+back to a catch-up). :meth:`~Writer.run` is the only task that awaits the socket, so a slow
+client only ever blocks its own writer. Once :meth:`~Writer.close` is called it sends the close
+frame and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from starlette.websockets import WebSocket
+
+from hub.core.cursor import Cursor
+from hub.core.outqueue import OutQueue
+from hub.metrics import HubMetrics
+
+
+class Writer:
+    """The out-queue and writer task of one connection.
+
+    Args:
+        ws: The accepted WebSocket.
+        queue_bytes: The out-queue's byte budget.
+        metrics: Frame, byte, queue-depth and push-lag metrics.
+    """
+
+    def __init__(self, ws: WebSocket, queue_bytes: int, metrics: HubMetrics) -> None:
+        self.ws = ws
+        self.metrics = metrics
+        self.queue = OutQueue(queue_bytes)
+        self.wake = asyncio.Event()
+        self.room = asyncio.Event()
+        self.frames_out = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: The peer closed first: no close frame to send.
+        self.disconnected = False
+        # push-lag bookkeeping by frame object (frames are shared between connections)
+        self._lag: dict[int, tuple[float, int]] = {}
+
+    def close(self, code: int, reason: str) -> bool:
+        """Send a close frame with ``code`` after what is queued; False if already closing."""
+        first = self.close_code is None
+        if first:
+            self.close_code = int(code)
+            self.close_reason = reason[:120]
+        self.wake.set()
+        self.room.set()
+        return first
+
+    def push_control(self, frame: bytes, coll: str | None, cursor: Cursor | None) -> bool:
+        """Queue a control frame; False when the queue is over budget (the peer does not read)."""
+        ok = self.queue.push_control(frame, coll, cursor)
+        self._queued()
+        return ok
+
+    async def push_sync(self, coll: str, frame: bytes) -> None:
+        """Queue a sync page, waiting until the queue has room for it."""
+        while not self.queue.has_room(len(frame)) and self.close_code is None:
+            self.room.clear()
+            await self.room.wait()
+        self.queue.push_sync(frame, coll)
+        self._queued()
+
+    def push_live(self, coll: str, frame: bytes, cursor: Cursor, received: float, events: int) -> bool:
+        """Queue a live frame; False when it does not fit (the subscription must catch up)."""
+        ok = self.queue.push_live(frame, coll, cursor)
+        if ok and (received or events):
+            self._lag[id(frame)] = (received, events)
+            if len(self._lag) > 2 * len(self.queue) + 64:
+                alive = {id(e.frame) for e in self.queue.entries}
+                self._lag = {k: v for k, v in self._lag.items() if k in alive}
+        self._queued()
+        return ok
+
+    def _queued(self) -> None:
+        depth = len(self.queue)
+        self.metrics.queue_depth.observe(depth)
+        self.metrics.queue_depth_max.set_max(depth)
+        self.wake.set()
+
+    async def run(self) -> None:
+        """Send queued frames until :meth:`close`, then the close frame."""
+        q = self.queue
+        try:
+            while self.close_code is None:
+                entry = q.pop()
+                if entry is None:
+                    self.room.set()
+                    self.wake.clear()
+                    await self.wake.wait()
+                    continue
+                await self.ws.send_bytes(entry.frame)
+                q.sent(entry)
+                self.frames_out += 1
+                self.metrics.frames_out.inc()
+                self.metrics.bytes_out.inc(len(entry.frame))
+                lag = self._lag.pop(id(entry.frame), None) if entry.kind == "live" else None
+                if lag is not None:
+                    self.metrics.events_out.inc(lag[1])
+                    if lag[0]:
+                        self.metrics.push_lag_seconds.observe(time.monotonic() - lag[0])
+                self.room.set()
+        except Exception:  # the peer is gone; the reader sees the disconnect
+            return
+        if not self.disconnected:
+            with contextlib.suppress(Exception):
+                await self.ws.close(self.close_code, self.close_reason)

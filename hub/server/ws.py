@@ -1,0 +1,406 @@
+"""The ``/sync`` WebSocket endpoint: read, decode, hand to the session, carry out its effects, tick.
+
+Per connection there are four tasks: the reader (this endpoint's own task: frame → codec →
+:class:`~hub.core.session.Session` → effects), the writer (``writer.py``, the only task that
+sends), the mutation worker (``mutations.py``) and a ticker (pings, the idle and ``hello``
+timeouts, token expiry). Syncs run one task per subscription (``subscription.py``);
+``authflow.py`` decides authentication and refresh.
+
+Security wiring (docs/security.md): the hub decides the ``Origin`` before the upgrade; ``sub``,
+every mutation and every frame of documents go through the :class:`~hub.authz.AccessPolicy`;
+message and mutation token buckets apply here, the per-subject cap in ``connections.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from hub import codec
+from hub.auth.identity import Authenticator, Identity
+from hub.authz import AccessPolicy
+from hub.config import HubSettings
+from hub.core import messages as m
+from hub.core.cursor import Cursor
+from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, ErrorCode, FrameTooLarge, HubError
+from hub.core.ratelimit import TokenBucket
+from hub.core.session import (
+    ApplyBatch,
+    Authenticate,
+    Close,
+    Effect,
+    Reauthenticate,
+    Send,
+    Session,
+    SessionConfig,
+    State,
+    Subscribe,
+    Unsubscribe,
+)
+from hub.logs import bind
+from hub.metrics import HubMetrics
+from hub.server.authflow import AuthFlow, Refused
+from hub.server.connections import Connections
+from hub.server.feed import Feed
+from hub.server.hub import Hub
+from hub.server.mutations import MutationWorker
+from hub.server.subscription import Subscriptions
+from hub.server.writer import Writer
+from hub.store.base import CollectionSpec, Store
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0
+#: A rate limit makes the reader wait at most this long; beyond it the connection closes (4529).
+MAX_THROTTLE_MS = 1000
+
+
+def _now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+class Connection:
+    """One client connection (a :class:`~hub.server.connections.Peer` and a subscription
+    :class:`~hub.server.subscription.Port`).
+
+    Args:
+        ws: The accepted WebSocket; ``conn_id`` is bound into its log records.
+        settings: The ``[hub]`` settings (limits, queue sizes, timeouts); ``session`` configures
+            the protocol session.
+        store, feeds, specs, policy, metrics, authenticator: The hub's parts it works with.
+        registry: The hub's open connections (per-subject cap, drain).
+        now_s: The wall clock token expiry is judged by.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        *,
+        conn_id: str,
+        settings: HubSettings,
+        session: SessionConfig,
+        store: Store,
+        feeds: Mapping[str, Feed],
+        specs: Mapping[str, CollectionSpec],
+        policy: AccessPolicy,
+        metrics: HubMetrics,
+        authenticator: Authenticator,
+        registry: Connections,
+        now_s: Callable[[], float],
+    ) -> None:
+        cfg = settings
+        self.ws = ws
+        self.id = conn_id
+        self.store = store
+        self.policy = policy
+        self.metrics = metrics
+        self.registry = registry
+        self.address = ws.client.host if ws.client is not None else "?"
+        self.auth = AuthFlow(
+            authenticator,
+            policy,
+            metrics,
+            now_s=now_s,
+            claim=lambda key: registry.claim(self, key),
+            address=self.address,
+        )
+        self.mutations = MutationWorker(store, policy, metrics, specs, lambda: self.auth.identity, self)
+        self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
+        self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
+        self.hello_timeout_ms = cfg.hello_timeout_ms
+        self.draining = False
+        self.frames_in = 0
+        self.started = time.monotonic()
+        self.overlap_ms = cfg.catchup_overlap_ms
+        self.max_frame = cfg.max_frame
+        self.hold_bytes = cfg.queue_bytes
+        self.limits = codec.Limits.for_frame(cfg.max_frame)
+        self.session = Session(session, _now_ms())
+        self.writer = Writer(ws, cfg.queue_bytes, metrics)
+        self.queue = self.writer.queue
+        self.subs = Subscriptions(self, feeds, self.queue)
+        self.finished = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_hub(cls, hub: Hub, ws: WebSocket, conn_id: str) -> Connection:
+        """A connection wired to ``hub``'s store, feeds, policy, authenticator and registry."""
+        cfg = hub.config.hub
+        return cls(
+            ws,
+            conn_id=conn_id,
+            settings=cfg,
+            session=SessionConfig(hub.id, hub.writable, cfg.ping_ms, cfg.max_batch, cfg.max_frame),
+            store=hub.store,
+            feeds=hub.feeds,
+            specs=hub.specs,
+            policy=hub.policy,
+            metrics=hub.metrics,
+            authenticator=hub.authenticator,
+            registry=hub.connections,
+            now_s=hub.now_s,
+        )
+
+    @property
+    def identity(self) -> Identity | None:
+        """The identity of the token in force (None before authentication)."""
+        return self.auth.identity
+
+    # ----------------------------------------------------------------- Port (subscription.py)
+
+    @property
+    def close_code(self) -> int | None:
+        """The code the connection closes (or closed) with; None while open."""
+        return self.writer.close_code
+
+    def send_control(
+        self, msg: dict[str, Any], coll: str | None = None, cursor: Cursor | None = None
+    ) -> None:
+        if self.close_code is not None:
+            return
+        if not self.writer.push_control(codec.encode(msg), coll, cursor):
+            # the peer floods requests without reading the answers
+            self._rate_limited("outgoing_queue")
+
+    async def send_sync(self, coll: str, frame: bytes) -> None:
+        await self.writer.push_sync(coll, frame)
+
+    def push_live(
+        self, coll: str, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0
+    ) -> bool:
+        if self.close_code is not None:
+            return True
+        return self.writer.push_live(coll, frame, cursor, received, events)
+
+    def delivered(self, coll: str) -> Cursor | None:
+        return self.queue.delivered.get(coll)
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, HubError):
+            self.request_close(exc.close_code, exc.message or type(exc).__name__)
+        else:
+            log.exception("internal error on a connection", exc_info=exc)
+            self.request_close(CloseCode.INTERNAL_ERROR, "internal error")
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def request_close(self, code: int, reason: str) -> None:
+        if self.writer.close(code, reason):
+            self.session.closed()
+
+    def begin_drain(self) -> None:
+        """Graceful shutdown: read nothing more, finish the mutation batches already read, send
+        their acks, then close with 4500 (``going_away``: retry elsewhere)."""
+        if self.draining or self.close_code is not None:
+            return
+        self.draining = True
+        self._tasks.append(asyncio.create_task(self._drain(), name="ws-drain"))
+
+    async def _drain(self) -> None:
+        while self.close_code is None and not self.mutations.idle():
+            await asyncio.sleep(0.01)
+        while self.close_code is None and len(self.queue):
+            await asyncio.sleep(0.01)  # let the writer deliver the last acks
+        self.request_close(CloseCode.GOING_AWAY, "hub shutting down, retry elsewhere")
+
+    async def run(self) -> None:
+        self.registry.add(self)
+        self.metrics.connections.inc()
+        log.info(
+            "connection accepted",
+            extra={
+                "address": self.address,
+                "origin": self.ws.headers.get("origin"),
+                "user_agent": self.ws.headers.get("user-agent", "")[:200],
+            },
+        )
+        self._tasks = [
+            asyncio.create_task(self.writer.run(), name="ws-writer"),
+            asyncio.create_task(self.mutations.run(), name="ws-mutations"),
+            asyncio.create_task(self._ticker(), name="ws-ticker"),
+        ]
+        try:
+            await self._reader()
+        except Exception as exc:  # never let one connection take the server down
+            self.fail(exc)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self.subs.stop_all()
+        writer = self._tasks[0]
+        if self.close_code is None:
+            self.request_close(CloseCode.NORMAL, "")
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        self.registry.remove(self)
+        self.metrics.connections.dec()
+        log.info(
+            "connection closed",
+            extra={
+                "code": self.close_code,
+                "reason": self.writer.close_reason,
+                "duration_s": round(time.monotonic() - self.started, 3),
+                "frames_in": self.frames_in,
+                "frames_out": self.writer.frames_out,
+            },
+        )
+        self.finished.set()
+
+    # ----------------------------------------------------------------- reader
+
+    async def _reader(self) -> None:
+        while self.close_code is None:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self.writer.disconnected = True
+                self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+                return
+            if self.draining:
+                continue  # shutting down: what arrives now is replayed on another hub
+            data = message.get("bytes")
+            self.frames_in += 1
+            self.metrics.frames_in.inc()
+            self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
+            if not await self._throttle(self.msg_bucket, 1, "messages"):
+                return
+            if data is None:
+                await self._apply(self.session.fail(BadFrame("text frames are not allowed")))
+                continue
+            if len(data) > self.max_frame:
+                await self._apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
+                continue
+            try:
+                obj = codec.decode(data, self.limits)
+            except ClientProtocolError as exc:
+                await self._apply(self.session.fail(exc))
+                continue
+            await self._apply(self.session.receive_frame(obj, _now_ms()))
+
+    async def _apply(self, effects: list[Effect]) -> None:
+        for eff in effects:
+            if isinstance(eff, Send):
+                self.send_control(eff.msg)
+            elif isinstance(eff, Subscribe):
+                self._subscribe(eff)
+            elif isinstance(eff, Unsubscribe):
+                self.subs.stop(eff.coll)
+            elif isinstance(eff, ApplyBatch):
+                if not await self._throttle(self.mut_bucket, len(eff.slots), "mutations"):
+                    return
+                await self.mutations.put(eff)
+            elif isinstance(eff, Authenticate):
+                await self._apply(await self._authenticate(eff.token))
+            elif isinstance(eff, Reauthenticate):
+                await self._refresh(eff.token)
+            elif isinstance(eff, Close):
+                if eff.error is not None:
+                    log.error("session bug, closing %s", eff.code, exc_info=eff.error)
+                self.request_close(eff.code, eff.reason)
+
+    # ----------------------------------------------------------------- limits
+
+    async def _throttle(self, bucket: TokenBucket, n: int, kind: str) -> bool:
+        """Take ``n`` tokens, waiting (not reading: TCP backpressure) up to MAX_THROTTLE_MS;
+        False after closing with 4529 when the wait would be longer."""
+        wait = bucket.wait_ms(_now_ms(), n)
+        if wait is None or wait > MAX_THROTTLE_MS:
+            self._rate_limited(kind)
+            return False
+        if wait > 0:
+            await asyncio.sleep(wait / 1000)
+        bucket.take(_now_ms(), n)
+        return True
+
+    def _rate_limited(self, kind: str) -> None:
+        if self.close_code is not None:
+            return
+        self.metrics.rate_limited.labels(kind).inc()
+        log.warning("rate limit tripped", extra={"kind": kind, "address": self.address})
+        self.request_close(CloseCode.RATE_LIMITED, f"rate limited ({kind})")
+
+    # ----------------------------------------------------------------- authentication
+
+    async def _authenticate(self, token: str | None) -> list[Effect]:
+        outcome = await self.auth.authenticate(token)
+        if isinstance(outcome, Refused):
+            return self.session.auth_failed(outcome.code, outcome.reason)
+        return self.session.authenticated(_now_ms())
+
+    async def _refresh(self, token: str) -> None:
+        """``auth {token}``: docs/security.md §2 (in-band refresh)."""
+        outcome = await self.auth.refresh(token, self.subs.names())
+        if outcome.close is not None:
+            self.request_close(*outcome.close)
+            return
+        for coll in outcome.ended:
+            if self.subs.end(coll, ErrorCode.FORBIDDEN, "forbidden"):
+                self.session.subscription_ended(coll)
+                log.info("subscription ended by token refresh", extra={"coll": coll})
+        for coll in outcome.resync:
+            self.subs.restart(coll, "auth")
+        if outcome.reply is not None:
+            self.send_control(outcome.reply)
+
+    # ----------------------------------------------------------------- subscriptions
+
+    def _subscribe(self, eff: Subscribe) -> None:
+        identity = self.identity
+        if identity is not None and not self.policy.can_read(identity, eff.coll):
+            log.info("subscription refused", extra={"coll": eff.coll})
+            self.session.subscription_ended(eff.coll)
+            self.send_control(m.error(ErrorCode.FORBIDDEN, "forbidden", eff.sub_id))
+            return
+        self.subs.start(eff.coll, eff.sub_id, eff.cursor)
+
+    # ----------------------------------------------------------------- ticker
+
+    async def _ticker(self) -> None:
+        interval = min(max(self.session.cfg.ping_ms / 4000, 0.01), 0.25)
+        opened = _now_ms()
+        while self.close_code is None:
+            await asyncio.sleep(interval)
+            now = _now_ms()
+            state = self.session.state
+            if state in (State.CONNECTED, State.AUTHENTICATING) and now - opened > self.hello_timeout_ms:
+                self.request_close(CloseCode.UNEXPECTED_MESSAGE, "no hello")
+                return
+            if self.auth.expired():
+                log.info("token expired on a live connection")
+                self.request_close(CloseCode.TOKEN_EXPIRED, "expired")
+                return
+            effects = self.session.tick(now)
+            for eff in effects:
+                if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
+                    self.metrics.rate_limited.labels("idle").inc()
+            await self._apply(effects)
+
+
+async def sync_endpoint(ws: WebSocket) -> None:
+    """Starlette ``WebSocketRoute`` handler for ``/sync``.
+
+    Every refusal here is decided before the upgrade is accepted; the socket is then accepted
+    only to deliver a close code the browser can see, and nothing is read from it."""
+    hub: Hub = ws.app.state.hub
+    conn_id = uuid.uuid4().hex[:12]
+    bind(conn=conn_id)
+    origin = ws.headers.get("origin")
+    address = ws.client.host if ws.client is not None else "?"
+    refusal = hub.refusal(origin, ws.headers.get("host"), address, _now_ms())
+    await ws.accept()
+    if refusal is not None:
+        await ws.close(refusal[0], refusal[1])
+        return
+    await Connection.for_hub(hub, ws, conn_id).run()

@@ -1,0 +1,118 @@
+"""hub.server.mutations: the mutation worker over the memory store, without a socket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from hub.auth.identity import Identity
+from hub.authz import policy_from_config
+from hub.core import messages as m
+from hub.core.conflict import Policy
+from hub.core.errors import StoreUnavailable
+from hub.core.session import ApplyBatch
+from hub.metrics import HubMetrics
+from hub.server.mutations import MutationWorker
+from hub.store.base import CollectionSpec
+from hub.store.memory import MemoryStore
+
+ALICE = Identity("alice", {"sub": "alice", "roles": ["writer"]})
+
+
+class Outlet:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+        self.failed: BaseException | None = None
+
+    def send_control(self, msg: dict[str, Any]) -> None:
+        self.sent.append(msg)
+
+    def request_close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def fail(self, exc: BaseException) -> None:
+        self.failed = exc
+
+
+def put(
+    seq: int, coll: str = "todos", doc_id: str = "a", base: int | None = None, **doc: Any
+) -> m.MutationIn:
+    return m.MutationIn(seq, coll, doc_id, "put", {"x": seq, **doc}, seq, base)
+
+
+async def worker(identity: Identity | None = ALICE) -> tuple[MutationWorker, MemoryStore, Outlet]:
+    store = MemoryStore()
+    await store.open()
+    specs = {name: CollectionSpec(name) for name in ("todos", "locked", "box")}
+    specs["strict"] = CollectionSpec("strict", policy=Policy.REJECT_IF_STALE)
+    for spec in specs.values():
+        await store.ensure_collection(spec)
+    policy = policy_from_config(
+        {
+            "todos": {},
+            "strict": {},
+            "locked": {"access": {"write": ["role:admin"]}},
+            "box": {"access": {"row_filter": "tests.support.acl:owner_only"}},
+        }
+    )
+    outlet = Outlet()
+    return MutationWorker(store, policy, HubMetrics(), specs, lambda: identity, outlet), store, outlet
+
+
+async def test_batches_are_checked_applied_and_acked_in_order() -> None:
+    w, store, outlet = await worker()
+    task = asyncio.create_task(w.run())
+    decided = m.error_result(9, 4404, "unknown collection 'nope'")
+    await w.put(ApplyBatch("c1", (put(1), put(2, "locked"), decided)))
+    while not outlet.sent:
+        await asyncio.sleep(0.01)
+    assert w.idle()
+    (ack,) = outlet.sent
+    assert ack["t"] == "ack"
+    assert [(r["seq"], r["s"]) for r in ack["results"]] == [(1, "ok"), (2, "error"), (9, "error")]
+    assert ack["results"][1]["code"] == 4403
+    assert store.live_docs("todos") == {"a": {"x": 1}}
+    task.cancel()
+
+
+async def test_without_an_identity_nothing_is_refused() -> None:
+    w, _, _ = await worker(identity=None)
+    batch = ApplyBatch("c1", (put(1, "locked"),))
+    assert w.authorize(batch) is batch
+    (result,) = await w.apply(batch)
+    assert result["s"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("error", "closed", "failed"),
+    [(StoreUnavailable("down"), (4503, "down"), False), (RuntimeError("bug"), None, True)],
+)
+async def test_a_store_failure_ends_the_worker(error: Exception, closed: Any, failed: bool) -> None:
+    w, store, outlet = await worker()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    store.apply = broken  # type: ignore[method-assign]
+    await w.queue.put(ApplyBatch("c1", (put(1),)))
+    await w.queue.put(ApplyBatch("c1", (put(2),)))
+    await w.run()  # returns, and empties the queue behind it
+    assert w.queue.empty() and outlet.sent == []
+    assert outlet.closed == closed and (outlet.failed is error) == failed
+
+
+async def test_row_rules_replays_and_conflicts() -> None:
+    w, _, _ = await worker()
+    (theirs,) = await w.apply(ApplyBatch("c1", (put(1, "box", owner="bob"),)))
+    assert (theirs["s"], theirs["code"]) == ("error", 4403)  # refused by the row rule
+    (first,) = await w.apply(ApplyBatch("c1", (put(2, "strict", owner="bob"),)))
+    (again,) = await w.apply(ApplyBatch("c1", (put(2, "strict", owner="bob"),)))
+    assert first["s"] == again["s"] == "ok"  # the replay is answered from the dedup table
+    (stale,) = await w.apply(ApplyBatch("c2", (put(1, "strict", base=1),)))
+    assert stale["s"] == "rejected"
+    rendered = w.metrics.render()
+    assert "synchub_dedup_hits_total 1" in rendered
+    assert 'synchub_conflicts_total{policy="reject-if-stale",outcome="rejected"} 1' in rendered
