@@ -1,6 +1,6 @@
 """The contract between the hub and the place documents are kept.
 
-``IgniteStore`` (hub/store/ignite.py) is the product; ``MemoryStore`` (hub/store/memory.py)
+``IgniteStore`` (hub/store/ignite/) is the product; ``MemoryStore`` (hub/store/memory.py)
 implements the same contract in process for fast transport tests. Both must pass the same
 contract tests.
 """

@@ -12,7 +12,7 @@ import pytest
 from hub.core.doc import doc_hash
 from hub.store.base import Change, CollectionSpec, FeedLost, Mutation
 from hub.store.ignite import IgniteStore
-from hub.store.ignite_meta import MetaRow
+from hub.store.ignite.schema import MetaRow
 
 
 async def sql(client: Any, query: str, args: list[Any] | None = None) -> list[list[Any]]:

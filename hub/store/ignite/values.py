@@ -1,4 +1,4 @@
-"""Documents <-> Ignite binary objects for :mod:`hub.store.ignite`.
+"""Documents <-> Ignite binary objects for :mod:`hub.store.ignite` (encoding values, reading them back).
 
 A document is stored as a binary object of the collection's value type whose fields are the document's
 fields (``id`` excluded: it is the cache key). Field types must agree with what the type already
@@ -7,7 +7,7 @@ registered (Ignite refuses a field whose type changes, and an SQL table reads it
 inferred from the Python value.
 
 Values read back through pyignite (get) are normalised by :func:`plain` to the same plain Python values
-the hub's decoder (:mod:`hub.ignite.binary`: CQ events, and getAll/scan via :mod:`hub.store.ignite_read`)
+the hub's decoder (:mod:`hub.ignite.binary`: CQ events, and getAll/scan via :mod:`hub.store.ignite.read`)
 produces, so that ``doc_hash`` agrees whichever path a hub read a value from
 (tests/integration/test_store_read.py compares the two).
 
@@ -530,3 +530,13 @@ class ObjectLayout:
             schema_offset,
         )
         return header + data + footer
+
+
+def plain_doc(value: Any) -> dict[str, Any] | None:
+    """A data-cache value (pyignite object, CQ-decoded object or None) as a plain field dict."""
+    if value is None:
+        return None
+    try:
+        return fields_of(value)
+    except TypeError:
+        return {"value": plain(value)}  # not a binary object: someone stored a bare value
