@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from hub.auth import Identity, load_callable
 from hub.core.errors import HubUsageError
-from hub.store.base import Change
+from hub.core.types import Change
 
 log = logging.getLogger(__name__)
 

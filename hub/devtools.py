@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.config import Config, HubSettings, IgniteSettings
 from hub.core.conflict import MergeContext, Policy
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 
 log = logging.getLogger(__name__)
 

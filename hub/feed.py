@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
-from hub.store.base import Change, FeedLost, Store
+from hub.core.types import Change
+from hub.store.base import FeedLost, Store
 from hub.sync import PAGE_SIZE, Subscription, encode_chunks
 
 if TYPE_CHECKING:

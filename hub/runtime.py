@@ -21,9 +21,10 @@ from hub.authz import AccessPolicy, policy_from_config
 from hub.config import Config
 from hub.core.errors import CloseCode, HubError, Unauthorized
 from hub.core.ratelimit import BucketMap, ConnectionCounter
+from hub.core.types import CollectionSpec
 from hub.feed import Feed
 from hub.metrics import HubMetrics
-from hub.store.base import CollectionSpec, Store
+from hub.store.base import Store
 
 if TYPE_CHECKING:
     from hub.transport.ws import Connection

@@ -55,9 +55,10 @@ from hub.core.session import (
     Subscribe,
     Unsubscribe,
 )
+from hub.core.types import Doc, Mutation, MutationResult
 from hub.logs import bind
 from hub.runtime import Hub
-from hub.store.base import Doc, Mutation, MutationResult, Store
+from hub.store.base import Store
 from hub.sync import Subscription
 
 if TYPE_CHECKING:

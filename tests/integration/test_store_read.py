@@ -38,7 +38,7 @@ from pyignite.datatypes import (
 from pyignite.datatypes.transactions import TransactionConcurrency, TransactionIsolation
 
 from hub.core.doc import doc_hash
-from hub.store.base import CollectionSpec, Mutation
+from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import MetaRow

@@ -36,7 +36,8 @@ from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-un
 from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.errors import HubUsageError
-from hub.store.base import Change, CollectionInfo, CollectionSpec, Mutation, MutationResult, WriteCheck
+from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
+from hub.store.base import CollectionInfo
 from hub.store.ignite import read, schema, write
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones

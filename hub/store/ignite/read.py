@@ -29,9 +29,10 @@ from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[imp
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
+from hub.core.types import Change
 from hub.ignite.binary import BinaryDecodeError, BinaryDecoder, _hashable, _Reader
 from hub.ignite.connection import _REQ_HDR, FLAG_TOPOLOGY, OP_RESOURCE_CLOSE, parse_response
-from hub.store.base import Change, RetentionPassed
+from hub.store.base import RetentionPassed
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import RawBinary, plain_doc

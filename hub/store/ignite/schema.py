@@ -47,7 +47,8 @@ from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unuse
 )
 
 from hub.core.errors import HubUsageError
-from hub.store.base import CollectionInfo, CollectionSpec
+from hub.core.types import CollectionSpec
+from hub.store.base import CollectionInfo
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType, query_entity_fields
 

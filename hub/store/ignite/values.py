@@ -54,6 +54,7 @@ from pyignite.stream import BinaryStream  # type: ignore[import-untyped,unused-i
 from pyignite.utils import entity_id, hashcode, schema_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import ID_FIELD
+from hub.core.errors import InvalidDocument
 from hub.ignite.binary import BinaryEnum
 
 _INT_RANGES: dict[Any, tuple[int, int]] = {
@@ -63,10 +64,6 @@ _INT_RANGES: dict[Any, tuple[int, int]] = {
     LongObject: (-(1 << 63), (1 << 63) - 1),
 }
 _F32 = struct.Struct("<f")
-
-
-class InvalidDocument(ValueError):
-    """A document field cannot be stored with the type its binary type (or SQL column) requires."""
 
 
 def infer(value: Any) -> Any:

@@ -15,16 +15,16 @@ from typing import Any
 from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,unused-ignore]
 
 from hub import codec
-from hub.core.apply import replay_result
-from hub.core.conflict import Incoming, Stored, decide
+from hub.core import mutation
+from hub.core.conflict import Stored
 from hub.core.dedup import DedupRecord
 from hub.core.doc import doc_hash
-from hub.core.errors import ErrorCode
-from hub.store.base import Change, Mutation, MutationResult, WriteCheck
+from hub.core.mutation import Encode
+from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
-from hub.store.ignite.values import InvalidDocument, plain_doc, string_key
+from hub.store.ignite.values import plain_doc, string_key
 
 
 async def apply(
@@ -83,6 +83,19 @@ class _Slot:
         if self.meta is None:
             return self.doc is None
         return self.meta.h == doc_hash(self.doc)
+
+    def current(self) -> Stored:
+        """The stored document as the write rule sees it."""
+        meta = self.meta
+        if meta is None:
+            return Stored(self.doc, 0, 0, "", self.stamped)
+        return Stored(self.doc, meta.ver, meta.lww, meta.by, self.stamped)
+
+    def keep(self, stored: Stored, value: Any) -> None:
+        """Take the write rule's new state; ``value`` (the encoded data) is None for a stamp only."""
+        doc = None if stored.doc is None else dict(stored.doc)
+        self.doc, self.obj, self.dirty = doc, value, True
+        self.meta = MetaRow(stored.ver, stored.lww, stored.by, doc_hash(doc), doc is None)
 
 
 @dataclass(slots=True)
@@ -152,93 +165,56 @@ async def _apply_one(
     record: DedupRecord,
     client_id: str,
     m: Mutation,
-    check: WriteCheck | None = None,
+    check: WriteCheck | None,
 ) -> MutationResult:
-    replay = record.replay_of(m.seq)
-    if replay is not None:
-        return await _replayed(colls, state, m, replay)
-    state.changed = True
-    if m.coll in colls:
-        result = await _decide(ctx, colls, state, client_id, m, check)
+    """One mutation through the write rule (:func:`hub.core.mutation.apply`), kept in its slot."""
+    c = colls.get(m.coll)
+    if c is None:
+        outcome = mutation.apply(
+            m, None, Stored(None), record, client=client_id, hlc=ctx.hlc, now_ms=ctx.clock()
+        )
     else:
-        result = MutationResult(
-            m.seq, "error", code=ErrorCode.UNKNOWN_COLLECTION, msg=f"unknown collection {m.coll!r}"
-        )
-    record.record(m.seq, result.to_wire())
-    return result
-
-
-async def _replayed(
-    colls: Mapping[str, Coll], state: _Tx, m: Mutation, replay: dict[str, Any]
-) -> MutationResult:
-    if m.coll in colls and replay["s"] != "error":
         slot = await _slot(colls, state, m.coll, m.id)
-        replay = replay_result(replay, slot.meta.ver if slot.meta else 0, slot.doc)
-    return MutationResult(
-        int(replay["seq"]),
-        str(replay["s"]),
-        int(replay.get("ver", 0)),
-        replay.get("doc"),
-        dup=True,
-        code=replay.get("code"),
-        msg=replay.get("msg"),
-    )
-
-
-async def _decide(
-    ctx: Context,
-    colls: Mapping[str, Coll],
-    state: _Tx,
-    client_id: str,
-    m: Mutation,
-    check: WriteCheck | None = None,
-) -> MutationResult:
-    c = colls[m.coll]
-    if not c.spec.writable:
-        return MutationResult(
-            m.seq, "error", code=ErrorCode.FORBIDDEN, msg=f"collection {m.coll!r} is read-only"
-        )
-    if m.op == "put" and m.doc is None:
-        return MutationResult(m.seq, "error", code=ErrorCode.INVALID_MUTATION, msg="put without a document")
-    slot = await _slot(colls, state, m.coll, m.id)
-    if check is not None and not check(m.coll, m.id, slot.doc, m.doc if m.op == "put" else None):
-        # Row-level write permission, decided on the stored document inside the transaction.
-        return MutationResult(m.seq, "error", code=ErrorCode.FORBIDDEN, msg="forbidden")
-    meta = slot.meta
-    stored = Stored(
-        slot.doc,
-        meta.ver if meta else 0,
-        meta.lww if meta else 0,
-        meta.by if meta else "",
-        slot.stamped,
-    )
-    incoming_doc = {k: v for k, v in m.doc.items() if k != "id"} if m.doc is not None else None
-    decision = decide(
-        c.spec.policy, stored, Incoming(client_id, m.op, incoming_doc, m.ts, m.base), c.spec.merge
-    )
-    now = ctx.clock()
-    if decision.write:
-        obj = None
-        doc: dict[str, Any] | None = None
-        if decision.doc is not None:
-            if c.vtype.unknown(decision.doc):
-                await c.vtype.refresh(ctx.client)
+        refreshed = False
+        while True:
             try:
-                obj, doc = c.vtype.encode_raw(decision.doc, ctx.client.compact_footer)
-            except InvalidDocument as e:
-                return MutationResult(m.seq, "error", code=ErrorCode.INVALID_MUTATION, msg=str(e))
-        ver = ctx.hlc.next_after(now, stored.ver)
-        h = doc_hash(doc)
-        slot.doc, slot.obj, slot.dirty = doc, obj, True
-        slot.meta = MetaRow(ver, decision.lww, decision.by, h, doc is None)
-        return MutationResult(m.seq, decision.status, ver, doc, changed=[Change(m.id, ver, doc)])
-    if not stored.stamped:
-        ver = ctx.hlc.next_after(now, stored.ver)
-        slot.meta = MetaRow(ver, ver, "", doc_hash(slot.doc), slot.doc is None)
-        slot.dirty = True
-        slot.obj = None
-        return MutationResult(m.seq, decision.status, ver, slot.doc, changed=[Change(m.id, ver, slot.doc)])
-    return MutationResult(m.seq, decision.status, stored.ver, slot.doc)
+                outcome = mutation.apply(
+                    m,
+                    c.spec,
+                    slot.current(),
+                    record,
+                    client=client_id,
+                    hlc=ctx.hlc,
+                    now_ms=ctx.clock(),
+                    check=check,
+                    encode=_encoder(c, ctx.client.compact_footer, refreshed),
+                )
+                break
+            except _FieldsUnknown:
+                # Another hub or application may have registered these fields with their types.
+                await c.vtype.refresh(ctx.client)
+                refreshed = True
+        if outcome.stored is not None:
+            slot.keep(outcome.stored, outcome.value)
+    if not outcome.replayed:
+        state.changed = True  # a new seq: its result goes into the dedup record
+    return outcome.result
+
+
+class _FieldsUnknown(Exception):
+    """The document has fields this hub's value type does not know yet: refresh it, run the rule again."""
+
+
+def _encoder(c: Coll, compact: bool, refreshed: bool) -> Encode:
+    """The write rule's ``encode`` for ``c``: coerced to the binary type, serialised for pyignite."""
+
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        if not refreshed and c.vtype.unknown(doc):
+            raise _FieldsUnknown
+        obj, stored = c.vtype.encode_raw(doc, compact)
+        return stored, obj
+
+    return encode
 
 
 async def _flush(ctx: Context, colls: Mapping[str, Coll], state: _Tx) -> list[tuple[str, str, int, int]]:
