@@ -1,9 +1,11 @@
 """The write path: a client's batch of mutations in one transaction with its dedup record.
 
 Per batch, one OPTIMISTIC SERIALIZABLE transaction reads the client's dedup record and the data and meta
-rows of the batch's documents, runs every mutation in order, writes data, meta and the dedup record
-together and commits (docs/sync-model.md §2). A batch made only of replays writes nothing. Conflicting
-commits (another hub on the same keys or the same client) are retried (:func:`~.tx.retry_conflicts`).
+rows of the batch's documents, runs every mutation in order through the write rule
+(:func:`hub.core.mutation.apply`, the same code the memory store and the model run), writes data, meta
+and the dedup record together and commits (docs/sync-model.md §2). A batch made only of replays writes
+nothing. Conflicting commits (another hub on the same keys or the same client) are retried
+(:func:`~.tx.retry_conflicts`).
 """
 
 from __future__ import annotations
