@@ -41,7 +41,7 @@ from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.store.base import CollectionSpec, Mutation
+from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
 
 PORT_RANGE = (20000, 30000)

@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.apply import machine, port_block, progress
-from hub.store.base import CollectionSpec, Mutation
+from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
 
 

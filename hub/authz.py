@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from hub.auth.factory import load_callable
 from hub.auth.identity import Identity
 from hub.core.errors import HubUsageError
-from hub.store.base import Change
+from hub.core.types import Change
 
 log = logging.getLogger(__name__)
 

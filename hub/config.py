@@ -18,7 +18,7 @@ from typing import Any
 
 from hub.core.conflict import MergeHook, Policy
 from hub.core.errors import HubUsageError
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 
 Address = tuple[str, int]
 

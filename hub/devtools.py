@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.config import Config, HubSettings, IgniteSettings
 from hub.core.conflict import MergeContext, Policy
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ async def metrics_writer(
     cache with pyignite, bypassing the hub. Runs until cancelled; store errors are logged and retried."""
     from pyignite import AioClient
 
-    from hub.store.ignite_binary import ValueType
+    from hub.store.ignite.values import ValueType
 
     client = AioClient()
     await client.connect(list(addresses))

@@ -20,7 +20,7 @@ from hub.authz import (
     policy_from_config,
 )
 from hub.core.errors import HubUsageError
-from hub.store.base import Change
+from hub.core.types import Change
 
 ALICE = Identity("alice", {"sub": "alice", "roles": ["reader"], "scope": "todos.read profile"})
 BOB = Identity("bob", {"sub": "bob", "roles": "editor admin", "realm_access": {"roles": ["ops"]}})

@@ -1,4 +1,4 @@
-"""hub.store.ignite_binary: values written directly are byte for byte what pyignite writes."""
+"""hub.store.ignite.values: values written directly are byte for byte what pyignite writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from pyignite.stream import BinaryStream
 
 from hub.ignite.binary import BinaryDecoder, TypeMeta
-from hub.store.ignite_binary import ObjectLayout, RawBinary, ValueType
-from hub.store.ignite_meta import MetaRow, SynchubMeta, encode_meta
+from hub.store.ignite.schema import MetaRow, SynchubMeta, encode_meta
+from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType
 
 
 class _Client:

@@ -13,9 +13,9 @@ from hub.core import messages as m
 from hub.core.conflict import Policy
 from hub.core.errors import StoreUnavailable
 from hub.core.session import ApplyBatch
+from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.mutations import MutationWorker
-from hub.store.base import CollectionSpec
 from hub.store.memory import MemoryStore
 
 ALICE = Identity("alice", {"sub": "alice", "roles": ["writer"]})

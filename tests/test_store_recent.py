@@ -1,12 +1,13 @@
-"""hub.store.ignite_recent (the feed's shortcut for this hub's own commits) and the dedup record codec."""
+"""hub.store.ignite.recent (the feed's shortcut for this hub's own commits) and the dedup record codec."""
 
 from __future__ import annotations
 
 import asyncio
 
+from hub.codec import encode
 from hub.core.dedup import DedupRecord
-from hub.store.ignite import _encode, dump_record, load_record
-from hub.store.ignite_recent import RecentCommits
+from hub.store.ignite.recent import RecentCommits
+from hub.store.ignite.write import dump_record, load_record
 
 
 async def test_only_a_committed_entry_with_the_same_hash_answers_and_only_once() -> None:
@@ -56,5 +57,5 @@ def test_dedup_record_round_trip_compact_and_legacy() -> None:
     record.record(8, {"seq": 8, "s": "ok", "ver": 108})
     again = load_record(dump_record(record))
     assert again == record and list(again.results) == sorted(record.results)
-    assert load_record(_encode(record.to_plain())) == record  # written by an earlier hub
+    assert load_record(encode(record.to_plain())) == record  # written by an earlier hub
     assert load_record(None) == DedupRecord()

@@ -16,7 +16,7 @@ from hub import codec
 from hub.config import Config, HubSettings
 from hub.core.conflict import Policy
 from hub.core.outqueue import OutQueue
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 from hub.store.memory import MemoryStore
 from tests.support.server import Running, running_hub
 from tests.support.wsclient import HubClient
@@ -254,7 +254,7 @@ async def test_exactly_once_replay(hub: Hub) -> None:
     # "b" and the delete still describe the current document: the original outcome comes back.
     assert (replay[1]["s"], replay[1]["ver"]) == ("ok", first[1]["ver"])
     assert (replay[2]["s"], replay[2]["ver"]) == ("ok", first[2]["ver"])
-    # "a" changed after its put: the original outcome, or (core/apply.py's choice) the current state.
+    # "a" changed after its put: the original outcome, or (core/mutation.py's choice) the current state.
     assert (replay[0]["s"], replay[0]["ver"]) in {("ok", first[0]["ver"]), ("dup", first[2]["ver"])}
     assert {i: hub.store.get("todos", i) for i in ("a", "b")} == before
     assert await hub.store.count("todos") == 1

@@ -17,6 +17,7 @@
     ├── TooManyConnections       4531
     ├── IdleTimeout              4508
     ├── HubUsageError            misconfiguration by the operator (not sent to clients)
+    ├── InvalidDocument          a document the store cannot keep: that mutation's result is 4001
     ├── StoreUnavailable         4503, wraps Ignite errors; clients retry
     └── GoingAway                4500, hub shutting down; clients retry elsewhere
 
@@ -160,6 +161,16 @@ class IdleTimeout(HubError):
 
 class HubUsageError(HubError):
     """The operator misconfigured the hub (bad config, bad collection settings)."""
+
+
+class InvalidDocument(HubError, ValueError):
+    """A document field cannot be stored with the type its binary type (or SQL column) requires.
+
+    Raised by a store's encoding (:data:`hub.core.mutation.Encode`); the write rule answers that one
+    mutation ``{s: "error", code: 4001}`` and the connection stays open.
+    """
+
+    close_code = CloseCode.BAD_MESSAGE
 
 
 class StoreUnavailable(HubError):

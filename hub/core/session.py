@@ -19,6 +19,7 @@ from typing import Any
 from . import messages as m
 from .cursor import Cursor
 from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
+from .mutation import vet
 
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 
@@ -248,16 +249,13 @@ class Session:
         for mut in msg.batch:
             if isinstance(mut, m.InvalidMutation):
                 slots.append(m.error_result(mut.seq, ErrorCode.INVALID_MUTATION, mut.msg))
-            elif mut.coll not in self.cfg.collections:
-                slots.append(
-                    m.error_result(mut.seq, ErrorCode.UNKNOWN_COLLECTION, f"unknown collection {mut.coll!r}")
-                )
-            elif not self.cfg.collections[mut.coll]:
-                slots.append(
-                    m.error_result(mut.seq, ErrorCode.FORBIDDEN, f"collection {mut.coll!r} is read-only")
-                )
-            else:
+                continue
+            # The write rule's own vetting, early: a batch of refusals needs no store transaction.
+            refusal = vet(mut.coll, self.cfg.collections.get(mut.coll), mut.op, mut.doc)
+            if refusal is None:
                 slots.append(mut)
+            else:
+                slots.append(m.error_result(mut.seq, refusal.code, refusal.msg))
         if all(isinstance(s, dict) for s in slots):
             return [Send(m.ack([s for s in slots if isinstance(s, dict)]))]
         return [ApplyBatch(self.client, tuple(slots))]

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
+from hub.core.types import Change
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
-from hub.store.base import Change, FeedLost, Store
+from hub.store.base import FeedLost, Store
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy

@@ -21,10 +21,11 @@ from hub.authz import AccessPolicy, origin_allowed, policy_from_config
 from hub.config import Config
 from hub.core.errors import CloseCode, HubError
 from hub.core.ratelimit import BucketMap
+from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.connections import Connections
 from hub.server.feed import Feed
-from hub.store.base import CollectionSpec, Store
+from hub.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode, StoreUnavailable
 from hub.core.session import ApplyBatch
+from hub.core.types import CollectionSpec, Doc, Mutation, MutationResult
 from hub.metrics import HubMetrics
-from hub.store.base import CollectionSpec, Doc, Mutation, MutationResult, Store
+from hub.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor, overlap_versions, plan_sync
 from hub.core.outqueue import OutQueue
-from hub.store.base import Change, RetentionPassed, Store
+from hub.core.types import Change
+from hub.store.base import RetentionPassed, Store
 
 if TYPE_CHECKING:
     from hub.auth.identity import Identity

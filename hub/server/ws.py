@@ -44,6 +44,7 @@ from hub.core.session import (
     Subscribe,
     Unsubscribe,
 )
+from hub.core.types import CollectionSpec
 from hub.logs import bind
 from hub.metrics import HubMetrics
 from hub.server.authflow import AuthFlow, Refused
@@ -53,7 +54,7 @@ from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
 from hub.server.subscription import Subscriptions
 from hub.server.writer import Writer
-from hub.store.base import CollectionSpec, Store
+from hub.store.base import Store
 
 log = logging.getLogger(__name__)
 

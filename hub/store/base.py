@@ -1,100 +1,25 @@
 """The contract between the hub and the place documents are kept.
 
-``IgniteStore`` (hub/store/ignite.py) is the product; ``MemoryStore`` (hub/store/memory.py)
+``IgniteStore`` (hub/store/ignite/) is the product; ``MemoryStore`` (hub/store/memory.py)
 implements the same contract in process for fast transport tests. Both must pass the same
-contract tests.
+contract tests. The types they exchange (``CollectionSpec``, ``Mutation``, ``MutationResult``,
+``Change``) are the core's: :mod:`hub.core.types`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from hub.core.conflict import MergeHook, Policy
-
-Doc = Mapping[str, Any]
-
-WriteCheck = Callable[[str, str, "Doc | None", "Doc | None"], bool]
-"""``check(coll, doc_id, stored_doc, new_doc) -> bool``: the row-level write permission of the
-connection (``AccessPolicy.check_write`` bound to its identity). The store calls it inside its
-transaction, with the stored document, before deciding the mutation; a refusal is answered
-``{s: "error", code: 4403}``, recorded for dedup, and nothing is stored."""
-
-
-@dataclass(frozen=True, slots=True)
-class CollectionSpec:
-    """A synced collection as configured by the operator."""
-
-    name: str
-    cache: str = ""  # Ignite cache name; defaults to ``name``
-    value_type: str = ""  # Ignite binary type name of stored values; defaults to ``name``
-    policy: Policy = Policy.LWW
-    merge: MergeHook | None = None
-    writable: bool = True
-    atomicity: Literal["TRANSACTIONAL", "ATOMIC"] = "TRANSACTIONAL"
-    backups: int = 0
-
-    @property
-    def cache_name(self) -> str:
-        return self.cache or self.name
-
-    @property
-    def type_name(self) -> str:
-        return self.value_type or self.name
+from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 
 
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     epoch: str  # generation of the collection's sync metadata; a new one invalidates cursors
     floor: int  # tombstones with versions <= floor may have been purged
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A committed, stamped change. ``doc`` is None for a delete. ``doc`` never holds ``id``."""
-
-    id: str
-    ver: int
-    doc: Doc | None
-
-
-@dataclass(frozen=True, slots=True)
-class Mutation:
-    client: str
-    seq: int
-    coll: str
-    id: str
-    op: Literal["put", "del"]
-    doc: Doc | None  # without the ``id`` field
-    ts: int
-    base: int | None
-
-
-@dataclass(slots=True)
-class MutationResult:
-    """One entry of an ``ack``; ``to_wire`` gives the protocol map."""
-
-    seq: int
-    s: str  # ok | conflict | rejected | merged | error | dup
-    ver: int = 0
-    doc: Doc | None = None
-    dup: bool = False
-    code: int | None = None
-    msg: str | None = None
-    changed: list[Change] = field(default_factory=list)  # what this mutation stored (for metrics/tests)
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"seq": self.seq, "s": self.s, "ver": self.ver}
-        if self.s not in ("ok", "error"):  # an error result carries no doc (docs/protocol.md)
-            out["doc"] = dict(self.doc) if self.doc is not None else None
-        if self.dup:
-            out["dup"] = True
-        if self.code is not None:
-            out["code"] = self.code
-            out["msg"] = self.msg or ""
-        return out
 
 
 class TimedChanges(list[Change]):

@@ -1,10 +1,10 @@
 """An in-process :class:`~hub.store.base.Store` for fast core and transport tests.
 
-Mutations go through :func:`hub.core.apply.apply_one` exactly as in the Ignite store, so dedup,
-conflict policies and version stamping behave the same. Test helpers simulate the outside world:
-:meth:`MemoryStore.external_write` (a non-hub writer), :meth:`MemoryStore.drop_feed` (a lost
-continuous query), :meth:`MemoryStore.purge_tombstones` (retention), :meth:`MemoryStore.new_epoch`
-and :attr:`MemoryStore.available` (Ignite unreachable).
+Mutations go through the write rule :func:`hub.core.mutation.apply` exactly as in the Ignite store,
+so vetting, dedup, conflict policies and version stamping behave the same. Test helpers simulate the
+outside world: :meth:`MemoryStore.external_write` (a non-hub writer), :meth:`MemoryStore.drop_feed`
+(a lost continuous query), :meth:`MemoryStore.purge_tombstones` (retention),
+:meth:`MemoryStore.new_epoch` and :attr:`MemoryStore.available` (Ignite unreachable).
 """
 
 from __future__ import annotations
@@ -17,22 +17,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.core.apply import apply_one
-from hub.core.conflict import Incoming, Stored
+from hub.core import mutation
+from hub.core.conflict import Stored
 from hub.core.dedup import DedupRecord
-from hub.core.errors import ErrorCode, StoreUnavailable
+from hub.core.errors import StoreUnavailable
 from hub.core.hlc import Hlc
+from hub.core.types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
 
-from .base import (
-    Change,
-    CollectionInfo,
-    CollectionSpec,
-    Doc,
-    FeedLost,
-    Mutation,
-    MutationResult,
-    WriteCheck,
-)
+from .base import CollectionInfo, FeedLost
 
 _LOST = object()
 _END = object()
@@ -117,41 +109,21 @@ class MemoryStore:
             emitted: dict[str, list[Change]] = {}
             for mut in batch:
                 c = self._colls.get(mut.coll)
-                if c is None:
-                    results.append(
-                        MutationResult(
-                            mut.seq, "error", code=ErrorCode.UNKNOWN_COLLECTION, msg="unknown collection"
-                        )
-                    )
-                    continue
-                current = c.docs.get(mut.id, Stored(None))
-                if (
-                    check is not None
-                    and record.replay_of(mut.seq) is None
-                    and not check(mut.coll, mut.id, current.doc, mut.doc if mut.op == "put" else None)
-                ):
-                    refused = {"seq": mut.seq, "s": "error", "ver": 0, "code": int(ErrorCode.FORBIDDEN)}
-                    refused["msg"] = "forbidden"
-                    record.record(mut.seq, refused)
-                    results.append(
-                        MutationResult(mut.seq, "error", code=ErrorCode.FORBIDDEN, msg="forbidden")
-                    )
-                    continue
-                incoming = Incoming(client, mut.op, mut.doc, mut.ts, mut.base)
-                outcome = apply_one(
-                    record, current, mut.seq, incoming, c.spec.policy, c.spec.merge, self._hlc, self._clock()
+                current = Stored(None) if c is None else c.docs.get(mut.id, Stored(None))
+                outcome = mutation.apply(
+                    mut,
+                    None if c is None else c.spec,
+                    current,
+                    record,
+                    client=client,
+                    hlc=self._hlc,
+                    now_ms=self._clock(),
+                    check=check,
                 )
-                r = outcome.result
-                res = MutationResult(
-                    int(r["seq"]), str(r["s"]), int(r.get("ver", 0)), r.get("doc"), bool(r.get("dup", False))
-                )
-                if outcome.stored is not None:
+                if c is not None and outcome.stored is not None:
                     c.docs[mut.id] = outcome.stored
-                    doc = None if outcome.stored.doc is None else dict(outcome.stored.doc)
-                    ch = Change(mut.id, outcome.stored.ver, doc)
-                    res.changed.append(ch)
-                    emitted.setdefault(mut.coll, []).append(ch)
-                results.append(res)
+                    emitted.setdefault(mut.coll, []).extend(outcome.result.changed)
+                results.append(outcome.result)
             for coll, chs in emitted.items():
                 self._emit(coll, chs)
             return results

@@ -1,7 +1,7 @@
 """A pure in-memory model of hubs, one shared "Ignite" and clients, for the convergence tests.
 
 Everything the real system does with sockets, continuous queries and transactions is a plain
-method call here; the sync decisions are the real ones from ``hub.core`` (``apply_one``,
+method call here; the sync decisions are the real ones from ``hub.core`` (the write rule ``mutation.apply``,
 ``plan_sync``, ``Hlc``). The model checks as it goes:
 
 * per-id versions in the store only grow (also across a tombstone purge);
@@ -18,14 +18,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hub.core.apply import apply_one
-from hub.core.conflict import Doc, Incoming, MergeContext, MergeHook, Policy, Stored
+from hub.core.conflict import Doc, MergeContext, MergeHook, Policy, Stored
 from hub.core.cursor import Cursor, plan_sync
 from hub.core.dedup import DedupRecord
 from hub.core.doc import doc_hash
 from hub.core.hlc import Hlc, pack
+from hub.core.mutation import apply
+from hub.core.types import CollectionSpec, Mutation
 
 EPOCH = "e1"
+COLL = "docs"
 
 Change = tuple[str, int, Doc | None]
 Result = dict[str, Any]
@@ -137,6 +139,7 @@ class World:
     ) -> None:
         self.policy = policy
         self.merge: MergeHook | None = keep_equal_fields if policy is Policy.MERGE else None
+        self.spec = CollectionSpec(COLL, policy=policy, merge=self.merge)
         self.retained = retained
         self.overlap_ms = overlap_ms
         self.max_lag_ms = max_lag_ms
@@ -172,8 +175,8 @@ class World:
         results = []
         for m in batch:
             current = ig.data.get(m.id, Stored(None))
-            inc = Incoming(client, m.op, m.doc, m.ts, m.base)
-            out = apply_one(record, current, m.seq, inc, self.policy, self.merge, hub.hlc, self.wall(hub))
+            mut = Mutation(client, m.seq, COLL, m.id, m.op, m.doc, m.ts, m.base)
+            out = apply(mut, self.spec, current, record, client=client, hlc=hub.hlc, now_ms=self.wall(hub))
             # A store that keeps fewer results than RETAINED_RESULTS (exercises evicted replays).
             for old in sorted(record.results)[: max(0, len(record.results) - self.retained)]:
                 del record.results[old]
@@ -181,7 +184,7 @@ class World:
                 ig.effects[(client, m.seq)] += 1
                 assert ig.effects[(client, m.seq)] == 1, f"{client}#{m.seq} changed the store twice"
                 self._commit(m.id, out.stored)
-            results.append(out.result)
+            results.append(out.result.to_wire())
         return results
 
     def external_write(self, id_: str, doc: Doc | None) -> None:
@@ -193,7 +196,7 @@ class World:
         self.ignite.data[id_] = Stored(doc, cur.ver, cur.lww, cur.by, stamped=False)
 
     def feed_stamp(self, h: int) -> None:
-        """What a hub's feed does on seeing unstamped data: stamp it as ``apply_one`` would."""
+        """What a hub's feed does on seeing unstamped data: stamp it as the write rule would."""
         hub = self.hubs[h]
         for id_, st in sorted(self.ignite.data.items()):
             if not st.stamped:

@@ -8,7 +8,7 @@ import pytest
 
 from hub.core import messages as m
 from hub.core.errors import BadFrame, BadMessage, UnknownType
-from hub.store.base import Change
+from hub.core.types import Change
 
 
 def test_parse_every_client_message() -> None:

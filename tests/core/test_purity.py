@@ -144,7 +144,7 @@ def _check_module(name: str, line: int) -> list[str]:
 
 def test_core_modules_are_found() -> None:
     names = {p.stem for p in MODULES}
-    assert {"__init__", "errors", "hlc", "doc", "conflict", "dedup", "cursor", "apply"} <= names
+    assert {"__init__", "errors", "hlc", "doc", "conflict", "dedup", "cursor", "mutation", "types"} <= names
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

@@ -41,7 +41,7 @@ NPM_TIMEOUT_S = 600.0
 WRITER = """
 import asyncio, sys
 from hub.devtools import metrics_writer
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 host, port, cache, vtype = sys.argv[1:5]
 spec = CollectionSpec("metrics", cache=cache, value_type=vtype, writable=False, atomicity="ATOMIC")
 asyncio.run(metrics_writer([(host, int(port))], spec, interval=0.5))

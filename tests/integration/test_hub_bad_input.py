@@ -9,7 +9,7 @@ import msgpack
 import pytest
 
 from hub import codec
-from hub.store.ignite_meta import meta_cache_name
+from hub.store.ignite.schema import meta_cache_name
 from tests.integration.conftest import HubFactory, fresh, ignite_docs, sub, wait_for
 from tests.support.wsclient import HubClient
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.store.ignite_meta import meta_table_name
+from hub.store.ignite.schema import meta_table_name
 from tests.integration.conftest import (
     HubFactory,
     converge,

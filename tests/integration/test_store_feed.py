@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from hub.core.doc import doc_hash
-from hub.store.base import Change, CollectionSpec, FeedLost, Mutation
+from hub.core.types import Change, CollectionSpec, Mutation
+from hub.store.base import FeedLost
 from hub.store.ignite import IgniteStore
-from hub.store.ignite_meta import MetaRow
+from hub.store.ignite.schema import MetaRow
 
 
 async def sql(client: Any, query: str, args: list[Any] | None = None) -> list[list[Any]]:

@@ -13,9 +13,10 @@ from hub.core.conflict import MergeContext, Policy
 from hub.core.doc import doc_hash
 from hub.core.errors import HubUsageError
 from hub.core.hlc import COUNTER_BITS
-from hub.store.base import CollectionSpec, Mutation, RetentionPassed
+from hub.core.types import CollectionSpec, Mutation
+from hub.store.base import RetentionPassed
 from hub.store.ignite import IgniteStore
-from hub.store.ignite_meta import MetaRow
+from hub.store.ignite.schema import MetaRow
 
 NOW = 1_700_000_000_000
 

@@ -1,4 +1,4 @@
-"""hub.store.ignite_read: getAll / scan decoded by the hub's decoder read the same values as pyignite."""
+"""hub.store.ignite.read: getAll / scan decoded by the hub's decoder read the same values as pyignite."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ from pyignite.datatypes import (
 from pyignite.datatypes.transactions import TransactionConcurrency, TransactionIsolation
 
 from hub.core.doc import doc_hash
-from hub.store.base import CollectionSpec, Mutation
-from hub.store.ignite import IgniteStore, plain_doc
-from hub.store.ignite_binary import ValueType, string_key
-from hub.store.ignite_meta import MetaRow
-from hub.store.ignite_read import get_all, scan_pages
+from hub.core.types import CollectionSpec, Mutation
+from hub.store.ignite import IgniteStore
+from hub.store.ignite.read import get_all, scan_pages
+from hub.store.ignite.schema import MetaRow
+from hub.store.ignite.values import ValueType, plain_doc, string_key
 
 
 @pytest.fixture

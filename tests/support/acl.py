@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hub.auth.identity import Identity
 from hub.config import Config, HubSettings, IgniteSettings
-from hub.store.base import CollectionSpec
+from hub.core.types import CollectionSpec
 from hub.store.ignite import IgniteStore
 from tests.support.server import Running, running_hub
 from tests.support.wsclient import HubClient

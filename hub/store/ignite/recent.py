@@ -3,7 +3,7 @@
 When a continuous-query event carries data whose hash equals the ``H`` this hub just committed for that key
 (in the same transaction as the data), the event's version is the one this hub stamped: no Ignite read is
 needed. Everything else (other hubs' writes, external writes, anything uncertain) goes through the normal
-meta read / stamping path of :mod:`hub.store.ignite_feed`.
+meta read / stamping path of :mod:`hub.store.ignite.stamp`.
 
 Rules that keep this exact (a change must never go out with a version *older* than the one Ignite holds
 for that content):

@@ -1,4 +1,5 @@
-"""Key-value reads (getAll, scan) decoded by the hub's own binary decoder instead of pyignite's.
+"""The read path: key-value reads (getAll, scan) decoded by the hub's own binary decoder instead of
+pyignite's, and the version-ordered pages of the meta table (:func:`changes`, snapshot and catch-up).
 
 pyignite decodes every binary object of a ``get_all``/``scan`` response field by field in pure Python, one
 asyncio task per value and per field, which dominated snapshot, catch-up, the apply prefetch and stamping.
@@ -8,7 +9,7 @@ response payload is decoded synchronously by :class:`hub.ignite.binary.BinaryDec
 continuous-query events, sharing its cached binary metadata).
 
 Values come back as the decoder produces them (:class:`~hub.ignite.binary.BinaryObject` dicts, lists, aware
-UTC datetimes, ...); :func:`hub.store.ignite_binary.plain` / ``fields_of`` turn both these and pyignite's
+UTC datetimes, ...); :func:`hub.store.ignite.values.plain` / ``fields_of`` turn both these and pyignite's
 values into the same plain Python (tests compare the two decodings).
 
 Partition awareness is not used (pyignite's ``get_all`` does not use it either): the request goes to a
@@ -21,18 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
+from hub.core.types import Change
 from hub.ignite.binary import BinaryDecodeError, BinaryDecoder, _hashable, _Reader
 from hub.ignite.connection import _REQ_HDR, FLAG_TOPOLOGY, OP_RESOURCE_CLOSE, parse_response
-from hub.store.ignite_binary import RawBinary
+from hub.store.base import RetentionPassed
+from hub.store.ignite.schema import Coll, floor_key
+from hub.store.ignite.tx import Context
+from hub.store.ignite.values import RawBinary, plain_doc
 
-__all__ = ["BinaryDecodeError", "FastPathUnavailable", "get_all", "scan_pages"]
+__all__ = ["BinaryDecodeError", "FastPathUnavailable", "changes", "count", "get_all", "scan_pages", "sql"]
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +179,66 @@ async def scan_pages(cache: Any, page_size: int = 1000) -> AsyncIterator[list[tu
                 await asyncio.shield(_call(conn, OP_RESOURCE_CLOSE, _I64.pack(cursor)))
             except Exception as e:  # the cursor dies with the connection anyway
                 log.debug("closing scan cursor %d failed: %r", cursor, e)
+
+
+# -- SQL reads of the meta table ------------------------------------------------------------------------
+
+
+async def sql(client: Any, query: str, args: Sequence[Any] = (), page_size: int = 1024) -> list[list[Any]]:
+    """All rows of one SQL query."""
+    cur = await client.sql(query, query_args=list(args), page_size=page_size)
+    rows: list[list[Any]] = []
+    async with cur:
+        async for row in cur:
+            rows.append(row)
+    return rows
+
+
+async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted: bool) -> list[Change]:
+    """``Store.changes``: meta rows with ``VER > after`` in version order, with their data.
+
+    Raises:
+        RetentionPassed: ``include_deleted`` and ``after`` is below the collection's tombstone floor.
+    """
+    out: list[Change] = []
+    cursor = after
+    where = "" if include_deleted else " AND DEL = FALSE"
+    while len(out) < limit:
+        want = limit - len(out)
+        rows = await sql(
+            ctx.client,
+            f"SELECT ID, VER, DEL FROM {c.table} WHERE VER > ?{where} ORDER BY VER LIMIT ?",
+            (cursor, want),
+            page_size=min(max(want, 1), 1024),
+        )
+        full = len(rows) >= want
+        if full and rows:
+            # Two hubs can stamp different documents with the same version: a page must never
+            # end inside such a group, or resuming with VER > last would skip its other rows.
+            last = int(rows[-1][1])
+            have = {str(r[0]) for r in rows if int(r[1]) == last}
+            tie = await sql(ctx.client, f"SELECT ID, VER, DEL FROM {c.table} WHERE VER = ?{where}", (last,))
+            rows = list(rows) + [r for r in tie if str(r[0]) not in have]
+        live = [str(r[0]) for r in rows if not r[2]]
+        data = await get_all(c.data, live) if live else {}
+        for key, ver, deleted in rows:
+            doc = None if deleted else plain_doc(data.get(key))
+            # A live row whose data is gone is an external delete not stamped yet: the stamp (a higher
+            # version) follows; a snapshot just leaves the document out.
+            if doc is None and not include_deleted:
+                continue
+            out.append(Change(str(key), int(ver), doc))
+        if not full:
+            break
+        cursor = int(rows[-1][1])
+    if include_deleted:
+        floor = int(await ctx.sys.get(floor_key(c.spec.name)) or 0)
+        if after < floor:
+            raise RetentionPassed(f"tombstones of {c.spec.name!r} up to version {floor} may have been purged")
+    return out
+
+
+async def count(ctx: Context, c: Coll) -> int:
+    """Number of live documents (by their meta rows)."""
+    rows = await sql(ctx.client, f"SELECT COUNT(*) FROM {c.table} WHERE DEL = FALSE")
+    return int(rows[0][0]) if rows else 0

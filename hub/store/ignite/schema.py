@@ -1,4 +1,5 @@
-"""The per-collection sync-metadata table and the hub's system caches (names, DDL, row type).
+"""The per-collection sync-metadata table and the hub's system caches: names, cache configurations,
+the meta row type, and opening a collection (data cache, meta table, epoch).
 
 Meta table of data cache ``D`` (created by the hub as a cache configuration with a QueryEntity, see
 :func:`meta_cache_config`; the table is what this DDL would make, upper-case names, so the binary field
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from pyignite import GenericObjectMeta  # type: ignore[import-untyped,unused-ignore]
-from pyignite.datatypes import BoolObject, LongObject, String  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes import BoolObject, ExpiryPolicy, LongObject, String  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes.cache_config import (  # type: ignore[import-untyped,unused-ignore]
     CacheAtomicityMode,
     IndexType,
@@ -37,13 +39,18 @@ from pyignite.datatypes.cache_config import (  # type: ignore[import-untyped,unu
 from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
     PROP_BACKUPS_NUMBER,
     PROP_CACHE_ATOMICITY_MODE,
+    PROP_EXPIRY_POLICY,
     PROP_NAME,
     PROP_QUERY_ENTITIES,
     PROP_SQL_SCHEMA,
     PROP_WRITE_SYNCHRONIZATION_MODE,
 )
 
-from hub.store.ignite_binary import ObjectLayout
+from hub.core.errors import HubUsageError
+from hub.core.types import CollectionSpec
+from hub.store.base import CollectionInfo
+from hub.store.ignite.tx import Context
+from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType, query_entity_fields
 
 META_TYPE = "SynchubMeta"
 SYS_CACHE = "synchub_sys"
@@ -152,3 +159,107 @@ def epoch_key(coll: str) -> str:
 
 def floor_key(coll: str) -> str:
     return f"floor/{coll}"
+
+
+async def register_meta(ctx: Context) -> None:
+    """Make sure the ``SynchubMeta`` schema is registered before meta rows are written pre-serialised."""
+    client = ctx.client
+    if ctx.meta_registered is not client:
+        await client.register_binary_type(SynchubMeta)
+        ctx.meta_registered = client
+
+
+def meta_value(ctx: Context, row: MetaRow) -> tuple[bytes, Any]:
+    """A meta row as a pyignite value (pre-serialised; :func:`register_meta` first)."""
+    return encode_meta(row, ctx.client.compact_footer), RawBinary
+
+
+async def system_cache(client: Any, name: str, backups: int, ttl_ms: int = 0) -> Any:
+    """``synchub_sys`` or ``synchub_dedup``, created TRANSACTIONAL and FULL_SYNC if missing."""
+    settings: dict[Any, Any] = {
+        PROP_NAME: name,
+        PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
+        PROP_BACKUPS_NUMBER: backups,
+        # An acknowledged write must survive its primary node's death: wait for the backups.
+        PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+    }
+    if ttl_ms > 0:
+        settings[PROP_EXPIRY_POLICY] = ExpiryPolicy(create=ttl_ms, update=ttl_ms)
+    return await client.get_or_create_cache(settings)
+
+
+@dataclass(slots=True)
+class Coll:
+    """What the store keeps per ensured collection."""
+
+    spec: CollectionSpec
+    vtype: ValueType
+    data: Any  # AioCache
+    meta: Any  # AioCache
+    table: str
+    transactional: bool
+
+
+async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: dict[str, Coll]) -> None:
+    """Create (or find) the collection's data cache and meta table, register it in ``colls``, and make
+    sure it has an epoch: a new one when this hub had to create the meta table from nothing."""
+    client = ctx.client
+    names = set(await client.get_cache_names())
+    if ctx.sys is None or spec.backups > 0 or SYS_CACHE not in names or DEDUP_CACHE not in names:
+        ctx.sys = await system_cache(client, SYS_CACHE, spec.backups)
+        ctx.dedup = await system_cache(client, DEDUP_CACHE, spec.backups, dedup_ttl_ms)
+    data, settings, atomic = await _data_cache(client, spec, names)
+    meta_name = meta_cache_name(spec.cache_name)
+    created = meta_name not in names
+    # Read before the DDL: a hub that (re)creates the meta table replaces exactly this value, so
+    # two hubs starting together agree on one new epoch (compare-and-set below).
+    old_epoch = await ctx.sys.get(epoch_key(spec.name))
+    meta = await client.get_or_create_cache(meta_cache_config(spec.cache_name, spec.backups))
+    vtype = ValueType(spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name))
+    colls[spec.name] = Coll(spec, vtype, data, meta, meta_table_name(spec.cache_name), not atomic)
+    if created and old_epoch is not None:
+        await ctx.sys.replace_if_equals(
+            epoch_key(spec.name), old_epoch, secrets.token_hex(8), sample_hint=String, value_hint=String
+        )
+    else:
+        await ctx.sys.put_if_absent(epoch_key(spec.name), secrets.token_hex(8), value_hint=String)
+
+
+async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, dict[Any, Any], bool]:
+    """The data cache (created if missing), its settings, and whether it is ATOMIC."""
+    if spec.cache_name in names:
+        data = await client.get_cache(spec.cache_name)
+        settings = await data.settings()
+        atomic = settings.get(PROP_CACHE_ATOMICITY_MODE) == CacheAtomicityMode.ATOMIC
+    else:
+        if spec.writable and spec.atomicity != "TRANSACTIONAL":
+            raise HubUsageError(
+                f"collection {spec.name!r} is writable but configured ATOMIC: writable collections "
+                "need a TRANSACTIONAL cache"
+            )
+        atomic = spec.atomicity == "ATOMIC"
+        settings = {}
+        data = await client.get_or_create_cache(
+            {
+                PROP_NAME: spec.cache_name,
+                PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.ATOMIC
+                if atomic
+                else CacheAtomicityMode.TRANSACTIONAL,
+                PROP_BACKUPS_NUMBER: spec.backups,
+                PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+            }
+        )
+    if atomic and spec.writable:
+        raise HubUsageError(
+            f"collection {spec.name!r} is writable but its cache {spec.cache_name!r} is ATOMIC: the hub "
+            "writes data, metadata and dedup records in one transaction; make the cache TRANSACTIONAL "
+            '(e.g. WITH "atomicity=transactional") or configure the collection read-only'
+        )
+    return data, settings, atomic
+
+
+async def info(ctx: Context, coll: str) -> CollectionInfo:
+    """The collection's epoch and tombstone floor."""
+    epoch = await ctx.sys.get(epoch_key(coll))
+    floor = await ctx.sys.get(floor_key(coll))
+    return CollectionInfo(str(epoch or ""), int(floor or 0))

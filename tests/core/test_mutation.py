@@ -1,17 +1,22 @@
-"""hub.core.apply: one mutation against one stored document, with dedup and stamping."""
+"""hub.core.mutation: the write rule, one mutation against one stored document (vet, dedup,
+decide, encode, stamp, record)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pytest
 
-from hub.core.apply import Outcome, apply_one
-from hub.core.conflict import Doc, Incoming, MergeContext, Policy, Stored
+from hub.core.conflict import Doc, Incoming, MergeContext, MergeHook, Policy, Stored
 from hub.core.dedup import DedupRecord
+from hub.core.errors import ErrorCode, InvalidDocument
 from hub.core.hlc import Hlc, pack
+from hub.core.mutation import Refusal, apply, vet
+from hub.core.types import Change, CollectionSpec, Mutation
 
 NOW = 1_000
+TS = pack(950, 0)
 CURRENT = Stored({"a": 1}, ver=pack(900, 0), lww=pack(900, 0), by="bob")
 
 
@@ -23,6 +28,30 @@ def incoming(
     client: str = "carol",
 ) -> Incoming:
     return Incoming(client, op, ({"a": 2} if doc is None else doc) if op == "put" else None, ts, base)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome as the wire and the dedup record see it, plus what is stored."""
+
+    result: dict[str, Any]
+    stored: Stored | None
+
+
+def apply_one(
+    record: DedupRecord,
+    current: Stored,
+    seq: int,
+    inc: Incoming,
+    policy: Policy,
+    merge: MergeHook | None,
+    hlc: Hlc,
+    now_ms: int,
+) -> Outcome:
+    m = Mutation(inc.client, seq, "docs", "d1", inc.op, inc.doc, inc.ts, inc.base)
+    spec = CollectionSpec("docs", policy=policy, merge=merge)
+    out = apply(m, spec, current, record, client=inc.client, hlc=hlc, now_ms=now_ms)
+    return Outcome(out.result.to_wire(), out.stored)
 
 
 def run(
@@ -190,3 +219,143 @@ def test_a_batch_of_seqs_on_one_document() -> None:
     assert last.result == {"seq": 3, "s": "ok", "ver": pack(NOW, 2), "dup": True}
     earlier = apply_one(record, current, 2, incoming(), Policy.LWW, None, hlc, NOW)
     assert earlier.result == {"seq": 2, "s": "dup", "dup": True, "ver": pack(NOW, 2), "doc": {"a": 2}}
+
+
+# -- vetting, the write permission, encoding ------------------------------------------------------------
+
+
+def mut(
+    seq: int = 1, coll: str = "docs", op: Literal["put", "del"] = "put", doc: Doc | None = None
+) -> Mutation:
+    return Mutation("carol", seq, coll, "d1", op, {"a": 2} if doc is None and op == "put" else doc, TS, None)
+
+
+def test_vet() -> None:
+    assert vet("docs", True, "put", {"a": 1}) is None
+    assert vet("docs", True, "del", None) is None
+    assert vet("nope", None, "put", {}) == Refusal(ErrorCode.UNKNOWN_COLLECTION, "unknown collection 'nope'")
+    assert vet("docs", False, "del", None) == Refusal(ErrorCode.FORBIDDEN, "collection 'docs' is read-only")
+    assert vet("docs", True, "put", None) == Refusal(ErrorCode.INVALID_MUTATION, "put without a document")
+
+
+@pytest.mark.parametrize(
+    ("spec", "m", "code"),
+    [
+        (None, mut(coll="nope"), ErrorCode.UNKNOWN_COLLECTION),
+        (CollectionSpec("docs", writable=False), mut(), ErrorCode.FORBIDDEN),
+        (
+            CollectionSpec("docs"),
+            Mutation("carol", 1, "docs", "d1", "put", None, 2, None),
+            ErrorCode.INVALID_MUTATION,
+        ),
+    ],
+)
+def test_refusals_are_recorded_and_replayed(
+    spec: CollectionSpec | None, m: Mutation, code: ErrorCode
+) -> None:
+    record, hlc = DedupRecord(), Hlc()
+    out = apply(m, spec, CURRENT, record, client="carol", hlc=hlc, now_ms=NOW)
+    assert (out.result.s, out.result.code, out.stored, out.replayed) == ("error", code, None, False)
+    assert record.results[1] == out.result.to_wire()
+    again = apply(m, spec, CURRENT, record, client="carol", hlc=hlc, now_ms=NOW)
+    assert (again.result.s, again.result.code, again.result.dup, again.replayed) == (
+        "error",
+        code,
+        True,
+        True,
+    )
+    assert hlc.last == 0
+
+
+def test_write_check_sees_the_stored_and_the_new_document() -> None:
+    seen: list[tuple[str, str, Doc | None, Doc | None]] = []
+
+    def check(coll: str, doc_id: str, old: Doc | None, new: Doc | None) -> bool:
+        seen.append((coll, doc_id, old, new))
+        return False
+
+    record = DedupRecord()
+    out = apply(
+        mut(), CollectionSpec("docs"), CURRENT, record, client="carol", hlc=Hlc(), now_ms=NOW, check=check
+    )
+    assert seen == [("docs", "d1", {"a": 1}, {"a": 2})]
+    assert out.result.to_wire() == {"seq": 1, "s": "error", "ver": 0, "code": 4403, "msg": "forbidden"}
+    assert out.stored is None and record.results[1]["code"] == 4403
+
+
+def test_encode_gives_the_stored_document_and_the_store_value() -> None:
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        return {k: float(v) for k, v in doc.items()}, b"raw"
+
+    out = apply(
+        mut(),
+        CollectionSpec("docs"),
+        CURRENT,
+        DedupRecord(),
+        client="carol",
+        hlc=Hlc(),
+        now_ms=NOW,
+        encode=encode,
+    )
+    ver = pack(NOW, 0)
+    assert out.stored == Stored({"a": 2.0}, ver, TS, "carol", True)
+    assert out.value == b"raw"
+    assert (out.result.s, out.result.doc, out.result.changed) == (
+        "ok",
+        {"a": 2.0},
+        [Change("d1", ver, {"a": 2.0})],
+    )
+
+
+def test_an_invalid_document_is_refused_and_stamps_nothing() -> None:
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        raise InvalidDocument("field 'a': not a Long")
+
+    record, hlc = DedupRecord(), Hlc()
+    out = apply(
+        mut(), CollectionSpec("docs"), CURRENT, record, client="carol", hlc=hlc, now_ms=NOW, encode=encode
+    )
+    assert (out.result.s, out.result.code, out.result.msg) == ("error", 4001, "field 'a': not a Long")
+    assert out.stored is None and hlc.last == 0 and 1 in record.results
+
+
+def test_another_error_from_encode_changes_nothing() -> None:
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        raise LookupError("fetch the type first")
+
+    record, hlc = DedupRecord(), Hlc()
+    with pytest.raises(LookupError):
+        apply(
+            mut(), CollectionSpec("docs"), CURRENT, record, client="carol", hlc=hlc, now_ms=NOW, encode=encode
+        )
+    assert record == DedupRecord() and hlc.last == 0
+
+
+def test_a_delete_is_not_encoded() -> None:
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        raise AssertionError("no document to encode")
+
+    out = apply(
+        mut(op="del"),
+        CollectionSpec("docs"),
+        CURRENT,
+        DedupRecord(),
+        client="carol",
+        hlc=Hlc(),
+        now_ms=NOW,
+        encode=encode,
+    )
+    assert out.stored is not None and out.stored.doc is None and out.value is None
+
+
+def test_the_id_field_is_not_stored() -> None:
+    out = apply(
+        mut(doc={"id": "d1", "a": 3}),
+        CollectionSpec("docs"),
+        CURRENT,
+        DedupRecord(),
+        client="carol",
+        hlc=Hlc(),
+        now_ms=NOW,
+    )
+    assert out.stored is not None and out.stored.doc == {"a": 3}

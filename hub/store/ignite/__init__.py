@@ -1,0 +1,256 @@
+"""The real store: documents in Apache Ignite 2.x caches, sync metadata in an SQL table beside them.
+
+Per collection (data cache ``D``, binary value type ``T``):
+
+* ``D``: key = document id, value = binary object of type ``T`` holding the document's fields.
+* ``synchub_meta_<D>`` (SQL table, see :mod:`hub.store.ignite.schema`): per key ``VER`` (the stamped version),
+  ``LWW``/``BY`` (the last-writer-wins clock and client of the stored document), ``H`` (``doc_hash`` of the
+  data it stamps; 0 = deleted) and ``DEL``. Data whose hash differs from ``H`` is *unstamped*: written by
+  someone other than a hub (or by a hub that died between the two writes, which one transaction prevents).
+* ``synchub_sys``: ``epoch/<coll>`` and ``floor/<coll>``; ``synchub_dedup``: client id -> dedup record.
+
+Hub writes change data, meta and the dedup record in one OPTIMISTIC SERIALIZABLE transaction. External
+writes are stamped by whichever hub's feed sees them first (:mod:`hub.store.ignite.stamp`); the transaction
+makes exactly one stamp win. Versions of a key only grow: a new one is always ``> VER`` of the row.
+
+This module is the facade: :class:`IgniteStore` owns the client and the :class:`~hub.store.ignite.tx.Context`
+that the parts share, and delegates: ``schema`` (caches, meta table, epochs), ``write`` (apply), ``read``
+(getAll/scan, changes), ``stamp`` (stamping, reconcile), ``feed`` (continuous query), ``gc`` (tombstones),
+``recent`` (this hub's own commits), ``values`` (documents <-> binary objects), ``tx`` (calls,
+transactions, the retry loop). None of them imports this module. ``probe`` checks Ignite before
+``synchub serve`` starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
+from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
+from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyped,unused-ignore]
+
+from hub.core.errors import HubUsageError
+from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
+from hub.store.base import CollectionInfo
+from hub.store.ignite import read, schema, write
+from hub.store.ignite.feed import open_feed
+from hub.store.ignite.gc import gc as purge_tombstones
+from hub.store.ignite.recent import RecentCommits
+from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
+from hub.store.ignite.stamp import stamp as stamp_keys
+from hub.store.ignite.tx import Context
+
+
+class IgniteConnectError(Exception):
+    """Ignite answered but refused the connection: ``reason`` is ``authentication`` or ``tls``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:
+    """Connect once and list the caches (``synchub serve`` checks Ignite before serving).
+
+    Raises:
+        IgniteConnectError: bad credentials, or a TLS mismatch / certificate not trusted.
+        Exception: otherwise whatever the connection attempt raised, or TimeoutError.
+    """
+    client = AioClient(**options)
+    try:
+        try:
+            await asyncio.wait_for(client.connect(list(addresses)), timeout)
+            await asyncio.wait_for(client.get_cache_names(), timeout)
+        except AuthenticationError as e:
+            raise IgniteConnectError(
+                "authentication",
+                f"Ignite authentication failed: {e} (check [ignite] username and password / password_env)",
+            ) from e
+        except Exception as e:
+            # pyignite reports every failed node as "Can not connect.": find out why.
+            found = await asyncio.to_thread(_diagnose, list(addresses), dict(options), min(timeout, 5.0))
+            if found is None:
+                raise
+            raise IgniteConnectError(*found) from e
+    finally:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+def _diagnose(
+    addresses: list[tuple[str, int]], options: dict[str, Any], timeout: float
+) -> tuple[str, str] | None:
+    """Why no node accepted a connection, when it is TLS: (reason, message), else None."""
+    tls = create_ssl_context(options) if options.get("use_ssl") else None
+    for host, port in addresses:
+        try:
+            raw = socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            continue  # really unreachable
+        with raw:
+            if tls is None:
+                if not _answers_plain_handshake(raw, timeout):
+                    return (
+                        "tls",
+                        f"{host}:{port} accepts TCP but drops the plain thin-client handshake: its client "
+                        "connector probably requires TLS (set [ignite] use_ssl = true and ssl_ca_certfile)",
+                    )
+                continue
+            try:
+                raw.settimeout(timeout)
+                tls.wrap_socket(raw).close()
+            except ssl.SSLCertVerificationError as e:
+                return (
+                    "tls",
+                    f"TLS to {host}:{port}: the node's certificate is not trusted ({e.verify_message}); "
+                    "check [ignite] ssl_ca_certfile",
+                )
+            except (ssl.SSLError, OSError) as e:
+                return (
+                    "tls",
+                    f"TLS handshake with {host}:{port} failed ({e}): is TLS enabled on the node's client "
+                    "connector? (else set [ignite] use_ssl = false)",
+                )
+    return None
+
+
+def _answers_plain_handshake(sock: socket.socket, timeout: float) -> bool:
+    """True when a plain thin-client handshake gets any well-formed reply (success or refusal)."""
+    from hub.ignite.cluster import handshake_request
+
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(handshake_request())
+        head = sock.recv(4)
+    except OSError:
+        return False
+    if len(head) < 4:
+        return False
+    (size,) = struct.unpack("<i", head)
+    return bool(0 < size < 1 << 20)
+
+
+class IgniteStore:
+    """:class:`hub.store.base.Store` on Apache Ignite 2.x (pyignite ``AioClient``, partition aware)."""
+
+    def __init__(
+        self,
+        addresses: Sequence[tuple[str, int]],
+        *,
+        client: Any = None,
+        client_options: Mapping[str, Any] | None = None,
+        dedup_ttl_ms: int = 0,
+        system_backups: int = 0,
+    ) -> None:
+        self.addresses = list(addresses)
+        # Backups of synchub_sys / synchub_dedup when this hub creates them: they must survive a
+        # node loss as well as the collections do (an existing cache keeps its own setting).
+        self.system_backups = system_backups
+        # Dedup records of a client expire this long after its last mutation (Ignite expiry
+        # policy of the dedup cache when the hub creates it; 0 = never).
+        self.dedup_ttl_ms = dedup_ttl_ms
+        # pyignite AioClient options: username/password (Ignite authentication), use_ssl and
+        # ssl_keyfile/ssl_certfile/ssl_ca_certfile (TLS to the thin-client port).
+        self.client_options = dict(client_options or {})
+        self.ctx = Context(client)
+        self._own_client = client is None
+        self._colls: dict[str, Coll] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        return self.ctx.client
+
+    @property
+    def clock(self) -> Callable[[], int]:
+        """Wall clock (ms) the HLC stamps from; tests set it."""
+        return self.ctx.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], int]) -> None:
+        self.ctx.clock = clock
+
+    @property
+    def recent(self) -> RecentCommits:
+        return self.ctx.recent
+
+    async def open(self) -> None:
+        ctx = self.ctx
+        if ctx.connected is None:
+            client = AioClient(partition_aware=True, **self.client_options)
+            ctx.attach(client)
+            await ctx.call(lambda: client.connect(self.addresses))
+        backups = self.system_backups
+        ctx.sys = await ctx.call(lambda: schema.system_cache(ctx.client, SYS_CACHE, backups))
+        ctx.dedup = await ctx.call(
+            lambda: schema.system_cache(ctx.client, DEDUP_CACHE, backups, self.dedup_ttl_ms)
+        )
+
+    async def close(self) -> None:
+        client = self.ctx.detach()
+        if client is not None and self._own_client:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        client = self.ctx.connected
+        if client is None:
+            return False
+        try:
+            await asyncio.wait_for(client.get_cache_names(), timeout)
+            return True
+        except Exception:
+            return False
+
+    # -- collections ------------------------------------------------------------------------------------
+    async def ensure_collection(self, spec: CollectionSpec) -> CollectionInfo:
+        async def run() -> CollectionInfo:
+            await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
+            return await schema.info(self.ctx, spec.name)
+
+        return await self.ctx.call(run, timeout=60.0)
+
+    def coll(self, name: str) -> Coll:
+        c = self._colls.get(name)
+        if c is None:
+            raise HubUsageError(f"unknown collection {name!r} (call ensure_collection first)")
+        return c
+
+    async def info(self, coll: str) -> CollectionInfo:
+        self.coll(coll)
+        return await self.ctx.call(lambda: schema.info(self.ctx, coll))
+
+    # -- writes and reads ---------------------------------------------------------------------------------
+    async def apply(
+        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+    ) -> list[MutationResult]:
+        return await write.apply(self.ctx, self._colls, client, batch, check)
+
+    async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
+        c = self.coll(coll)
+        return await self.ctx.call(lambda: read.changes(self.ctx, c, after, limit, include_deleted))
+
+    async def count(self, coll: str) -> int:
+        c = self.coll(coll)
+        return await self.ctx.call(lambda: read.count(self.ctx, c))
+
+    async def gc(self, coll: str, retention_ms: int, now_ms: int | None = None) -> int:
+        """Purge tombstones older than ``retention_ms``; returns the new floor (:mod:`~.gc`)."""
+        c = self.coll(coll)
+        return await purge_tombstones(
+            self.ctx, c, retention_ms, self.ctx.clock() if now_ms is None else now_ms
+        )
+
+    # -- feed ------------------------------------------------------------------------------------
+    def feed(self, coll: str) -> contextlib.AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
+        return open_feed(self.ctx, self.coll(coll))
+
+    async def stamp(self, c: Coll, expected: Mapping[str, int]) -> list[Change]:
+        """Stamp keys whose data hash (``expected[id]``) is not in the meta table (:mod:`~.stamp`)."""
+        return await stamp_keys(self.ctx, c, expected)

@@ -1,0 +1,162 @@
+"""Stamping: giving changes from any writer a version, and reconciling data with the meta table.
+
+Every data event is matched against the meta table by content hash. A matching ``H`` means a hub stamped
+it (in the same transaction as the data), so the change goes out with that ``VER``. Otherwise the write
+came from outside (SQL, another application, a plain put) and is stamped here: in an OPTIMISTIC
+SERIALIZABLE transaction the hub re-reads data and meta; if the data moved on, the event is stale (the
+newer event for that key follows, per-key order is kept); if another hub stamped it meanwhile, its version
+is used; else this hub writes the stamp. Hubs racing on one key conflict at commit, so exactly one stamp wins.
+
+:func:`reconcile` scans data and meta and stamps every key whose data hash differs from ``H`` (writes made
+while no feed ran, a hub that died, a lost continuous query).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hub.core.doc import doc_hash
+from hub.core.types import Change
+from hub.ignite import EventType
+from hub.store.ignite.read import BinaryDecodeError, FastPathUnavailable, get_all, scan_pages
+from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
+from hub.store.ignite.tx import Context, retry_conflicts
+from hub.store.ignite.values import plain_doc, string_key
+
+log = logging.getLogger(__name__)
+
+#: Keys stamped per transaction.
+STAMP_CHUNK = 500
+
+_REMOVED = (EventType.REMOVED, EventType.EXPIRED)
+
+
+def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+async def stamp(ctx: Context, c: Coll, expected: Mapping[str, int]) -> list[Change]:
+    """Stamp ``expected`` (id -> hash of the data seen); return the changes to emit."""
+    out: list[Change] = []
+    for keys in _chunks(list(expected), STAMP_CHUNK):
+        out.extend(
+            await retry_conflicts(
+                lambda keys=keys: _stamp_chunk(ctx, c, keys, expected),  # type: ignore[misc]
+                refused="stamping failed",
+                gave_up=f"stamping {len(keys)} keys of {c.spec.name!r} failed",
+            )
+        )
+    return out
+
+
+async def _stamp_chunk(ctx: Context, c: Coll, keys: list[str], expected: Mapping[str, int]) -> list[Change]:
+    """One stamping transaction over ``keys`` (see the module doc)."""
+    out: list[Change] = []
+    if not c.transactional:  # ATOMIC caches cannot take part in a transaction
+        data = await get_all(c.data, keys)
+    async with ctx.transaction() as tx:
+        if c.transactional:
+            data = await get_all(c.data, keys)
+        metas = await get_all(c.meta, keys)
+        writes: dict[str, Any] = {}
+        now = ctx.clock()
+        for key in keys:
+            doc = plain_doc(data.get(key))
+            h = doc_hash(doc)
+            if h != expected[key]:
+                continue  # stale: the data changed again, its own event follows
+            meta = MetaRow.from_ignite(metas.get(key))
+            if meta is not None and meta.h == h:
+                out.append(Change(key, meta.ver, doc))  # stamped already (by a hub, maybe another)
+                continue
+            if meta is None and doc is None:
+                continue  # gone and never stamped: nobody holds a version of it
+            ver = ctx.hlc.next_after(now, meta.ver if meta else 0)
+            writes[key] = meta_value(ctx, MetaRow(ver, ver, "", h, doc is None))
+            out.append(Change(key, ver, doc))
+        if writes:
+            await register_meta(ctx)
+            await c.meta.put_all({string_key(k): v for k, v in writes.items()})
+            await tx.commit()
+        else:
+            await tx.rollback()
+    return out
+
+
+async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[Change]:
+    """Turn a run of CQ events into stamped changes (the last event per key wins).
+
+    Events of this hub's own commits are answered from ``ctx.recent`` (no Ignite read); the others
+    are checked against the meta rows, read in one getAll.
+    """
+    latest: dict[str, tuple[int, Any]] = {}
+    repeated: set[str] = set()
+    for ev in events:
+        key = ev.key
+        if not isinstance(key, str):
+            log.warning("collection %s: ignoring a non-string key %r", c.spec.name, key)
+            continue
+        doc = None if ev.type in _REMOVED else plain_doc(ev.value)
+        if latest.pop(key, None) is not None:
+            repeated.add(key)
+        latest[key] = (doc_hash(doc), doc)
+    if not latest:
+        return []
+    recent, cache = ctx.recent, c.spec.cache_name
+    claimed = {}
+    for key, (h, _) in latest.items():
+        entry = recent.claim(cache, key)  # every event consumes the key's entry
+        if entry is not None and key not in repeated:
+            claimed[key] = (entry, h)
+    known = await recent.resolve(claimed) if claimed else {}
+    unknown = [key for key in latest if key not in known]
+    metas = await get_all(c.meta, [string_key(k) for k in unknown]) if unknown else {}
+    out: list[Change] = []
+    pending: dict[str, int] = {}
+    for key, (h, doc) in latest.items():
+        ver = known.get(key)
+        if ver is not None:
+            out.append(Change(key, ver, doc))
+            continue
+        meta = MetaRow.from_ignite(metas.get(key))
+        if meta is not None and meta.h == h:
+            out.append(Change(key, meta.ver, doc))
+        elif meta is None and doc is None:
+            continue
+        else:
+            pending[key] = h
+    if pending:
+        out.extend(await stamp(ctx, c, pending))
+    return out
+
+
+async def reconcile(ctx: Context, c: Coll) -> list[Change]:
+    """Stamp every key whose data hash differs from its meta row (including rows whose data is gone)."""
+    hashes: dict[str, int] = {}
+    try:
+        async for rows in scan_pages(c.data, page_size=1000):
+            for key, value in rows:
+                if isinstance(key, str):
+                    hashes[key] = doc_hash(plain_doc(value))
+    except (BinaryDecodeError, FastPathUnavailable) as e:
+        log.warning("collection %s: reconcile scans through pyignite (%s)", c.spec.name, e)
+        hashes.clear()
+        async with c.data.scan(page_size=1000) as cur:
+            async for key, value in cur:
+                if isinstance(key, str):
+                    hashes[key] = doc_hash(plain_doc(value))
+    pending: dict[str, int] = {}
+    cur2 = await ctx.client.sql(f"SELECT ID, H FROM {c.table}", page_size=1000)
+    async with cur2:
+        async for key, h in cur2:
+            data_h = hashes.pop(key, 0)
+            if int(h or 0) != data_h:
+                pending[key] = data_h
+    pending.update(hashes)  # data without any meta row
+    if not pending:
+        return []
+    log.info("collection %s: reconcile stamps %d keys", c.spec.name, len(pending))
+    return await stamp(ctx, c, pending)

@@ -1,0 +1,125 @@
+"""What every part of the Ignite store shares, and the one way to run an operation and a transaction.
+
+:class:`Context` holds the thin client, the clock and HLC, the system caches and this hub's recent
+commits. :meth:`Context.call` bounds one Ignite operation and turns connection trouble into
+``StoreUnavailable``; :meth:`Context.transaction` starts the OPTIMISTIC SERIALIZABLE transaction every
+hub write runs in; :func:`retry_conflicts` is the one retry loop for commit conflicts (two hubs
+touching the same keys: one commits, the other tries again and then sees the winner's rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pyignite.datatypes.transactions import (  # type: ignore[import-untyped,unused-ignore]
+    TransactionConcurrency,
+    TransactionIsolation,
+)
+from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    CacheError,
+    ReconnectError,
+    SocketError,
+)
+
+from hub.core.errors import StoreUnavailable
+from hub.core.hlc import Hlc
+from hub.store.ignite.recent import RecentCommits
+
+T = TypeVar("T")
+
+#: Attempts of one apply/stamp transaction before giving up with StoreUnavailable.
+TX_ATTEMPTS = 8
+#: Server-side transaction timeout (ms): an abandoned transaction is rolled back by Ignite.
+TX_TIMEOUT_MS = 10_000
+#: Client-side bound on one store operation (s).
+OP_TIMEOUT_S = 15.0
+
+_CONNECTION_ERRORS = (
+    ReconnectError,
+    SocketError,
+    OSError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    TimeoutError,
+)
+_RETRYABLE_TX = ("optimistic", "serializ", "read/write conflict", "deadlock", "rolled back", "lock")
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def is_tx_conflict(err: BaseException) -> bool:
+    """Whether a CacheError is an optimistic/serializable commit conflict (worth retrying)."""
+    text = str(err).lower()
+    return isinstance(err, CacheError) and any(s in text for s in _RETRYABLE_TX)
+
+
+class Context:
+    """The client and the state the store's modules share (the facade owns it; no part needs the facade)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client: Any = client
+        self.hlc = Hlc()
+        self.clock: Callable[[], int] = wall_ms
+        # This hub's recent commits: the feed needs no meta read for its own writes (recent.py).
+        self.recent = RecentCommits()
+        self.sys: Any = None  # synchub_sys (AioCache): epochs and floors
+        self.dedup: Any = None  # synchub_dedup (AioCache): client id -> dedup record
+        self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise StoreUnavailable("the store is not open")
+        return self._client
+
+    @property
+    def connected(self) -> Any:
+        """The client, or None when the store is not open."""
+        return self._client
+
+    def attach(self, client: Any) -> None:
+        self._client = client
+
+    def detach(self) -> Any:
+        client, self._client = self._client, None
+        return client
+
+    async def call(self, fn: Callable[[], Awaitable[T]], timeout: float = OP_TIMEOUT_S) -> T:
+        """Run one Ignite operation; connection trouble becomes StoreUnavailable."""
+        try:
+            return await asyncio.wait_for(fn(), timeout)
+        except _CONNECTION_ERRORS as e:
+            raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
+
+    def transaction(self) -> Any:
+        """``async with ctx.transaction() as tx:``: an OPTIMISTIC SERIALIZABLE transaction."""
+        return self.client.tx_start(
+            TransactionConcurrency.OPTIMISTIC, TransactionIsolation.SERIALIZABLE, TX_TIMEOUT_MS
+        )
+
+
+async def retry_conflicts(attempt: Callable[[], Awaitable[T]], *, refused: str, gave_up: str) -> T:
+    """Run ``attempt`` (one whole transaction) until it commits without a conflict.
+
+    Raises:
+        StoreUnavailable: Ignite refused it for another reason (``refused: <error>``), or it still
+            conflicted after TX_ATTEMPTS attempts (``gave_up ... : <last error>``).
+    """
+    delay = 0.005
+    last: BaseException | None = None
+    for _ in range(TX_ATTEMPTS):
+        try:
+            return await attempt()
+        except CacheError as e:
+            if not is_tx_conflict(e):
+                raise StoreUnavailable(f"{refused}: {e}") from e
+            last = e
+        await asyncio.sleep(delay * (0.5 + secrets.randbelow(1000) / 1000))
+        delay = min(delay * 2, 0.2)
+    raise StoreUnavailable(f"{gave_up} after {TX_ATTEMPTS} conflicting attempts: {last}")

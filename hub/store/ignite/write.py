@@ -1,0 +1,246 @@
+"""The write path: a client's batch of mutations in one transaction with its dedup record.
+
+Per batch, one OPTIMISTIC SERIALIZABLE transaction reads the client's dedup record and the data and meta
+rows of the batch's documents, runs every mutation in order through the write rule
+(:func:`hub.core.mutation.apply`, the same code the memory store and the model run), writes data, meta
+and the dedup record together and commits (docs/sync-model.md §2). A batch made only of replays writes
+nothing. Conflicting commits (another hub on the same keys or the same client) are retried
+(:func:`~.tx.retry_conflicts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,unused-ignore]
+
+from hub import codec
+from hub.core import mutation
+from hub.core.conflict import Stored
+from hub.core.dedup import DedupRecord
+from hub.core.doc import doc_hash
+from hub.core.mutation import Encode
+from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
+from hub.store.ignite.read import get_all as fast_get_all
+from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
+from hub.store.ignite.tx import Context, retry_conflicts
+from hub.store.ignite.values import plain_doc, string_key
+
+
+async def apply(
+    ctx: Context, colls: Mapping[str, Coll], client: str, batch: Sequence[Mutation], check: WriteCheck | None
+) -> list[MutationResult]:
+    """``Store.apply``: the batch in one transaction, retried while it conflicts."""
+    return await retry_conflicts(
+        lambda: ctx.call(lambda: _apply_once(ctx, colls, client, batch, check)),
+        refused="Ignite refused the batch",
+        gave_up="batch not applied",
+    )
+
+
+def load_record(raw: bytes | None) -> DedupRecord:
+    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs: ``to_plain``)."""
+    plain = codec.decode(bytes(raw)) if raw is not None else None
+    if not plain or not plain.get("ok"):
+        return DedupRecord.from_plain(plain)
+    results: dict[int, dict[str, Any]] = {}
+    it = iter(plain["ok"])
+    for seq, ver in zip(it, it, strict=True):
+        results[int(seq)] = {"seq": int(seq), "s": "ok", "ver": int(ver)}
+    rest = plain.get("res") or ()
+    for seq, res in rest:
+        results[int(seq)] = dict(res)
+    if rest:
+        results = dict(sorted(results.items()))
+    return DedupRecord(int(plain["last"]), results)
+
+
+def dump_record(record: DedupRecord) -> bytes:
+    """Serialise a dedup record compactly: the plain ``{seq, s: "ok", ver}`` results (nearly all of
+    them) as a flat ``[seq, ver, ...]`` list under ``ok``, any other result as in ``to_plain``."""
+    ok: list[int] = []
+    rest: list[list[Any]] = []
+    for seq, res in sorted(record.results.items()):
+        ver = res.get("ver")
+        if len(res) == 3 and res.get("s") == "ok" and res.get("seq") == seq and type(ver) is int:
+            ok += (seq, ver)
+        else:
+            rest.append([seq, res])
+    return codec.encode({"last": record.last_seq, "ok": ok, "res": rest})
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A key's state as seen (and changed) by the running transaction."""
+
+    doc: dict[str, Any] | None
+    meta: MetaRow | None
+    dirty: bool = False
+    obj: Any = None  # binary object to put when dirty and doc is not None
+
+    @property
+    def stamped(self) -> bool:
+        if self.meta is None:
+            return self.doc is None
+        return self.meta.h == doc_hash(self.doc)
+
+    def current(self) -> Stored:
+        """The stored document as the write rule sees it."""
+        meta = self.meta
+        if meta is None:
+            return Stored(self.doc, 0, 0, "", self.stamped)
+        return Stored(self.doc, meta.ver, meta.lww, meta.by, self.stamped)
+
+    def keep(self, stored: Stored, value: Any) -> None:
+        """Take the write rule's new state; ``value`` (the encoded data) is None for a stamp only."""
+        doc = None if stored.doc is None else dict(stored.doc)
+        self.doc, self.obj, self.dirty = doc, value, True
+        self.meta = MetaRow(stored.ver, stored.lww, stored.by, doc_hash(doc), doc is None)
+
+
+@dataclass(slots=True)
+class _Tx:
+    slots: dict[tuple[str, str], _Slot] = field(default_factory=dict)
+    changed: bool = False
+
+
+async def _apply_once(
+    ctx: Context,
+    colls: Mapping[str, Coll],
+    client_id: str,
+    batch: Sequence[Mutation],
+    check: WriteCheck | None = None,
+) -> list[MutationResult]:
+    async with ctx.transaction() as tx:
+        raw = await ctx.dedup.get(client_id)
+        record = load_record(raw)
+        state = _Tx()
+        await _prefetch(colls, state, record, batch)
+        results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]
+        if state.changed:
+            written = await _flush(ctx, colls, state)
+            await ctx.dedup.put(client_id, dump_record(record), value_hint=ByteArrayObject)
+            pending = ctx.recent.pending(written)  # before the commit: see recent.py
+            committed = False
+            try:
+                await tx.commit()
+                committed = True
+            finally:
+                ctx.recent.settle(pending, committed)
+        else:
+            await tx.rollback()
+    return results
+
+
+async def _prefetch(
+    colls: Mapping[str, Coll], state: _Tx, record: DedupRecord, batch: Sequence[Mutation]
+) -> None:
+    wanted: dict[str, dict[str, None]] = {}
+    for m in batch:
+        if m.coll in colls:
+            wanted.setdefault(m.coll, {})[m.id] = None
+    for name, id_set in wanted.items():
+        ids = list(id_set)
+        c = colls[name]
+        keys = [string_key(i) for i in ids]  # pre-serialised: pyignite's String writer is slow
+        data = await fast_get_all(c.data, keys)
+        metas = await fast_get_all(c.meta, keys)
+        for i in ids:
+            state.slots[(name, i)] = _Slot(plain_doc(data.get(i)), MetaRow.from_ignite(metas.get(i)))
+
+
+async def _slot(colls: Mapping[str, Coll], state: _Tx, coll: str, key: str) -> _Slot:
+    slot = state.slots.get((coll, key))
+    if slot is None:
+        c = colls[coll]
+        slot = _Slot(plain_doc(await c.data.get(key)), MetaRow.from_ignite(await c.meta.get(key)))
+        state.slots[(coll, key)] = slot
+    return slot
+
+
+async def _apply_one(
+    ctx: Context,
+    colls: Mapping[str, Coll],
+    state: _Tx,
+    record: DedupRecord,
+    client_id: str,
+    m: Mutation,
+    check: WriteCheck | None,
+) -> MutationResult:
+    """One mutation through the write rule (:func:`hub.core.mutation.apply`), kept in its slot."""
+    c = colls.get(m.coll)
+    if c is None:
+        outcome = mutation.apply(
+            m, None, Stored(None), record, client=client_id, hlc=ctx.hlc, now_ms=ctx.clock()
+        )
+    else:
+        slot = await _slot(colls, state, m.coll, m.id)
+        refreshed = False
+        while True:
+            try:
+                outcome = mutation.apply(
+                    m,
+                    c.spec,
+                    slot.current(),
+                    record,
+                    client=client_id,
+                    hlc=ctx.hlc,
+                    now_ms=ctx.clock(),
+                    check=check,
+                    encode=_encoder(c, ctx.client.compact_footer, refreshed),
+                )
+                break
+            except _FieldsUnknown:
+                # Another hub or application may have registered these fields with their types.
+                await c.vtype.refresh(ctx.client)
+                refreshed = True
+        if outcome.stored is not None:
+            slot.keep(outcome.stored, outcome.value)
+    if not outcome.replayed:
+        state.changed = True  # a new seq: its result goes into the dedup record
+    return outcome.result
+
+
+class _FieldsUnknown(Exception):
+    """The document has fields this hub's value type does not know yet: refresh it, run the rule again."""
+
+
+def _encoder(c: Coll, compact: bool, refreshed: bool) -> Encode:
+    """The write rule's ``encode`` for ``c``: coerced to the binary type, serialised for pyignite."""
+
+    def encode(doc: Doc) -> tuple[Doc, Any]:
+        if not refreshed and c.vtype.unknown(doc):
+            raise _FieldsUnknown
+        obj, stored = c.vtype.encode_raw(doc, compact)
+        return stored, obj
+
+    return encode
+
+
+async def _flush(ctx: Context, colls: Mapping[str, Coll], state: _Tx) -> list[tuple[str, str, int, int]]:
+    """Write the dirty slots; returns ``(cache, key, H, VER)`` of the documents put."""
+    by_coll: dict[str, list[tuple[str, _Slot]]] = {}
+    for (coll, key), slot in state.slots.items():
+        if slot.dirty:
+            by_coll.setdefault(coll, []).append((key, slot))
+    written: list[tuple[str, str, int, int]] = []
+    if by_coll:
+        await register_meta(ctx)
+    for coll, items in by_coll.items():
+        c = colls[coll]
+        puts = {k: s.obj for k, s in items if s.obj is not None}
+        removes = [k for k, s in items if s.doc is None]
+        if puts:
+            await c.vtype.register(ctx.client)
+            await c.data.put_all({string_key(k): v for k, v in puts.items()})
+        if removes:
+            await c.data.remove_keys([string_key(k) for k in removes])
+        metas = {k: s.meta for k, s in items if s.meta is not None}
+        await c.meta.put_all({string_key(k): meta_value(ctx, row) for k, row in metas.items()})
+        # Only data puts: each fires exactly one CQ event of its own (a remove of an absent key or a
+        # stamp of unchanged data may fire none, and an unconsumed entry could outlive its use).
+        cache = c.spec.cache_name
+        written.extend((cache, k, metas[k].h, metas[k].ver) for k in puts if k in metas)
+    return written
