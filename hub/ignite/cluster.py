@@ -33,6 +33,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from hub.ignite.protocol import (
+    FLAG_ERROR,
+    FLAG_TOPOLOGY,
+    I32,
+    I64,
+    IGNITE_VERSION,
+    OpCode,
+    Status,
+    decode_handshake,
+    encode_handshake,
+    encode_request,
+)
+
 __all__ = [
     "IGNITE_VERSION",
     "ClusterStartError",
@@ -47,7 +60,6 @@ __all__ = [
     "port_is_free",
 ]
 
-IGNITE_VERSION = "2.17.0"
 
 #: Jars fetched by the pom but kept off the classpath (moved to ``libs/optional``).
 #: ignite-rest-http would open Jetty on 8080 in every node; ignite-log4j2 would switch
@@ -93,16 +105,10 @@ _ADD_OPENS = [
     "java.desktop/java.awt.font",
 ]
 
-# Thin-client handshake, protocol 1.7.0, client type 2 (thin), features byte array [0x04].
-_HANDSHAKE_BODY = struct.pack("<bhhhbbib", 1, 1, 7, 0, 2, 0x0C, 1, 0x04)
-_HANDSHAKE = struct.pack("<i", len(_HANDSHAKE_BODY)) + _HANDSHAKE_BODY
-#: Handshake failure status for bad credentials.
-_STATUS_AUTH_FAILED = 2000
 #: Ignite's built-in superuser (exists whenever authentication is enabled).
 DEFAULT_SUPERUSER = ("ignite", "ignite")
-# OP_CACHE_GET_NAMES request: int len, short op 1050, long request id.
 _PROBE_REQ_ID = 0x5359_4E43
-_GET_CACHE_NAMES = struct.pack("<ihq", 10, 1050, _PROBE_REQ_ID)
+_GET_CACHE_NAMES = encode_request(OpCode.CACHE_GET_NAMES, _PROBE_REQ_ID)
 
 
 class IgniteError(Exception):
@@ -221,24 +227,7 @@ def _recv_frame(sock: socket.socket) -> bytes | None:
     head = _recv_exact(sock, 4)
     if head is None:
         return None
-    return _recv_exact(sock, struct.unpack("<i", head)[0])
-
-
-def _ignite_string(value: str) -> bytes:
-    raw = value.encode()
-    return struct.pack("<bi", 9, len(raw)) + raw
-
-
-def _handshake_frame(credentials: tuple[str, str] | None) -> bytes:
-    if credentials is None:
-        return _HANDSHAKE
-    body = _HANDSHAKE_BODY + _ignite_string(credentials[0]) + _ignite_string(credentials[1])
-    return struct.pack("<i", len(body)) + body
-
-
-def handshake_request(credentials: tuple[str, str] | None = None) -> bytes:
-    """A thin-client 1.7.0 handshake frame (as pyignite sends it), optionally with credentials."""
-    return _handshake_frame(credentials)
+    return _recv_exact(sock, I32.unpack(head)[0])
 
 
 def _client_tls() -> ssl.SSLContext:
@@ -275,14 +264,15 @@ def handshake(
             raw = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
             sock = stack.enter_context(tls.wrap_socket(raw)) if tls is not None else raw
             sock.settimeout(timeout)
-            sock.sendall(_handshake_frame(credentials))
+            sock.sendall(encode_handshake(credentials))
             # Whole frames are read before closing, so the node never logs a connection reset.
             reply = _recv_frame(sock)
             if not reply:
                 return False
-            if reply[0] != 1:
+            answer = decode_handshake(reply)
+            if not answer.ok:
                 # e.g. "Node in recovery mode." while starting; or bad credentials
-                return auth_failure_ok and not probe and _handshake_status(reply) == _STATUS_AUTH_FAILED
+                return auth_failure_ok and not probe and answer.status == Status.AUTH_FAILED
             if not probe:
                 return True
             sock.sendall(_GET_CACHE_NAMES)
@@ -290,28 +280,12 @@ def handshake(
             if resp is None or len(resp) < 10:
                 return False
             req_id, flags = struct.unpack_from("<qh", resp)
-            if req_id != _PROBE_REQ_ID or flags & 0x01 or not flags & 0x02:
+            if req_id != _PROBE_REQ_ID or flags & FLAG_ERROR or not flags & FLAG_TOPOLOGY:
                 return False
-            (top_ver,) = struct.unpack_from("<q", resp, 10)
+            (top_ver,) = I64.unpack_from(resp, 10)
             return bool(top_ver >= 1)
     except (OSError, struct.error):  # ssl.SSLError is an OSError
         return False
-
-
-def _handshake_status(reply: bytes) -> int | None:
-    """Status code of a failed handshake reply: ``byte 0`` · 3 shorts · String msg · int status."""
-    pos = 7
-    if len(reply) <= pos:
-        return None
-    if reply[pos] == 9:
-        (n,) = struct.unpack_from("<i", reply, pos + 1)
-        pos += 5 + n
-    else:
-        pos += 1  # NULL string
-    if len(reply) < pos + 4:
-        return None
-    (status,) = struct.unpack_from("<i", reply, pos)
-    return int(status)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -254,11 +254,11 @@ def _diagnose(
 
 def _answers_plain_handshake(sock: socket.socket, timeout: float) -> bool:
     """True when a plain thin-client handshake gets any well-formed reply (success or refusal)."""
-    from hub.ignite.cluster import handshake_request
+    from hub.ignite.protocol import encode_handshake
 
     try:
         sock.settimeout(timeout)
-        sock.sendall(handshake_request())
+        sock.sendall(encode_handshake())
         head = sock.recv(4)
     except OSError:
         return False
