@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from .binary import BinaryDecodeError, BinaryDecoder, _Reader
 from .connection import CQConnection, FrameSink, client_addresses
+from .decode import BinaryDecodeError, BinaryDecoder, _Reader
 from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
 
 __all__ = [
