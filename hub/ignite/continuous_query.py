@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from .connection import CQConnection, FrameSink, client_addresses
-from .decode import BinaryDecodeError, BinaryDecoder, _Reader
+from .decode import BinaryDecodeError, BinaryDecoder, BinaryReader
 from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
 
 __all__ = [
@@ -107,7 +107,7 @@ class SubscriptionLost(ContinuousQueryError):
         self.reason = reason
 
 
-def _decode_batch(r: _Reader) -> list[CQEvent]:
+def _decode_batch(r: BinaryReader) -> list[CQEvent]:
     count = r.i32()
     if count < 0:
         raise BinaryDecodeError(f"negative event count {count}")

@@ -23,23 +23,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 
+from .protocol import F32, F64, I8, I16, I32, I64, U16, TypeCode
+
 __all__ = [
     "BinaryDecodeError",
     "BinaryDecoder",
     "BinaryEnum",
     "BinaryObject",
+    "BinaryReader",
     "TypeMeta",
+    "hashable",
 ]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-_I8 = struct.Struct("<b")
-_I16 = struct.Struct("<h")
-_U16 = struct.Struct("<H")
-_I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
-_F32 = struct.Struct("<f")
-_F64 = struct.Struct("<d")
 _I64I32 = struct.Struct("<qi")
 _U64U64 = struct.Struct("<QQ")
 # complex object header after the type byte: version, flags, typeId, hash, length, schemaId, schemaOffset
@@ -134,8 +131,13 @@ def _decimal(scale: int, mag: bytes) -> Decimal:
     return Decimal((1 if negative else 0, digits, -scale))
 
 
-class _Reader:
-    """One synchronous decoding pass over ``buf`` with known metadata ``meta``."""
+class BinaryReader:
+    """One synchronous decoding pass over ``buf`` with known metadata ``meta``.
+
+    :meth:`read` reads one value: its type byte selects the reader function in ``_READERS`` (a table
+    indexed by type code); callers with their own framing (CQ batches, getAll maps, scan pages) mix
+    :meth:`read` with :meth:`i32` and :meth:`u8`.
+    """
 
     __slots__ = ("buf", "meta", "pos")
 
@@ -149,12 +151,6 @@ class _Reader:
         if n < 0 or self.pos + n > len(self.buf):
             raise BinaryDecodeError(f"truncated binary data at {self.pos} (need {n} bytes)")
 
-    def i8(self) -> int:
-        self._need(1)
-        v: int = _I8.unpack_from(self.buf, self.pos)[0]
-        self.pos += 1
-        return v
-
     def u8(self) -> int:
         self._need(1)
         v = self.buf[self.pos]
@@ -163,7 +159,7 @@ class _Reader:
 
     def i32(self) -> int:
         self._need(4)
-        v: int = _I32.unpack_from(self.buf, self.pos)[0]
+        v: int = I32.unpack_from(self.buf, self.pos)[0]
         self.pos += 4
         return v
 
@@ -179,35 +175,10 @@ class _Reader:
         self.pos += n
         return v
 
-    def _string_body(self) -> str:
-        n = self.i32()
-        self._need(n)
-        s = bytes(self.buf[self.pos : self.pos + n]).decode("utf-8", errors="surrogatepass")
-        self.pos += n
-        return s
-
-    def _uuid_body(self) -> uuid.UUID:
-        # Ignite writes the most- then the least-significant long, each little-endian
-        self._need(16)
-        hi, lo = _U64U64.unpack_from(self.buf, self.pos)
-        self.pos += 16
-        return uuid.UUID(int=(hi << 64) | lo)
-
-    def _timestamp_body(self) -> dt.datetime:
-        self._need(12)
-        ms, nanos = _I64I32.unpack_from(self.buf, self.pos)
-        self.pos += 12
-        return _datetime(ms, nanos)
-
-    def _decimal_body(self) -> Decimal:
-        scale = self.i32()
-        n = self.i32()
-        return _decimal(scale, self._raw(n))
-
-    def _array(self, n: int, item: Callable[[], Any]) -> list[Any]:
+    def _items(self, n: int, depth: int) -> list[Any]:
         if n < 0:
             raise BinaryDecodeError(f"negative array length {n}")
-        return [item() for _ in range(n)]
+        return [self.read(depth + 1) for _ in range(n)]
 
     def _prim_array(self, fmt: str, size: int) -> list[Any]:
         n = self.i32()
@@ -216,103 +187,17 @@ class _Reader:
         self.pos += n * size
         return vals
 
-    # -- objects ----------------------------------------------------------------------------------------
+    # -- values -----------------------------------------------------------------------------------------
     def read(self, depth: int = 0) -> Any:
+        """Read the value at the current position (type byte and body) and move past it."""
         if depth > _MAX_DEPTH:
             raise BinaryDecodeError("binary object nested too deeply")
         start = self.pos
         code = self.u8()
-        if code == 101:  # NULL
-            return None
-        if code == 3:
-            return self.i32()
-        if code == 9:
-            return self._string_body()
-        if code == 4:
-            return self._fixed(_I64)
-        if code == 103:
-            self.pos = start
-            return self._complex(depth)
-        if code == 1:
-            return self.i8()
-        if code == 2:
-            return self._fixed(_I16)
-        if code == 5:
-            return self._fixed(_F32)
-        if code == 6:
-            return self._fixed(_F64)
-        if code == 7:
-            return chr(self._fixed(_U16))
-        if code == 8:
-            return self.u8() != 0
-        if code == 10:
-            return self._uuid_body()
-        if code == 11:
-            return _datetime(self._fixed(_I64))
-        if code == 12:
-            return self._raw(self.i32())
-        if code == 13:
-            return self._prim_array("h", 2)
-        if code == 14:
-            return self._prim_array("i", 4)
-        if code == 15:
-            return self._prim_array("q", 8)
-        if code == 16:
-            return self._prim_array("f", 4)
-        if code == 17:
-            return self._prim_array("d", 8)
-        if code == 18:
-            return [chr(c) for c in self._prim_array("H", 2)]
-        if code == 19:
-            return [b != 0 for b in self._raw(self.i32())]
-        if code in (20, 21, 22, 31, 34, 37):  # arrays of nullable typed items (each with its type byte)
-            return self._array(self.i32(), lambda: self.read(depth + 1))
-        if code == 23:  # object array: int componentTypeId, int length, objects
-            self.i32()
-            return self._array(self.i32(), lambda: self.read(depth + 1))
-        if code == 24:  # collection: int length, byte collection type, objects
-            n = self.i32()
-            self.i8()
-            return self._array(n, lambda: self.read(depth + 1))
-        if code == 25:  # map: int length, byte map type, key/value pairs
-            n = self.i32()
-            self.i8()
-            if n < 0:
-                raise BinaryDecodeError(f"negative map length {n}")
-            out: dict[Any, Any] = {}
-            for _ in range(n):
-                k = _hashable(self.read(depth + 1))
-                out[k] = self.read(depth + 1)
-            return out
-        if code == 27:  # wrapped binary object: int length, bytes, int offset
-            n = self.i32()
-            inner_start = self.pos
-            self._need(n + 4)
-            offset: int = _I32.unpack_from(self.buf, inner_start + n)[0]
-            inner = _Reader(self.buf[inner_start : inner_start + n], offset, self.meta)
-            value = inner.read(depth + 1)
-            self.pos = inner_start + n + 4
-            return value
-        if code in (28, 38):  # enum / binary enum: int typeId, int ordinal
-            type_id = self.i32()
-            ordinal = self.i32()
-            return self._enum(type_id, ordinal)
-        if code == 29:  # enum array: int typeId, int length, enums
-            self.i32()
-            return self._array(self.i32(), lambda: self.read(depth + 1))
-        if code == 30:
-            return self._decimal_body()
-        if code == 33:
-            return self._timestamp_body()
-        if code == 36:
-            return _java_time(self._fixed(_I64))
-        if code == 102:  # handle: back-reference to an object earlier in this buffer
-            back = self.i32()
-            target = start - back
-            if back <= 0 or target < 0:
-                raise BinaryDecodeError(f"bad handle offset {back} at {start}")
-            return _Reader(self.buf, target, self.meta).read(depth + 1)
-        raise BinaryDecodeError(f"unsupported binary type code {code} at offset {start}")
+        reader = _READERS[code]
+        if reader is None:
+            raise BinaryDecodeError(f"unsupported binary type code {code} at offset {start}")
+        return reader(self, depth, start)
 
     def _enum(self, type_id: int, ordinal: int) -> BinaryEnum:
         meta = self.meta.get(type_id)
@@ -365,16 +250,172 @@ class _Reader:
             name = meta.field_names.get(field_id)
             if name is None:
                 raise _NeedMetadata(type_id, schema_id)
-            sub = _Reader(self.buf, start + off, self.meta)
+            sub = BinaryReader(self.buf, start + off, self.meta)
             result[name] = sub.read(depth + 1)
         return result
 
 
-def _hashable(v: Any) -> Any:
+# --------------------------------------------------------------------------- the type-code table
+# Each reader gets the reader positioned after the type byte, the nesting depth and the offset of the
+# type byte (complex objects and handles are addressed from there) and returns the decoded value.
+
+Read = Callable[[BinaryReader, int, int], Any]
+
+
+def _null(r: BinaryReader, depth: int, start: int) -> None:
+    return None
+
+
+def _fixed(st: struct.Struct) -> Read:
+    return lambda r, depth, start: r._fixed(st)
+
+
+def _prim_array(fmt: str, size: int) -> Read:
+    return lambda r, depth, start: r._prim_array(fmt, size)
+
+
+def _string(r: BinaryReader, depth: int, start: int) -> str:
+    n = r.i32()
+    r._need(n)
+    s = bytes(r.buf[r.pos : r.pos + n]).decode("utf-8", errors="surrogatepass")
+    r.pos += n
+    return s
+
+
+def _uuid(r: BinaryReader, depth: int, start: int) -> uuid.UUID:
+    # Ignite writes the most- then the least-significant long, each little-endian
+    r._need(16)
+    hi, lo = _U64U64.unpack_from(r.buf, r.pos)
+    r.pos += 16
+    return uuid.UUID(int=(hi << 64) | lo)
+
+
+def _timestamp(r: BinaryReader, depth: int, start: int) -> dt.datetime:
+    r._need(12)
+    ms, nanos = _I64I32.unpack_from(r.buf, r.pos)
+    r.pos += 12
+    return _datetime(ms, nanos)
+
+
+def _decimal_value(r: BinaryReader, depth: int, start: int) -> Decimal:
+    scale = r.i32()
+    n = r.i32()
+    return _decimal(scale, r._raw(n))
+
+
+def _complex(r: BinaryReader, depth: int, start: int) -> Any:
+    r.pos = start
+    return r._complex(depth)
+
+
+def _items(r: BinaryReader, depth: int, start: int) -> list[Any]:
+    """Arrays of nullable typed items (each with its own type byte): int length, items."""
+    return r._items(r.i32(), depth)
+
+
+def _typed_items(r: BinaryReader, depth: int, start: int) -> list[Any]:
+    """Object and enum arrays: int component type id, int length, items."""
+    r.i32()
+    return r._items(r.i32(), depth)
+
+
+def _collection(r: BinaryReader, depth: int, start: int) -> list[Any]:
+    """int length, byte collection type, items."""
+    n = r.i32()
+    r._fixed(I8)
+    return r._items(n, depth)
+
+
+def _map(r: BinaryReader, depth: int, start: int) -> dict[Any, Any]:
+    """int length, byte map type, key/value pairs."""
+    n = r.i32()
+    r._fixed(I8)
+    if n < 0:
+        raise BinaryDecodeError(f"negative map length {n}")
+    out: dict[Any, Any] = {}
+    for _ in range(n):
+        k = hashable(r.read(depth + 1))
+        out[k] = r.read(depth + 1)
+    return out
+
+
+def _wrapped(r: BinaryReader, depth: int, start: int) -> Any:
+    """A wrapped binary object: int length, bytes, int offset of the value inside them."""
+    n = r.i32()
+    inner_start = r.pos
+    r._need(n + 4)
+    offset: int = I32.unpack_from(r.buf, inner_start + n)[0]
+    value = BinaryReader(r.buf[inner_start : inner_start + n], offset, r.meta).read(depth + 1)
+    r.pos = inner_start + n + 4
+    return value
+
+
+def _enum(r: BinaryReader, depth: int, start: int) -> BinaryEnum:
+    type_id = r.i32()
+    ordinal = r.i32()
+    return r._enum(type_id, ordinal)
+
+
+def _handle(r: BinaryReader, depth: int, start: int) -> Any:
+    """A back-reference to an object earlier in this buffer."""
+    back = r.i32()
+    target = start - back
+    if back <= 0 or target < 0:
+        raise BinaryDecodeError(f"bad handle offset {back} at {start}")
+    return BinaryReader(r.buf, target, r.meta).read(depth + 1)
+
+
+_BY_CODE: dict[int, Read] = {
+    TypeCode.NULL: _null,
+    TypeCode.BYTE: _fixed(I8),
+    TypeCode.SHORT: _fixed(I16),
+    TypeCode.INT: _fixed(I32),
+    TypeCode.LONG: _fixed(I64),
+    TypeCode.FLOAT: _fixed(F32),
+    TypeCode.DOUBLE: _fixed(F64),
+    TypeCode.CHAR: lambda r, depth, start: chr(r._fixed(U16)),
+    TypeCode.BOOL: lambda r, depth, start: r.u8() != 0,
+    TypeCode.STRING: _string,
+    TypeCode.UUID: _uuid,
+    TypeCode.DATE: lambda r, depth, start: _datetime(r._fixed(I64)),
+    TypeCode.TIMESTAMP: _timestamp,
+    TypeCode.TIME: lambda r, depth, start: _java_time(r._fixed(I64)),
+    TypeCode.DECIMAL: _decimal_value,
+    TypeCode.BYTE_ARR: lambda r, depth, start: r._raw(r.i32()),
+    TypeCode.SHORT_ARR: _prim_array("h", 2),
+    TypeCode.INT_ARR: _prim_array("i", 4),
+    TypeCode.LONG_ARR: _prim_array("q", 8),
+    TypeCode.FLOAT_ARR: _prim_array("f", 4),
+    TypeCode.DOUBLE_ARR: _prim_array("d", 8),
+    TypeCode.CHAR_ARR: lambda r, depth, start: [chr(c) for c in r._prim_array("H", 2)],
+    TypeCode.BOOL_ARR: lambda r, depth, start: [b != 0 for b in r._raw(r.i32())],
+    TypeCode.STRING_ARR: _items,
+    TypeCode.UUID_ARR: _items,
+    TypeCode.DATE_ARR: _items,
+    TypeCode.DECIMAL_ARR: _items,
+    TypeCode.TIMESTAMP_ARR: _items,
+    TypeCode.TIME_ARR: _items,
+    TypeCode.OBJ_ARR: _typed_items,
+    TypeCode.ENUM_ARR: _typed_items,
+    TypeCode.COLLECTION: _collection,
+    TypeCode.MAP: _map,
+    TypeCode.BINARY_OBJ: _wrapped,
+    TypeCode.ENUM: _enum,
+    TypeCode.BINARY_ENUM: _enum,
+    TypeCode.HANDLE: _handle,
+    TypeCode.COMPLEX_OBJ: _complex,
+}
+
+#: Reader per type byte (0..255), None for codes this decoder does not know: a tuple, because indexing it
+#: is the cheapest dispatch on the hot path (CQ events, getAll, scans).
+_READERS: tuple[Read | None, ...] = tuple(_BY_CODE.get(code) for code in range(256))
+
+
+def hashable(v: Any) -> Any:
     if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
+        return tuple(hashable(x) for x in v)
     if isinstance(v, dict):
-        return tuple(sorted(((k, _hashable(x)) for k, x in v.items()), key=repr))
+        return tuple(sorted(((k, hashable(x)) for k, x in v.items()), key=repr))
     return v
 
 
@@ -412,15 +453,17 @@ class BinaryDecoder:
 
     def decode_sync(self, buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Any, int]:
         """Decode one value at ``pos``; raises ``_NeedMetadata`` when a type is not cached yet."""
-        r = _Reader(buf, pos, self.meta)
+        r = BinaryReader(buf, pos, self.meta)
         return r.read(), r.pos
 
-    async def run(self, fn: Callable[[_Reader], Any], buf: bytes | bytearray | memoryview, pos: int) -> Any:
+    async def run(
+        self, fn: Callable[[BinaryReader], Any], buf: bytes | bytearray | memoryview, pos: int
+    ) -> Any:
         """Run ``fn`` over a reader at ``pos``, fetching missing metadata and retrying as needed."""
         fetched: set[tuple[int, int | None]] = set()
         while True:
             try:
-                return fn(_Reader(buf, pos, self.meta))
+                return fn(BinaryReader(buf, pos, self.meta))
             except _NeedMetadata as need:
                 key = (need.type_id, need.schema_id)
                 if key in fetched:

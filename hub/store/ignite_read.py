@@ -27,7 +27,7 @@ from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[imp
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.ignite.connection import request
-from hub.ignite.decode import BinaryDecodeError, BinaryDecoder, _hashable, _Reader
+from hub.ignite.decode import BinaryDecodeError, BinaryDecoder, BinaryReader, hashable
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
 from hub.store.ignite_binary import RawBinary
 
@@ -81,7 +81,7 @@ async def _call(conn: Any, op: OpCode, payload: bytes) -> memoryview:
     return resp.payload
 
 
-def _pairs(r: _Reader, n: int) -> list[tuple[Any, Any]]:
+def _pairs(r: BinaryReader, n: int) -> list[tuple[Any, Any]]:
     out = []
     for _ in range(n):
         k = r.read()
@@ -89,11 +89,11 @@ def _pairs(r: _Reader, n: int) -> list[tuple[Any, Any]]:
     return out
 
 
-def _read_map(r: _Reader) -> dict[Any, Any]:
+def _read_map(r: BinaryReader) -> dict[Any, Any]:
     n = r.i32()
     if n < 0:
         raise BinaryDecodeError(f"negative entry count {n}")
-    return {_hashable(k): v for k, v in _pairs(r, n)}
+    return {hashable(k): v for k, v in _pairs(r, n)}
 
 
 def _fallback(what: str, err: BaseException) -> None:
@@ -122,7 +122,7 @@ async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
         return dict(await cache.get_all(keys))
 
 
-def _read_page(r: _Reader) -> tuple[list[tuple[Any, Any]], bool]:
+def _read_page(r: BinaryReader) -> tuple[list[tuple[Any, Any]], bool]:
     n = r.i32()
     if n < 0:
         raise BinaryDecodeError(f"negative row count {n}")
