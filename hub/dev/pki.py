@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hub.ignite.cluster import SslFiles
+from hub.dev.cluster.config import SslFiles
 
 __all__ = ["Pki", "make_pki"]
 
