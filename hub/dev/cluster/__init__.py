@@ -7,11 +7,12 @@ Development tooling only: nothing on the ``synchub serve`` path imports it (``te
 
 from hub.ignite.protocol import IGNITE_VERSION
 
-from .cluster import DEFAULT_SUPERUSER, LocalCluster, NodeStatus
+from .cluster import LocalCluster, NodeStatus
 from .config import SslFiles
 from .errors import ClusterStartError, IgniteError, JarFetchError
 from .jars import cache_root, ensure_jars
 from .probe import handshake, port_is_free
+from .security import DEFAULT_SUPERUSER
 
 __all__ = [
     "DEFAULT_SUPERUSER",

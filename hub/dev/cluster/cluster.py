@@ -17,25 +17,22 @@ import contextlib
 import dataclasses
 import json
 import signal
-import ssl
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from hub.ignite.protocol import IGNITE_VERSION
 
-from .config import CLIENT_SSL_XML, CONFIG_TEMPLATE, SECURITY_XML, STORAGE_XML, SslFiles
+from .config import SslFiles, render_node_config
 from .errors import ClusterStartError, IgniteError
 from .jars import ensure_jars
 from .jvm import node_command
 from .probe import client_tls, handshake, port_is_free
 from .process import owns, read_pid, reap, send_signal, tail, wait_gone, write_pid
+from .security import activate_and_create_user, client_options
 
 _STOP_GRACE_S = 10.0
-#: Ignite's built-in superuser (exists whenever authentication is enabled).
-DEFAULT_SUPERUSER = ("ignite", "ignite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,14 +194,7 @@ class LocalCluster:
     def client_options(self, credentials: tuple[str, str] | None = None) -> dict[str, object]:
         """pyignite ``Client``/``AioClient`` options for this cluster (TLS without certificate
         check; pass ``credentials`` to override the cluster's user)."""
-        out: dict[str, object] = {}
-        creds = credentials or self.authentication
-        if creds is not None:
-            out["username"], out["password"] = creds
-        if self.ssl is not None:
-            out["use_ssl"] = True
-            out["ssl_cert_reqs"] = ssl.CERT_NONE
-        return out
+        return client_options(credentials or self.authentication, tls=self.ssl is not None)
 
     def _probe(self, i: int, *, probe: bool = True, timeout: float = 1.0) -> bool:
         host, port = self.addresses[i]
@@ -218,79 +208,16 @@ class LocalCluster:
             auth_failure_ok=True,
         )
 
-    def _admin(self) -> tuple[str, str]:
-        """Credentials that log in now: the cluster's user once created, else the superuser."""
-        assert self.authentication is not None
-        host, port = self.addresses[0]
-        tls = client_tls() if self.ssl is not None else None
-        for creds in (self.authentication, DEFAULT_SUPERUSER):
-            if handshake(host, port, probe=False, tls=tls, credentials=creds):
-                return creds
-        raise ClusterStartError(
-            f"cluster {self.name!r}: neither the configured user nor the default superuser can log in"
-        )
-
     def _secure_setup(self) -> None:
         """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
-        from pyignite import Client  # type: ignore[import-untyped,unused-ignore]
-        from pyignite.datatypes.cluster_state import (  # type: ignore[import-untyped,unused-ignore]
-            ClusterState,
-        )
-
         assert self.authentication is not None
-        user, password = self.authentication
-        admin = self._admin()
-        client = Client(timeout=30.0, **self.client_options(admin))
-        client.connect(self.addresses)
-        try:
-            cluster = client.get_cluster()
-            if cluster.get_state() != ClusterState.ACTIVE:
-                cluster.set_state(ClusterState.ACTIVE)
-            if admin != self.authentication:
-                quoted = user.replace('"', '""')
-                pw = password.replace("'", "''")
-                verb = "ALTER" if user == DEFAULT_SUPERUSER[0] else "CREATE"
-                with client.sql(f"{verb} USER \"{quoted}\" WITH PASSWORD '{pw}'") as cur:
-                    list(cur)
-        finally:
-            client.close()
+        activate_and_create_user(self.name, self.addresses, self.authentication, tls=self.ssl is not None)
 
     # ---- config / command line
 
     def render_config(self, i: int) -> str:
         """Spring XML for node ``i``."""
-        addrs = "\n".join(
-            f"                <value>{self.HOST}:{self.discovery_port + j}</value>" for j in range(self.nodes)
-        )
-        client_ssl = ""
-        if self.ssl is not None:
-            client_ssl = CLIENT_SSL_XML.format(
-                keystore=escape(str(self.ssl.keystore.resolve())),
-                password=escape(self.ssl.password),
-                store_type=escape(self.ssl.store_type),
-            )
-        storage_extra = ""
-        if self.persistent:
-            storage_extra = STORAGE_XML.format(
-                work=escape(str(self.work_dir(i))), wal_segment=4 * 1024 * 1024, wal_archive=64 * 1024 * 1024
-            )
-        return CONFIG_TEMPLATE.format(
-            security=SECURITY_XML if self.authentication is not None else "",
-            client_ssl=client_ssl,
-            persistence="true" if self.persistent else "false",
-            storage_extra=storage_extra,
-            node_name=escape(self.node_name(i)),
-            cluster=escape(self.name),
-            nodes=self.nodes,
-            backups=self.backups,
-            work_dir=escape(str(self.work_dir(i))),
-            client_port=self.client_port + i,
-            discovery_port=self.discovery_port + i,
-            communication_port=self.communication_port + i,
-            discovery_addresses=addrs,
-            region_initial=self.region_initial_mb * 1024 * 1024,
-            region_max=self.region_max_mb * 1024 * 1024,
-        )
+        return render_node_config(self, i)
 
     def command(self, i: int, libs: Path) -> list[str]:
         """The JVM command line for node ``i``."""

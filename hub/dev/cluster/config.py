@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Protocol
+from xml.sax.saxutils import escape
 
 CONFIG_TEMPLATE = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -124,3 +126,63 @@ class SslFiles:
 
     def as_dict(self) -> dict[str, str]:
         return {"keystore": str(self.keystore), "password": self.password, "store_type": self.store_type}
+
+
+class NodeLayout(Protocol):
+    """What the XML of one node needs to know about its cluster (a :class:`LocalCluster`)."""
+
+    HOST: str
+    name: str
+    nodes: int
+    backups: int
+    client_port: int
+    discovery_port: int
+    communication_port: int
+    region_initial_mb: int
+    region_max_mb: int
+    authentication: tuple[str, str] | None
+    ssl: SslFiles | None
+
+    @property
+    def persistent(self) -> bool: ...
+
+    def node_name(self, i: int) -> str: ...
+
+    def work_dir(self, i: int) -> Path: ...
+
+
+def render_node_config(cluster: NodeLayout, i: int) -> str:
+    """The Spring XML of node ``i`` of ``cluster``."""
+    addrs = "\n".join(
+        f"                <value>{cluster.HOST}:{cluster.discovery_port + j}</value>"
+        for j in range(cluster.nodes)
+    )
+    client_ssl = ""
+    if cluster.ssl is not None:
+        client_ssl = CLIENT_SSL_XML.format(
+            keystore=escape(str(cluster.ssl.keystore.resolve())),
+            password=escape(cluster.ssl.password),
+            store_type=escape(cluster.ssl.store_type),
+        )
+    storage_extra = ""
+    if cluster.persistent:
+        storage_extra = STORAGE_XML.format(
+            work=escape(str(cluster.work_dir(i))), wal_segment=4 * 1024 * 1024, wal_archive=64 * 1024 * 1024
+        )
+    return CONFIG_TEMPLATE.format(
+        security=SECURITY_XML if cluster.authentication is not None else "",
+        client_ssl=client_ssl,
+        persistence="true" if cluster.persistent else "false",
+        storage_extra=storage_extra,
+        node_name=escape(cluster.node_name(i)),
+        cluster=escape(cluster.name),
+        nodes=cluster.nodes,
+        backups=cluster.backups,
+        work_dir=escape(str(cluster.work_dir(i))),
+        client_port=cluster.client_port + i,
+        discovery_port=cluster.discovery_port + i,
+        communication_port=cluster.communication_port + i,
+        discovery_addresses=addrs,
+        region_initial=cluster.region_initial_mb * 1024 * 1024,
+        region_max=cluster.region_max_mb * 1024 * 1024,
+    )
