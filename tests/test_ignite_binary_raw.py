@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pyignite.stream import BinaryStream
 
-from hub.ignite.decode import BinaryDecoder, TypeMeta
+from hub.ignite.decode import TypeMeta
+from hub.ignite.metadata import BinaryDecoder
 from hub.store.ignite_binary import ObjectLayout, RawBinary, ValueType
 from hub.store.ignite_meta import MetaRow, SynchubMeta, encode_meta
 

@@ -35,7 +35,8 @@ from types import TracebackType
 from typing import Any
 
 from .connection import CQConnection, FrameSink, client_addresses
-from .decode import BinaryDecodeError, BinaryDecoder, BinaryReader
+from .decode import BinaryDecodeError, BinaryReader
+from .metadata import BinaryDecoder
 from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
 
 __all__ = [

@@ -1,10 +1,10 @@
 """Decoding of Ignite binary-format values (as carried by CQ notifications) into plain Python.
 
-The decoder is synchronous and works on one frame buffer. Complex objects (type 103) need binary type
-metadata (field names, schema field order): it is fetched with OP_GET_BINARY_TYPE (3002) over one of the
-client's *pooled* connections (never over the CQ connection, whose reader must not wait on itself) and
-cached per client. When a frame meets a type or schema it does not know yet, the synchronous pass raises
-``_NeedMetadata``; :meth:`BinaryDecoder.decode` then awaits the metadata and decodes the frame again.
+:class:`BinaryReader` is synchronous and works on one frame buffer; the byte in front of each value selects
+its reader function in a table indexed by type code. Complex objects (type 103) need binary type metadata
+(field names, schema field order), cached per client by :class:`hub.ignite.metadata.BinaryDecoder`. When a
+frame meets a type or schema it does not know yet, the synchronous pass raises :class:`NeedMetadata`; the
+decoder then awaits the metadata and decodes the frame again.
 
 Mapping: complex object -> :class:`BinaryObject` (a ``dict`` with ``type_name``/``type_id``); map -> dict;
 collection/array -> list; String -> str; byte[] -> bytes; UUID -> uuid.UUID; Date/Timestamp -> aware
@@ -13,24 +13,22 @@ collection/array -> list; String -> str; byte[] -> bytes; UUID -> uuid.UUID; Dat
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import struct
 import uuid
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from .protocol import F32, F64, I8, I16, I32, I64, U16, TypeCode
 
 __all__ = [
     "BinaryDecodeError",
-    "BinaryDecoder",
     "BinaryEnum",
     "BinaryObject",
     "BinaryReader",
+    "NeedMetadata",
     "TypeMeta",
     "hashable",
 ]
@@ -101,14 +99,14 @@ class TypeMeta:
     enum_names: dict[int, str] = field(default_factory=dict)  # ordinal -> literal
 
 
-class _NeedMetadata(Exception):
+class NeedMetadata(Exception):
+    """A value needs binary type metadata that is not cached yet (:class:`~hub.ignite.metadata.BinaryDecoder`
+    fetches it and decodes again)."""
+
     def __init__(self, type_id: int, schema_id: int | None) -> None:
         super().__init__(type_id, schema_id)
         self.type_id = type_id
         self.schema_id = schema_id
-
-
-MetadataFetcher = Callable[[int], "asyncio.Future[TypeMeta | None] | Any"]
 
 
 def _java_time(ms: int) -> dt.time:
@@ -204,7 +202,7 @@ class BinaryReader:
         if meta is None:
             if type_id == 0:
                 return BinaryEnum(type_id, ordinal)
-            raise _NeedMetadata(type_id, None)
+            raise NeedMetadata(type_id, None)
         return BinaryEnum(type_id, ordinal, meta.type_name, meta.enum_names.get(ordinal))
 
     def _complex(self, depth: int) -> Any:
@@ -221,7 +219,7 @@ class BinaryReader:
             raise BinaryDecodeError(f"unsupported non-user complex object type {type_id}")
         meta = self.meta.get(type_id)
         if meta is None:
-            raise _NeedMetadata(type_id, schema_id)
+            raise NeedMetadata(type_id, schema_id)
         result = BinaryObject(meta.type_name, type_id)
         if not flags & _FLAG_HAS_SCHEMA:
             return result
@@ -235,7 +233,7 @@ class BinaryReader:
         if flags & _FLAG_COMPACT:
             ids = meta.schemas.get(schema_id)
             if ids is None:
-                raise _NeedMetadata(type_id, schema_id)
+                raise NeedMetadata(type_id, schema_id)
             n = (schema_end - start - schema_off) // off_size
             if n != len(ids):
                 raise BinaryDecodeError(f"schema {schema_id} of type {meta.type_name} has {len(ids)} fields")
@@ -249,7 +247,7 @@ class BinaryReader:
         for field_id, off in pairs:
             name = meta.field_names.get(field_id)
             if name is None:
-                raise _NeedMetadata(type_id, schema_id)
+                raise NeedMetadata(type_id, schema_id)
             sub = BinaryReader(self.buf, start + off, self.meta)
             result[name] = sub.read(depth + 1)
         return result
@@ -417,75 +415,3 @@ def hashable(v: Any) -> Any:
     if isinstance(v, dict):
         return tuple(sorted(((k, hashable(x)) for k, x in v.items()), key=repr))
     return v
-
-
-def _meta_from_result(type_id: int, value: Any) -> TypeMeta | None:
-    if not value or not value.get("type_exists"):
-        return None
-    meta = TypeMeta(type_id=type_id, type_name=str(value.get("type_name") or f"#{type_id}"))
-    for f in value.get("binary_fields") or []:
-        meta.field_names[int(f["field_id"])] = str(f["field_name"])
-    schema = value.get("schema") or {}
-    for s_id, field_ids in schema.items():
-        meta.schemas[int(s_id)] = [int(x) for x in field_ids]
-    for e in value.get("enums") or []:
-        meta.enum_names[int(e["type_id"])] = str(e["literal"])
-    return meta
-
-
-class BinaryDecoder:
-    """Decodes binary values for one pyignite client, caching type metadata (shared per client)."""
-
-    _shared: ClassVar[weakref.WeakKeyDictionary[Any, BinaryDecoder]] = weakref.WeakKeyDictionary()
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.meta: dict[int, TypeMeta] = {}
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    def for_client(cls, client: Any) -> BinaryDecoder:
-        dec = cls._shared.get(client)
-        if dec is None:
-            dec = cls(client)
-            cls._shared[client] = dec
-        return dec
-
-    def decode_sync(self, buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Any, int]:
-        """Decode one value at ``pos``; raises ``_NeedMetadata`` when a type is not cached yet."""
-        r = BinaryReader(buf, pos, self.meta)
-        return r.read(), r.pos
-
-    async def run(
-        self, fn: Callable[[BinaryReader], Any], buf: bytes | bytearray | memoryview, pos: int
-    ) -> Any:
-        """Run ``fn`` over a reader at ``pos``, fetching missing metadata and retrying as needed."""
-        fetched: set[tuple[int, int | None]] = set()
-        while True:
-            try:
-                return fn(BinaryReader(buf, pos, self.meta))
-            except _NeedMetadata as need:
-                key = (need.type_id, need.schema_id)
-                if key in fetched:
-                    raise BinaryDecodeError(
-                        f"binary type {need.type_id} (schema {need.schema_id}) is not registered"
-                    ) from None
-                fetched.add(key)
-                await self.fetch_metadata(need.type_id)
-
-    async def decode(self, buf: bytes | bytearray | memoryview, pos: int = 0) -> Any:
-        """Decode one value at ``pos`` (fetching metadata over the client's pooled connections)."""
-        return await self.run(lambda r: r.read(), buf, pos)
-
-    async def fetch_metadata(self, type_id: int) -> TypeMeta | None:
-        from pyignite.api.binary import get_binary_type_async
-
-        async with self._lock:
-            conn = await self._client.random_node()
-            result = await get_binary_type_async(conn, type_id)
-            if result.status != 0:
-                raise BinaryDecodeError(f"OP_GET_BINARY_TYPE({type_id}) failed: {result.message}")
-            meta = _meta_from_result(type_id, result.value)
-            if meta is not None:
-                self.meta[type_id] = meta
-            return meta

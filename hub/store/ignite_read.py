@@ -4,7 +4,7 @@ pyignite decodes every binary object of a ``get_all``/``scan`` response field by
 asyncio task per value and per field, which dominated snapshot, catch-up, the apply prefetch and stamping.
 Here the request is sent over one of the client's pooled connections (or, inside a pyignite transaction,
 over the transaction's connection with its tx id, exactly as pyignite's own ``get_all`` does) and the
-response payload is decoded synchronously by :class:`hub.ignite.decode.BinaryDecoder` (the decoder of
+response payload is decoded synchronously by :class:`hub.ignite.metadata.BinaryDecoder` (the decoder of
 continuous-query events, sharing its cached binary metadata).
 
 Values come back as the decoder produces them (:class:`~hub.ignite.decode.BinaryObject` dicts, lists, aware
@@ -27,7 +27,8 @@ from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[imp
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.ignite.connection import request
-from hub.ignite.decode import BinaryDecodeError, BinaryDecoder, BinaryReader, hashable
+from hub.ignite.decode import BinaryDecodeError, BinaryReader, hashable
+from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
 from hub.store.ignite_binary import RawBinary
 
