@@ -35,7 +35,7 @@ $(STAMPS)/npm-tests-node: $(wildcard tests/node/package.json tests/node/package-
 	@mkdir -p $(STAMPS) && touch $@
 
 jars: $(STAMPS)/pip
-	$(BIN)/python -m hub.ignite.cluster fetch
+	$(BIN)/python -m hub.dev.cluster fetch
 
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v docker-compose >/dev/null; then \

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/apply.py [--rounds 3] [--n 10000] [--batch 500] [--addr host:port] [--profile]
 
-Without ``--addr`` a one-node :class:`hub.ignite.cluster.LocalCluster` is started on a free, reserved port
+Without ``--addr`` a one-node :class:`hub.dev.cluster.LocalCluster` is started on a free, reserved port
 block in 20000-30000 (the scheme of tests/conftest.py: lock file per block, so parallel test runs never
 collide) and stopped afterwards.
 
@@ -70,7 +70,7 @@ def machine() -> str:
 @contextlib.contextmanager
 def port_block() -> Iterator[int]:
     """A free, locked port block (client = base, discovery = base + 10, communication = base + 20)."""
-    from hub.ignite.cluster import port_is_free
+    from hub.dev.cluster import port_is_free
 
     _LOCK_DIR.mkdir(parents=True, exist_ok=True)
     rng = random.Random(os.getpid() ^ int.from_bytes(os.urandom(4), "little"))
@@ -225,7 +225,7 @@ def main() -> None:
         host, port = args.addr.rsplit(":", 1)
         print(asyncio.run(run((host, int(port)), args.rounds, args.n, args.batch, args.profile)))
         return
-    from hub.ignite.cluster import LocalCluster
+    from hub.dev.cluster import LocalCluster
 
     with port_block() as base:
         cluster = LocalCluster(

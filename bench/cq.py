@@ -189,7 +189,7 @@ async def _guarded(coro: Any, timeout: float) -> str:
 
 
 def start_cluster(state: Path) -> Any:
-    from hub.ignite.cluster import LocalCluster, port_is_free
+    from hub.dev.cluster import LocalCluster, port_is_free
 
     rng = random.Random()
     for _ in range(100):

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/read.py [--rounds 3] [--n 20000] [--page 1000] [--addr host:port] [--profile]
 
-Without ``--addr`` a one-node :class:`hub.ignite.cluster.LocalCluster` is started on a free, reserved port
+Without ``--addr`` a one-node :class:`hub.dev.cluster.LocalCluster` is started on a free, reserved port
 block (the scheme of tests/conftest.py, shared with bench/apply.py) and stopped afterwards.
 
 A fresh collection (lww, TRANSACTIONAL) is filled with ``n`` documents through ``IgniteStore.apply``
@@ -148,7 +148,7 @@ def main() -> None:
         host, port = args.addr.rsplit(":", 1)
         print(asyncio.run(run((host, int(port)), *args_)))
         return
-    from hub.ignite.cluster import LocalCluster
+    from hub.dev.cluster import LocalCluster
 
     with port_block() as base:
         cluster = LocalCluster(

@@ -4,17 +4,24 @@ Subcommands are registered in :func:`build_parser`; each one stores its handler 
 ``args.handler`` (a ``Callable[[argparse.Namespace], int]``).  To add a command, write a
 ``_add_<name>(subparsers)`` function that creates the subparser and calls
 ``set_defaults(handler=...)``, and call it from :func:`build_parser`.
+
+``synchub serve`` must not load the development tooling (``hub.dev``: Maven, JVM processes, PKI), so
+the ``ignite`` and ``dev`` commands import it inside their handlers (``tests/test_layering.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.ignite.cluster import IGNITE_VERSION, IgniteError, LocalCluster, ensure_jars
+from hub.ignite.protocol import IGNITE_VERSION
+
+if TYPE_CHECKING:
+    from hub.dev.cluster import LocalCluster
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -24,7 +31,26 @@ DEFAULT_STATE_DIR = Path(".synchub") / "ignite"
 # --------------------------------------------------------------------------- ignite
 
 
+def _dev_command(handler: Handler) -> Handler:
+    """A command of the development tooling: its cluster errors become ``error: ...`` and exit code 1."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from hub.dev.cluster import IgniteError
+
+        try:
+            return handler(args)
+        except IgniteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_dev_command
 def cmd_ignite_start(args: argparse.Namespace) -> int:
+    from hub.dev.cluster import LocalCluster
+
     cluster = LocalCluster(
         Path(args.state_dir),
         nodes=args.nodes,
@@ -41,7 +67,10 @@ def cmd_ignite_start(args: argparse.Namespace) -> int:
     return 0
 
 
+@_dev_command
 def cmd_ignite_stop(args: argparse.Namespace) -> int:
+    from hub.dev.cluster import LocalCluster
+
     state_dir = Path(args.state_dir)
     if not (state_dir / LocalCluster.STATE_FILE).is_file():
         print(f"no cluster in {state_dir}", file=sys.stderr)
@@ -50,7 +79,10 @@ def cmd_ignite_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+@_dev_command
 def cmd_ignite_status(args: argparse.Namespace) -> int:
+    from hub.dev.cluster import LocalCluster
+
     state_dir = Path(args.state_dir)
     if not (state_dir / LocalCluster.STATE_FILE).is_file():
         print(f"no cluster in {state_dir}")
@@ -61,7 +93,10 @@ def cmd_ignite_status(args: argparse.Namespace) -> int:
     return 0 if all(st.ready for st in statuses) else 1
 
 
+@_dev_command
 def cmd_ignite_fetch(args: argparse.Namespace) -> int:
+    from hub.dev.cluster import ensure_jars
+
     print(ensure_jars())
     return 0
 
@@ -178,6 +213,8 @@ def _probe_ignite(config: Any) -> str | None:
 def _dev_cluster(state_dir: Path) -> tuple[LocalCluster, bool]:
     """The dev Ignite node: reuse the one recorded in ``state_dir`` if it is running, else start one.
     Returns the cluster and whether this process started it (and so must stop it)."""
+    from hub.dev.cluster import LocalCluster
+
     if (state_dir / LocalCluster.STATE_FILE).is_file():
         existing = LocalCluster.from_state_dir(state_dir)
         statuses = existing.status()
@@ -190,8 +227,9 @@ def _dev_cluster(state_dir: Path) -> tuple[LocalCluster, bool]:
     return cluster, True
 
 
+@_dev_command
 def cmd_dev(args: argparse.Namespace) -> int:
-    from hub.devtools import dev_config, metrics_writer
+    from hub.dev.demo import dev_config, metrics_writer
 
     cluster, started = _dev_cluster(Path(args.state_dir))
     try:
@@ -247,8 +285,5 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except IgniteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130

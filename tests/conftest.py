@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real Apache Ignite nodes via :class:`hub.ignite.cluster.LocalCluster`.
+"""Shared pytest fixtures: real Apache Ignite nodes via :class:`hub.dev.cluster.LocalCluster`.
 
 Every cluster gets its own block of ports (client / discovery / communication) picked at
 random in 20000-30000 (below the Linux ephemeral range), checked free and reserved with a
@@ -30,7 +30,7 @@ from typing import IO, Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from hub.ignite.cluster import LocalCluster, port_is_free
+from hub.dev.cluster import LocalCluster, port_is_free
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ignite"

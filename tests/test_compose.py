@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.ignite.cluster import IGNITE_VERSION
+from hub.dev.cluster import IGNITE_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose.yaml"

@@ -27,7 +27,7 @@ policy = "lww"
 cache = "NOTES"
 value_type = "Note"
 policy = "merge"
-merge = "hub.devtools:merge_union_max"
+merge = "hub.dev.demo:merge_union_max"
 backups = 1
 atomicity = "ATOMIC"
 
@@ -85,7 +85,7 @@ def test_defaults() -> None:
         ({"collections": {"a": {"policy": "newest"}}}, {}, "policy 'newest'"),
         ({"collections": {"a": {"policy": "merge"}}}, {}, "needs merge"),
         ({"collections": {"a": {"policy": "merge", "merge": "nope_mod:f"}}}, {}, "cannot import"),
-        ({"collections": {"a": {"policy": "merge", "merge": "hub.devtools:nope"}}}, {}, "no callable"),
+        ({"collections": {"a": {"policy": "merge", "merge": "hub.dev.demo:nope"}}}, {}, "no callable"),
         ({"collections": {"a": {"merge": "bad"}}}, {}, "module:function"),
         ({"collections": {"a": {"cach": "x"}}}, {}, "[collections.a]: unknown key 'cach'"),
         ({"collections": {"a": {"atomicity": "SOMETIMES"}}}, {}, "atomicity"),

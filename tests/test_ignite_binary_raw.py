@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pyignite.stream import BinaryStream
 
-from hub.ignite.binary import BinaryDecoder, TypeMeta
+from hub.ignite.decode import TypeMeta
+from hub.ignite.metadata import BinaryDecoder
 from hub.store.ignite.schema import MetaRow, SynchubMeta, encode_meta
 from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType
 

@@ -1,6 +1,5 @@
 """Apache Ignite integration: continuous queries over the thin-client protocol (see docs/ignite.md)."""
 
-from .binary import BinaryDecodeError, BinaryEnum, BinaryObject
 from .continuous_query import (
     CacheNotFound,
     ContinuousQuery,
@@ -11,6 +10,7 @@ from .continuous_query import (
     SubscriptionLost,
     continuous_query,
 )
+from .decode import BinaryDecodeError, BinaryEnum, BinaryObject
 
 __all__ = [
     "BinaryDecodeError",

@@ -9,36 +9,38 @@ response); everything else goes to the parent, which resolves the pending reques
 The connection never reconnects silently: losing the socket fails every registered CQ (their owners raise
 ``SubscriptionLost``) and the connection is dead for good. A liveness probe (OP 1050) runs periodically with
 a timeout so a half-open socket is detected in bounded time.
+
+This module is the hub's one adapter to pyignite's connection internals: it is the only place that touches
+private members of pyignite (``AioConnection._pending_reqs``, ``_closed``, ``_transport``, the
+``_get_query_id`` counter, ``AioClient._nodes`` and ``_connection_args``). pyignite 0.6 has no public way to
+send a raw request frame, to route notification frames, or to open a connection outside the client's pool;
+each private member used is named where it is used and why. Pin pyignite (``pyproject.toml``) when touching
+this module: these members are not part of its API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from pyignite.connection import AioConnection  # type: ignore[import-untyped,unused-ignore]
+from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["CQConnection", "FrameSink", "Response", "parse_response"]
+from .protocol import (
+    FLAG_NOTIFICATION,
+    OpCode,
+    Response,
+    encode_request,
+    parse_response,
+    response_flags,
+    response_id,
+)
+
+__all__ = ["CQConnection", "FrameSink", "client_addresses", "request"]
 
 log = logging.getLogger(__name__)
-
-FLAG_ERROR = 0x01
-FLAG_TOPOLOGY = 0x02
-FLAG_NOTIFICATION = 0x04
-
-OP_RESOURCE_CLOSE = 0
-OP_CACHE_GET_NAMES = 1050
-OP_QUERY_CONTINUOUS = 2006
-OP_QUERY_CONTINUOUS_EVENT_NOTIFICATION = 2007
-
-_REQ_HDR = struct.Struct("<ihq")
-_RESP_HDR = struct.Struct("<iqh")
-_NOTIF_HDR = struct.Struct("<iqhh")
-_I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
 
 #: Notifications kept per not-yet-registered CQ id before they are discarded (the start-up window is short).
 MAX_ORPHAN_FRAMES = 4096
@@ -56,46 +58,28 @@ class FrameSink:
         raise NotImplementedError
 
 
-class Response:
-    """A parsed ordinary response frame."""
+async def request(conn: Any, op: OpCode, payload: bytes) -> bytearray:
+    """Send one request over a pooled pyignite connection (or a transaction's) and return the response frame.
 
-    __slots__ = ("message", "payload", "status")
-
-    def __init__(self, status: int, message: str, payload: memoryview) -> None:
-        self.status = status
-        self.message = message
-        self.payload = payload
-
-
-def _read_string(buf: bytearray | bytes, pos: int) -> tuple[str, int]:
-    code = buf[pos]
-    if code == 101:
-        return "", pos + 1
-    n = _I32.unpack_from(buf, pos + 1)[0]
-    return bytes(buf[pos + 5 : pos + 5 + n]).decode("utf-8", "replace"), pos + 5 + n
+    The request id comes from pyignite's own query-id counter (private ``_get_query_id``): on a pooled
+    connection pyignite's requests share the id space, so ids must never collide with them.
+    ``AioConnection.request`` leaves the future in the private ``_pending_reqs`` when it is cancelled or
+    times out; it is removed here so a late reply finds nothing to complete.
+    """
+    req_id = _get_query_id()
+    try:
+        data: bytearray = await conn.request(req_id, encode_request(op, req_id, payload))
+    finally:
+        conn._pending_reqs.pop(req_id, None)
+    return data
 
 
-def parse_response(frame: bytearray | bytes) -> Response:
-    """Parse a protocol >= 1.4 response frame: header, optional topology version, optional error."""
-    _len, _req_id, flags = _RESP_HDR.unpack_from(frame, 0)
-    pos = 14
-    if flags & FLAG_TOPOLOGY:
-        pos += 12
-    status, message = 0, ""
-    if flags & FLAG_ERROR:
-        status = _I32.unpack_from(frame, pos)[0]
-        message, pos = _read_string(frame, pos + 4)
-    return Response(status, message, memoryview(frame)[pos:])
-
-
-def notification_error(frame: bytearray | bytes) -> tuple[int, str] | None:
-    """Status and message of an error notification (flags 0x05), else None."""
-    flags = _RESP_HDR.unpack_from(frame, 0)[2]
-    if not flags & FLAG_ERROR:
-        return None
-    status = _I32.unpack_from(frame, 16)[0]
-    message, _ = _read_string(frame, 20)
-    return status, message
+def client_addresses(client: Any) -> list[tuple[str, int]]:
+    """The client's node addresses, live ones first (pyignite keeps its nodes in the private ``_nodes``)."""
+    nodes = list(getattr(client, "_nodes", []) or [])
+    alive = [(n.host, n.port) for n in nodes if getattr(n, "alive", False)]
+    rest = [(n.host, n.port) for n in nodes if (n.host, n.port) not in alive]
+    return alive + rest
 
 
 class CQConnection(AioConnection):  # type: ignore[misc]
@@ -111,6 +95,20 @@ class CQConnection(AioConnection):  # type: ignore[misc]
         self._next_req_id = 0
         self._on_dead: list[Callable[[CQConnection], None]] = []
         self._probe_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_client(cls, client: Any, host: str, port: int) -> CQConnection:
+        """A connection to ``host:port`` with the client's TLS and credential options (its private
+        ``_connection_args``: pyignite passes them to the connections it creates itself)."""
+        return cls(client, host, port, **getattr(client, "_connection_args", {}))
+
+    async def discard(self, timeout: float) -> None:
+        """Close a connection whose handshake failed. ``_closed`` first: pyignite must not reconnect it."""
+        self._closed = True
+        try:
+            await asyncio.wait_for(self.close(), timeout)
+        except Exception:  # pragma: no cover - best effort
+            pass
 
     # -- state -------------------------------------------------------------------------------------------
     @property
@@ -131,11 +129,10 @@ class CQConnection(AioConnection):  # type: ignore[misc]
 
     # -- routing (synchronous, called from BaseProtocol.data_received) ------------------------------------
     def process_message(self, data: bytearray) -> None:
-        flags = _RESP_HDR.unpack_from(data, 0)[2]
-        if not flags & FLAG_NOTIFICATION:
+        if not response_flags(data) & FLAG_NOTIFICATION:
             super().process_message(data)
             return
-        cq_id = _I64.unpack_from(data, 4)[0]
+        cq_id = response_id(data)
         sink = self._sinks.get(cq_id)
         if sink is not None:
             sink.on_frame(data)
@@ -209,16 +206,16 @@ class CQConnection(AioConnection):  # type: ignore[misc]
         self._next_req_id += 1
         return self._next_req_id
 
-    async def call(self, op_code: int, payload: bytes, timeout: float) -> Response:
+    async def call(self, op_code: OpCode, payload: bytes, timeout: float) -> Response:
         """Send one request on this connection and return its parsed response (bounded by ``timeout``)."""
         if not self.usable:
             raise ConnectionError(f"CQ connection to {self} is closed")
         req_id = self._req_id()
-        frame = _REQ_HDR.pack(10 + len(payload), op_code, req_id) + payload
+        frame = encode_request(op_code, req_id, payload)
         try:
             data = await asyncio.wait_for(self.request(req_id, frame), timeout)
         finally:
-            self._pending_reqs.pop(req_id, None)
+            self._pending_reqs.pop(req_id, None)  # see request(): a timed-out future stays there
         return parse_response(data)
 
     def start_probe(self, interval: float, timeout: float) -> None:
@@ -234,7 +231,7 @@ class CQConnection(AioConnection):  # type: ignore[misc]
                 if self._lost is not None:
                     return
                 try:
-                    await self.call(OP_CACHE_GET_NAMES, b"", timeout)
+                    await self.call(OpCode.CACHE_GET_NAMES, b"", timeout)
                 except TimeoutError as e:
                     self.abort("timeout", e)
                 except (OSError, ConnectionError) as e:

@@ -34,15 +34,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from .binary import BinaryDecodeError, BinaryDecoder, _Reader
-from .connection import (
-    OP_QUERY_CONTINUOUS,
-    OP_QUERY_CONTINUOUS_EVENT_NOTIFICATION,
-    OP_RESOURCE_CLOSE,
-    CQConnection,
-    FrameSink,
-    notification_error,
-)
+from .connection import CQConnection, FrameSink, client_addresses
+from .decode import BinaryDecodeError, BinaryReader
+from .metadata import BinaryDecoder
+from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -62,13 +57,6 @@ log = logging.getLogger(__name__)
 #: Server-side batching: one event per notification, flushed immediately (see docs/benchmarks.md).
 DEFAULT_PAGE_SIZE = 1
 DEFAULT_TIME_INTERVAL_MS = 0
-
-STATUS_CACHE_DOES_NOT_EXIST = 1000
-STATUS_RESOURCE_DOES_NOT_EXIST = 1011
-STATUS_TOO_MANY_CURSORS = 1010
-
-_HDR_LEN = 16
-_I32 = struct.Struct("<i")
 
 
 class EventType(enum.IntEnum):
@@ -120,7 +108,7 @@ class SubscriptionLost(ContinuousQueryError):
         self.reason = reason
 
 
-def _decode_batch(r: _Reader) -> list[CQEvent]:
+def _decode_batch(r: BinaryReader) -> list[CQEvent]:
     count = r.i32()
     if count < 0:
         raise BinaryDecodeError(f"negative event count {count}")
@@ -148,13 +136,6 @@ _channels: weakref.WeakKeyDictionary[Any, _Channel] = weakref.WeakKeyDictionary(
 _channel_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-def _client_addresses(client: Any) -> list[tuple[str, int]]:
-    nodes = list(getattr(client, "_nodes", []) or [])
-    alive = [(n.host, n.port) for n in nodes if getattr(n, "alive", False)]
-    rest = [(n.host, n.port) for n in nodes if (n.host, n.port) not in alive]
-    return alive + rest
-
-
 async def _open_connection(
     client: Any, connect_timeout: float, probe_interval: float, probe_timeout: float
 ) -> CQConnection:
@@ -162,23 +143,19 @@ async def _open_connection(
         raise CQConnectError("the pyignite client is not connected")
     if not client.protocol_context.is_status_flags_supported():
         raise CQConnectError("continuous queries need thin-client protocol >= 1.4")
-    addresses = _client_addresses(client)
+    addresses = client_addresses(client)
     if not addresses:
         raise CQConnectError("the pyignite client has no node addresses")
     errors: list[str] = []
     for host, port in addresses:
-        conn = CQConnection(client, host, port, **getattr(client, "_connection_args", {}))
+        conn = CQConnection.for_client(client, host, port)
         try:
             await asyncio.wait_for(conn.connect(), connect_timeout)
             if not conn.alive:
                 raise ConnectionError("connection closed during the handshake")
         except Exception as e:  # refused, reset, half handshake, timeout, handshake error
             errors.append(f"{host}:{port}: {type(e).__name__}: {e}")
-            conn._closed = True
-            try:
-                await asyncio.wait_for(conn.close(), 2.0)
-            except Exception:  # pragma: no cover - best effort
-                pass
+            await conn.discard(2.0)
             continue
         conn.start_probe(probe_interval, probe_timeout)
         return conn
@@ -346,7 +323,7 @@ class ContinuousQuery(FrameSink):
             0x65,  # remote filter: NULL, so no filterPlatform byte follows
         )
         try:
-            resp = await conn.call(OP_QUERY_CONTINUOUS, payload, self.request_timeout)
+            resp = await conn.call(OpCode.QUERY_CONTINUOUS, payload, self.request_timeout)
         except TimeoutError:
             conn.abort("timeout")
             raise ContinuousQueryError(
@@ -355,12 +332,12 @@ class ContinuousQuery(FrameSink):
         except (OSError, ConnectionError) as e:
             raise CQConnectError(f"CQ connection to {conn} failed while starting the query: {e}") from e
         if resp.status != 0:
-            if resp.status == STATUS_CACHE_DOES_NOT_EXIST:
+            if resp.status == Status.CACHE_DOES_NOT_EXIST:
                 raise CacheNotFound(f"cache {self.cache_name!r} does not exist: {resp.message}", resp.status)
             raise ContinuousQueryError(
                 f"OP_QUERY_CONTINUOUS on cache {self.cache_name!r} failed: {resp.message}", resp.status
             )
-        self.cq_id = struct.unpack_from("<q", resp.payload, 0)[0]
+        self.cq_id = I64.unpack_from(resp.payload, 0)[0]
         if conn.lost is not None:
             reason, err = conn.lost
             self.on_lost(reason, err)
@@ -401,8 +378,8 @@ class ContinuousQuery(FrameSink):
         if not conn.usable:
             return
         try:
-            resp = await conn.call(OP_RESOURCE_CLOSE, struct.pack("<q", self.cq_id), self.request_timeout)
-            if resp.status not in (0, STATUS_RESOURCE_DOES_NOT_EXIST):
+            resp = await conn.call(OpCode.RESOURCE_CLOSE, I64.pack(self.cq_id), self.request_timeout)
+            if resp.status not in (Status.SUCCESS, Status.RESOURCE_DOES_NOT_EXIST):
                 log.warning("closing CQ %d on %s: status %d %s", self.cq_id, conn, resp.status, resp.message)
         except TimeoutError:
             conn.abort("timeout")
@@ -435,7 +412,7 @@ class ContinuousQuery(FrameSink):
                 self._wakeup = None
 
     async def _decode(self, frame: bytearray) -> list[CQEvent] | None:
-        op = struct.unpack_from("<h", frame, 14)[0]
+        op = notification_op(frame)
         err = notification_error(frame)
         if err is not None:
             status, message = err
@@ -445,11 +422,11 @@ class ContinuousQuery(FrameSink):
             self._fail(lost)
             self._stop_server_cq_soon()
             raise lost
-        if op != OP_QUERY_CONTINUOUS_EVENT_NOTIFICATION:
+        if op != OpCode.QUERY_CONTINUOUS_EVENT_NOTIFICATION:
             log.warning("unexpected notification op code %d for CQ %s", op, self.cq_id)
             return None
         try:
-            result: list[CQEvent] = await self._decoder.run(_decode_batch, frame, _HDR_LEN)
+            result: list[CQEvent] = await self._decoder.run(_decode_batch, frame, NOTIFICATION_PAYLOAD)
             return result
         except (BinaryDecodeError, ValueError) as e:
             raise self._lose("decode", str(e)) from e

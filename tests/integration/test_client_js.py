@@ -2,7 +2,7 @@
 
 One hub subprocess (``synchub serve``) per module, configured like ``synchub dev`` (dev auth, the
 four demo collections, the demo, ``/src`` and ``/vendor/msgpack`` served from client-js) but with
-cache names unique to this run, plus the external metrics writer of ``hub.devtools`` in its own
+cache names unique to this run, plus the external metrics writer of ``hub.dev.demo`` in its own
 subprocess. The client's real-hub suite (node, fake-indexeddb) and its browser suite (Chromium via
 playwright-core) then run with ``SYNCHUB_URL`` pointing at it.
 
@@ -40,7 +40,7 @@ NPM_TIMEOUT_S = 600.0
 
 WRITER = """
 import asyncio, sys
-from hub.devtools import metrics_writer
+from hub.dev.demo import metrics_writer
 from hub.core.types import CollectionSpec
 host, port, cache, vtype = sys.argv[1:5]
 spec = CollectionSpec("metrics", cache=cache, value_type=vtype, writable=False, atomicity="ATOMIC")
@@ -61,7 +61,7 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
     colls = {
         "todos": 'policy = "lww"',
         "stale": 'policy = "reject-if-stale"',
-        "merged": 'policy = "merge"\nmerge = "hub.devtools:merge_union_max"',
+        "merged": 'policy = "merge"\nmerge = "hub.dev.demo:merge_union_max"',
         "metrics": 'writable = false\natomicity = "ATOMIC"',
         "bench": 'policy = "lww"',
     }

@@ -1,4 +1,4 @@
-"""Integration tests for hub.ignite.cluster / ``synchub ignite`` against real Ignite nodes."""
+"""Integration tests for hub.dev.cluster / ``synchub ignite`` against real Ignite nodes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hub.ignite.cluster import (
+from hub.dev.cluster import (
     IGNITE_VERSION,
     ClusterStartError,
     LocalCluster,

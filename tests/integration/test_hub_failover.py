@@ -13,7 +13,7 @@ import pytest
 from pyignite import AioClient, GenericObjectMeta
 from pyignite.datatypes import LongObject
 
-from hub.ignite.cluster import LocalCluster
+from hub.dev.cluster import LocalCluster
 from tests.integration.conftest import HubFactory, converge, fresh, sub, wait_for
 from tests.support.wsclient import HubClient
 

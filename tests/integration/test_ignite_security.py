@@ -5,7 +5,7 @@
   reaches a client of the other hub through that hub's continuous query (its dedicated CQ
   connection authenticates too); a wrong password makes ``synchub serve`` exit 3 with an
   "authentication failed" message before serving;
-* a TLS-only client connector (throwaway CA from :func:`hub.ignite.pki.make_pki`): the same end to
+* a TLS-only client connector (throwaway CA from :func:`hub.dev.pki.make_pki`): the same end to
   end with ``use_ssl`` + ``ssl_ca_certfile``; without TLS, or trusting another CA, ``serve`` exits 3
   with a TLS message.
 """
@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from pyignite import AioClient
 
-from hub.ignite.cluster import LocalCluster
-from hub.ignite.pki import Pki, make_pki
+from hub.dev.cluster import LocalCluster
+from hub.dev.pki import Pki, make_pki
 from tests.conftest import REPO_ROOT, reserve_port_block, save_logs
 from tests.integration.conftest import HubFactory, fresh, ignite_docs, sub
 from tests.support.hubproc import render_toml

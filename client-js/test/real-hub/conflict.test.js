@@ -57,7 +57,7 @@ test('reject-if-stale (stale): a write based on an old version is rejected', { t
 
 test('merge hook (merged): the hub merges and both sides converge on its doc', { timeout: 60000 }, async (t) => {
   const id = `${RUN}-merged`
-  // hub.devtools:merge_union_max: lists unioned (stored items first), numbers keep the maximum,
+  // hub.dev.demo:merge_union_max: lists unioned (stored items first), numbers keep the maximum,
   // other fields take the incoming value. The result differs from what B sent, hence `merged`
   // (a merge whose result equals the sent document is answered `ok`).
   const docs = { a0: { by: 'a0', n: 1, tags: ['x'] }, b: { by: 'b', n: 2, tags: ['x', 'b'] }, a1: { by: 'a1', n: 5, tags: ['x', 'a'] } }

@@ -37,6 +37,7 @@ from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyp
 
 from hub.core.errors import HubUsageError
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
+from hub.ignite.protocol import encode_handshake
 from hub.store.base import CollectionInfo
 from hub.store.ignite import read, schema, write
 from hub.store.ignite.feed import open_feed
@@ -122,11 +123,9 @@ def _diagnose(
 
 def _answers_plain_handshake(sock: socket.socket, timeout: float) -> bool:
     """True when a plain thin-client handshake gets any well-formed reply (success or refusal)."""
-    from hub.ignite.cluster import handshake_request
-
     try:
         sock.settimeout(timeout)
-        sock.sendall(handshake_request())
+        sock.sendall(encode_handshake())
         head = sock.recv(4)
     except OSError:
         return False

@@ -5,10 +5,10 @@ pyignite decodes every binary object of a ``get_all``/``scan`` response field by
 asyncio task per value and per field, which dominated snapshot, catch-up, the apply prefetch and stamping.
 Here the request is sent over one of the client's pooled connections (or, inside a pyignite transaction,
 over the transaction's connection with its tx id, exactly as pyignite's own ``get_all`` does) and the
-response payload is decoded synchronously by :class:`hub.ignite.binary.BinaryDecoder` (the decoder of
+response payload is decoded synchronously by :class:`hub.ignite.metadata.BinaryDecoder` (the decoder of
 continuous-query events, sharing its cached binary metadata).
 
-Values come back as the decoder produces them (:class:`~hub.ignite.binary.BinaryObject` dicts, lists, aware
+Values come back as the decoder produces them (:class:`~hub.ignite.decode.BinaryObject` dicts, lists, aware
 UTC datetimes, ...); :func:`hub.store.ignite.values.plain` / ``fields_of`` turn both these and pyignite's
 values into the same plain Python (tests compare the two decodings).
 
@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
-from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.types import Change
-from hub.ignite.binary import BinaryDecodeError, BinaryDecoder, _hashable, _Reader
-from hub.ignite.connection import _REQ_HDR, FLAG_TOPOLOGY, OP_RESOURCE_CLOSE, parse_response
+from hub.ignite.connection import request
+from hub.ignite.decode import BinaryDecodeError, BinaryReader, hashable
+from hub.ignite.metadata import BinaryDecoder
+from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
 from hub.store.base import RetentionPassed
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
@@ -41,15 +41,7 @@ __all__ = ["BinaryDecodeError", "FastPathUnavailable", "changes", "count", "get_
 
 log = logging.getLogger(__name__)
 
-OP_CACHE_GET_ALL = 1003
-OP_QUERY_SCAN = 2000
-OP_QUERY_SCAN_CURSOR_GET_PAGE = 2001
-
-_I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
-_STR = struct.Struct("<bi")
 _TX_FLAG = 0x02
-_NULL = b"\x65"
 
 _fallback_logged: set[str] = set()
 
@@ -60,8 +52,7 @@ class FastPathUnavailable(Exception):
 
 def _key_bytes(key: Any) -> bytes:
     if isinstance(key, str):
-        raw = key.encode("utf-8")
-        return _STR.pack(9, len(raw)) + raw
+        return encode_string(key)
     if isinstance(key, tuple) and len(key) == 2 and key[1] is RawBinary:
         return bytes(key[0])
     raise FastPathUnavailable(f"key type {type(key).__name__}")
@@ -76,25 +67,19 @@ async def _connection(cache: Any) -> tuple[Any, bytes]:
     tx_id = get_tx_id()
     if conn is None:
         conn = await cache.client.random_node()
-    header = _I32.pack(info.cache_id)
+    header = I32.pack(info.cache_id)
     if tx_id and conn.protocol_context.is_transactions_supported():
-        return conn, header + bytes([_TX_FLAG]) + _I32.pack(tx_id)
+        return conn, header + bytes([_TX_FLAG]) + I32.pack(tx_id)
     return conn, header + b"\x00"
 
 
-async def _call(conn: Any, op: int, payload: bytes) -> memoryview:
+async def _call(conn: Any, op: OpCode, payload: bytes) -> memoryview:
     """Send one request on a pooled (or tx) connection; the response payload (CacheError on an error)."""
-    req_id = _get_query_id()
-    frame = _REQ_HDR.pack(10 + len(payload), op, req_id) + payload
-    try:
-        data = await conn.request(req_id, frame)
-    finally:
-        conn._pending_reqs.pop(req_id, None)
+    data = await request(conn, op, payload)
     resp = parse_response(data)
-    flags = data[12] | (data[13] << 8)
-    if flags & FLAG_TOPOLOGY:  # as pyignite does: remember the newer affinity version
+    new = topology_version(data)
+    if new is not None:  # as pyignite does: remember the newer affinity version
         client = conn.client
-        new = (_I64.unpack_from(data, 14)[0], _I32.unpack_from(data, 22)[0])
         if new > client.affinity_version:
             client.affinity_version = new
     if resp.status != 0:
@@ -102,7 +87,7 @@ async def _call(conn: Any, op: int, payload: bytes) -> memoryview:
     return resp.payload
 
 
-def _pairs(r: _Reader, n: int) -> list[tuple[Any, Any]]:
+def _pairs(r: BinaryReader, n: int) -> list[tuple[Any, Any]]:
     out = []
     for _ in range(n):
         k = r.read()
@@ -110,11 +95,11 @@ def _pairs(r: _Reader, n: int) -> list[tuple[Any, Any]]:
     return out
 
 
-def _read_map(r: _Reader) -> dict[Any, Any]:
+def _read_map(r: BinaryReader) -> dict[Any, Any]:
     n = r.i32()
     if n < 0:
         raise BinaryDecodeError(f"negative entry count {n}")
-    return {_hashable(k): v for k, v in _pairs(r, n)}
+    return {hashable(k): v for k, v in _pairs(r, n)}
 
 
 def _fallback(what: str, err: BaseException) -> None:
@@ -129,12 +114,12 @@ async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
     if not keys:
         return {}
     try:
-        payload = _I32.pack(len(keys)) + b"".join(_key_bytes(k) for k in keys)
+        payload = I32.pack(len(keys)) + b"".join(_key_bytes(k) for k in keys)
         conn, header = await _connection(cache)
     except FastPathUnavailable as e:
         _fallback(f"getAll on {cache.name}", e)
         return dict(await cache.get_all(keys))
-    body = await _call(conn, OP_CACHE_GET_ALL, header + payload)
+    body = await _call(conn, OpCode.CACHE_GET_ALL, header + payload)
     try:
         result: dict[Any, Any] = await BinaryDecoder.for_client(cache.client).run(_read_map, body, 0)
         return result
@@ -143,7 +128,7 @@ async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
         return dict(await cache.get_all(keys))
 
 
-def _read_page(r: _Reader) -> tuple[list[tuple[Any, Any]], bool]:
+def _read_page(r: BinaryReader) -> tuple[list[tuple[Any, Any]], bool]:
     n = r.i32()
     if n < 0:
         raise BinaryDecodeError(f"negative row count {n}")
@@ -163,20 +148,20 @@ async def scan_pages(cache: Any, page_size: int = 1000) -> AsyncIterator[list[tu
     conn, header = await _connection(cache)
     decoder = BinaryDecoder.for_client(cache.client)
     # filter: null; page size; partitions: -1 (all); local: false
-    body = await _call(conn, OP_QUERY_SCAN, header + _NULL + _I32.pack(page_size) + _I32.pack(-1) + b"\x00")
-    cursor: int = _I64.unpack_from(body, 0)[0]
+    body = await _call(conn, OpCode.QUERY_SCAN, header + NULL + I32.pack(page_size) + I32.pack(-1) + b"\x00")
+    cursor: int = I64.unpack_from(body, 0)[0]
     more = True
     try:
         rows, more = await decoder.run(_read_page, body, 8)
         yield rows
         while more:
-            body = await _call(conn, OP_QUERY_SCAN_CURSOR_GET_PAGE, _I64.pack(cursor))
+            body = await _call(conn, OpCode.QUERY_SCAN_CURSOR_GET_PAGE, I64.pack(cursor))
             rows, more = await decoder.run(_read_page, body, 0)
             yield rows
     finally:
         if more and conn.alive:  # the server keeps an unfinished cursor open: close it
             try:
-                await asyncio.shield(_call(conn, OP_RESOURCE_CLOSE, _I64.pack(cursor)))
+                await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
             except Exception as e:  # the cursor dies with the connection anyway
                 log.debug("closing scan cursor %d failed: %r", cursor, e)
 

@@ -7,7 +7,7 @@ registered (Ignite refuses a field whose type changes, and an SQL table reads it
 inferred from the Python value.
 
 Values read back through pyignite (get) are normalised by :func:`plain` to the same plain Python values
-the hub's decoder (:mod:`hub.ignite.binary`: CQ events, and getAll/scan via :mod:`hub.store.ignite.read`)
+the hub's decoder (:mod:`hub.ignite.decode`: CQ events, and getAll/scan via :mod:`hub.store.ignite.read`)
 produces, so that ``doc_hash`` agrees whichever path a hub read a value from
 (tests/integration/test_store_read.py compares the two).
 
@@ -55,7 +55,7 @@ from pyignite.utils import entity_id, hashcode, schema_id  # type: ignore[import
 
 from hub.core.doc import ID_FIELD
 from hub.core.errors import InvalidDocument
-from hub.ignite.binary import BinaryEnum
+from hub.ignite.decode import BinaryEnum
 
 _INT_RANGES: dict[Any, tuple[int, int]] = {
     ByteObject: (-(1 << 7), (1 << 7) - 1),
@@ -188,7 +188,7 @@ def _nested(name: str, value: Any) -> tuple[Any, Any]:
 
 
 def plain(value: Any) -> Any:
-    """A value read through pyignite as plain Python (as :mod:`hub.ignite.binary` decodes it)."""
+    """A value read through pyignite as plain Python (as :mod:`hub.ignite.decode` decodes it)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, BinaryEnum):  # as pyignite reads an enum: (type id, ordinal)
@@ -227,7 +227,7 @@ def fields_of(obj: Any) -> dict[str, Any]:
     """The fields of a binary object read through pyignite (or decoded from a CQ event) as a plain dict."""
     if obj is None:
         raise TypeError("no object")
-    if isinstance(obj, dict):  # hub.ignite.binary.BinaryObject (CQ events) or a plain map
+    if isinstance(obj, dict):  # hub.ignite.decode.BinaryObject (CQ events) or a plain map
         return {str(k): plain(v) for k, v in obj.items() if k != ID_FIELD}
     schema = getattr(type(obj), "schema", None)
     if schema is None:

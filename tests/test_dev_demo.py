@@ -1,10 +1,10 @@
-"""hub.devtools (demo merge hook, dev config) and the serve/dev CLI wiring."""
+"""hub.dev.demo (demo merge hook, dev config) and the serve/dev CLI wiring."""
 
 from __future__ import annotations
 
 from hub.cli import build_parser
 from hub.core.conflict import MergeContext, Policy
-from hub.devtools import dev_config, merge_union_max, metric_values
+from hub.dev.demo import dev_config, merge_union_max, metric_values
 
 CTX = MergeContext("c", 1, None, 0)
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hub.ignite.cluster import SslFiles
+from hub.dev.cluster.config import SslFiles
 
 __all__ = ["Pki", "make_pki"]
 
@@ -48,9 +48,17 @@ def make_pki(directory: Path, *, days: int = 2, ca_name: str = "synchub test CA"
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
-
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
+    ca_cert = _ca_certificate(ca_key, ca_name, start, end)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _server_certificate(key, ca_key, ca_cert, start, end)
+    return _write(directory, ca_cert, key, cert)
+
+
+def _ca_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, ca_name: str, start: datetime.datetime, end: datetime.datetime
+) -> x509.Certificate:
+    return (
         x509.CertificateBuilder()
         .subject_name(_name(ca_name))
         .issuer_name(_name(ca_name))
@@ -77,8 +85,15 @@ def make_pki(directory: Path, *, days: int = 2, ca_name: str = "synchub test CA"
         .sign(ca_key, hashes.SHA256())
     )
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+
+def _server_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> x509.Certificate:
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("127.0.0.1"))
         .issuer_name(ca_cert.subject)
@@ -100,6 +115,11 @@ def make_pki(directory: Path, *, days: int = 2, ca_name: str = "synchub test CA"
         .sign(ca_key, hashes.SHA256())
     )
 
+
+def _write(
+    directory: Path, ca_cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
+) -> Pki:
+    """PEM files for Python clients and the PKCS12 keystore (key, certificate, CA chain) for the node."""
     pem = serialization.Encoding.PEM
     ca_path = directory / "ca.pem"
     ca_path.write_bytes(ca_cert.public_bytes(pem))
