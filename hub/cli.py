@@ -197,7 +197,8 @@ def _probe_ignite(config: Any) -> str | None:
     """Connect to Ignite once before serving; a clear message when it cannot be reached."""
     import asyncio
 
-    from hub.store.ignite import IgniteConnectError, probe
+    from hub.core.errors import IgniteConnectError
+    from hub.store.ignite import probe
 
     ign = config.ignite
     where = ", ".join(f"{h}:{p}" for h, p in ign.addresses)

@@ -16,13 +16,10 @@ from typing import Any
 import pytest
 from pyignite import AioClient
 
-from hub.ignite import (
-    CQConnectError,
-    CQEvent,
-    EventType,
-    SubscriptionLost,
-    continuous_query,
-)
+import hub.ignite
+from hub.core import errors
+from hub.core.errors import CQConnectError, SubscriptionLost
+from hub.ignite import CQEvent, EventType, continuous_query
 
 
 def _string(s: str) -> bytes:
@@ -271,3 +268,16 @@ async def test_cqs_share_one_connection_and_close_it_last(fake: FakeIgnite, fake
     assert sorted(fake.closed_cqs) == [1, 2]
     with contextlib.suppress(Exception):
         await fake_client.close()
+
+
+def test_errors_are_the_hub_errors_and_stay_public_in_hub_ignite() -> None:
+    for name in (
+        "BinaryDecodeError",
+        "CQConnectError",
+        "CacheNotFound",
+        "ContinuousQueryError",
+        "SubscriptionLost",
+    ):
+        assert getattr(hub.ignite, name) is getattr(errors, name)
+    assert issubclass(CQConnectError, ConnectionError)
+    assert issubclass(errors.BinaryDecodeError, ValueError)

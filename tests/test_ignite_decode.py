@@ -11,7 +11,8 @@ import pytest
 from pyignite import datatypes as T
 from pyignite.stream import BinaryStream
 
-from hub.ignite.decode import BinaryDecodeError, BinaryEnum, BinaryReader, hashable
+from hub.core.errors import BinaryDecodeError
+from hub.ignite.decode import BinaryEnum, BinaryReader, hashable
 from hub.ignite.protocol import TypeCode
 
 U = uuid.UUID(int=(1 << 100) + 7)

@@ -18,7 +18,8 @@ hub.cli.build_parser().parse_args(["serve"])
 import uvicorn
 import hub.app, hub.config, hub.core.errors, hub.logs, hub.store.ignite
 from hub.app import HubServer, create_app, server_options
-from hub.store.ignite import IgniteConnectError, probe
+from hub.core.errors import IgniteConnectError
+from hub.store.ignite import probe
 print(json.dumps(sorted(sys.modules)))
 """
 

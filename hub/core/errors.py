@@ -17,9 +17,21 @@
     ├── TooManyConnections       4531
     ├── IdleTimeout              4508
     ├── HubUsageError            misconfiguration by the operator (not sent to clients)
+    │   └── IgniteConnectError   Ignite refused the hub's credentials or TLS (``synchub serve`` probe)
     ├── InvalidDocument          a document the store cannot keep: that mutation's result is 4001
     ├── StoreUnavailable         4503, wraps Ignite errors; clients retry
+    │   └── ContinuousQueryError a continuous query failed to start or broke (``status``, ``message``)
+    │       ├── CacheNotFound    server status 1000
+    │       ├── CQConnectError   no node took the CQ connection (also a ConnectionError)
+    │       └── SubscriptionLost the event stream ended (``reason``)
+    ├── FeedLost                 a collection's live feed broke; the hub reopens it and resyncs
+    ├── RetentionPassed          catch-up below the tombstone floor; the hub answers RESYNC
+    ├── FastPathUnavailable      the hub's own read path cannot serve a call; pyignite's does
+    ├── BinaryDecodeError        Ignite binary data the hub's decoder cannot read (also a ValueError)
     └── GoingAway                4500, hub shutting down; clients retry elsewhere
+
+The last four never close a connection: the store and the feed handle them (resync, reopen, fall
+back to pyignite) before they reach one. Should one escape as a bug it closes 4510 like any other.
 
 Codes 4000-4499 tell the client not to retry; 4500-4999 tell it to retry with backoff.
 """
@@ -181,3 +193,75 @@ class StoreUnavailable(HubError):
 
 class GoingAway(HubError):
     close_code = CloseCode.GOING_AWAY
+
+
+# -- the store and Ignite ---------------------------------------------------------------------------
+
+
+class IgniteConnectError(HubUsageError):
+    """Ignite answered but refused the connection: ``reason`` is ``authentication`` or ``tls``.
+
+    A usage error: the fix is in the ``[ignite]`` settings (credentials, TLS), not a retry.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ContinuousQueryError(StoreUnavailable):
+    """A continuous query could not be started or failed; ``status``/``message`` come from the server.
+
+    The store turns these into StoreUnavailable (start) or FeedLost (a running feed) at once, so being
+    a StoreUnavailable changes no handler; it only places them in the tree.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message if status is None else f"{message} (status {status})")
+        self.status = status
+        self.message = message
+
+
+class CacheNotFound(ContinuousQueryError):
+    """The cache does not exist on the cluster (server status 1000)."""
+
+
+class CQConnectError(ContinuousQueryError, ConnectionError):
+    """No node accepted the dedicated CQ connection (refused, timed out, or died during the handshake)."""
+
+
+class SubscriptionLost(ContinuousQueryError):
+    """The event stream ended: events may have been missed, the caller must resubscribe and resync.
+
+    ``reason``: "overflow" (consumer too slow for ``buffer_batches``), "connection" (socket lost),
+    "timeout" (liveness probe unanswered), "server" (error notification), "closed" (connection shut down),
+    "decode" (a value could not be decoded), "metadata" (fetching binary type metadata failed).
+    """
+
+    def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
+        super().__init__(
+            f"continuous query subscription lost: {reason}{': ' + detail if detail else ''}", status
+        )
+        self.reason = reason
+
+
+class FeedLost(HubError):
+    """The live feed of a collection broke (continuous query lost, or the fan-out fell behind);
+    changes may have been missed. The hub's feed reopens it and resyncs its subscribers.
+
+    Not a StoreUnavailable: the fan-out raises it too, with Ignite healthy.
+    """
+
+
+class RetentionPassed(HubError):
+    """``changes(..., include_deleted=True)`` was asked for versions at or below the collection's floor:
+    tombstones it needs may have been purged. The hub answers with a RESYNC (reason ``retention``)."""
+
+
+class FastPathUnavailable(HubError):
+    """The hub's own read path cannot make a request (a key type, cache option or context it does not
+    handle); the caller falls back to pyignite."""
+
+
+class BinaryDecodeError(HubError, ValueError):
+    """The buffer is not valid Ignite binary data (or uses a type this decoder does not know)."""

@@ -1,16 +1,19 @@
-"""Apache Ignite integration: continuous queries over the thin-client protocol (see docs/ignite.md)."""
+"""Apache Ignite integration: continuous queries over the thin-client protocol (see docs/ignite.md).
 
-from .continuous_query import (
+The errors live in :mod:`hub.core.errors` (the hub's one error tree); they are re-exported here because
+they are part of this package's public surface.
+"""
+
+from hub.core.errors import (
+    BinaryDecodeError,
     CacheNotFound,
-    ContinuousQuery,
     ContinuousQueryError,
     CQConnectError,
-    CQEvent,
-    EventType,
     SubscriptionLost,
-    continuous_query,
 )
-from .decode import BinaryDecodeError, BinaryEnum, BinaryObject
+
+from .continuous_query import ContinuousQuery, CQEvent, EventType, continuous_query
+from .decode import BinaryEnum, BinaryObject
 
 __all__ = [
     "BinaryDecodeError",

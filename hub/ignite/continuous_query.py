@@ -34,21 +34,25 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from hub.core.errors import (
+    BinaryDecodeError,
+    CacheNotFound,
+    ContinuousQueryError,
+    CQConnectError,
+    SubscriptionLost,
+)
+
 from .connection import CQConnection, FrameSink, client_addresses
-from .decode import BinaryDecodeError, BinaryReader
+from .decode import BinaryReader
 from .metadata import BinaryDecoder
 from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIME_INTERVAL_MS",
-    "CQConnectError",
     "CQEvent",
-    "CacheNotFound",
     "ContinuousQuery",
-    "ContinuousQueryError",
     "EventType",
-    "SubscriptionLost",
     "continuous_query",
 ]
 
@@ -74,38 +78,6 @@ class CQEvent:
     key: Any
     old: Any
     value: Any
-
-
-class ContinuousQueryError(Exception):
-    """A continuous query could not be started or failed; ``status``/``message`` come from the server."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message if status is None else f"{message} (status {status})")
-        self.status = status
-        self.message = message
-
-
-class CacheNotFound(ContinuousQueryError):
-    """The cache does not exist on the cluster (server status 1000)."""
-
-
-class CQConnectError(ContinuousQueryError, ConnectionError):
-    """No node accepted the dedicated CQ connection (refused, timed out, or died during the handshake)."""
-
-
-class SubscriptionLost(ContinuousQueryError):
-    """The event stream ended: events may have been missed, the caller must resubscribe and resync.
-
-    ``reason``: "overflow" (consumer too slow for ``buffer_batches``), "connection" (socket lost),
-    "timeout" (liveness probe unanswered), "server" (error notification), "closed" (connection shut down),
-    "decode" (a value could not be decoded), "metadata" (fetching binary type metadata failed).
-    """
-
-    def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
-        super().__init__(
-            f"continuous query subscription lost: {reason}{': ' + detail if detail else ''}", status
-        )
-        self.reason = reason
 
 
 def _decode_batch(r: BinaryReader) -> list[CQEvent]:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from hub.core.errors import BinaryDecodeError
+
 from .protocol import F32, F64, I8, I16, I32, I64, U16, TypeCode
 
 __all__ = [
-    "BinaryDecodeError",
     "BinaryEnum",
     "BinaryObject",
     "BinaryReader",
@@ -49,10 +50,6 @@ _FLAG_OFFSET_2 = 0x0010
 _FLAG_COMPACT = 0x0020
 
 _MAX_DEPTH = 64
-
-
-class BinaryDecodeError(ValueError):
-    """The buffer is not valid Ignite binary data (or uses a type this decoder does not know)."""
 
 
 class BinaryObject(dict[str, Any]):

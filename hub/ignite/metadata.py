@@ -13,7 +13,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .decode import BinaryDecodeError, BinaryReader, NeedMetadata, TypeMeta
+from hub.core.errors import BinaryDecodeError
+
+from .decode import BinaryReader, NeedMetadata, TypeMeta
 
 __all__ = ["BinaryDecoder"]
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core import messages as m
 from hub.core.cursor import Cursor
+from hub.core.errors import FeedLost
 from hub.core.types import Change
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
-from hub.store.base import FeedLost, Store
+from hub.store.base import Store
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy

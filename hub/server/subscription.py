@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor, overlap_versions, plan_sync
+from hub.core.errors import RetentionPassed
 from hub.core.outqueue import OutQueue
 from hub.core.types import Change
-from hub.store.base import RetentionPassed, Store
+from hub.store.base import Store
 
 if TYPE_CHECKING:
     from hub.auth.identity import Identity

@@ -31,15 +31,6 @@ class TimedChanges(list[Change]):
         self.received = received
 
 
-class FeedLost(Exception):
-    """The live feed of a collection broke (continuous query lost); changes may have been missed."""
-
-
-class RetentionPassed(Exception):
-    """``changes(..., include_deleted=True)`` was asked for versions at or below the collection's floor:
-    tombstones it needs may have been purged. The hub answers with a RESYNC (reason ``retention``)."""
-
-
 class Store(Protocol):
     async def open(self) -> None: ...
 

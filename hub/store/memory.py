@@ -20,11 +20,11 @@ from typing import Any
 from hub.core import mutation
 from hub.core.conflict import Stored
 from hub.core.dedup import DedupRecord
-from hub.core.errors import StoreUnavailable
+from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.hlc import Hlc
 from hub.core.types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
 
-from .base import CollectionInfo, FeedLost
+from .base import CollectionInfo
 
 _LOST = object()
 _END = object()

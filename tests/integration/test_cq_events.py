@@ -31,14 +31,8 @@ from pyignite.datatypes.cache_config import CacheAtomicityMode
 from pyignite.datatypes.expiry_policy import ExpiryPolicy
 from pyignite.datatypes.prop_codes import PROP_CACHE_ATOMICITY_MODE, PROP_EXPIRY_POLICY, PROP_NAME
 
-from hub.ignite import (
-    BinaryObject,
-    CacheNotFound,
-    ContinuousQueryError,
-    CQEvent,
-    EventType,
-    continuous_query,
-)
+from hub.core.errors import CacheNotFound, ContinuousQueryError
+from hub.ignite import BinaryObject, CQEvent, EventType, continuous_query
 from tests.support.cq import SENTINEL, collect, next_batch, prime, prime_cache
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"

@@ -9,7 +9,8 @@ import pytest
 from pyignite import AioClient
 from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
-from hub.ignite import EventType, SubscriptionLost, continuous_query
+from hub.core.errors import SubscriptionLost
+from hub.ignite import EventType, continuous_query
 from tests.support.cq import next_batch, prime_cache
 from tests.support.ports import free_port
 

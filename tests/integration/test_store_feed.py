@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hub.core.doc import doc_hash
+from hub.core.errors import FeedLost
 from hub.core.types import Change, CollectionSpec, Mutation
-from hub.store.base import FeedLost
 from hub.store.ignite import IgniteStore
 from hub.store.ignite.schema import MetaRow
 

@@ -11,10 +11,9 @@ import pytest
 
 from hub.core.conflict import MergeContext, Policy
 from hub.core.doc import doc_hash
-from hub.core.errors import HubUsageError
+from hub.core.errors import HubUsageError, RetentionPassed
 from hub.core.hlc import COUNTER_BITS
 from hub.core.types import CollectionSpec, Mutation
-from hub.store.base import RetentionPassed
 from hub.store.ignite import IgniteStore
 from hub.store.ignite.schema import MetaRow
 

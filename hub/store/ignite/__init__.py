@@ -35,7 +35,7 @@ from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
 from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyped,unused-ignore]
 
-from hub.core.errors import HubUsageError
+from hub.core.errors import HubUsageError, IgniteConnectError
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 from hub.ignite.protocol import encode_handshake
 from hub.store.base import CollectionInfo
@@ -46,14 +46,6 @@ from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
 from hub.store.ignite.stamp import stamp as stamp_keys
 from hub.store.ignite.tx import Context
-
-
-class IgniteConnectError(Exception):
-    """Ignite answered but refused the connection: ``reason`` is ``authentication`` or ``tls``."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:

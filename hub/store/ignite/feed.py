@@ -18,10 +18,10 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     SocketError,
 )
 
-from hub.core.errors import StoreUnavailable
+from hub.core.errors import ContinuousQueryError, FeedLost, StoreUnavailable, SubscriptionLost
 from hub.core.types import Change
-from hub.ignite import ContinuousQueryError, SubscriptionLost, continuous_query
-from hub.store.base import FeedLost, TimedChanges
+from hub.ignite import continuous_query
+from hub.store.base import TimedChanges
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.stamp import process_events, reconcile
 from hub.store.ignite.tx import Context

@@ -27,27 +27,23 @@ from typing import Any
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 
+from hub.core.errors import BinaryDecodeError, FastPathUnavailable, RetentionPassed
 from hub.core.types import Change
 from hub.ignite.connection import request
-from hub.ignite.decode import BinaryDecodeError, BinaryReader, hashable
+from hub.ignite.decode import BinaryReader, hashable
 from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
-from hub.store.base import RetentionPassed
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import RawBinary, plain_doc
 
-__all__ = ["BinaryDecodeError", "FastPathUnavailable", "changes", "count", "get_all", "scan_pages", "sql"]
+__all__ = ["changes", "count", "get_all", "scan_pages", "sql"]
 
 log = logging.getLogger(__name__)
 
 _TX_FLAG = 0x02
 
 _fallback_logged: set[str] = set()
-
-
-class FastPathUnavailable(Exception):
-    """The request cannot be made here (a key type, cache option or context this module does not handle)."""
 
 
 def _key_bytes(key: Any) -> bytes:
