@@ -12,8 +12,9 @@ from pyignite.stream import BinaryStream
 
 from hub.ignite.decode import TypeMeta
 from hub.ignite.metadata import BinaryDecoder
+from hub.store.ignite.encode import ObjectLayout, RawBinary
 from hub.store.ignite.schema import MetaRow, SynchubMeta, encode_meta
-from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType
+from hub.store.ignite.values import ValueType
 
 
 class _Client:

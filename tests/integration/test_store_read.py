@@ -40,9 +40,10 @@ from pyignite.datatypes.transactions import TransactionConcurrency, TransactionI
 from hub.core.doc import doc_hash
 from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
+from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import MetaRow
-from hub.store.ignite.values import ValueType, plain_doc, string_key
+from hub.store.ignite.values import ValueType, plain_doc
 
 
 @pytest.fixture

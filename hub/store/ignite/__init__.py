@@ -16,9 +16,9 @@ makes exactly one stamp win. Versions of a key only grow: a new one is always ``
 This module is the facade: :class:`IgniteStore` owns the client and the :class:`~hub.store.ignite.tx.Context`
 that the parts share, and delegates: ``schema`` (caches, meta table, epochs), ``write`` (apply), ``read``
 (getAll/scan, changes), ``stamp`` (stamping, reconcile), ``feed`` (continuous query), ``gc`` (tombstones),
-``recent`` (this hub's own commits), ``values`` (documents <-> binary objects), ``tx`` (calls,
-transactions, the retry loop). None of them imports this module. ``probe`` checks Ignite before
-``synchub serve`` starts.
+``recent`` (this hub's own commits), ``values`` (documents <-> binary objects), ``encode`` (binary
+objects written without pyignite), ``tx`` (calls, transactions, the retry loop). None of them imports
+this module. ``probe`` checks Ignite before ``synchub serve`` starts.
 """
 
 from __future__ import annotations

@@ -33,9 +33,10 @@ from hub.ignite.connection import request
 from hub.ignite.decode import BinaryReader, hashable
 from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
+from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
-from hub.store.ignite.values import RawBinary, plain_doc
+from hub.store.ignite.values import plain_doc
 
 __all__ = ["changes", "count", "get_all", "scan_pages", "sql"]
 

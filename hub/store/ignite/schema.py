@@ -49,8 +49,9 @@ from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unuse
 from hub.core.errors import HubUsageError
 from hub.core.types import CollectionSpec
 from hub.store.base import CollectionInfo
+from hub.store.ignite.encode import ObjectLayout, RawBinary
 from hub.store.ignite.tx import Context
-from hub.store.ignite.values import ObjectLayout, RawBinary, ValueType, query_entity_fields
+from hub.store.ignite.values import ValueType, query_entity_fields
 
 META_TYPE = "SynchubMeta"
 SYS_CACHE = "synchub_sys"

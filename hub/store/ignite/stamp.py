@@ -21,10 +21,11 @@ from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable
 from hub.core.types import Change
 from hub.ignite import EventType
+from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
-from hub.store.ignite.values import plain_doc, string_key
+from hub.store.ignite.values import plain_doc
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from hub.core.dedup import DedupRecord
 from hub.core.doc import doc_hash
 from hub.core.mutation import Encode
 from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
+from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
-from hub.store.ignite.values import plain_doc, string_key
+from hub.store.ignite.values import plain_doc
 
 
 async def apply(
