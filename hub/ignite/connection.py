@@ -10,6 +10,9 @@ The connection never reconnects silently: losing the socket fails every register
 ``SubscriptionLost``) and the connection is dead for good. A liveness probe (OP 1050) runs periodically with
 a timeout so a half-open socket is detected in bounded time.
 
+All continuous queries of one client share one such connection: :func:`acquire` opens it on first use (to
+the first node that answers) and counts its users, :func:`release` closes it when the last one leaves.
+
 This module is the hub's one adapter to pyignite's connection internals: it is the only place that touches
 private members of pyignite (``AioConnection._pending_reqs``, ``_closed``, ``_transport``, the
 ``_get_query_id`` counter, ``AioClient._nodes`` and ``_connection_args``). pyignite 0.6 has no public way to
@@ -22,11 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from pyignite.connection import AioConnection  # type: ignore[import-untyped,unused-ignore]
 from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
+
+from hub.core.errors import CQConnectError
 
 from .protocol import (
     FLAG_NOTIFICATION,
@@ -38,7 +44,16 @@ from .protocol import (
     response_id,
 )
 
-__all__ = ["CQConnection", "FrameSink", "client_addresses", "request"]
+__all__ = [
+    "CQConnection",
+    "Channel",
+    "FrameSink",
+    "acquire",
+    "client_addresses",
+    "release",
+    "request",
+    "shared_connection",
+]
 
 log = logging.getLogger(__name__)
 
@@ -251,3 +266,90 @@ class CQConnection(AioConnection):  # type: ignore[misc]
             self._probe_task.cancel()
         self._mark_dead("closed", None)
         await self.close()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# One dedicated connection per client, shared by its CQs
+# ------------------------------------------------------------------------------------------------------------
+class Channel:
+    """The dedicated connection of one client, reference-counted by the CQs using it."""
+
+    def __init__(self, conn: CQConnection) -> None:
+        self.conn = conn
+        self.users = 0
+
+
+_channels: weakref.WeakKeyDictionary[Any, Channel] = weakref.WeakKeyDictionary()
+_channel_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def _open(
+    client: Any, connect_timeout: float, probe_interval: float, probe_timeout: float
+) -> CQConnection:
+    if getattr(client, "protocol_context", None) is None:
+        raise CQConnectError("the pyignite client is not connected")
+    if not client.protocol_context.is_status_flags_supported():
+        raise CQConnectError("continuous queries need thin-client protocol >= 1.4")
+    addresses = client_addresses(client)
+    if not addresses:
+        raise CQConnectError("the pyignite client has no node addresses")
+    errors: list[str] = []
+    for host, port in addresses:
+        conn = CQConnection.for_client(client, host, port)
+        try:
+            await asyncio.wait_for(conn.connect(), connect_timeout)
+            if not conn.alive:
+                raise ConnectionError("connection closed during the handshake")
+        except Exception as e:  # refused, reset, half handshake, timeout, handshake error
+            errors.append(f"{host}:{port}: {type(e).__name__}: {e}")
+            await conn.discard(2.0)
+            continue
+        conn.start_probe(probe_interval, probe_timeout)
+        return conn
+    raise CQConnectError("could not open a continuous-query connection: " + "; ".join(errors))
+
+
+async def acquire(
+    client: Any, connect_timeout: float, probe_interval: float, probe_timeout: float
+) -> Channel:
+    """The client's dedicated CQ connection (opened on first use, or again after it died), with one more
+    user; pair with :func:`release`.
+
+    Raises:
+        CQConnectError: the client is not connected or too old, or no node accepted the connection.
+    """
+    lock = _channel_locks.get(client)
+    if lock is None:
+        lock = _channel_locks[client] = asyncio.Lock()
+    async with lock:
+        ch = _channels.get(client)
+        if ch is None or not ch.conn.usable:
+            conn = await _open(client, connect_timeout, probe_interval, probe_timeout)
+            ch = Channel(conn)
+            _channels[client] = ch
+
+            client_ref = weakref.ref(client)
+
+            def _drop(dead: CQConnection) -> None:
+                c = client_ref()
+                if c is not None and (cur := _channels.get(c)) is not None and cur.conn is dead:
+                    del _channels[c]
+
+            conn.add_dead_callback(_drop)
+        ch.users += 1
+        return ch
+
+
+def shared_connection(client: Any) -> CQConnection | None:
+    """The dedicated connection ``client``'s continuous queries share now, if any."""
+    ch = _channels.get(client)
+    return ch.conn if ch is not None else None
+
+
+async def release(client: Any, ch: Channel) -> None:
+    """One user less; the last one closes the connection."""
+    ch.users -= 1
+    if ch.users <= 0:
+        if _channels.get(client) is ch:
+            del _channels[client]
+        await ch.conn.shutdown()

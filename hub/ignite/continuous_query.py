@@ -10,8 +10,9 @@ Usage::
 Design (see docs/ignite.md, "Continuous queries"):
 
 * All CQs of one ``AioClient`` share one dedicated :class:`~hub.ignite.connection.CQConnection` (opened on
-  first use to the first node that answers, closed when the last CQ leaves). It is never put in the client's
-  pool, so partition awareness and pyignite's silent reconnect never touch it.
+  first use to the first node that answers, closed when the last CQ leaves; see
+  :func:`hub.ignite.connection.acquire`). It is never put in the client's pool, so partition awareness and
+  pyignite's silent reconnect never touch it.
 * The socket callback only appends the raw notification frame to the CQ's bounded deque (``buffer_batches``
   frames). Overflow drops the buffer, stops the server CQ and ends the iterator with
   ``SubscriptionLost("overflow")``: memory stays bounded and Ignite never sees backpressure.
@@ -27,7 +28,6 @@ import asyncio
 import enum
 import logging
 import struct
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,7 +42,7 @@ from hub.core.errors import (
     SubscriptionLost,
 )
 
-from .connection import CQConnection, FrameSink, client_addresses
+from .connection import Channel, CQConnection, FrameSink, acquire, release
 from .decode import BinaryReader
 from .metadata import BinaryDecoder
 from .protocol import I64, NOTIFICATION_PAYLOAD, OpCode, Status, notification_error, notification_op
@@ -94,80 +94,6 @@ def _decode_batch(r: BinaryReader) -> list[CQEvent]:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Shared dedicated connection per client
-# ------------------------------------------------------------------------------------------------------------
-class _Channel:
-    """The dedicated connection of one client, reference-counted by the CQs using it."""
-
-    def __init__(self, conn: CQConnection) -> None:
-        self.conn = conn
-        self.users = 0
-
-
-_channels: weakref.WeakKeyDictionary[Any, _Channel] = weakref.WeakKeyDictionary()
-_channel_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def _open_connection(
-    client: Any, connect_timeout: float, probe_interval: float, probe_timeout: float
-) -> CQConnection:
-    if getattr(client, "protocol_context", None) is None:
-        raise CQConnectError("the pyignite client is not connected")
-    if not client.protocol_context.is_status_flags_supported():
-        raise CQConnectError("continuous queries need thin-client protocol >= 1.4")
-    addresses = client_addresses(client)
-    if not addresses:
-        raise CQConnectError("the pyignite client has no node addresses")
-    errors: list[str] = []
-    for host, port in addresses:
-        conn = CQConnection.for_client(client, host, port)
-        try:
-            await asyncio.wait_for(conn.connect(), connect_timeout)
-            if not conn.alive:
-                raise ConnectionError("connection closed during the handshake")
-        except Exception as e:  # refused, reset, half handshake, timeout, handshake error
-            errors.append(f"{host}:{port}: {type(e).__name__}: {e}")
-            await conn.discard(2.0)
-            continue
-        conn.start_probe(probe_interval, probe_timeout)
-        return conn
-    raise CQConnectError("could not open a continuous-query connection: " + "; ".join(errors))
-
-
-async def _acquire(
-    client: Any, connect_timeout: float, probe_interval: float, probe_timeout: float
-) -> _Channel:
-    lock = _channel_locks.get(client)
-    if lock is None:
-        lock = _channel_locks[client] = asyncio.Lock()
-    async with lock:
-        ch = _channels.get(client)
-        if ch is None or not ch.conn.usable:
-            conn = await _open_connection(client, connect_timeout, probe_interval, probe_timeout)
-            ch = _Channel(conn)
-            _channels[client] = ch
-
-            client_ref = weakref.ref(client)
-
-            def _drop(dead: CQConnection) -> None:
-                c = client_ref()
-                if c is not None and (cur := _channels.get(c)) is not None and cur.conn is dead:
-                    del _channels[c]
-
-            conn.add_dead_callback(_drop)
-        ch.users += 1
-        return ch
-
-
-async def _release(client: Any, ch: _Channel) -> None:
-    ch.users -= 1
-    if ch.users <= 0:
-        if _channels.get(client) is ch:
-            del _channels[client]
-        await ch.conn.shutdown()
-
-
-# ------------------------------------------------------------------------------------------------------------
 # The continuous query
 # ------------------------------------------------------------------------------------------------------------
 class ContinuousQuery(FrameSink):
@@ -207,7 +133,7 @@ class ContinuousQuery(FrameSink):
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
         self.cq_id: int | None = None
-        self._channel: _Channel | None = None
+        self._channel: Channel | None = None
         self._frames: deque[bytearray] = deque()
         self._failure: SubscriptionLost | None = None
         self._wakeup: asyncio.Future[None] | None = None
@@ -272,13 +198,13 @@ class ContinuousQuery(FrameSink):
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     async def __aenter__(self) -> ContinuousQuery:
-        ch = await _acquire(self.client, self.connect_timeout, self.probe_interval, self.probe_timeout)
+        ch = await acquire(self.client, self.connect_timeout, self.probe_interval, self.probe_timeout)
         self._channel = ch
         try:
             await self._start(ch.conn)
         except BaseException:
             self._channel = None
-            await _release(self.client, ch)
+            await release(self.client, ch)
             raise
         return self
 
@@ -340,9 +266,9 @@ class ContinuousQuery(FrameSink):
             else:
                 await self._close_server_cq(ch)
         finally:
-            await _release(self.client, ch)
+            await release(self.client, ch)
 
-    async def _close_server_cq(self, ch: _Channel) -> None:
+    async def _close_server_cq(self, ch: Channel) -> None:
         if self.cq_id is None:
             return
         conn = ch.conn

@@ -248,7 +248,7 @@ async def test_apply_batch_of_100_latency(store: IgniteStore, cache_name: str) -
 
 
 async def test_feed_lost_when_cq_node_dies(ignite_pair: Any, cache_name: str) -> None:
-    from hub.ignite.continuous_query import _channels
+    from hub.ignite.connection import shared_connection
 
     s = IgniteStore(list(ignite_pair.addresses))
     await s.open()
@@ -259,7 +259,9 @@ async def test_feed_lost_when_cq_node_dies(ignite_pair: Any, cache_name: str) ->
             obj, _ = c.vtype.encode({"v": 1})
             await c.data.put("a", obj)
             await collect(feed, lambda g: "a" in latest(g))
-            port = _channels[s.client].conn.port
+            conn = shared_connection(s.client)
+            assert conn is not None
+            port = conn.port
             idx = [p for _, p in ignite_pair.addresses].index(port)
             ignite_pair.kill_node(idx)
             with pytest.raises(FeedLost):
