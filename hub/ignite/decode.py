@@ -11,6 +11,9 @@ collection/array -> list; String -> str; byte[] -> bytes; UUID -> uuid.UUID; Dat
 ``datetime`` (UTC); Time -> ``datetime.time``; decimal -> ``Decimal``; enum -> :class:`BinaryEnum`.
 """
 
+# Over 400 lines: one reader per Ignite type code, in one table; split, the table would no longer show
+# the whole format in one place.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -96,6 +99,9 @@ class TypeMeta:
     enum_names: dict[int, str] = field(default_factory=dict)  # ordinal -> literal
 
 
+# Not in hub.core.errors: a control-flow signal between this module and metadata.py, not an error.
+# BinaryDecoder.run catches it, fetches the metadata and decodes again; only BinaryDecoder.decode_sync
+# (used by tests, nothing in hub/) passes it on.
 class NeedMetadata(Exception):
     """A value needs binary type metadata that is not cached yet (:class:`~hub.ignite.metadata.BinaryDecoder`
     fetches it and decodes again)."""

@@ -11,6 +11,9 @@ every mutation and every frame of documents go through the :class:`~hub.authz.Ac
 message and mutation token buckets apply here, the per-subject cap in ``connections.py``.
 """
 
+# Over 400 lines: one class, the adapter that carries out every Session effect; the writer, mutation
+# worker, syncs and auth decisions are already their own modules.
+
 from __future__ import annotations
 
 import asyncio

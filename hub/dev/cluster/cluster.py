@@ -11,6 +11,9 @@ State lives in ``state_dir``: ``cluster.json`` (the parameters), ``node-<i>.xml`
 ``node-<i>.log`` (stdout+stderr of the JVM), ``node-<i>.pid`` and ``work/node-<i>/``.
 """
 
+# Over 400 lines: one class, a node's whole lifecycle (config, start, readiness, stop, reap); ports,
+# jars, JVM, processes and probes are already their own modules.
+
 from __future__ import annotations
 
 import contextlib
