@@ -7,6 +7,7 @@ from pathlib import Path
 
 HUB = Path(__file__).resolve().parent.parent / "hub"
 
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(HUB.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
