@@ -3,7 +3,7 @@ framing, the 1.7.0 handshake and the binary type codes.
 
 Everything here is pure: bytes in, values out, no sockets and no pyignite. The users are the CQ
 connection (:mod:`hub.ignite.connection`), the store's fast reads (``hub/store/ignite_read.py``), the
-store's connection probe and the local cluster's readiness probe (:mod:`hub.dev.cluster.probe`).
+store's connection probe and the readiness probe (:mod:`hub.ignite.readiness`).
 
 Frames (all little-endian)::
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from pyignite import AioClient
 from pyignite.datatypes.prop_codes import PROP_EXPIRY_POLICY
 
+from hub.core.types import CollectionSpec
+from hub.store.ignite import IgniteStore
 from tests.conftest import PortBlock, save_logs
 from tests.support.acl import config, connected, fresh, hub_on_ignite, metrics, token
 
@@ -71,3 +74,38 @@ async def test_readyz_follows_ignite(port_block: PortBlock, tmp_path: Path) -> N
     finally:
         await asyncio.to_thread(cluster.stop)
         save_logs(cluster, "readyz")
+
+
+async def test_store_opened_while_the_node_starts_waits_instead_of_crashing_it(
+    port_block: PortBlock, tmp_path: Path
+) -> None:
+    """A hub (re)connecting the moment a node's client port answers must not create caches yet.
+
+    The connector answers before the node has joined (topology version -1); a cache created then
+    crashed the node ("Failed to execute affinity operation on cache groups", seen in CI when the
+    readyz test restarted its node under a reconnecting hub). The store waits for the node."""
+    cluster = port_block.cluster(tmp_path / "ignite", name="early", heap_mb=384)
+    host, port = cluster.addresses[0]
+    starting = asyncio.create_task(asyncio.to_thread(cluster.start))
+    try:
+        while True:  # the first moment the client connector accepts connections
+            assert not starting.done(), "the node started before its port was seen"
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.01)
+        store = IgniteStore([(host, port)])
+        try:
+            await store.open()
+            await store.ensure_collection(CollectionSpec(fresh("early")))
+        finally:
+            await store.close()
+        await starting  # the node finished starting: it did not die under the early client
+        assert cluster.node_pid(0) is not None
+    finally:
+        with contextlib.suppress(BaseException):
+            await starting
+        await asyncio.to_thread(cluster.stop)
+        save_logs(cluster, "early")

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hub.ignite.protocol import IGNITE_VERSION
+from hub.ignite.readiness import client_tls, handshake, port_is_free
 
 from .config import SslFiles, render_node_config
 from .errors import ClusterStartError, IgniteError
 from .jars import ensure_jars
 from .jvm import node_command
-from .probe import client_tls, handshake, port_is_free
 from .process import owns, read_pid, reap, send_signal, tail, wait_gone, write_pid
 from .security import activate_and_create_user, client_options
 

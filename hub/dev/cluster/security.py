@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ssl
 
+from hub.ignite.readiness import client_tls, handshake
+
 from .errors import ClusterStartError
-from .probe import client_tls, handshake
 
 #: Ignite's built-in superuser (exists whenever authentication is enabled).
 DEFAULT_SUPERUSER = ("ignite", "ignite")

@@ -35,9 +35,10 @@ from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
 from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyped,unused-ignore]
 
-from hub.core.errors import HubUsageError, IgniteConnectError
+from hub.core.errors import HubUsageError, IgniteConnectError, StoreUnavailable
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 from hub.ignite.protocol import encode_handshake
+from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo
 from hub.store.ignite import read, schema, write
 from hub.store.ignite.feed import open_feed
@@ -46,6 +47,9 @@ from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
 from hub.store.ignite.stamp import stamp as stamp_keys
 from hub.store.ignite.tx import Context
+
+#: How long opening the store or a collection waits for nodes still starting (see _await_nodes_started).
+NODE_START_WAIT_S = 60.0
 
 
 async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:
@@ -177,6 +181,7 @@ class IgniteStore:
             client = AioClient(partition_aware=True, **self.client_options)
             ctx.attach(client)
             await ctx.call(lambda: client.connect(self.addresses))
+        await self._await_nodes_started()
         backups = self.system_backups
         ctx.sys = await ctx.call(lambda: schema.system_cache(ctx.client, SYS_CACHE, backups))
         ctx.dedup = await ctx.call(
@@ -199,8 +204,27 @@ class IgniteStore:
         except Exception:
             return False
 
+    async def _await_nodes_started(self) -> None:
+        """Create no cache while a node is in its start-up window.
+
+        A node's client connector answers (even requests, at topology version -1) before the node
+        has joined and finished its first exchange; a cache created through it then can crash the
+        node ("Failed to execute affinity operation on cache groups"). That happened to a hub
+        reconnecting to a restarted node: hubs come back as soon as the port answers."""
+        opts = self.client_options
+        tls = client_tls() if opts.get("use_ssl") else None
+        user, password = opts.get("username"), opts.get("password")
+        creds = (str(user), str(password)) if user is not None and password is not None else None
+        starting = await wait_started(self.addresses, NODE_START_WAIT_S, tls=tls, credentials=creds)
+        if starting:
+            raise StoreUnavailable(
+                f"Ignite node(s) {starting} still starting after {NODE_START_WAIT_S:g}s: no cache is created"
+            )
+
     # -- collections ------------------------------------------------------------------------------------
     async def ensure_collection(self, spec: CollectionSpec) -> CollectionInfo:
+        await self._await_nodes_started()
+
         async def run() -> CollectionInfo:
             await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
             return await schema.info(self.ctx, spec.name)
