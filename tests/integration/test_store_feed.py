@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -274,3 +275,26 @@ async def test_feed_lost_when_cq_node_dies(ignite_pair: Any, cache_name: str) ->
             assert latest(got)["a"].doc == {"v": 2}
     finally:
         await s.close()  # the ignite_pair fixture restarts the killed node
+
+
+async def test_hubs_starting_together_all_open_the_collection(ignite_pair: Any) -> None:
+    """Eight hubs ensure the same new collection at once (ten rounds) on a two-node cluster.
+
+    CI issue: a hub failed its start with "Table doesn't exist" or "Cache is already indexed" while
+    another was creating the meta table (the DDL path failed here within five rounds). All must
+    succeed, agree on one epoch, and find the VER index."""
+    addresses = list(ignite_pair.addresses)
+    stores = [IgniteStore(addresses) for _ in range(8)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        for round_ in range(10):
+            spec = CollectionSpec(f"together_{round_}_{uuid.uuid4().hex[:6]}", backups=1)
+            infos = await asyncio.gather(*(s.ensure_collection(spec) for s in stores), return_exceptions=True)
+            errors = [repr(i) for i in infos if isinstance(i, BaseException)]
+            assert not errors, f"round {round_}: {errors}"
+            assert len({i.epoch for i in infos if not isinstance(i, BaseException)}) == 1
+            table = stores[0].coll(spec.name).table
+            plan = await sql(stores[0].client, f"EXPLAIN SELECT ID FROM {table} WHERE VER > 0")
+            assert f"{table}_VER".upper() in str(plan).upper(), plan
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
