@@ -227,29 +227,30 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
 
 
 async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, dict[Any, Any], bool]:
-    """The data cache (created if missing), its settings, and whether it is ATOMIC."""
-    if spec.cache_name in names:
-        data = await client.get_cache(spec.cache_name)
-        settings = await data.settings()
-        atomic = settings.get(PROP_CACHE_ATOMICITY_MODE) == CacheAtomicityMode.ATOMIC
-    else:
-        if spec.writable and spec.atomicity != "TRANSACTIONAL":
-            raise HubUsageError(
-                f"collection {spec.name!r} is writable but configured ATOMIC: writable collections "
-                "need a TRANSACTIONAL cache"
-            )
-        atomic = spec.atomicity == "ATOMIC"
-        settings = {}
-        data = await client.get_or_create_cache(
-            {
-                PROP_NAME: spec.cache_name,
-                PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.ATOMIC
-                if atomic
-                else CacheAtomicityMode.TRANSACTIONAL,
-                PROP_BACKUPS_NUMBER: spec.backups,
-                PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
-            }
+    """The data cache (created if missing), its settings, and whether it is ATOMIC.
+
+    Always through OP_CACHE_GET_OR_CREATE_WITH_CONFIGURATION, which returns once the cache has
+    started: a cache another hub is creating right now is already listed by ``get_cache_names`` but
+    not started yet, and reading its configuration then fails with "Cache does not exist". An
+    existing cache keeps its own configuration (a user's SQL table, say); its settings are read back.
+    """
+    if spec.cache_name not in names and spec.writable and spec.atomicity != "TRANSACTIONAL":
+        raise HubUsageError(
+            f"collection {spec.name!r} is writable but configured ATOMIC: writable collections "
+            "need a TRANSACTIONAL cache"
         )
+    data = await client.get_or_create_cache(
+        {
+            PROP_NAME: spec.cache_name,
+            PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.ATOMIC
+            if spec.atomicity == "ATOMIC"
+            else CacheAtomicityMode.TRANSACTIONAL,
+            PROP_BACKUPS_NUMBER: spec.backups,
+            PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+        }
+    )
+    settings = await data.settings()
+    atomic = settings.get(PROP_CACHE_ATOMICITY_MODE) == CacheAtomicityMode.ATOMIC
     if atomic and spec.writable:
         raise HubUsageError(
             f"collection {spec.name!r} is writable but its cache {spec.cache_name!r} is ATOMIC: the hub "
