@@ -14,7 +14,7 @@ from hub.core.doc import doc_hash
 from hub.core.errors import FeedLost
 from hub.core.types import Change, CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
-from hub.store.ignite.schema import MetaRow
+from hub.store.ignite.schema import MetaRow, meta_cache_name
 
 
 async def sql(client: Any, query: str, args: list[Any] | None = None) -> list[list[Any]]:
@@ -296,5 +296,26 @@ async def test_hubs_starting_together_all_open_the_collection(ignite_pair: Any) 
             table = stores[0].coll(spec.name).table
             plan = await sql(stores[0].client, f"EXPLAIN SELECT ID FROM {table} WHERE VER > 0")
             assert f"{table}_VER".upper() in str(plan).upper(), plan
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_lost_meta_table_gives_one_new_epoch(ignite_addresses: list[tuple[str, int]]) -> None:
+    """The meta table dropped while the epoch survives: cursors are void, so hubs reopening the
+    collection together move it to one new epoch (exactly one of them recreates the table)."""
+    stores = [IgniteStore(ignite_addresses) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        spec = CollectionSpec(f"lost_{uuid.uuid4().hex[:6]}")
+        first = await stores[0].ensure_collection(spec)
+        await (await stores[0].client.get_cache(meta_cache_name(spec.cache_name))).destroy()
+        infos = await asyncio.gather(*(s.ensure_collection(spec) for s in stores))
+        epochs = {i.epoch for i in infos}
+        # one new epoch; a hub that read the epoch before the recreating one replaced it may still
+        # report the old one for this call, never a third
+        assert first.epoch not in epochs or len(epochs) == 2, epochs
+        assert len(epochs - {first.epoch}) == 1, epochs
+        again = await asyncio.gather(*(s.info(spec.name) for s in stores))
+        assert {i.epoch for i in again} == epochs - {first.epoch}
     finally:
         await asyncio.gather(*(s.close() for s in stores))

@@ -45,6 +45,7 @@ from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unuse
     PROP_SQL_SCHEMA,
     PROP_WRITE_SYNCHRONIZATION_MODE,
 )
+from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.errors import HubUsageError
 from hub.core.types import CollectionSpec
@@ -210,20 +211,37 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
         ctx.sys = await system_cache(client, SYS_CACHE, spec.backups)
         ctx.dedup = await system_cache(client, DEDUP_CACHE, spec.backups, dedup_ttl_ms)
     data, settings, atomic = await _data_cache(client, spec, names)
-    meta_name = meta_cache_name(spec.cache_name)
-    created = meta_name not in names
-    # Read before the DDL: a hub that (re)creates the meta table replaces exactly this value, so
-    # two hubs starting together agree on one new epoch (compare-and-set below).
-    old_epoch = await ctx.sys.get(epoch_key(spec.name))
-    meta = await client.get_or_create_cache(meta_cache_config(spec.cache_name, spec.backups))
+    key = epoch_key(spec.name)
+    # Read before creating: the one hub that creates the meta table replaces exactly this value, so
+    # hubs starting together agree on one epoch. "Created" must be exclusive: a hub that only saw the
+    # table missing from its listing, then read the epoch another hub had just written, used to
+    # replace it, and hubs started together reported two epochs (soak run).
+    old_epoch = await ctx.sys.get(key)
+    meta, created = await _meta_cache(client, spec, names)
     vtype = ValueType(spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name))
     colls[spec.name] = Coll(spec, vtype, data, meta, meta_table_name(spec.cache_name), not atomic)
     if created and old_epoch is not None:
+        # the meta table was lost (dropped, wiped) while the epoch survived: every cursor is void
         await ctx.sys.replace_if_equals(
-            epoch_key(spec.name), old_epoch, secrets.token_hex(8), sample_hint=String, value_hint=String
+            key, old_epoch, secrets.token_hex(8), sample_hint=String, value_hint=String
         )
     else:
-        await ctx.sys.put_if_absent(epoch_key(spec.name), secrets.token_hex(8), value_hint=String)
+        await ctx.sys.put_if_absent(key, secrets.token_hex(8), value_hint=String)
+
+
+async def _meta_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, bool]:
+    """The meta cache, and whether this call created it (exactly one of racing hubs does).
+
+    OP_CACHE_CREATE_WITH_CONFIGURATION fails for every hub but one when several create the same
+    cache; those (and any other failure) fall back to get-or-create, which returns once the cache
+    has started, or raises what is really wrong."""
+    config = meta_cache_config(spec.cache_name, spec.backups)
+    if meta_cache_name(spec.cache_name) not in names:
+        try:
+            return await client.create_cache(config), True
+        except CacheError:
+            pass
+    return await client.get_or_create_cache(config), False
 
 
 async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, dict[Any, Any], bool]:
