@@ -1,6 +1,8 @@
 /**
  * `SyncClient`: the public face. Local reads and writes go to IndexedDB at once (each write and
  * its outbox entry in one transaction); the tab holding the connection lock runs the `Syncer`.
+ * Just over 400 lines: it is the public API surface (client, collection, events); the v2 client
+ * issue splits collections and queries out of it.
  */
 import { encode } from '@msgpack/msgpack'
 import { openStore } from './store.js'
