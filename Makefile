@@ -11,7 +11,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: help setup run test soak-tests lint stop clean jars system-deps
 
 help:
-	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose"
+	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose, faketime"
 	@echo "make run    - local Ignite node + hub (synchub dev)"
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
@@ -38,10 +38,11 @@ jars: $(STAMPS)/pip
 	$(BIN)/python -m hub.dev.cluster fetch
 
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v docker-compose >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v docker-compose >/dev/null || ! command -v faketime >/dev/null; then \
 	  pkgs=""; \
 	  [ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
 	  command -v docker-compose >/dev/null || pkgs="$$pkgs docker-compose"; \
+	  command -v faketime >/dev/null || pkgs="$$pkgs faketime"; \
 	  echo "installing:$$pkgs"; \
 	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; \
 	fi

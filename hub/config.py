@@ -31,7 +31,7 @@ class HubSettings:
     max_frame: int = 1 << 20
     max_batch: int = 500
     queue_bytes: int = 4 << 20
-    catchup_overlap_ms: int = 30_000
+    catchup_overlap_ms: int = 0  # extra re-read before a cursor; not needed for correctness
     tombstone_retention_ms: int = 7 * 24 * 3600 * 1000
     dev_auth: bool = False
     tokens: tuple[str, ...] = ()

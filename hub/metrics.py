@@ -332,6 +332,13 @@ class HubMetrics:
         self.mutations = r.counter(p + "mutations_total", "Mutation results by status.", ("status",))
         self.rate_limited = r.counter(p + "rate_limited_total", "Limit trips.", ("kind",))
         self.store_errors = r.counter(p + "store_errors_total", "Errors from the Ignite store.")
+        self.events_repaired = r.counter(
+            p + "events_repaired_total",
+            "Committed changes a feed sent when settling because their event had not come (late or lost).",
+        )
+        self.clock_skew_seconds = r.gauge(
+            p + "clock_skew_seconds", "How far other hubs' versions run ahead of this hub's clock."
+        )
         self.feed_live = r.gauge(
             p + "feed_live", "1 while the collection's live feed (continuous query) is up.", ("coll",)
         )

@@ -41,7 +41,7 @@ def test_full_file(tmp_path: Path) -> None:
     p.write_text(GOOD)
     cfg = load_config(p, env={})
     assert cfg.hub.host == "0.0.0.0" and cfg.hub.port == 9000 and cfg.hub.dev_auth is True
-    assert cfg.hub.max_frame == 2 << 20 and cfg.hub.catchup_overlap_ms == 30_000
+    assert cfg.hub.max_frame == 2 << 20 and cfg.hub.catchup_overlap_ms == 0
     assert cfg.ignite.addresses == (("10.0.0.1", 10800), ("10.0.0.2", 10801))
     notes = cfg.collection("notes")
     assert notes is not None and notes.policy is Policy.MERGE and notes.merge is not None

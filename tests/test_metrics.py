@@ -156,6 +156,8 @@ def test_hub_metrics_predefined() -> None:
         "synchub_rate_limited_total": "counter",
         "synchub_store_errors_total": "counter",
         "synchub_feed_live": "gauge",
+        "synchub_clock_skew_seconds": "gauge",
+        "synchub_events_repaired_total": "counter",
     }
     assert {name: kind for name, (kind, _) in meta.items()} == expected
     assert sample(samples, "synchub_connections") == 1

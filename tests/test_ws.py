@@ -344,6 +344,9 @@ async def test_catchup_sends_only_changes_after_cursor_overlap() -> None:
             for i in range(30):
                 await a.put("todos", f"d{i}", {"i": i})
             await a.wait(lambda: len(a.docs("todos")) == 30)
+            # the cursor moves once the feed has settled past the writes (hub/server/feed.py)
+            top = max(a.versions("todos").values())
+            await a.wait(lambda: a.cursors["todos"][1] >= top)
             cursor = a.cursors["todos"]
             await a.put("todos", "late", {"i": -1})
             await a.delete("todos", "d3")
@@ -351,7 +354,8 @@ async def test_catchup_sends_only_changes_after_cursor_overlap() -> None:
             synced = await b.sub("todos", cursor)
             changes = [ch for m in b.received if m["t"] == "page" for ch in m["changes"]]
             assert sorted(ch[0] for ch in changes) == ["d3", "late"]
-            assert synced["cursor"][1] == max(ch[1] for ch in changes)
+            # never below where it started; never above what is settled (it may lag the changes)
+            assert synced["cursor"][1] >= cursor[1]
 
 
 async def test_epoch_mismatch_resyncs(hub: Hub) -> None:
@@ -476,7 +480,8 @@ async def test_feed_lost_resyncs_subscribers(hub: Hub) -> None:
         hub.store.drop_feed("todos")
         hub.store.external_write("todos", "during", {"v": 2})  # nobody hears this one live
         await a.wait(lambda: any(r["reason"] == "cq_lost" for r in a.resyncs))
-        assert a.resyncs[-1]["mode"] == "snapshot"
+        # a catch-up from the last cursor written, not a snapshot of everything
+        assert a.resyncs[-1]["mode"] == "catchup"
         await a.wait(lambda: a.docs("todos") == {"before": {"v": 1}, "during": {"v": 2}})
         await w.put("todos", "after", {"v": 3})
         await a.wait(lambda: "after" in a.docs("todos"))

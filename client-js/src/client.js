@@ -361,7 +361,7 @@ export class Collection {
   put(doc) {
     const id = doc?.id
     if (typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512) {
-      return Promise.reject(new TypeError('put: doc.id must be a non-empty string of at most 512 bytes'))
+      return Promise.reject(new TypeError('put: doc.id: string of 1..512 bytes expected'))
     }
     let size
     try {

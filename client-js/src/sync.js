@@ -115,7 +115,7 @@ export class Syncer {
     this.exp = jwtExp(token)
     this.sock = openSocket(this.o.WebSocket, this.o.url, this.o.limits, {
       open: () => {
-        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app })
+        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now() })
       },
       message: (m) => this.#receive(gen, m),
       violation: (e) => this.h.emit('error', { kind: 'protocol', code: e.code, error: e }),

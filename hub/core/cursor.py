@@ -1,8 +1,10 @@
 """Resume cursors and the choice between snapshot, catch-up and RESYNC.
 
-A cursor is ``(epoch, ver)``. Catch-up re-reads changes from ``ver - overlap`` because a change
-stamped with a slightly older version can become visible after a client's cursor passed it
-(commit and delivery lag, clock skew between hubs); clients drop the duplicates by version.
+A cursor is ``(epoch, ver)``: the client holds every change with a version ``<= ver`` (or a newer
+one of the same document). The hub never hands out a cursor above the collection's closed
+watermark, below which nothing can commit any more (hub/store/ignite/closed.py), so catch-up reads
+exactly ``VER > ver``. ``overlap`` (default 0) re-reads more, an optional margin; clients drop
+duplicates by version.
 """
 
 from __future__ import annotations

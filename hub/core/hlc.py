@@ -46,3 +46,30 @@ class Hlc:
         """A new version greater than ``floor`` (the current version of a document)."""
         self.observe(floor)
         return self.now(wall_ms)
+
+
+#: Client clocks within this distance of the hub's are taken as they are (network delay and NTP error).
+CLIENT_CLOCK_TRUST_MS = 2_000
+#: How far past the hub's time a client timestamp may reach (last-writer-wins never trusts more).
+CLIENT_TS_LEEWAY_MS = 1_000
+
+
+def client_offset_ms(client_now_ms: int | None, hub_ms: int) -> int:
+    """The correction for a client's clock, estimated once per connection from the ``now`` it sent
+    in ``hello``: 0 within :data:`CLIENT_CLOCK_TRUST_MS` (or when it sent none). Fixed per connection,
+    so a client's own edits keep their order."""
+    if client_now_ms is None:
+        return 0
+    offset = hub_ms - client_now_ms
+    return offset if abs(offset) > CLIENT_CLOCK_TRUST_MS else 0
+
+
+def rebase_ts(ts: int, offset_ms: int) -> int:
+    """A client timestamp moved onto hub time by its connection's :func:`client_offset_ms`."""
+    return max(0, ts + (offset_ms << COUNTER_BITS))
+
+
+def bound_ts(ts: int, hub_ms: int) -> int:
+    """A client timestamp never later than the hub's time plus :data:`CLIENT_TS_LEEWAY_MS`: a device
+    whose clock runs ahead cannot beat later edits, nor hold a document for the length of its error."""
+    return min(ts, pack(hub_ms + CLIENT_TS_LEEWAY_MS, COUNTER_MASK))

@@ -34,6 +34,7 @@ class Hello:
     client: str
     token: str | None
     app: str | None
+    now: int | None = None  # the client's wall clock (ms) when it sent hello: its clock error
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,16 @@ def _parse_hello(obj: Mapping[str, Any]) -> Hello:
     if not isinstance(versions, list) or not versions or not all(_is_int(v) for v in versions):
         raise BadMessage("field 'v' must be a non-empty list of ints")
     client = _str(obj, "client", max_len=MAX_CLIENT_ID)
-    return Hello(tuple(versions), client, _opt_str(obj, "token"), _opt_str(obj, "app"))
+    now = obj.get("now")
+    if now is not None and not (isinstance(now, int | float) and not isinstance(now, bool) and now >= 0):
+        raise BadMessage("field 'now' must be nil or a number of ms >= 0")
+    return Hello(
+        tuple(versions),
+        client,
+        _opt_str(obj, "token"),
+        _opt_str(obj, "app"),
+        None if now is None else int(now),
+    )
 
 
 def _parse_sub(obj: Mapping[str, Any]) -> Sub:

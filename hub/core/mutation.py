@@ -40,7 +40,7 @@ from .conflict import Decision, Incoming, Stored, decide
 from .dedup import DedupRecord
 from .doc import ID_FIELD
 from .errors import ErrorCode, InvalidDocument
-from .hlc import Hlc
+from .hlc import Hlc, bound_ts, physical_ms
 from .types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
 
 Encode = Callable[[Doc], tuple[Doc, Any]]
@@ -126,7 +126,9 @@ def apply(
         outcome = _refused(m.seq, refusal)
     else:
         assert spec is not None  # vet refuses a collection the hub does not serve
-        incoming = Incoming(client, m.op, _without_id(m.doc), m.ts, m.base)
+        # Last-writer-wins never trusts a client clock past the hub's time (docs/sync-model.md §2).
+        ts = bound_ts(m.ts, max(now_ms, physical_ms(hlc.last)))
+        incoming = Incoming(client, m.op, _without_id(m.doc), ts, m.base)
         decision = decide(spec.policy, current, incoming, spec.merge)
         outcome = _stamp(m, decision, current, hlc, now_ms, encode)
     record.record(m.seq, outcome.result.to_wire())

@@ -70,6 +70,7 @@ class Authenticate:
     """Check ``token``, then call :meth:`Session.authenticated` or :meth:`Session.auth_failed`."""
 
     token: str | None
+    client_now: int | None = None  # from hello: the client's clock, to correct its timestamps
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ class Session:
             return self._close(CloseCode.UNSUPPORTED_VERSION, f"no common protocol version in {list(msg.v)}")
         self.client = msg.client
         self.version = max(common)
-        return [Authenticate(msg.token)]
+        return [Authenticate(msg.token, msg.now)]
 
     def _mut(self, msg: m.Mut) -> list[Effect]:
         if len(msg.batch) > self.cfg.max_batch:

@@ -5,7 +5,16 @@ on the hub); the fan-out loop takes whatever batches are already waiting, merges
 changes share a frame under load), encodes each ``chg`` frame ONCE and hands the same bytes to
 every subscriber (:meth:`hub.server.subscription.Subscription.on_frame`: queued when LIVE, held when
 CATCHING_UP). When the feed is lost (``FeedLost``, or any store error) it is reopened with
-exponential backoff, then every subscriber gets ``resync {reason: "cq_lost"}`` and a new sync.
+exponential backoff, then every subscriber gets ``resync {reason: "cq_lost"}`` and catches up from
+the last cursor written to its socket.
+
+Cursors do not come from the versions of the changes sent: a change with a lower version can still
+commit, or its event still be on its way, after a higher one went out. Once a second (and every ten
+when idle) the feed *settles*: it raises the collection's closed watermark ``W``
+(``Store.advance``: nothing at or below it can commit any more), reads the changes in
+``(covered, W]`` it has not sent (``Store.unseen``: a late event, or one that never came), sends
+them, and only then moves ``covered`` to ``W``. Every ``chg`` carries ``covered`` as its cursor; a
+settle that sent anything ends with an empty ``chg`` carrying the new one (docs/sync-model.md §4).
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor
-from hub.core.errors import FeedLost
+from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.types import Change
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Store
@@ -31,7 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FANOUT_YIELD_EVERY = 200  # subscribers served between two yields to the event loop
+SETTLE_EVERY_S = 1.0  # settle this often while changes flow
+SETTLE_IDLE_S = 10.0  # and at least this often when none do (repairs events that never came)
+MAX_SEEN = 500_000  # ids remembered between two settles; more means settling cannot keep up
 _END = object()
+_TICK = object()
 
 
 class Feed:
@@ -59,6 +73,14 @@ class Feed:
         self.max_pending = max_pending
         self.subscribers: set[Subscription] = set()
         self.epoch = ""
+        # Every change with a version <= covered was committed before this feed opened or has been
+        # fanned out; _seen: the versions fanned out above it, since the last settle.
+        self.covered = 0
+        self._seen: dict[str, int] = {}
+        self._top = 0  # the highest version fanned out
+        self._cursor_sent = 0  # the cursor of the last settle frame
+        self._sent_since_settle = False
+        self._last_settle = 0.0
         self.live = False
         self._task: asyncio.Task[None] | None = None
         self._opened = asyncio.Event()
@@ -92,8 +114,12 @@ class Feed:
         lost = False
         while True:
             try:
+                # Read before the continuous query starts: what is at or below it committed before.
+                start = (await self.store.info(self.coll)).closed
                 async with self.store.feed(self.coll) as changes:
                     self.epoch = (await self.store.info(self.coll)).epoch
+                    self.covered, self._seen, self._top, self._cursor_sent = start, {}, 0, 0
+                    self._last_settle = 0.0
                     self.live = True
                     self._opened.set()
                     delay = self.backoff[0]
@@ -125,7 +151,16 @@ class Feed:
     async def _pump(self, changes: AsyncIterator[list[Change]]) -> None:
         # Bounded like every queue in the hub. The fan-out never awaits a client, so a full queue
         # means this process is starved: treat it as a lost feed (resync) rather than grow.
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.max_pending + 2)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.max_pending + 3)
+
+        ticking = [True]  # a _TICK is in the queue (at most one: the queue keeps room for it)
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(SETTLE_EVERY_S)
+                if not ticking[0]:
+                    ticking[0] = True
+                    queue.put_nowait(_TICK)
 
         async def read() -> None:
             try:
@@ -141,12 +176,21 @@ class Feed:
             queue.put_nowait(_END)
 
         reader = asyncio.create_task(read(), name=f"feed-reader:{self.coll}")
+        ticker = asyncio.create_task(tick(), name=f"feed-settle:{self.coll}")
+        queue.put_nowait(_TICK)  # settle at once: covered is still the value from before the open
         try:
             while True:
                 item = await queue.get()
                 merged: list[Change] = []
                 first = 0.0
                 while True:
+                    if item is _TICK:
+                        ticking[0] = False
+                        if merged:
+                            await self._fan_out(merged, first)
+                            merged = []
+                        await self._settle()
+                        break
                     if item is _END:
                         if merged:
                             await self._fan_out(merged, first)
@@ -162,17 +206,53 @@ class Feed:
                     if len(merged) >= self.max_changes or queue.empty():
                         break
                     item = queue.get_nowait()
-                await self._fan_out(merged, first)
+                if merged:
+                    await self._fan_out(merged, first)
         finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+            for task in (ticker, reader):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _settle(self) -> None:
+        """Move ``covered`` up to the closed watermark, sending what was not sent below it first."""
+        now = time.monotonic()
+        behind = self._top > self.covered  # sent changes the cursor does not cover yet
+        if not (self._sent_since_settle or behind) and now - self._last_settle < SETTLE_IDLE_S:
+            return
+        self._sent_since_settle, self._last_settle = False, now
+        try:
+            closed = await self.store.advance(self.coll)
+            after = self.covered
+            while after < closed:
+                missed, after = await self.store.unseen(self.coll, after, closed, self._seen)
+                if missed:
+                    self.metrics.events_repaired.inc(len(missed))
+                    await self._fan_out(missed)
+        except StoreUnavailable as exc:  # try again at the next tick; nothing moved
+            log.warning("feed of %r: settling failed (%s)", self.coll, exc)
+            if len(self._seen) > MAX_SEEN:
+                raise FeedLost(f"settling failed with {len(self._seen)} changes unsettled") from exc
+            return
+        self.metrics.clock_skew_seconds.set(getattr(self.store, "clock_skew_ms", 0) / 1000)
+        self.covered = closed
+        self._seen = {k: v for k, v in self._seen.items() if v > closed}
+        if self._top > self._cursor_sent:  # subscribers hold changes the last cursor does not cover
+            self._cursor_sent = closed
+            frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
+            await self._hand_out(frame, list(self.subscribers), 0.0, 0)
 
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
-        return m.chg(self.coll, cs, (self.epoch, max(c.ver for c in cs)))
+        return m.chg(self.coll, cs, (self.epoch, self.covered))
 
     async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
         received = received or time.monotonic()
+        seen, covered = self._seen, self.covered
+        for c in changes:
+            if c.ver > covered and seen.get(c.id, -1) < c.ver:
+                seen[c.id] = c.ver
+        self._top = max(self._top, max(c.ver for c in changes))
+        self._sent_since_settle = True
         filtered = self.policy.has_row_filter(self.coll)
         for start in range(0, len(changes), self.max_changes):
             chunk = changes[start : start + self.max_changes]
@@ -195,9 +275,15 @@ class Feed:
         """Encode ``changes`` once (split to fit ``max_frame``) and hand the same bytes to ``subs``
         (those still subscribed), yielding to the event loop every FANOUT_YIELD_EVERY of them."""
         for frame, part in encode_chunks(self._build, changes, self.max_frame):
-            cursor: Cursor = (self.epoch, max(c.ver for c in part))
-            for i, sub in enumerate(subs):
-                if i and i % FANOUT_YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-                if sub in self.subscribers:
-                    sub.on_frame(frame, cursor, received, len(part))
+            await self._hand_out(frame, subs, received, len(part))
+
+    async def _hand_out(
+        self, frame: bytes, subs: Sequence[Subscription], received: float, events: int
+    ) -> None:
+        """The same bytes to every subscriber in ``subs`` still subscribed, yielding now and then."""
+        cursor: Cursor = (self.epoch, self.covered)
+        for i, sub in enumerate(subs):
+            if i and i % FANOUT_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if sub in self.subscribers:
+                sub.on_frame(frame, cursor, received, events)

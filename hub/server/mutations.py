@@ -19,6 +19,7 @@ from hub.auth.identity import Identity
 from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode, StoreUnavailable
+from hub.core.hlc import rebase_ts
 from hub.core.session import ApplyBatch
 from hub.core.types import CollectionSpec, Doc, Mutation, MutationResult
 from hub.metrics import HubMetrics
@@ -70,6 +71,8 @@ class MutationWorker:
         self.outlet = outlet
         self.queue: asyncio.Queue[ApplyBatch] = asyncio.Queue(QUEUE_BATCHES)
         self.busy = False
+        # The client's clock error (hub.core.hlc.client_offset_ms), set at hello for the connection.
+        self.offset_ms = 0
 
     def idle(self) -> bool:
         """No batch is being applied and none is waiting."""
@@ -120,8 +123,11 @@ class MutationWorker:
 
     async def apply(self, eff: ApplyBatch) -> list[dict[str, Any]]:
         """One result per slot, in slot order."""
+        off = self.offset_ms
         muts = [
-            Mutation(eff.client, s.seq, s.coll, s.id, s.op, s.doc, s.ts, s.base)
+            Mutation(
+                eff.client, s.seq, s.coll, s.id, s.op, s.doc, rebase_ts(s.ts, off) if off else s.ts, s.base
+            )
             for s in eff.slots
             if isinstance(s, m.MutationIn)
         ]

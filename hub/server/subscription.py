@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import codec
 from hub.core import messages as m
-from hub.core.cursor import Cursor, overlap_versions, plan_sync
+from hub.core.cursor import Cursor, plan_sync
 from hub.core.errors import RetentionPassed
 from hub.core.outqueue import OutQueue
 from hub.core.types import Change
@@ -114,14 +114,12 @@ class Subscription:
         self.task = asyncio.create_task(self._run(cursor, reason, announced), name=f"sync:{self.coll}")
 
     def resync(self, reason: str) -> None:
-        """A gap in the live stream: ``slow`` catches up from the last delivered cursor, anything
-        else (``cq_lost``) re-sends a full snapshot."""
+        """A gap in the live stream (``slow``, ``cq_lost``): catch up from the last cursor written
+        to the socket. A cursor only ever covers what the client was sent (feed.py), so nothing
+        after it is lost, and a lost feed does not make every subscriber re-read everything."""
         if self.state is SubState.STOPPED:
             return
-        if reason == "slow":
-            self.start(self.port.delivered(self.coll) or self.cursor, reason)
-        else:
-            self.start(None, reason)
+        self.start(self.port.delivered(self.coll) or self.cursor, reason)
 
     def stop(self) -> None:
         self.state = SubState.STOPPED
@@ -185,7 +183,9 @@ class Subscription:
             self._count_resync(reason)
         total = await store.count(coll) if mode == "snapshot" else None
         done = 0
-        max_sent = 0
+        # Everything at or below the watermark read before the first page committed before it:
+        # once paging ends, the client holds all of it (or newer), whatever the clocks.
+        covered = info.closed
         include_deleted = mode == "catchup"
         while True:
             try:
@@ -195,7 +195,7 @@ class Subscription:
                     raise
                 port.send_control(m.resync(coll, "retention", "snapshot"), coll)
                 self._count_resync("retention")
-                mode, after, reset, include_deleted, done, max_sent = "snapshot", 0, True, False, 0, 0
+                mode, after, reset, include_deleted, done = "snapshot", 0, True, False, 0
                 total = await store.count(coll)
                 continue
             if batch:
@@ -206,15 +206,16 @@ class Subscription:
                     for frame, _chunk in encode_chunks(build, visible, port.max_frame):
                         await port.send_sync(coll, frame)
                 after = batch[-1].ver
-                max_sent = max(max_sent, max(c.ver for c in batch))
             if len(batch) < PAGE_SIZE:
                 if not self.held_overflow:
                     break
-                # Live changes were dropped while we paged: page on, tombstones included.
+                # Live changes were dropped while we paged: what they carried committed after the
+                # watermark of this round, so page again from it, tombstones included.
                 self.held_overflow = False
-                after = max(0, after - overlap_versions(port.overlap_ms))
+                after = min(after, covered)
+                covered = (await store.info(coll)).closed
                 include_deleted = True
-        ver = max_sent
+        ver = covered
         if cursor is not None and mode == "catchup" and cursor[0] == info.epoch:
             ver = max(ver, cursor[1])
         out: Cursor = (info.epoch, ver)

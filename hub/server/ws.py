@@ -33,6 +33,7 @@ from hub.config import HubSettings
 from hub.core import messages as m
 from hub.core.cursor import Cursor
 from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, ErrorCode, FrameTooLarge, HubError
+from hub.core.hlc import client_offset_ms
 from hub.core.ratelimit import TokenBucket
 from hub.core.session import (
     ApplyBatch,
@@ -306,6 +307,7 @@ class Connection:
                     return
                 await self.mutations.put(eff)
             elif isinstance(eff, Authenticate):
+                self.mutations.offset_ms = client_offset_ms(eff.client_now, time.time_ns() // 1_000_000)
                 await self._apply(await self._authenticate(eff.token))
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)

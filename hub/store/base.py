@@ -8,7 +8,7 @@ contract tests. The types they exchange (``CollectionSpec``, ``Mutation``, ``Mut
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +20,7 @@ from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, Wri
 class CollectionInfo:
     epoch: str  # generation of the collection's sync metadata; a new one invalidates cursors
     floor: int  # tombstones with versions <= floor may have been purged
+    closed: int = 0  # every change with a version <= closed that will ever commit has committed
 
 
 class TimedChanges(list[Change]):
@@ -55,6 +56,19 @@ class Store(Protocol):
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         """Changes with ``ver > after`` in version order: ``limit`` of them, or a few more so that
         a page never ends between two changes with the same version (resume with the last ``ver``)."""
+        ...
+
+    async def advance(self, coll: str) -> int:
+        """Raise the collection's closed watermark and return it: every change with a version at or
+        below it that will ever commit has committed, and ``changes``/``unseen`` see it."""
+        ...
+
+    async def unseen(
+        self, coll: str, after: int, upto: int, seen: Mapping[str, int], limit: int = 5000
+    ) -> tuple[list[Change], int]:
+        """Changes with ``after < ver <= upto`` (tombstones included) except those whose version
+        ``seen[id]`` already reached, with the version they cover: ``upto``, or less when ``limit``
+        rows were read (call again from there)."""
         ...
 
     async def count(self, coll: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,7 @@ class _Coll:
     spec: CollectionSpec
     epoch: str
     floor: int = 0
+    closed: int = 0
     docs: dict[str, Stored] = field(default_factory=dict)
     feeds: list[asyncio.Queue[Any]] = field(default_factory=list)
 
@@ -83,12 +84,12 @@ class MemoryStore:
             c = self._colls[spec.name] = _Coll(spec, uuid.uuid4().hex[:12])
         else:
             c.spec = spec
-        return CollectionInfo(c.epoch, c.floor)
+        return CollectionInfo(c.epoch, c.floor, c.closed)
 
     async def info(self, coll: str) -> CollectionInfo:
         self._check()
         c = self._coll(coll)
-        return CollectionInfo(c.epoch, c.floor)
+        return CollectionInfo(c.epoch, c.floor, c.closed)
 
     def _coll(self, coll: str) -> _Coll:
         try:
@@ -159,6 +160,23 @@ class MemoryStore:
         while 0 < end < len(items) and items[end][0] == items[end - 1][0]:
             end += 1
         return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:end]]
+
+    async def advance(self, coll: str) -> int:
+        """One process stamps everything under one lock: whatever it issued has committed."""
+        self._check()
+        c = self._coll(coll)
+        c.closed = max(c.closed, self._hlc.now(self._clock()))
+        return c.closed
+
+    async def unseen(
+        self, coll: str, after: int, upto: int, seen: Mapping[str, int], limit: int = 5000
+    ) -> tuple[list[Change], int]:
+        self._check()
+        c = self._coll(coll)
+        out = sorted(
+            (s.ver, i, s.doc) for i, s in c.docs.items() if after < s.ver <= upto and seen.get(i, -1) < s.ver
+        )
+        return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in out], upto
 
     async def count(self, coll: str) -> int:
         self._check()

@@ -150,10 +150,17 @@ class HubFactory:
         *,
         start: bool = True,
         ignite: Mapping[str, Any] | None = None,
+        wrap: Sequence[str] = (),
         **hub: Any,
     ) -> HubProcess:
         proc = HubProcess(
-            f"{self.label}-{name}", addresses, collections, hub=hub, ignite=ignite, config_dir=self.tmp
+            f"{self.label}-{name}",
+            addresses,
+            collections,
+            hub=hub,
+            ignite=ignite,
+            config_dir=self.tmp,
+            wrap=wrap,
         )
         self.started.append(proc)
         if start:

@@ -63,8 +63,9 @@ async def test_two_clients_converge_and_late_joiner(
     synced = await sub(late, coll)
     assert synced["mode"] == "snapshot" and synced["reset"] is True
     assert model(late, coll) == state == await ignite_docs(aio_client, coll)
+    # (the late joiner may also hold tombstones the hub sent when settling, docs/sync-model.md §4)
     live_versions = {i: v for i, v in a.versions(coll).items() if i in state}
-    assert late.versions(coll) == live_versions
+    assert {i: v for i, v in late.versions(coll).items() if i in state} == live_versions
 
 
 @pytest.mark.timeout(120)
@@ -73,8 +74,8 @@ async def test_two_hubs_live_and_resume_on_other_hub(
 ) -> None:
     coll = fresh("two")
     colls = {coll: {"cache": coll}}
-    hub_a = await hubs("a", ignite_addresses, colls, catchup_overlap_ms=2000)
-    hub_b = await hubs("b", ignite_addresses, colls, catchup_overlap_ms=2000)
+    hub_a = await hubs("a", ignite_addresses, colls)
+    hub_b = await hubs("b", ignite_addresses, colls)
 
     on_a = await _client(clients, hub_a.url)
     on_b = await _client(clients, hub_b.url)
@@ -93,7 +94,7 @@ async def test_two_hubs_live_and_resume_on_other_hub(
     # a client syncs on A, remembers its cursor and leaves
     roamer = await _client(clients, hub_a.url, fresh("roamer"))
     await on_a.mut([on_a.put_op(coll, f"p{i:03d}", {"v": i}) for i in range(200)])
-    await asyncio.sleep(2.5)  # > catchup_overlap_ms: the roamer's catch-up need not re-read those
+    await asyncio.sleep(2.5)  # the hubs settle past those: the roamer's cursor covers them
     await on_a.put(coll, "marker", {"v": 0})
     synced = await sub(roamer, coll)
     assert synced["mode"] == "snapshot"

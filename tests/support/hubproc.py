@@ -73,8 +73,10 @@ class HubProcess:
         hub: Mapping[str, Any] | None = None,
         ignite: Mapping[str, Any] | None = None,
         config_dir: Path,
+        wrap: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.wrap = list(wrap)  # a command prefix, e.g. faketime for a hub whose clock is off
         self.port = free_port()
         self.config_path = config_dir / f"hub-{name}.toml"
         self.config_path.write_text(render_toml(addresses, collections, hub, ignite))
@@ -121,6 +123,9 @@ class HubProcess:
         if not SYNCHUB.exists():
             cmd[1:1] = ["-m", "hub"]
         cmd += ["--config", str(self.config_path), "--port", str(self.port)]
+        if self.wrap:
+            cmd[:0] = self.wrap
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # only the wall clock is off
         self.proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -27,8 +27,12 @@ Model = dict[str, tuple[int, dict[str, Any] | None]]
 
 
 class HubClient:
-    def __init__(self, url: str, client_id: str | None = None, token: str | None = "dev") -> None:
+    def __init__(
+        self, url: str, client_id: str | None = None, token: str | None = "dev", *, clock_error_ms: int = 0
+    ) -> None:
         self.url = url
+        # A device whose clock is off: its timestamps and the ``now`` of its hello carry the error.
+        self.clock_error_ms = clock_error_ms
         self.client_id = client_id or f"c-{uuid.uuid4().hex[:8]}"
         self.token = token
         self.ws: ClientConnection | None = None
@@ -71,7 +75,10 @@ class HubClient:
     async def connect(self, versions: list[int] | None = None, **open_kwargs: Any) -> dict[str, Any]:
         """Open, say hello and wait for ``welcome``."""
         await self.open(**open_kwargs)
-        await self.send({"t": "hello", "v": versions or [1], "client": self.client_id, "token": self.token})
+        hello = {"t": "hello", "v": versions or [1], "client": self.client_id, "token": self.token}
+        if self.clock_error_ms:
+            hello["now"] = self._wall_ms()
+        await self.send(hello)
         await self.wait(lambda: self.welcome is not None or self.close_code is not None)
         assert self.welcome is not None, f"closed {self.close_code} {self.close_reason}"
         return self.welcome
@@ -125,8 +132,11 @@ class HubClient:
 
     # ------------------------------------------------------------------ writes
 
+    def _wall_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.clock_error_ms
+
     def next_ts(self) -> int:
-        self._hlc = max(self._hlc + 1, (time.time_ns() // 1_000_000) << 16)
+        self._hlc = max(self._hlc + 1, self._wall_ms() << 16)
         return self._hlc
 
     def put_op(self, coll: str, doc_id: str, doc: dict[str, Any], base: int | None = None) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, Wri
 from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo
-from hub.store.ignite import read, schema, write
+from hub.store.ignite import closed, read, schema, write
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
 from hub.store.ignite.recent import RecentCommits
@@ -250,6 +250,21 @@ class IgniteStore:
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         c = self.coll(coll)
         return await self.ctx.call(lambda: read.changes(self.ctx, c, after, limit, include_deleted))
+
+    async def advance(self, coll: str) -> int:
+        self.coll(coll)
+        return await closed.advance(self.ctx, coll)
+
+    @property
+    def clock_skew_ms(self) -> int:
+        """How far other hubs' versions run ahead of this hub's clock (0 when they do not)."""
+        return self.ctx.skew_ms
+
+    async def unseen(
+        self, coll: str, after: int, upto: int, seen: Mapping[str, int], limit: int = 5000
+    ) -> tuple[list[Change], int]:
+        c = self.coll(coll)
+        return await self.ctx.call(lambda: read.unseen(self.ctx, c, after, upto, seen, limit))
 
     async def count(self, coll: str) -> int:
         c = self.coll(coll)

@@ -11,19 +11,27 @@ from hub.store.ignite.tx import Context
 
 
 async def gc(ctx: Context, c: Coll, retention_ms: int, now_ms: int) -> int:
-    """Purge tombstones older than ``retention_ms``; returns the new floor.
+    """Purge tombstones older than ``retention_ms``; returns the floor.
 
-    The floor moves first (compare-and-set, only upwards), then the rows go: a reader that checks the
-    floor after its query either sees the old floor (and its query ran before any row was deleted, or
-    the rows it missed are all <= the new floor, which it will see next time) or the new one.
+    The floor is the highest version of a tombstone actually purged, not the age limit: a collection
+    with no deletes keeps its floor, so cursors of any age still catch up instead of re-reading
+    everything. The floor moves first (compare-and-set, only upwards), then the rows go: a reader
+    that checks the floor after its query either sees the old floor (and its query ran before any
+    row was deleted, or the rows it missed are all <= the new floor, which it will see next time) or
+    the new one.
     """
-    floor = ((now_ms - retention_ms) << COUNTER_BITS) - 1
-    if floor <= 0:
-        return 0
+    limit = ((now_ms - retention_ms) << COUNTER_BITS) - 1
+    if limit <= 0:
+        return int(await ctx.sys.get(floor_key(c.spec.name)) or 0)
 
     async def run() -> int:
-        await _raise_floor(ctx, floor_key(c.spec.name), floor)
-        await sql(ctx.client, f"DELETE FROM {c.table} WHERE DEL = TRUE AND VER <= ?", (floor,))
+        rows = await sql(
+            ctx.client, f"SELECT MAX(VER) FROM {c.table} WHERE DEL = TRUE AND VER <= ?", (limit,)
+        )
+        oldest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        if oldest > 0:
+            await _raise_floor(ctx, floor_key(c.spec.name), oldest)
+            await sql(ctx.client, f"DELETE FROM {c.table} WHERE DEL = TRUE AND VER <= ?", (oldest,))
         return int(await ctx.sys.get(floor_key(c.spec.name)) or 0)
 
     return await ctx.call(run, timeout=120.0)

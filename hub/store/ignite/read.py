@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
@@ -38,7 +38,7 @@ from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import plain_doc
 
-__all__ = ["changes", "count", "get_all", "scan_pages", "sql"]
+__all__ = ["changes", "count", "get_all", "scan_pages", "sql", "unseen"]
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,32 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
         if after < floor:
             raise RetentionPassed(f"tombstones of {c.spec.name!r} up to version {floor} may have been purged")
     return out
+
+
+async def unseen(
+    ctx: Context, c: Coll, after: int, upto: int, seen: Mapping[str, int], limit: int
+) -> tuple[list[Change], int]:
+    """``Store.unseen``: changes with ``after < VER <= upto`` whose version is not in ``seen``, and the
+    version they cover (``upto``, or less when ``limit`` rows were read)."""
+    rows = await sql(
+        ctx.client,
+        f"SELECT ID, VER, DEL FROM {c.table} WHERE VER > ? AND VER <= ? ORDER BY VER LIMIT ?",
+        (after, upto, limit),
+        page_size=min(limit, 1024),
+    )
+    reached = upto
+    if len(rows) >= limit:
+        reached = int(rows[-1][1])  # never end inside a group of equal versions (see changes)
+        have = {str(r[0]) for r in rows if int(r[1]) == reached}
+        tie = await sql(ctx.client, f"SELECT ID, VER, DEL FROM {c.table} WHERE VER = ?", (reached,))
+        rows = list(rows) + [r for r in tie if str(r[0]) not in have]
+    missing = [
+        (str(key), int(ver), bool(deleted)) for key, ver, deleted in rows if seen.get(str(key), -1) < int(ver)
+    ]
+    live = [key for key, _, deleted in missing if not deleted]
+    data = await get_all(c.data, live) if live else {}
+    out = [Change(key, ver, None if deleted else plain_doc(data.get(key))) for key, ver, deleted in missing]
+    return out, reached
 
 
 async def count(ctx: Context, c: Coll) -> int:

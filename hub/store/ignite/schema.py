@@ -163,6 +163,11 @@ def floor_key(coll: str) -> str:
     return f"floor/{coll}"
 
 
+def closed_key(coll: str) -> str:
+    """The collection's closed watermark (hub.store.ignite.closed)."""
+    return f"closed/{coll}"
+
+
 async def register_meta(ctx: Context) -> None:
     """Make sure the ``SynchubMeta`` schema is registered before meta rows are written pre-serialised."""
     client = ctx.client
@@ -282,4 +287,5 @@ async def info(ctx: Context, coll: str) -> CollectionInfo:
     """The collection's epoch and tombstone floor."""
     epoch = await ctx.sys.get(epoch_key(coll))
     floor = await ctx.sys.get(floor_key(coll))
-    return CollectionInfo(str(epoch or ""), int(floor or 0))
+    closed = await ctx.sys.get(closed_key(coll))
+    return CollectionInfo(str(epoch or ""), int(floor or 0), int(closed or 0))

@@ -21,6 +21,7 @@ from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable
 from hub.core.types import Change
 from hub.ignite import EventType
+from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
@@ -63,6 +64,7 @@ async def _stamp_chunk(ctx: Context, c: Coll, keys: list[str], expected: Mapping
         if c.transactional:
             data = await get_all(c.data, keys)
         metas = await get_all(c.meta, keys)
+        await observe_closed(ctx, [c.spec.name])  # stamp above the watermark (closed.py)
         writes: dict[str, Any] = {}
         now = ctx.clock()
         for key in keys:

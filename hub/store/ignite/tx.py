@@ -71,6 +71,7 @@ class Context:
         self.sys: Any = None  # synchub_sys (AioCache): epochs and floors
         self.dedup: Any = None  # synchub_dedup (AioCache): client id -> dedup record
         self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
+        self.skew_ms = 0  # how far other hubs' versions run ahead of this hub's clock (closed.py)
 
     @property
     def client(self) -> Any:

@@ -23,6 +23,7 @@ from hub.core.dedup import DedupRecord
 from hub.core.doc import doc_hash
 from hub.core.mutation import Encode
 from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
+from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
@@ -117,6 +118,8 @@ async def _apply_once(
     async with ctx.transaction() as tx:
         raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
+        # Stamp above the collections' watermarks; an advance before the commit makes it retry.
+        await observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls))
         state = _Tx()
         await _prefetch(colls, state, record, batch)
         results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]

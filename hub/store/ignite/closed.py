@@ -1,0 +1,79 @@
+"""The closed watermark of a collection: the version below which nothing can commit any more.
+
+``closed/<coll>`` in ``synchub_sys`` holds a version ``W``. Every hub transaction that stamps a version
+(client writes, stamps of external writes) reads ``W`` inside its OPTIMISTIC SERIALIZABLE transaction and
+stamps above it. :func:`advance` raises ``W`` in a transaction of its own. Ignite validates every entry a
+serializable transaction read when it commits, so a stamping transaction that read an older ``W`` fails
+with a read/write conflict (and is retried above the new one) unless it committed first. Hence, once a
+reader sees ``W``, every version ``<= W`` that will ever be committed already is: a cursor at ``W`` can
+never be passed by a late commit, whatever the hubs' clocks say or however long a commit was held
+(docs/sync-model.md §4).
+
+Reading ``W`` also feeds each hub's HLC, so hub clocks that lag are pulled up to the fleet; how far ``W``
+runs ahead of this hub's own clock is its clock skew, reported in the log and as a metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from pyignite.datatypes import LongObject  # type: ignore[import-untyped,unused-ignore]
+
+from hub.core.hlc import physical_ms
+from hub.store.ignite.schema import closed_key
+from hub.store.ignite.tx import Context, retry_conflicts
+
+log = logging.getLogger(__name__)
+
+#: A watermark this far (ms) ahead of this hub's clock is worth a warning: some hub's clock is off.
+SKEW_WARN_MS = 5_000
+
+
+async def observe(ctx: Context, colls: Iterable[str]) -> None:
+    """Inside a stamping transaction: read the watermarks of ``colls`` (enlisting them, so that an
+    advance before the commit makes it conflict) and move the HLC above them."""
+    for coll in colls:
+        value = await ctx.sys.get(closed_key(coll))
+        if value is not None:
+            ctx.hlc.observe(int(value))
+
+
+async def advance(ctx: Context, coll: str) -> int:
+    """Raise ``coll``'s watermark to this hub's HLC (above its current value); return it."""
+
+    async def once() -> int:
+        async with ctx.transaction() as tx:
+            key = closed_key(coll)
+            current = int(await ctx.sys.get(key) or 0)
+            ctx.hlc.observe(current)
+            now = ctx.clock()
+            new = ctx.hlc.now(now)
+            await ctx.sys.put(key, new, value_hint=LongObject)
+            await tx.commit()
+        _note_skew(ctx, physical_ms(current) - now)
+        return new
+
+    return await ctx.call(
+        lambda: retry_conflicts(
+            once, refused="advancing the watermark failed", gave_up=f"watermark of {coll!r}"
+        )
+    )
+
+
+async def read(ctx: Context, coll: str) -> int:
+    """The current watermark (0 before any advance)."""
+    return int(await ctx.sys.get(closed_key(coll)) or 0)
+
+
+def _note_skew(ctx: Context, ahead_ms: int) -> None:
+    """Record how far the fleet's watermark runs ahead of this hub's clock (0 when it does not)."""
+    ahead_ms = max(0, ahead_ms)
+    warn = ahead_ms > SKEW_WARN_MS
+    if warn and ctx.skew_ms <= SKEW_WARN_MS:
+        log.warning(
+            "clock skew: versions stamped by other hubs run %.1f s ahead of this hub's clock; check NTP "
+            "on every hub (sync stays correct, but versions follow the fastest clock)",
+            ahead_ms / 1000,
+        )
+    ctx.skew_ms = ahead_ms
