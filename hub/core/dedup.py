@@ -13,6 +13,14 @@ from typing import Any
 
 RETAINED_RESULTS = 4096
 
+
+def record_key(owner: str | None, client: str) -> str:
+    """Where a client's record lives: per authenticated subject, so that another user who learns a
+    client id (they are not secret) cannot poison its record, e.g. with a forged huge ``seq`` that
+    would make the owner's later writes answer ``dup``. ``owner`` None (no identity): the client id."""
+    return client if owner is None else f"{owner}\x1f{client}"
+
+
 Result = dict[str, Any]
 
 

@@ -139,7 +139,8 @@ class MutationWorker:
             def check(coll: str, doc_id: str, old: Doc | None, new: Doc | None) -> bool:
                 return policy.check_write(bound, coll, doc_id, old, new)
 
-        applied = iter(await self.store.apply(eff.client, muts, check=check) if muts else [])
+        owner = identity.subject if identity is not None else None
+        applied = iter(await self.store.apply(eff.client, muts, check=check, owner=owner) if muts else [])
         by_seq = {mu.seq: mu for mu in muts}
         results: list[dict[str, Any]] = []
         for s in eff.slots:

@@ -166,6 +166,13 @@ class Subscription:
             identity, self.coll, batch, mode="snapshot" if mode == "snapshot" else "delta"
         )
 
+    async def _total(self, mode: str) -> int | None:
+        """``page.total`` of a snapshot: the collection's size, unless a row filter applies (the
+        count would tell a user how much exists that they cannot read)."""
+        if mode != "snapshot" or self.port.policy.has_row_filter(self.coll):
+            return None
+        return await self.port.store.count(self.coll)
+
     def _count_resync(self, reason: str) -> None:
         self.port.metrics.resyncs.labels(reason).inc()
 
@@ -181,7 +188,7 @@ class Subscription:
             if not announced:
                 port.send_control(m.resync(coll, reason, mode), coll)
             self._count_resync(reason)
-        total = await store.count(coll) if mode == "snapshot" else None
+        total = await self._total(mode)
         done = 0
         # Everything at or below the watermark read before the first page committed before it:
         # once paging ends, the client holds all of it (or newer), whatever the clocks.
@@ -196,7 +203,7 @@ class Subscription:
                 port.send_control(m.resync(coll, "retention", "snapshot"), coll)
                 self._count_resync("retention")
                 mode, after, reset, include_deleted, done = "snapshot", 0, True, False, 0
-                total = await store.count(coll)
+                total = await self._total("snapshot")
                 continue
             if batch:
                 visible = self._visible(batch, mode)

@@ -44,9 +44,15 @@ class Store(Protocol):
     async def info(self, coll: str) -> CollectionInfo: ...
 
     async def apply(
-        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+        self,
+        client: str,
+        batch: Sequence[Mutation],
+        *,
+        check: WriteCheck | None = None,
+        owner: str | None = None,
     ) -> list[MutationResult]:
-        """Apply a client's mutations exactly once, in order, atomically with their dedup record.
+        """Apply a client's mutations exactly once, in order, atomically with their dedup record
+        (that of ``client`` for the authenticated subject ``owner``: ``hub.core.dedup.record_key``).
         ``check`` (when given) vets every new mutation against the stored document first.
 
         Raises StoreUnavailable when nothing could be decided; then nothing of the batch was applied

@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.core import mutation
 from hub.core.conflict import Stored
-from hub.core.dedup import DedupRecord
+from hub.core.dedup import DedupRecord, record_key
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.hlc import Hlc
 from hub.core.types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
@@ -100,12 +100,17 @@ class MemoryStore:
     # ------------------------------------------------------------------ writes
 
     async def apply(
-        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+        self,
+        client: str,
+        batch: Sequence[Mutation],
+        *,
+        check: WriteCheck | None = None,
+        owner: str | None = None,
     ) -> list[MutationResult]:
         self._check()
         self.apply_calls += 1
         async with self._lock:
-            record = self._dedup.setdefault(client, DedupRecord())
+            record = self._dedup.setdefault(record_key(owner, client), DedupRecord())
             results: list[MutationResult] = []
             emitted: dict[str, list[Change]] = {}
             for mut in batch:

@@ -141,3 +141,41 @@ async def test_sub_needs_read_permission(ignite_addresses: list[tuple[str, int]]
             await alice.put(secret, "s2", {"text": MARK.decode()})
             await asyncio.sleep(0.3)
             assert not leaked(bob.raw) and bob.close_code is None
+
+
+async def test_page_total_does_not_reveal_what_a_user_cannot_read(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    notes = fresh("notes")
+    colls: dict[str, Any] = {notes: {"access": {"row_filter": "tests.support.acl:owner_only"}}}
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob:
+            for i in range(7):
+                assert (await alice.put(notes, f"a{i}", {"owner": "alice"}))["s"] == "ok"
+            assert (await bob.put(notes, "b1", {"owner": "bob"}))["s"] == "ok"
+            await bob.sub(notes)
+            pages = [m for m in bob.received if m["t"] == "page"]
+            assert pages and set(bob.docs(notes)) == {"b1"}
+            assert all(p["total"] is None for p in pages), [p["total"] for p in pages]
+
+
+async def test_a_client_id_cannot_be_poisoned_by_another_user(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    """Client ids are not secret. Bob, knowing Alice's, sends a forged huge ``seq`` under it; Alice's
+    next write must still be applied (before, it was answered ``dup`` and never stored)."""
+    notes = fresh("notes")
+    async with hub_on_ignite(config(ignite_addresses, {notes: {}})) as run:
+        async with connected(run.url, token("alice"), "alices-phone") as alice:
+            assert (await alice.put(notes, "a1", {"n": 1}))["s"] == "ok"
+            alice_seq = alice.seq
+        async with connected(run.url, token("bob"), "alices-phone") as bob:
+            forged = bob.put_op(notes, "b1", {"n": 666})
+            forged["seq"] = 2**40
+            (res,) = await bob.mut([forged])
+            assert res["s"] == "ok"
+        async with connected(run.url, token("alice"), "alices-phone") as alice:
+            alice.seq = alice_seq
+            (res,) = await alice.mut([alice.put_op(notes, "a2", {"n": 2})])
+            assert res["s"] == "ok" and not res.get("dup"), res
+            assert await cache_get(ignite_addresses, notes, "a2") is not None

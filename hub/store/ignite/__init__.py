@@ -243,9 +243,14 @@ class IgniteStore:
 
     # -- writes and reads ---------------------------------------------------------------------------------
     async def apply(
-        self, client: str, batch: Sequence[Mutation], *, check: WriteCheck | None = None
+        self,
+        client: str,
+        batch: Sequence[Mutation],
+        *,
+        check: WriteCheck | None = None,
+        owner: str | None = None,
     ) -> list[MutationResult]:
-        return await write.apply(self.ctx, self._colls, client, batch, check)
+        return await write.apply(self.ctx, self._colls, client, batch, check, owner)
 
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         c = self.coll(coll)

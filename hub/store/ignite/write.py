@@ -19,7 +19,7 @@ from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,un
 from hub import codec
 from hub.core import mutation
 from hub.core.conflict import Stored
-from hub.core.dedup import DedupRecord
+from hub.core.dedup import DedupRecord, record_key
 from hub.core.doc import doc_hash
 from hub.core.mutation import Encode
 from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
@@ -32,11 +32,16 @@ from hub.store.ignite.values import plain_doc
 
 
 async def apply(
-    ctx: Context, colls: Mapping[str, Coll], client: str, batch: Sequence[Mutation], check: WriteCheck | None
+    ctx: Context,
+    colls: Mapping[str, Coll],
+    client: str,
+    batch: Sequence[Mutation],
+    check: WriteCheck | None,
+    owner: str | None = None,
 ) -> list[MutationResult]:
     """``Store.apply``: the batch in one transaction, retried while it conflicts."""
     return await retry_conflicts(
-        lambda: ctx.call(lambda: _apply_once(ctx, colls, client, batch, check)),
+        lambda: ctx.call(lambda: _apply_once(ctx, colls, client, batch, check, owner)),
         refused="Ignite refused the batch",
         gave_up="batch not applied",
     )
@@ -114,9 +119,15 @@ async def _apply_once(
     client_id: str,
     batch: Sequence[Mutation],
     check: WriteCheck | None = None,
+    owner: str | None = None,
 ) -> list[MutationResult]:
+    key = record_key(owner, client_id)
     async with ctx.transaction() as tx:
-        raw = await ctx.dedup.get(client_id)
+        raw = await ctx.dedup.get(key)
+        if raw is None and key != client_id:
+            # A record from before records were per subject: written by this client's own earlier
+            # batches (nothing writes that key any more), so its replays stay exactly once.
+            raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
         # Stamp above the collections' watermarks; an advance before the commit makes it retry.
         await observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls))
@@ -125,7 +136,7 @@ async def _apply_once(
         results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]
         if state.changed:
             written = await _flush(ctx, colls, state)
-            await ctx.dedup.put(client_id, dump_record(record), value_hint=ByteArrayObject)
+            await ctx.dedup.put(key, dump_record(record), value_hint=ByteArrayObject)
             pending = ctx.recent.pending(written)  # before the commit: see recent.py
             committed = False
             try:
