@@ -52,6 +52,7 @@ class HubSettings:
     # ---- operations
     shutdown_deadline_ms: int = 10_000  # SIGTERM: drain, close with 4500, exit within this
     gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
+    sweep_partitions: int = 16  # partitions reconciled per collection per second; 0 = off
     dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
     roles_claim: str = "roles"
     log_level: str = "INFO"
@@ -123,6 +124,7 @@ _HUB_TYPES: dict[str, Any] = {
     "ws_deflate": bool,
     "shutdown_deadline_ms": int,
     "gc_interval_ms": int,
+    "sweep_partitions": int,
     "dedup_ttl_ms": int,
     "roles_claim": str,
     "log_level": str,
@@ -161,7 +163,14 @@ _POSITIVE = (
     "hello_timeout_ms",
     "shutdown_deadline_ms",
 )
-_NON_NEGATIVE = ("mut_burst", "max_conns_per_subject", "connect_rate", "connect_burst", "gc_interval_ms")
+_NON_NEGATIVE = (
+    "mut_burst",
+    "max_conns_per_subject",
+    "connect_rate",
+    "connect_burst",
+    "gc_interval_ms",
+    "sweep_partitions",
+)
 
 
 def _check_keys(where: str, table: Mapping[str, Any], allowed: Mapping[str, Any]) -> None:

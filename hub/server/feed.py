@@ -61,6 +61,7 @@ class Feed:
         metrics: HubMetrics,
         recover: Callable[[], Awaitable[None]] | None = None,
         max_pending: int = 4096,
+        sweep_partitions: int = 16,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -71,6 +72,7 @@ class Feed:
         self.max_changes = max_changes
         self.backoff = backoff
         self.max_pending = max_pending
+        self.sweep_partitions = sweep_partitions
         self.subscribers: set[Subscription] = set()
         self.epoch = ""
         # Every change with a version <= covered was committed before this feed opened or has been
@@ -215,13 +217,19 @@ class Feed:
                     await task
 
     async def _settle(self) -> None:
-        """Move ``covered`` up to the closed watermark, sending what was not sent below it first."""
-        now = time.monotonic()
-        behind = self._top > self.covered  # sent changes the cursor does not cover yet
-        if not (self._sent_since_settle or behind) and now - self._last_settle < SETTLE_IDLE_S:
-            return
-        self._sent_since_settle, self._last_settle = False, now
+        """Sweep a few partitions for writes that raised no event, then move ``covered`` up to the
+        closed watermark, sending what was not sent below it first."""
         try:
+            if self.sweep_partitions:
+                found = await self.store.sweep(self.coll, self.sweep_partitions)
+                if found:  # stamped just now, above the watermark: sent like any change
+                    self.metrics.events_repaired.inc(len(found))
+                    await self._fan_out(found)
+            now = time.monotonic()
+            behind = self._top > self.covered  # sent changes the cursor does not cover yet
+            if not (self._sent_since_settle or behind) and now - self._last_settle < SETTLE_IDLE_S:
+                return
+            self._sent_since_settle, self._last_settle = False, now
             closed = await self.store.advance(self.coll)
             after = self.covered
             while after < closed:

@@ -78,6 +78,7 @@ class Hub:
                 policy=self.policy,
                 metrics=self.metrics,
                 recover=self._recover(spec),
+                sweep_partitions=self.config.hub.sweep_partitions,
             )
             self.feeds[name] = feed
             await feed.start()

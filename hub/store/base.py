@@ -77,6 +77,11 @@ class Store(Protocol):
         rows were read (call again from there)."""
         ...
 
+    async def sweep(self, coll: str, partitions: int) -> list[Change]:
+        """Reconcile the next ``partitions`` slices of the collection, round robin: stamp what changed
+        without a change event (bulk loaders, ``clear()``, eviction) and return those changes."""
+        ...
+
     async def count(self, coll: str) -> int:
         """Number of live documents (an estimate is fine; for progress reporting)."""
         ...

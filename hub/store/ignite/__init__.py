@@ -33,7 +33,10 @@ from typing import Any
 
 from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
 from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
-from pyignite.exceptions import AuthenticationError  # type: ignore[import-untyped,unused-ignore]
+from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    AuthenticationError,
+    CacheError,
+)
 
 from hub.core.errors import HubUsageError, IgniteConnectError, StoreUnavailable
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
@@ -45,6 +48,7 @@ from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
+from hub.store.ignite.stamp import reconcile_partition
 from hub.store.ignite.stamp import stamp as stamp_keys
 from hub.store.ignite.tx import Context
 
@@ -270,6 +274,24 @@ class IgniteStore:
     ) -> tuple[list[Change], int]:
         c = self.coll(coll)
         return await self.ctx.call(lambda: read.unseen(self.ctx, c, after, upto, seen, limit))
+
+    async def sweep(self, coll: str, partitions: int) -> list[Change]:
+        """Reconcile the next ``partitions`` partitions of ``coll`` (round robin), stamping what changed
+        without a continuous-query event; return those changes (:func:`~.stamp.reconcile_partition`)."""
+        c = self.coll(coll)
+        out: list[Change] = []
+        for _ in range(min(partitions, c.partitions)):
+            p = c.sweep_next
+            try:
+                out += await self.ctx.call(lambda p=p: reconcile_partition(self.ctx, c, p))  # type: ignore[misc]
+            except CacheError as e:
+                if p == 0:
+                    raise StoreUnavailable(f"sweeping {coll!r} failed: {e}") from e
+                c.partitions = p  # past the last partition of this cache: wrap around
+                c.sweep_next = 0
+                continue
+            c.sweep_next = (p + 1) % c.partitions
+        return out
 
     async def count(self, coll: str) -> int:
         c = self.coll(coll)

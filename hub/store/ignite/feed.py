@@ -75,6 +75,7 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
         time_interval_ms=CQ_TIME_INTERVAL_MS,
         buffer_batches=CQ_BUFFER_BATCHES,
         buffer_bytes=CQ_BUFFER_BYTES,
+        include_expired=True,  # an entry that expires is a delete subscribers must hear about
     )
     try:
         await cq.__aenter__()

@@ -133,8 +133,11 @@ def _read_page(r: BinaryReader) -> tuple[list[tuple[Any, Any]], bool]:
     return rows, r.u8() != 0
 
 
-async def scan_pages(cache: Any, page_size: int = 1000) -> AsyncIterator[list[tuple[Any, Any]]]:
-    """A full scan query of ``cache`` (outside transactions), page by page of ``(key, value)``.
+async def scan_pages(
+    cache: Any, page_size: int = 1000, partition: int = -1
+) -> AsyncIterator[list[tuple[Any, Any]]]:
+    """A scan query of ``cache`` (outside transactions), page by page of ``(key, value)``: the whole
+    cache, or one ``partition``.
 
     Raises:
         BinaryDecodeError: a value the hub's decoder cannot read;
@@ -144,8 +147,9 @@ async def scan_pages(cache: Any, page_size: int = 1000) -> AsyncIterator[list[tu
         raise FastPathUnavailable("scan inside a transaction")
     conn, header = await _connection(cache)
     decoder = BinaryDecoder.for_client(cache.client)
-    # filter: null; page size; partitions: -1 (all); local: false
-    body = await _call(conn, OpCode.QUERY_SCAN, header + NULL + I32.pack(page_size) + I32.pack(-1) + b"\x00")
+    # filter: null; page size; partition (-1: all); local: false
+    query = header + NULL + I32.pack(page_size) + I32.pack(partition) + b"\x00"
+    body = await _call(conn, OpCode.QUERY_SCAN, query)
     cursor: int = I64.unpack_from(body, 0)[0]
     more = True
     try:

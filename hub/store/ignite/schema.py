@@ -205,6 +205,10 @@ class Coll:
     meta: Any  # AioCache
     table: str
     transactional: bool
+    # The background sweep (stamp.reconcile_partition): next partition, and the data cache's
+    # partition count (Ignite's default until a scan past the end says otherwise).
+    sweep_next: int = 0
+    partitions: int = 1024
 
 
 async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: dict[str, Coll]) -> None:
@@ -224,7 +228,11 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
     old_epoch = await ctx.sys.get(key)
     meta, created = await _meta_cache(client, spec, names)
     vtype = ValueType(spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name))
-    colls[spec.name] = Coll(spec, vtype, data, meta, meta_table_name(spec.cache_name), not atomic)
+    old = colls.get(spec.name)
+    table = meta_table_name(spec.cache_name)
+    colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic)
+    # hubs sweep from different places, so that together they cover the partitions sooner
+    colls[spec.name].sweep_next = old.sweep_next if old is not None else secrets.randbelow(1024)
     if created and old_epoch is not None:
         # the meta table was lost (dropped, wiped) while the epoch survived: every cursor is void
         await ctx.sys.replace_if_equals(

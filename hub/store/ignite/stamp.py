@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 STAMP_CHUNK = 500
 
 _REMOVED = (EventType.REMOVED, EventType.EXPIRED)
+_ABSENT = MetaRow(0, 0, "", 0, True)
 
 
 def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
@@ -135,6 +136,39 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
     if pending:
         out.extend(await stamp(ctx, c, pending))
     return out
+
+
+async def reconcile_partition(ctx: Context, c: Coll, partition: int) -> list[Change]:
+    """Reconcile one partition of the data cache: stamp what changed there without an event (the data
+    streamer, ``clear()``, eviction), in work bounded by the partition's size.
+
+    Data keys of the partition are looked up in the meta table; live meta rows of the meta cache's
+    partition with the same number whose data was not seen are looked up in the data (the two caches
+    need not share their partitioning for this to find every difference over a full cycle).
+    """
+    hashes: dict[str, int] = {}
+    async for rows in scan_pages(c.data, 1000, partition):
+        for key, value in rows:
+            if isinstance(key, str):
+                hashes[key] = doc_hash(plain_doc(value))
+    metas = await get_all(c.meta, [string_key(k) for k in hashes]) if hashes else {}
+    pending = {k: h for k, h in hashes.items() if (MetaRow.from_ignite(metas.get(k)) or _ABSENT).h != h}
+    orphans: dict[str, int] = {}
+    async for rows in scan_pages(c.meta, 1000, partition):
+        for key, value in rows:
+            row = MetaRow.from_ignite(value)
+            if isinstance(key, str) and key not in hashes and row is not None and row.h != 0:
+                orphans[key] = row.h  # live meta rows whose data was not in this data partition
+    if orphans:
+        data = await get_all(c.data, [string_key(k) for k in orphans])
+        for key, h in orphans.items():
+            found = doc_hash(plain_doc(data.get(key)))
+            if found != h:
+                pending[key] = found  # 0: the data is gone, a delete nobody stamped
+    if not pending:
+        return []
+    log.info("collection %s: partition %d: stamping %d keys", c.spec.name, partition, len(pending))
+    return await stamp(ctx, c, pending)
 
 
 async def reconcile(ctx: Context, c: Coll) -> list[Change]:
