@@ -12,7 +12,10 @@ The steps, in order:
    from the record (:func:`replay_result`);
 2. **vet** (:func:`vet`): unknown collection, read-only collection, ``put`` without a document; then
    the connection's row-level write permission (``check``) on the stored document;
-3. **decide**: the collection's conflict policy (:func:`hub.core.conflict.decide`);
+3. **decide**: the collection's conflict policy (:func:`hub.core.conflict.decide`), after one rule
+   of its own: a mutation based on a version of a document that no longer has any trace (its
+   tombstone was purged, so it was deleted at or below the collection's ``floor``) and made no later
+   than that floor loses, as it would have to the delete (:func:`_purged_delete`);
 4. **encode**: the store turns the document to write into what it will store (``encode``; Ignite
    coerces field types and may refuse the document with :class:`~hub.core.errors.InvalidDocument`);
 5. **stamp**: a new version above the document's, ``Hlc.next_after(now_ms, current.ver)``; a decision
@@ -36,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .conflict import Decision, Incoming, Stored, decide
+from .conflict import Decision, Incoming, Policy, Stored, decide
 from .dedup import DedupRecord
 from .doc import ID_FIELD
 from .errors import ErrorCode, InvalidDocument
@@ -96,6 +99,7 @@ def apply(
     now_ms: int,
     check: WriteCheck | None = None,
     encode: Encode | None = None,
+    floor: int = 0,
 ) -> Outcome:
     """Run the write rule (module doc) for ``m`` by ``client`` against ``current``.
 
@@ -109,6 +113,7 @@ def apply(
         now_ms: the hub's wall clock.
         check: the connection's row-level write permission.
         encode: the store's encoding of a document to write (default: stored as given).
+        floor: the collection's tombstone floor (versions of purged tombstones are at or below it).
 
     Raises:
         Whatever ``encode`` raises other than InvalidDocument; nothing has changed then.
@@ -129,10 +134,26 @@ def apply(
         # Last-writer-wins never trusts a client clock past the hub's time (docs/sync-model.md §2).
         ts = bound_ts(m.ts, max(now_ms, physical_ms(hlc.last)))
         incoming = Incoming(client, m.op, _without_id(m.doc), ts, m.base)
-        decision = decide(spec.policy, current, incoming, spec.merge)
+        if _purged_delete(current, incoming, floor):
+            decision = _lost_to_delete(spec.policy)
+        else:
+            decision = decide(spec.policy, current, incoming, spec.merge)
         outcome = _stamp(m, decision, current, hlc, now_ms, encode)
     record.record(m.seq, outcome.result.to_wire())
     return outcome
+
+
+def _purged_delete(current: Stored, incoming: Incoming, floor: int) -> bool:
+    """Whether ``incoming`` edits a document deleted since, whose tombstone is purged: the client held
+    a version (``base``) but nothing of the document is left, and the edit is not newer than the
+    newest purged delete. Replayed offline edits then never resurrect a deleted document."""
+    absent = current.doc is None and current.ver == 0
+    return absent and (incoming.base or 0) > 0 and incoming.ts <= floor
+
+
+def _lost_to_delete(policy: Policy) -> Decision:
+    status: Literal["conflict", "rejected"] = "rejected" if policy is Policy.REJECT_IF_STALE else "conflict"
+    return Decision(status, False, None, 0, "")
 
 
 def _stamp(

@@ -125,6 +125,7 @@ class MemoryStore:
                     hlc=self._hlc,
                     now_ms=self._clock(),
                     check=check,
+                    floor=0 if c is None else c.floor,
                 )
                 if c is not None and outcome.stored is not None:
                     c.docs[mut.id] = outcome.stored

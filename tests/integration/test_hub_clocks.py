@@ -209,3 +209,31 @@ async def test_no_deletes_for_longer_than_retention_still_catches_up(
     synced = await sub(again, coll, cursor)
     assert [r["reason"] for r in again.resyncs] == ["retention"] and synced["reset"] is True
     assert set(again.docs(coll)) == {"b"}
+
+
+async def test_an_offline_edit_never_resurrects_a_purged_delete(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
+) -> None:
+    """B edits a document offline; A deletes it afterwards; the tombstone is purged; B comes back and
+    replays its edit. The delete was acknowledged and is newer: the edit must lose (before, with no
+    trace of the document left, it was stored and the document came back)."""
+    coll = fresh("res")
+    hub = await hubs(
+        "h", ignite_addresses, {coll: {"cache": coll}}, tombstone_retention_ms=1_000, gc_interval_ms=500
+    )
+    a, b = await _client(clients, hub), await _client(clients, hub)
+    ver = (await a.put(coll, "x", {"n": 1}))["ver"]
+    await sub(b, coll)
+    assert b.versions(coll)["x"] == ver
+    offline_edit = b.put_op(coll, "x", {"n": 2}, base=ver)  # made now, sent later
+    await asyncio.sleep(0.05)
+    assert (await a.delete(coll, "x"))["s"] == "ok"
+    await asyncio.sleep(2.5)  # the scenario: B stays away until the tombstone is purged
+    (res,) = await b.mut([offline_edit])
+    assert res["s"] == "conflict" and res.get("doc") is None, res
+    assert await (await aio_client.get_cache(coll)).get("x") is None, "a purged delete was undone"
+    # a document created offline (no base) is still created, however old its edit
+    created = b.put_op(coll, "fresh", {"n": 3})
+    created["ts"] = 1 << 16
+    (res,) = await b.mut([created])
+    assert res["s"] == "ok"

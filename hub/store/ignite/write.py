@@ -26,7 +26,7 @@ from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
 from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all as fast_get_all
-from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
+from hub.store.ignite.schema import Coll, MetaRow, floor_key, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
@@ -110,6 +110,7 @@ class _Slot:
 @dataclass(slots=True)
 class _Tx:
     slots: dict[tuple[str, str], _Slot] = field(default_factory=dict)
+    floors: dict[str, int] = field(default_factory=dict)
     changed: bool = False
 
 
@@ -130,8 +131,11 @@ async def _apply_once(
             raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
         # Stamp above the collections' watermarks; an advance before the commit makes it retry.
-        await observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls))
+        names = list(dict.fromkeys(m.coll for m in batch if m.coll in colls))
+        await observe_closed(ctx, names)
         state = _Tx()
+        for name in names:  # the write rule never lets a purged delete be undone (mutation.py)
+            state.floors[name] = int(await ctx.sys.get(floor_key(name)) or 0)
         await _prefetch(colls, state, record, batch)
         results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]
         if state.changed:
@@ -205,6 +209,7 @@ async def _apply_one(
                     now_ms=ctx.clock(),
                     check=check,
                     encode=_encoder(c, ctx.client.compact_footer, refreshed),
+                    floor=state.floors.get(m.coll, 0),
                 )
                 break
             except _FieldsUnknown:
