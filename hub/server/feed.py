@@ -153,7 +153,7 @@ class Feed:
     async def _pump(self, changes: AsyncIterator[list[Change]]) -> None:
         # Bounded like every queue in the hub. The fan-out never awaits a client, so a full queue
         # means this process is starved: treat it as a lost feed (resync) rather than grow.
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.max_pending + 3)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.max_pending + 4)
 
         ticking = [True]  # a _TICK is in the queue (at most one: the queue keeps room for it)
 
@@ -177,8 +177,26 @@ class Feed:
                 raise
             queue.put_nowait(_END)
 
+        async def sweep() -> None:
+            # Off the fan-out path: scanning partitions must not delay live changes.
+            while True:
+                await asyncio.sleep(SETTLE_EVERY_S)
+                try:
+                    found = await self.store.sweep(self.coll, self.sweep_partitions)
+                except StoreUnavailable as exc:
+                    log.warning("feed of %r: sweeping failed (%s)", self.coll, exc)
+                    continue
+                # Stamped just now: sent like any change. Dropped when the queue is full, settling
+                # still finds them (committed, not sent).
+                if found and queue.qsize() < self.max_pending:
+                    self.metrics.events_repaired.inc(len(found))
+                    queue.put_nowait((time.monotonic(), found))
+
         reader = asyncio.create_task(read(), name=f"feed-reader:{self.coll}")
         ticker = asyncio.create_task(tick(), name=f"feed-settle:{self.coll}")
+        tasks = [ticker, reader]
+        if self.sweep_partitions:
+            tasks.append(asyncio.create_task(sweep(), name=f"feed-sweep:{self.coll}"))
         queue.put_nowait(_TICK)  # settle at once: covered is still the value from before the open
         try:
             while True:
@@ -211,20 +229,14 @@ class Feed:
                 if merged:
                     await self._fan_out(merged, first)
         finally:
-            for task in (ticker, reader):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
 
     async def _settle(self) -> None:
-        """Sweep a few partitions for writes that raised no event, then move ``covered`` up to the
-        closed watermark, sending what was not sent below it first."""
+        """Move ``covered`` up to the closed watermark, sending what was not sent below it first."""
         try:
-            if self.sweep_partitions:
-                found = await self.store.sweep(self.coll, self.sweep_partitions)
-                if found:  # stamped just now, above the watermark: sent like any change
-                    self.metrics.events_repaired.inc(len(found))
-                    await self._fan_out(found)
             now = time.monotonic()
             behind = self._top > self.covered  # sent changes the cursor does not cover yet
             if not (self._sent_since_settle or behind) and now - self._last_settle < SETTLE_IDLE_S:

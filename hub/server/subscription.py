@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import codec
 from hub.core import messages as m
-from hub.core.cursor import Cursor, plan_sync
+from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
 from hub.core.outqueue import OutQueue
 from hub.core.types import Change
@@ -54,6 +55,11 @@ class Port(Protocol):
     @property
     def identity(self) -> Identity | None:
         """The connection's current identity (row filters)."""
+        ...
+
+    @property
+    def client_id(self) -> str:
+        """The client id of ``hello``."""
         ...
 
     def send_control(
@@ -166,6 +172,13 @@ class Subscription:
             identity, self.coll, batch, mode="snapshot" if mode == "snapshot" else "delta"
         )
 
+    def _reader_mark(self) -> str | None:
+        """Under a row filter: a fingerprint of what the identity may read (its subject and claims)."""
+        identity = self.port.identity
+        if identity is None or not self.port.policy.has_row_filter(self.coll):
+            return None
+        return hashlib.blake2b(identity.key.encode(), digest_size=8).hexdigest()
+
     async def _total(self, mode: str) -> int | None:
         """``page.total`` of a snapshot: the collection's size, unless a row filter applies (the
         count would tell a user how much exists that they cannot read)."""
@@ -182,6 +195,16 @@ class Subscription:
         started = time.monotonic()
         info = await store.info(coll)
         plan = plan_sync(cursor, info.epoch, info.floor, port.overlap_ms)
+        mark = self._reader_mark()
+        if mark is not None and plan.mode == "catchup":
+            # A cursor holds what its reader was allowed to see: under other claims (a new token
+            # on reconnect, another user in the same browser) a catch-up would keep documents no
+            # longer readable and miss ones that became readable. As an ``auth`` refresh does:
+            # a snapshot.
+            if await store.reader_mark(coll, port.client_id) != mark:
+                plan = SyncPlan("snapshot", 0, True, "auth")
+            else:
+                mark = None  # recorded already
         reason = reason or plan.resync_reason
         mode, after, reset = plan.mode, plan.after, plan.reset
         if reason is not None:
@@ -226,6 +249,8 @@ class Subscription:
         if cursor is not None and mode == "catchup" and cursor[0] == info.epoch:
             ver = max(ver, cursor[1])
         out: Cursor = (info.epoch, ver)
+        if mark is not None:  # before the cursor leaves: whoever resumes from it is checked
+            await store.set_reader_mark(coll, port.client_id, mark)
         port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
         port.metrics.catchup_seconds.labels(mode).observe(time.monotonic() - started)
         # No await from here on: the switch to LIVE and the flush are atomic for the feed.

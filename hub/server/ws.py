@@ -158,6 +158,10 @@ class Connection:
         """The identity of the token in force (None before authentication)."""
         return self.auth.identity
 
+    @property
+    def client_id(self) -> str:
+        return self.session.client
+
     # ----------------------------------------------------------------- Port (subscription.py)
 
     @property

@@ -82,6 +82,14 @@ class Store(Protocol):
         without a change event (bulk loaders, ``clear()``, eviction) and return those changes."""
         ...
 
+    async def reader_mark(self, coll: str, client: str) -> str | None:
+        """What ``set_reader_mark`` last recorded for this client and collection (None: nothing)."""
+        ...
+
+    async def set_reader_mark(self, coll: str, client: str, mark: str) -> None:
+        """Record under which read permissions ``client``'s cursor of ``coll`` was issued."""
+        ...
+
     async def count(self, coll: str) -> int:
         """Number of live documents (an estimate is fine; for progress reporting)."""
         ...

@@ -50,6 +50,7 @@ class MemoryStore:
     def __init__(self, *, clock: Any = _now_ms) -> None:
         self._colls: dict[str, _Coll] = {}
         self._dedup: dict[str, DedupRecord] = {}
+        self._marks: dict[tuple[str, str], str] = {}
         self._hlc = Hlc()
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -189,6 +190,14 @@ class MemoryStore:
         self._check()
         self._coll(coll)
         return []
+
+    async def reader_mark(self, coll: str, client: str) -> str | None:
+        self._check()
+        return self._marks.get((coll, client))
+
+    async def set_reader_mark(self, coll: str, client: str, mark: str) -> None:
+        self._check()
+        self._marks[(coll, client)] = mark
 
     async def count(self, coll: str) -> int:
         self._check()

@@ -48,7 +48,10 @@ async def test_read_forbidden_documents_never_reach_the_client(
         },
     }
     async with hub_on_ignite(config(ignite_addresses, colls)) as run:
-        async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob:
+        async with (
+            connected(run.url, token("alice")) as alice,
+            connected(run.url, token("bob"), "bobs-browser") as bob,
+        ):
             for doc_id in ("a1", "a2"):
                 res = await alice.put(notes, doc_id, {"owner": "alice", "text": MARK.decode()})
                 assert res["s"] == "ok"
@@ -85,7 +88,7 @@ async def test_read_forbidden_documents_never_reach_the_client(
         async with connected(run.url, token("alice")) as alice, connected(run.url, token("bob")) as bob2:
             await alice.put(notes, "a4", {"owner": "alice", "text": MARK.decode()})
             await bob2.put(notes, "b2", {"owner": "bob", "text": "new for bob"})
-        async with connected(run.url, token("bob")) as bob:
+        async with connected(run.url, token("bob"), "bobs-browser") as bob:
             synced = await bob.sub(notes, cursor)
             assert synced["mode"] == "catchup"
             assert "b2" in bob.docs(notes) and "a4" not in bob.docs(notes)
@@ -179,3 +182,32 @@ async def test_a_client_id_cannot_be_poisoned_by_another_user(
             (res,) = await alice.mut([alice.put_op(notes, "a2", {"n": 2})])
             assert res["s"] == "ok" and not res.get("dup"), res
             assert await cache_get(ignite_addresses, notes, "a2") is not None
+
+
+async def test_reconnecting_with_other_claims_resyncs_what_the_user_may_read(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    """Bob syncs as a member of team red and leaves with his cursor; he comes back (same browser,
+    same client id) with a token for team blue. Nothing changed in the collection since: a
+    catch-up would keep red's documents and never send blue's. He must get what blue may read."""
+    tasks = fresh("tasks")
+    colls: dict[str, Any] = {tasks: {"access": {"row_filter": "tests.support.acl:team_only"}}}
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("admin", team="red")) as red:
+            for i in range(3):
+                assert (await red.put(tasks, f"r{i}", {"team": "red"}))["s"] == "ok"
+        async with connected(run.url, token("admin", team="blue")) as blue:
+            assert (await blue.put(tasks, "b0", {"team": "blue"}))["s"] == "ok"
+        async with connected(run.url, token("bob", team="red"), "bobs-laptop") as bob:
+            await bob.sub(tasks)
+            assert set(bob.docs(tasks)) == {"r0", "r1", "r2"}
+            cursor, held = bob.cursors[tasks], dict(bob.models[tasks])
+        async with connected(run.url, token("bob", team="blue"), "bobs-laptop") as bob:
+            bob.models[tasks] = held  # what the browser kept
+            synced = await bob.sub(tasks, cursor)
+            assert [r["reason"] for r in bob.resyncs] == ["auth"] and synced["reset"] is True
+            assert set(bob.docs(tasks)) == {"b0"}
+        async with connected(run.url, token("bob", team="blue"), "bobs-laptop") as bob:
+            bob.models[tasks] = {}
+            synced = await bob.sub(tasks, synced["cursor"])
+            assert synced["mode"] == "catchup" and not bob.resyncs, "same claims: a plain catch-up"

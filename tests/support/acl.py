@@ -36,6 +36,11 @@ def owner_only(identity: Identity, doc_id: str, doc: Mapping[str, Any]) -> bool:
     return doc.get("owner") == identity.subject
 
 
+def team_only(identity: Identity, doc_id: str, doc: Mapping[str, Any]) -> bool:
+    """Row filter: a user sees the documents of the team named in their token's ``team`` claim."""
+    return doc.get("team") == identity.claims.get("team")
+
+
 def anyone_writes(
     identity: Identity, doc_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 
 from pyignite import AioClient  # type: ignore[import-untyped,unused-ignore]
 from pyignite.connection.ssl import create_ssl_context  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes import String  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     AuthenticationError,
     CacheError,
@@ -51,6 +52,11 @@ from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
 from hub.store.ignite.stamp import reconcile_partition
 from hub.store.ignite.stamp import stamp as stamp_keys
 from hub.store.ignite.tx import Context
+
+
+def _mark_key(coll: str, client: str) -> str:
+    return f"reader\x1f{coll}\x1f{client}"
+
 
 #: How long opening the store or a collection waits for nodes still starting (see _await_nodes_started).
 NODE_START_WAIT_S = 60.0
@@ -292,6 +298,14 @@ class IgniteStore:
                 continue
             c.sweep_next = (p + 1) % c.partitions
         return out
+
+    async def reader_mark(self, coll: str, client: str) -> str | None:
+        # Beside the client's dedup records: they expire together (dedup_ttl_ms after last use).
+        value = await self.ctx.call(lambda: self.ctx.dedup.get(_mark_key(coll, client)))
+        return value if isinstance(value, str) else None
+
+    async def set_reader_mark(self, coll: str, client: str, mark: str) -> None:
+        await self.ctx.call(lambda: self.ctx.dedup.put(_mark_key(coll, client), mark, value_hint=String))
 
     async def count(self, coll: str) -> int:
         c = self.coll(coll)
