@@ -78,7 +78,7 @@ def _default_store(config: Config) -> Store:
         list(config.ignite.addresses),
         client_options=config.ignite.client_kwargs(),
         dedup_ttl_ms=config.hub.dedup_ttl_ms,
-        system_backups=max((c.backups for c in config.collections), default=0),
+        system_backups=max((c.backups for c in config.collections), default=1),
     )
 
 

@@ -228,7 +228,7 @@ def _collection(name: str, table: Mapping[str, Any], src: str) -> CollectionSpec
     atomicity = table.get("atomicity", "TRANSACTIONAL")
     if atomicity not in ("TRANSACTIONAL", "ATOMIC"):
         raise HubUsageError(f"{where}: atomicity must be TRANSACTIONAL or ATOMIC")
-    if table.get("backups", 0) < 0:
+    if table.get("backups", 1) < 0:
         raise HubUsageError(f"{where}: backups must be >= 0")
     return CollectionSpec(
         name=name,
@@ -238,7 +238,7 @@ def _collection(name: str, table: Mapping[str, Any], src: str) -> CollectionSpec
         merge=merge,
         writable=table.get("writable", True),
         atomicity=atomicity,
-        backups=table.get("backups", 0),
+        backups=table.get("backups", 1),
     )
 
 

@@ -28,7 +28,7 @@ class CollectionSpec:
     merge: MergeHook | None = None
     writable: bool = True
     atomicity: Literal["TRANSACTIONAL", "ATOMIC"] = "TRANSACTIONAL"
-    backups: int = 0
+    backups: int = 1  # durable by default: a node lost loses nothing (docs/operations.md)
 
     @property
     def cache_name(self) -> str:

@@ -367,3 +367,21 @@ async def test_pages_never_split_a_version_shared_by_two_hubs(
         page = await store.changes(cache_name, 0, 1, include_deleted=include_deleted)
         assert {c.id for c in page} == {"x", "y"}
         assert await store.changes(cache_name, page[-1].ver, 1, include_deleted=include_deleted) == []
+
+
+# -- durability --------------------------------------------------------------------------------------------
+
+
+async def test_caches_the_hub_creates_are_durable_by_default(store: IgniteStore, cache_name: str) -> None:
+    """Without a ``backups`` setting a collection's data and meta caches keep one backup, and a
+    partition whose every copy is lost is refused rather than served as empty (then synced to
+    clients as deleted)."""
+    from pyignite.datatypes.cache_config import PartitionLossPolicy
+    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_PARTITION_LOSS_POLICY
+
+    await store.ensure_collection(CollectionSpec(cache_name))
+    c = store.coll(cache_name)
+    for cache in (c.data, c.meta):
+        settings = await cache.settings()
+        assert settings[PROP_BACKUPS_NUMBER] == 1, cache.name
+        assert settings[PROP_PARTITION_LOSS_POLICY] == PartitionLossPolicy.READ_WRITE_SAFE, cache.name

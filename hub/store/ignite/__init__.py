@@ -151,7 +151,7 @@ class IgniteStore:
         client: Any = None,
         client_options: Mapping[str, Any] | None = None,
         dedup_ttl_ms: int = 0,
-        system_backups: int = 0,
+        system_backups: int = 1,
     ) -> None:
         self.addresses = list(addresses)
         # Backups of synchub_sys / synchub_dedup when this hub creates them: they must survive a

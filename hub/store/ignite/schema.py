@@ -34,6 +34,7 @@ from pyignite.datatypes import BoolObject, ExpiryPolicy, LongObject, String  # t
 from pyignite.datatypes.cache_config import (  # type: ignore[import-untyped,unused-ignore]
     CacheAtomicityMode,
     IndexType,
+    PartitionLossPolicy,
     WriteSynchronizationMode,
 )
 from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
@@ -41,6 +42,7 @@ from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unuse
     PROP_CACHE_ATOMICITY_MODE,
     PROP_EXPIRY_POLICY,
     PROP_NAME,
+    PROP_PARTITION_LOSS_POLICY,
     PROP_QUERY_ENTITIES,
     PROP_SQL_SCHEMA,
     PROP_WRITE_SYNCHRONIZATION_MODE,
@@ -56,6 +58,9 @@ from hub.store.ignite.values import ValueType, query_entity_fields
 
 META_TYPE = "SynchubMeta"
 SYS_CACHE = "synchub_sys"
+#: Caches the hub creates refuse reads and writes of a partition whose every copy was lost (until an
+#: operator resets it), instead of serving it as empty: lost data is never silently synced as deleted.
+LOSS_POLICY = PartitionLossPolicy.READ_WRITE_SAFE
 DEDUP_CACHE = "synchub_dedup"
 
 _META_SCHEMA = OrderedDict(
@@ -126,6 +131,7 @@ def meta_cache_config(data_cache: str, backups: int) -> dict[int, Any]:
         PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
         PROP_BACKUPS_NUMBER: int(backups),
         PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+        PROP_PARTITION_LOSS_POLICY: LOSS_POLICY,
         PROP_QUERY_ENTITIES: [
             {
                 "table_name": table,
@@ -189,6 +195,7 @@ async def system_cache(client: Any, name: str, backups: int, ttl_ms: int = 0) ->
         PROP_BACKUPS_NUMBER: backups,
         # An acknowledged write must survive its primary node's death: wait for the backups.
         PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+        PROP_PARTITION_LOSS_POLICY: LOSS_POLICY,
     }
     if ttl_ms > 0:
         settings[PROP_EXPIRY_POLICY] = ExpiryPolicy(create=ttl_ms, update=ttl_ms)
@@ -278,6 +285,7 @@ async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tup
             else CacheAtomicityMode.TRANSACTIONAL,
             PROP_BACKUPS_NUMBER: spec.backups,
             PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+            PROP_PARTITION_LOSS_POLICY: LOSS_POLICY,
         }
     )
     settings = await data.settings()
