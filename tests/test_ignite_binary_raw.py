@@ -77,3 +77,14 @@ def test_layout_reads_back_with_the_cq_decoder() -> None:
     value, end = dec.decode_sync(raw)
     assert end == len(raw)
     assert dict(value) == stored
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_an_empty_document_decodes_without_metadata(compact: bool) -> None:
+    """A value with no fields needs no type metadata (Ignite may hold none for it); asking for it
+    failed and lost the feed of a collection where someone wrote ``{}``."""
+    (raw, _), stored = ValueType("todo").encode_raw({}, compact)
+    assert stored == {}
+    value, end = BinaryDecoder(None).decode_sync(raw)  # no metadata cached at all
+    assert end == len(raw)
+    assert dict(value) == {}

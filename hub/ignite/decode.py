@@ -221,18 +221,20 @@ class BinaryReader:
         if not flags & _FLAG_USER_TYPE:
             raise BinaryDecodeError(f"unsupported non-user complex object type {type_id}")
         meta = self.meta.get(type_id)
+        schema_end = end - 4 if flags & _FLAG_HAS_RAW else end
+        if not flags & _FLAG_HAS_SCHEMA or schema_end <= start + schema_off:
+            # No fields (an empty document): nothing to look up. Ignite may hold no metadata for
+            # such a value at all, so asking for it would fail and lose the feed for nothing.
+            return BinaryObject(meta.type_name if meta is not None else "", type_id)
         if meta is None:
             raise NeedMetadata(type_id, schema_id)
         result = BinaryObject(meta.type_name, type_id)
-        if not flags & _FLAG_HAS_SCHEMA:
-            return result
         if flags & _FLAG_OFFSET_1:
             off_size, off_fmt = 1, "B"
         elif flags & _FLAG_OFFSET_2:
             off_size, off_fmt = 2, "H"
         else:
             off_size, off_fmt = 4, "i"
-        schema_end = end - 4 if flags & _FLAG_HAS_RAW else end
         if flags & _FLAG_COMPACT:
             ids = meta.schemas.get(schema_id)
             if ids is None:

@@ -183,7 +183,7 @@ class Feed:
                 await asyncio.sleep(SETTLE_EVERY_S)
                 try:
                     found = await self.store.sweep(self.coll, self.sweep_partitions)
-                except StoreUnavailable as exc:
+                except Exception as exc:  # e.g. a value nobody can decode: the next slice may be fine
                     log.warning("feed of %r: sweeping failed (%s)", self.coll, exc)
                     continue
                 # Stamped just now: sent like any change. Dropped when the queue is full, settling
