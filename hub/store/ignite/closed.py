@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from pyignite.datatypes import LongObject  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.hlc import physical_ms
-from hub.store.ignite.schema import closed_key
+from hub.store.ignite.read import get_all
+from hub.store.ignite.schema import closed_key, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,19 @@ log = logging.getLogger(__name__)
 SKEW_WARN_MS = 5_000
 
 
-async def observe(ctx: Context, colls: Iterable[str]) -> None:
+async def observe(ctx: Context, colls: Iterable[str]) -> dict[str, int]:
     """Inside a stamping transaction: read the watermarks of ``colls`` (enlisting them, so that an
-    advance before the commit makes it conflict) and move the HLC above them."""
-    for coll in colls:
-        value = await ctx.sys.get(closed_key(coll))
+    advance before the commit makes it conflict) and move the HLC above them. Returns each
+    collection's tombstone floor, read in the same request (the write rule needs it)."""
+    names = list(colls)
+    if not names:
+        return {}
+    values = await get_all(ctx.sys, [closed_key(n) for n in names] + [floor_key(n) for n in names])
+    for name in names:
+        value = values.get(closed_key(name))
         if value is not None:
             ctx.hlc.observe(int(value))
+    return {name: int(values.get(floor_key(name)) or 0) for name in names}
 
 
 async def advance(ctx: Context, coll: str) -> int:

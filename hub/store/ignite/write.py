@@ -26,7 +26,7 @@ from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
 from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all as fast_get_all
-from hub.store.ignite.schema import Coll, MetaRow, floor_key, meta_value, register_meta
+from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
@@ -131,11 +131,9 @@ async def _apply_once(
             raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
         # Stamp above the collections' watermarks; an advance before the commit makes it retry.
-        names = list(dict.fromkeys(m.coll for m in batch if m.coll in colls))
-        await observe_closed(ctx, names)
         state = _Tx()
-        for name in names:  # the write rule never lets a purged delete be undone (mutation.py)
-            state.floors[name] = int(await ctx.sys.get(floor_key(name)) or 0)
+        # (and the floors: the write rule never lets a purged delete be undone, mutation.py)
+        state.floors = await observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls))
         await _prefetch(colls, state, record, batch)
         results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]
         if state.changed:
