@@ -56,12 +56,15 @@ CLIENT_TS_LEEWAY_MS = 1_000
 
 def client_offset_ms(client_now_ms: int | None, hub_ms: int) -> int:
     """The correction for a client's clock, estimated once per connection from the ``now`` it sent
-    in ``hello``: 0 within :data:`CLIENT_CLOCK_TRUST_MS` (or when it sent none). Fixed per connection,
-    so a client's own edits keep their order."""
+    in ``hello``: negative when the client's clock runs ahead by more than
+    :data:`CLIENT_CLOCK_TRUST_MS`, else 0. Fixed per connection, so a client's own edits keep their
+    order. A clock that lags is not corrected: a client's timestamps come from its HLC, which has
+    observed the hub's versions and is then ahead of its wall clock, so adding the lag would push
+    them into the future; a lagging clock can only make edits look older, never beat later ones."""
     if client_now_ms is None:
         return 0
     offset = hub_ms - client_now_ms
-    return offset if abs(offset) > CLIENT_CLOCK_TRUST_MS else 0
+    return offset if offset < -CLIENT_CLOCK_TRUST_MS else 0
 
 
 def rebase_ts(ts: int, offset_ms: int) -> int:

@@ -105,3 +105,17 @@ def test_issued_versions_strictly_increase(start: int, ops: list[Op]) -> None:
         if kind == "next_after":
             assert v > floor
         prev = v
+
+
+def test_client_clock_corrections() -> None:
+    from hub.core.hlc import CLIENT_TS_LEEWAY_MS, bound_ts, client_offset_ms, pack, rebase_ts
+
+    hour = 3_600_000
+    assert client_offset_ms(None, 10 * hour) == 0
+    assert client_offset_ms(10 * hour + 1_500, 10 * hour) == 0  # within the trusted 2 s
+    assert client_offset_ms(12 * hour, 10 * hour) == -2 * hour  # ahead: corrected
+    assert client_offset_ms(9 * hour, 10 * hour) == 0  # behind: its HLC already follows the hub
+    assert rebase_ts(pack(12 * hour, 3), -2 * hour) == pack(10 * hour, 3)
+    assert rebase_ts(pack(1, 0), -2 * hour) == 0
+    assert bound_ts(pack(12 * hour, 0), 10 * hour) == pack(10 * hour + CLIENT_TS_LEEWAY_MS, 0xFFFF)
+    assert bound_ts(pack(9 * hour, 0), 10 * hour) == pack(9 * hour, 0)
