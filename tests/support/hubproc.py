@@ -150,18 +150,27 @@ class HubProcess:
     def kill(self) -> None:
         """SIGKILL the process (no shutdown of any kind) and reap it."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            self._signal(signal.SIGKILL)
         self._reap()
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM (uvicorn shuts down: 4500 to clients), SIGKILL after ``grace`` seconds."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGKILL)
+                self._signal(signal.SIGKILL)
         self._reap()
+
+    def _signal(self, sig: int) -> None:
+        """Signal the hub's whole process group (its own session): with a ``wrap`` such as
+        ``faketime`` the hub is a child of the process started here, and must not outlive it."""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def _reap(self) -> None:
         if self.proc is not None:
