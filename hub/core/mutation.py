@@ -133,22 +133,34 @@ def apply(
         assert spec is not None  # vet refuses a collection the hub does not serve
         # Last-writer-wins never trusts a client clock past the hub's time (docs/sync-model.md §2).
         ts = bound_ts(m.ts, max(now_ms, physical_ms(hlc.last)))
-        incoming = Incoming(client, m.op, _without_id(m.doc), ts, m.base)
+        base = m.base
+        if _traceless(current) and floor and (base or 0) >= floor:
+            base = 0  # the client holds the purged delete (as answered below): a new document
+        incoming = Incoming(client, m.op, _without_id(m.doc), ts, base)
         if _purged_delete(current, incoming, floor):
             decision = _lost_to_delete(spec.policy)
         else:
             decision = decide(spec.policy, current, incoming, spec.merge)
         outcome = _stamp(m, decision, current, hlc, now_ms, encode)
+        if _traceless(current) and not outcome.stored and outcome.result.s in ("conflict", "rejected"):
+            # Nothing is left of the document but the floor: answer "deleted at the floor", a version
+            # the client can hold and base its next write on (else it keeps its stale copy and, under
+            # reject-if-stale, every later write of the document is refused forever).
+            outcome.result.ver = floor
     record.record(m.seq, outcome.result.to_wire())
     return outcome
+
+
+def _traceless(current: Stored) -> bool:
+    """No data and no metadata: never written, or deleted with its tombstone purged since."""
+    return current.doc is None and current.ver == 0 and current.stamped
 
 
 def _purged_delete(current: Stored, incoming: Incoming, floor: int) -> bool:
     """Whether ``incoming`` edits a document deleted since, whose tombstone is purged: the client held
     a version (``base``) but nothing of the document is left, and the edit is not newer than the
     newest purged delete. Replayed offline edits then never resurrect a deleted document."""
-    absent = current.doc is None and current.ver == 0
-    return absent and (incoming.base or 0) > 0 and incoming.ts <= floor
+    return _traceless(current) and (incoming.base or 0) > 0 and incoming.ts <= floor
 
 
 def _lost_to_delete(policy: Policy) -> Decision:

@@ -12,6 +12,7 @@ from hub.core.conflict import Doc, Incoming, MergeContext, MergeHook, Policy, St
 from hub.core.dedup import DedupRecord
 from hub.core.errors import ErrorCode, InvalidDocument
 from hub.core.hlc import Hlc, pack
+from hub.core.mutation import Outcome as MutationOutcome
 from hub.core.mutation import Refusal, apply, vet
 from hub.core.types import Change, CollectionSpec, Mutation
 
@@ -359,3 +360,49 @@ def test_the_id_field_is_not_stored() -> None:
         now_ms=NOW,
     )
     assert out.stored is not None and out.stored.doc == {"a": 3}
+
+
+def _after_purge(policy: Policy, base: int | None, ts: int) -> tuple[MutationOutcome, DedupRecord]:
+    """A put on a document deleted at (900) whose tombstone was purged: floor 900, nothing stored."""
+    m = Mutation("carol", 1, "docs", "d1", "put", {"a": 2}, ts, base)
+    rec = DedupRecord()
+    spec = CollectionSpec("docs", policy=policy)
+    return apply(m, spec, Stored(None), rec, client="carol", hlc=Hlc(), now_ms=NOW, floor=pack(900, 0)), rec
+
+
+LOSERS = [(Policy.LWW, "conflict"), (Policy.REJECT_IF_STALE, "rejected")]
+
+
+@pytest.mark.parametrize(("policy", "status"), LOSERS)
+def test_an_edit_older_than_a_purged_delete_loses_and_learns_the_floor(policy: Policy, status: str) -> None:
+    out, record = _after_purge(policy, base=pack(800, 0), ts=pack(850, 0))
+    assert out.stored is None
+    # "deleted at the floor": a version the client adopts (a version 0 it would ignore, keeping its copy)
+    assert out.result.to_wire() == {"seq": 1, "s": status, "ver": pack(900, 0), "doc": None}
+    replay = record.replay_of(1)
+    assert replay is not None and replay["ver"] == pack(900, 0)  # a replay answers the same
+
+
+def test_a_client_that_learnt_the_floor_recreates_the_document_under_reject_if_stale() -> None:
+    # The rejected answer gave the client ver=floor: its next write, based on it, is a creation.
+    # (Before, the answer carried ver 0, the client kept its old base and every retry was refused.)
+    out, _ = _after_purge(Policy.REJECT_IF_STALE, base=pack(900, 0), ts=pack(950, 0))
+    assert out.result.s == "ok"
+    assert out.stored is not None and out.stored.doc == {"a": 2}
+    assert out.stored.ver > pack(900, 0)
+
+
+def test_reject_if_stale_still_refuses_a_base_below_the_floor() -> None:
+    out, _ = _after_purge(Policy.REJECT_IF_STALE, base=pack(800, 0), ts=pack(990, 0))
+    assert out.result.s == "rejected" and out.stored is None
+
+
+def test_an_edit_newer_than_a_purged_delete_wins_under_lww() -> None:
+    out, _ = _after_purge(Policy.LWW, base=pack(800, 0), ts=pack(950, 0))
+    assert out.result.s == "ok" and out.stored is not None
+
+
+def test_a_new_document_is_created_whatever_the_floor() -> None:
+    for policy in (Policy.LWW, Policy.REJECT_IF_STALE):
+        out, _ = _after_purge(policy, base=0, ts=pack(850, 0))
+        assert out.result.s == "ok", policy

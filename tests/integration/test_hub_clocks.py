@@ -237,3 +237,32 @@ async def test_an_offline_edit_never_resurrects_a_purged_delete(
     created["ts"] = 1 << 16
     (res,) = await b.mut([created])
     assert res["s"] == "ok"
+
+
+async def test_reject_if_stale_recreates_a_document_whose_tombstone_was_purged(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
+) -> None:
+    """Under reject-if-stale, B's offline edit of a document deleted (and purged) meanwhile is rejected
+    with a version B can hold; B's next write, based on what it was told, re-creates the document.
+    Before, the answer carried version 0, B kept its old base, and every later write was refused."""
+    coll = fresh("rec")
+    hub = await hubs(
+        "h",
+        ignite_addresses,
+        {coll: {"cache": coll, "policy": "reject-if-stale"}},
+        tombstone_retention_ms=1_000,
+        gc_interval_ms=500,
+    )
+    a, b = await _client(clients, hub), await _client(clients, hub)
+    ver = (await a.put(coll, "x", {"n": 1}))["ver"]
+    offline_edit = b.put_op(coll, "x", {"n": 2}, base=ver)
+    assert (await a.mut([a.del_op(coll, "x", base=ver)]))[0]["s"] == "ok"
+    await asyncio.sleep(2.5)  # the tombstone of "x" is purged
+    (res,) = await b.mut([offline_edit])
+    assert res["s"] == "rejected" and res.get("doc") is None, res
+    assert res["ver"] > ver, "the answer must carry a version above the one B held"
+    (res,) = await b.mut([b.put_op(coll, "x", {"n": 3}, base=res["ver"])])
+    assert res["s"] == "ok", res
+    c = await _client(clients, hub)
+    await sub(c, coll)
+    assert c.docs(coll)["x"]["n"] == 3
