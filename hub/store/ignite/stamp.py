@@ -7,8 +7,9 @@ SERIALIZABLE transaction the hub re-reads data and meta; if the data moved on, t
 newer event for that key follows, per-key order is kept); if another hub stamped it meanwhile, its version
 is used; else this hub writes the stamp. Hubs racing on one key conflict at commit, so exactly one stamp wins.
 
-:func:`reconcile` scans data and meta and stamps every key whose data hash differs from ``H`` (writes made
-while no feed ran, a hub that died, a lost continuous query).
+:func:`reconcile_partition` compares one partition of data and meta and stamps every key whose data hash
+differs from ``H`` (writes made while no feed ran, a hub that died, a lost continuous query, writers
+that raise no event); the feed runs it over every partition when it opens, the sweep round robin.
 """
 
 from __future__ import annotations
@@ -138,63 +139,62 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
     return out
 
 
-async def reconcile_partition(ctx: Context, c: Coll, partition: int) -> list[Change]:
-    """Reconcile one partition of the data cache: stamp what changed there without an event (the data
-    streamer, ``clear()``, eviction), in work bounded by the partition's size.
+async def _hashes(cache: Any, name: str, partition: int) -> dict[str, int]:
+    """``id -> hash`` of every entry of one partition of ``cache``."""
+    out: dict[str, int] = {}
+    try:
+        async for rows in scan_pages(cache, 1000, partition):
+            for key, value in rows:
+                if isinstance(key, str):
+                    out[key] = doc_hash(plain_doc(value))
+    except (BinaryDecodeError, FastPathUnavailable) as e:
+        log.debug("collection %s: partition %d scanned through pyignite (%s)", name, partition, e)
+        out.clear()
+        async with cache.scan(page_size=1000, partitions=partition) as cur:
+            async for key, value in cur:
+                if isinstance(key, str):
+                    out[key] = doc_hash(plain_doc(value))
+    return out
+
+
+async def _meta_rows(cache: Any, partition: int) -> dict[str, MetaRow]:
+    out: dict[str, MetaRow] = {}
+    async for rows in scan_pages(cache, 1000, partition):
+        for key, value in rows:
+            row = MetaRow.from_ignite(value)
+            if isinstance(key, str) and row is not None:
+                out[key] = row
+    return out
+
+
+async def differences(ctx: Context, c: Coll, partition: int) -> dict[str, int]:
+    """The keys of one partition whose data hash differs from their meta row's ``H`` (id -> data hash,
+    0 for data that is gone): what changed there without being stamped (writes made while no feed
+    ran, the data streamer, ``clear()``, eviction), in work bounded by the partition's size.
 
     Data keys of the partition are looked up in the meta table; live meta rows of the meta cache's
     partition with the same number whose data was not seen are looked up in the data (the two caches
     need not share their partitioning for this to find every difference over a full cycle).
     """
-    hashes: dict[str, int] = {}
-    async for rows in scan_pages(c.data, 1000, partition):
-        for key, value in rows:
-            if isinstance(key, str):
-                hashes[key] = doc_hash(plain_doc(value))
+    hashes = await _hashes(c.data, c.spec.name, partition)
     metas = await get_all(c.meta, [string_key(k) for k in hashes]) if hashes else {}
     pending = {k: h for k, h in hashes.items() if (MetaRow.from_ignite(metas.get(k)) or _ABSENT).h != h}
-    orphans: dict[str, int] = {}
-    async for rows in scan_pages(c.meta, 1000, partition):
-        for key, value in rows:
-            row = MetaRow.from_ignite(value)
-            if isinstance(key, str) and key not in hashes and row is not None and row.h != 0:
-                orphans[key] = row.h  # live meta rows whose data was not in this data partition
+    orphans = {
+        k: row.h for k, row in (await _meta_rows(c.meta, partition)).items() if k not in hashes and row.h != 0
+    }  # live meta rows whose data was not in this data partition
     if orphans:
         data = await get_all(c.data, [string_key(k) for k in orphans])
         for key, h in orphans.items():
             found = doc_hash(plain_doc(data.get(key)))
             if found != h:
                 pending[key] = found  # 0: the data is gone, a delete nobody stamped
+    return pending
+
+
+async def reconcile_partition(ctx: Context, c: Coll, partition: int) -> list[Change]:
+    """Stamp the :func:`differences` of one partition; return the changes to emit."""
+    pending = await differences(ctx, c, partition)
     if not pending:
         return []
     log.info("collection %s: partition %d: stamping %d keys", c.spec.name, partition, len(pending))
-    return await stamp(ctx, c, pending)
-
-
-async def reconcile(ctx: Context, c: Coll) -> list[Change]:
-    """Stamp every key whose data hash differs from its meta row (including rows whose data is gone)."""
-    hashes: dict[str, int] = {}
-    try:
-        async for rows in scan_pages(c.data, page_size=1000):
-            for key, value in rows:
-                if isinstance(key, str):
-                    hashes[key] = doc_hash(plain_doc(value))
-    except (BinaryDecodeError, FastPathUnavailable) as e:
-        log.warning("collection %s: reconcile scans through pyignite (%s)", c.spec.name, e)
-        hashes.clear()
-        async with c.data.scan(page_size=1000) as cur:
-            async for key, value in cur:
-                if isinstance(key, str):
-                    hashes[key] = doc_hash(plain_doc(value))
-    pending: dict[str, int] = {}
-    cur2 = await ctx.client.sql(f"SELECT ID, H FROM {c.table}", page_size=1000)
-    async with cur2:
-        async for key, h in cur2:
-            data_h = hashes.pop(key, 0)
-            if int(h or 0) != data_h:
-                pending[key] = data_h
-    pending.update(hashes)  # data without any meta row
-    if not pending:
-        return []
-    log.info("collection %s: reconcile stamps %d keys", c.spec.name, len(pending))
     return await stamp(ctx, c, pending)
