@@ -1,8 +1,8 @@
-"""Writes that raise no continuous-query event still reach subscribers: ``IgniteCache.clear()``
-and entries that expire. Real Ignite, a real hub process; the hub sweeps every partition each
-second here (``sweep_partitions = 1024``; the default, 16, covers a collection in about a minute).
-Both failed before the sweep (hub/store/ignite/stamp.py ``reconcile_partition``) and the expired
-events (hub/store/ignite/feed.py)."""
+"""Writes that raise no continuous-query event still reach subscribers: ``IgniteCache.clear()``,
+entries that expire, Ignite's data streamer (from a Java client node). Real Ignite, a real hub
+process; the hub sweeps every partition each second here (``sweep_partitions = 1024``; the
+default, 16, covers a collection in about a minute). Each failed before the sweep
+(hub/store/ignite/stamp.py ``reconcile_partition``) and the expired events (hub/store/ignite/feed.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from pyignite.datatypes import ExpiryPolicy
 
+from hub.dev.cluster.cluster import LocalCluster
 from tests.integration.conftest import HubFactory, fresh, ignite_docs, model, sub, wait_for
+from tests.support.streamer import stream
 from tests.support.wsclient import HubClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -83,3 +85,26 @@ async def test_expired_entries_reach_subscribers_as_deletes(
     await wait_for(lambda: "session" not in reader.docs(coll), 20)
     assert set(reader.docs(coll)) == {"keep"}
     assert set(await ignite_docs(aio_client, coll)) == {"keep"}
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["isolated", "overwrite"])
+async def test_data_streamer_writes_reach_subscribers_and_catchup(
+    hubs: HubFactory, clients: list[HubClient], ignite_cluster: LocalCluster, overwrite: bool
+) -> None:
+    """Ignite's data streamer (a Java client node; ``allowOverwrite`` false, the default, writes
+    through the isolated updater) bypasses the hub: every streamed document reaches a live
+    subscriber, and a client that was away catches up on them."""
+    coll = fresh("str")
+    hub = await hubs("h", list(ignite_cluster.addresses), {coll: {"cache": coll}}, sweep_partitions=1024)
+    live = await _reader(clients, hub.url, coll)
+    away = await _reader(clients, hub.url, coll)
+    cursor = list(away.cursors[coll])
+    await away.close()
+
+    n = 300
+    await stream(ignite_cluster, coll, "s", n, overwrite=overwrite)
+    expected = {f"s{i}": {"n": i, "by": "streamer"} for i in range(n)}
+    await wait_for(lambda: live.docs(coll) == expected, 30)
+
+    back = await _reader_from(clients, hub.url, coll, away.client_id, cursor, away)
+    assert model(back, coll) == expected

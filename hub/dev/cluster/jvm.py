@@ -56,6 +56,11 @@ def find_java() -> str:
     return java
 
 
+def add_opens() -> list[str]:
+    """The ``--add-opens`` arguments any JVM running Ignite needs (server or client node)."""
+    return [arg for target in _ADD_OPENS for arg in ("--add-opens", f"{target}=ALL-UNNAMED")]
+
+
 def node_command(
     *,
     heap_mb: int,
@@ -67,7 +72,7 @@ def node_command(
     config_path: Path,
 ) -> list[str]:
     """The JVM command line of one node (``CommandLineStartup`` with its Spring XML file)."""
-    opens = [arg for target in _ADD_OPENS for arg in ("--add-opens", f"{target}=ALL-UNNAMED")]
+    opens = add_opens()
     return [
         find_java(),
         f"-Xms{heap_mb}m",
