@@ -248,7 +248,11 @@ def changes(cs: Iterable[ChangeLike]) -> list[list[Any]]:
     return [change(c) for c in cs]
 
 
-def welcome(v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int) -> dict[str, Any]:
+def welcome(
+    v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int, user: str | None = None
+) -> dict[str, Any]:
+    """``user``: the authenticated subject (None when anonymous), so a client whose local data
+    belongs to another user can stop before it replays anything."""
     return {
         "t": "welcome",
         "v": v,
@@ -256,6 +260,7 @@ def welcome(v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int) -> d
         "ping_ms": ping_ms,
         "max_batch": max_batch,
         "max_frame": max_frame,
+        "user": user,
     }
 
 
