@@ -264,8 +264,24 @@ def welcome(
     }
 
 
-def page(coll: str, sub_id: int, cs: Sequence[ChangeLike], done: int, total: int | None) -> dict[str, Any]:
-    return {"t": "page", "coll": coll, "id": sub_id, "changes": changes(cs), "done": done, "total": total}
+def page(
+    coll: str,
+    sub_id: int,
+    cs: Sequence[ChangeLike],
+    done: int,
+    total: int | None,
+    cursor: Cursor | None = None,
+) -> dict[str, Any]:
+    """``cursor``: where a catch-up may resume if this sync is interrupted (None: nowhere yet)."""
+    return {
+        "t": "page",
+        "coll": coll,
+        "id": sub_id,
+        "changes": changes(cs),
+        "done": done,
+        "total": total,
+        "cursor": None if cursor is None else list(cursor),
+    }
 
 
 def synced(coll: str, sub_id: int, cursor: Cursor, mode: str, reset: bool) -> dict[str, Any]:
