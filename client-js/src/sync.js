@@ -264,6 +264,13 @@ export class Syncer {
 
   /** @param {Extract<ServerMessage, {t: 'welcome'}>} m */
   async #welcome(m) {
+    const u = this.o.user
+    if (u != null && m.user !== undefined && m.user !== u) {
+      // this database (and its outbox) is another user's: send nothing, keep it as it is
+      this.stopped = true
+      this.h.emit('error', { kind: 'user-mismatch', user: m.user, fatal: true })
+      return this.sock?.close(1000, 'user mismatch')
+    }
     this.welcomed = true
     this.#pingMs = m.ping_ms
     this.#out.limits(m.max_batch, m.max_frame)

@@ -40,6 +40,8 @@ export async function startFakeHub(opts = {}) {
     applied: new Map(),
     /** [client, seq] in application order */
     order: [],
+    /** [client, document id] in application order */
+    applies: [],
     /** every decoded client frame */
     received: [],
     conns: new Set(),
@@ -57,6 +59,7 @@ export async function startFakeHub(opts = {}) {
     onAuth: null, // (conn, token) => {unsub?: coll[], resync?: coll[]} what the refresh changes
     rowFilter: null, // (conn, coll, id, doc) => bool: what snapshots show this connection
     expiresIn: null, // (token) => ms | null: close 4511 token_expired that long after hello/authed
+    userOf: null, // (token) => user | null: the `user` of `welcome` (absent without this hook)
   }
 
   hub.tick = () => {
@@ -165,6 +168,7 @@ export async function startFakeHub(opts = {}) {
     if (old) return { ...old, s: 'dup' }
     hub.applied.set(key, (hub.applied.get(key) || 0) + 1)
     hub.order.push([client, Number(m.seq)])
+    hub.applies.push([client, m.id])
     const c = m.coll
     const cur = coll(c).get(m.id)
     const policy = hub.policies[c] || 'lww'
@@ -208,7 +212,8 @@ export async function startFakeHub(opts = {}) {
         conn.client = m.client
         armExpiry(conn, m.token)
         hub.onHello?.(conn, m)
-        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20 }))
+        const user = hub.userOf?.(m.token)
+        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20, user }))
         conn.timer = setInterval(() => {
           if (!hub.silent) ws.send(enc({ t: 'ping', n: 1 }))
         }, hub.pingMs)
