@@ -9,7 +9,7 @@
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
  * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null}
- *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
+ *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
  *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
@@ -138,6 +138,7 @@ export function parseServerMessage(m) {
         changes: changes(o.changes),
         done: int(o.done, 'done'),
         total: o.total == null ? null : int(o.total, 'total'),
+        cursor: o.cursor == null ? null : cursor(o.cursor),
       }
     case 'synced':
       if (typeof o.reset !== 'boolean') bad('reset: bool expected')

@@ -21,6 +21,9 @@ test('welcome, chg and ack are normalised', () => {
   assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, user: 'alice' })).user, 'alice')
   assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, user: null })).user, null)
   assert.equal(code(() => parseServerMessage({ ...welcome, user: 7 })), 4001)
+  const page = { t: 'page', coll: 'c', id: 1, changes: [], done: 0, total: null }
+  assert.equal(/** @type {any} */ (parseServerMessage(page)).cursor, null)
+  assert.deepEqual(/** @type {any} */ (parseServerMessage({ ...page, cursor: ['e', 3] })).cursor, ['e', 3n])
   const chg = parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 5, { x: 1n }], ['b', 2n ** 60n, null]], cursor: ['e', 7] })
   assert.deepEqual(chg.changes, [['a', 5n, { x: 1, id: 'a' }], ['b', 2n ** 60n, null]])
   assert.deepEqual(chg.cursor, ['e', 7n])
