@@ -218,6 +218,9 @@ export class Syncer {
       }
     } finally {
       this.#running = false
+      // a new connection's frames (its `welcome`) may have queued while this run finished a frame
+      // of the old one: nothing else would start them
+      if (gen !== this.gen && this.#queue.length) this.#drain(this.gen)
     }
   }
 

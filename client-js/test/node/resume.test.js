@@ -90,3 +90,20 @@ test('a first sync over local writes not yet synced does not store page cursors'
   assert.deepEqual(subs(hub).map((s) => s.cursor), [null, null])
   assert.deepEqual(await ids(client), hubIds(hub))
 })
+
+test('a socket cut while a large page is being stored: the next connection still syncs', async (t) => {
+  const hub = await startFakeHub({ pageSize: 3000 })
+  t.after(() => hub.close())
+  for (let i = 0; i < 3000; i++) hub.write('todos', 'x' + i, { i })
+  hub.stallAfterPages = 1
+  hub.onHello = (conn) => {
+    // the page goes out, then the socket dies while the client is still storing it
+    if (hub.connections === 1) setTimeout(() => conn.ws.terminate(), 30)
+    else hub.stallAfterPages = null
+  }
+  const client = makeClient(hub.url, { indexedDB: new IDBFactory() })
+  t.after(() => client.close())
+  client.collection('todos')
+  await waitFor(() => client.status === 'live', { timeout: 20000, what: 'live on the second connection' })
+  assert.equal((await client.collection('todos').getAll()).length, 3000)
+})
