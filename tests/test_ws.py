@@ -89,6 +89,13 @@ async def test_hello_welcome_and_ping(hub: Hub) -> None:
         await c.wait(lambda: any(m["t"] == "pong" and m["n"] == 7 for m in c.received))
 
 
+async def test_welcome_carries_the_authenticated_subject(hub: Hub) -> None:
+    """The client checks it against the user its local data belongs to (docs/client.md)."""
+    async with hub.client(token="alice") as a, hub.client(token="bob") as b:
+        assert a.welcome is not None and a.welcome["user"] == "alice"
+        assert b.welcome is not None and b.welcome["user"] == "bob"
+
+
 async def test_version_negotiation_picks_highest_common(hub: Hub) -> None:
     async with hub.client(versions=[3, 1, 2]) as c:
         assert c.welcome is not None and c.welcome["v"] == 1

@@ -3,7 +3,8 @@ import { build } from 'esbuild'
 import { brotliCompressSync, constants } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 
-const BUDGET = 8 * 1024
+// 8.5 KiB: per-user databases and resumable first syncs took the last of the 8 KiB budget
+const BUDGET = 8.5 * 1024
 const entry = fileURLToPath(new URL('../src/index.js', import.meta.url))
 const out = await build({
   entryPoints: [entry],

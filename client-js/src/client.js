@@ -1,11 +1,10 @@
 /**
  * `SyncClient`: the public face. Local reads and writes go to IndexedDB at once (each write and
  * its outbox entry in one transaction); the tab holding the connection lock runs the `Syncer`.
- * Just over 400 lines: it is the public API surface (client, collection, events); the v2 client
- * issue splits collections and queries out of it.
+ * `Collection` (the per-collection API) lives in `collection.js`.
  */
-import { encode } from '@msgpack/msgpack'
 import { openStore } from './store.js'
+import { Collection } from './collection.js'
 import { Syncer, isQuota } from './sync.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
@@ -32,6 +31,10 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @typedef {object} SyncClientOptions
  * @property {string} url WebSocket URL of the hub's `/sync` endpoint
  * @property {string} [dbName] IndexedDB database name (default `synchub`)
+ * @property {string | null} [user] who is signed in (the subject of the hub's tokens). Each user
+ *   gets a database of its own, `<dbName>:<user>` (documents, cursors, outbox, tab lock), and the
+ *   client stops (error `user-mismatch`) rather than sync it when the hub authenticates someone
+ *   else. Without it every user of the browser shares one database and one outbox.
  * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
  * @property {typeof WebSocket} [WebSocket] default: `globalThis.WebSocket`
  * @property {IDBFactory} [indexedDB] default: `globalThis.indexedDB`
@@ -62,6 +65,7 @@ export class SyncClient extends EventTarget {
     /** @type {Required<SyncClientOptions>} */
     this.o = {
       dbName: 'synchub',
+      user: null,
       token: null,
       WebSocket: g.WebSocket,
       indexedDB: g.indexedDB,
@@ -81,6 +85,7 @@ export class SyncClient extends EventTarget {
       ...options,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     }
+    if (this.o.user != null) this.o.dbName += ':' + this.o.user
     /** @type {Status} */
     this.status = 'offline'
     /** Holds the connection for this database (false in follower tabs). */
@@ -340,67 +345,5 @@ export class SyncClient extends EventTarget {
     } catch {}
     if (!this.dead || this.syncer) this.shutdown()
     store?.close()
-  }
-}
-
-export class Collection {
-  /**
-   * @param {SyncClient} client
-   * @param {string} name
-   */
-  constructor(client, name) {
-    this.client = client
-    this.name = name
-  }
-
-  /**
-   * Store a whole document (needs a string `id`); visible locally at once, queued for the hub.
-   * @param {Doc & {id: string}} doc
-   * @returns {Promise<void>}
-   */
-  put(doc) {
-    const id = doc?.id
-    if (typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512) {
-      return Promise.reject(new TypeError('put: doc.id: string of 1..512 bytes expected'))
-    }
-    let size
-    try {
-      size = encode(doc, { useBigInt64: true, ignoreUndefined: true }).byteLength
-    } catch (e) {
-      return Promise.reject(new TypeError('put: document is not msgpack-encodable: ' + e))
-    }
-    if (size > this.client.o.maxDocBytes) return Promise.reject(new RangeError(`put: document of ${size} bytes`))
-    return this.client.write(this.name, id, doc)
-  }
-
-  /** @param {string} id @returns {Promise<void>} */
-  delete(id) {
-    if (typeof id !== 'string' || !id) return Promise.reject(new TypeError('delete: id required'))
-    return this.client.write(this.name, id, null)
-  }
-
-  /** @param {string} id @returns {Promise<Doc | undefined>} */
-  async get(id) {
-    const { store } = await this.client.ready
-    return store.get(this.name, id)
-  }
-
-  /** @returns {Promise<Doc[]>} every live document, ordered by id */
-  async getAll() {
-    const { store } = await this.client.ready
-    return store.getAll(this.name)
-  }
-
-  /**
-   * Call `cb` with every batch of changes to this collection, local and remote.
-   * @param {(changes: Change[]) => void} cb
-   * @returns {() => void} unsubscribe
-   */
-  subscribe(cb) {
-    const subs = this.client.subs
-    const set = subs.get(this.name) || new Set()
-    subs.set(this.name, set)
-    set.add(cb)
-    return () => set.delete(cb)
   }
 }

@@ -319,11 +319,15 @@ export class Store {
   }
 
   /**
+   * Where a sync of `c` starts: its cursor, and whether nothing of `c` is held.
    * @param {string} c
-   * @returns {Promise<Cursor | null>}
+   * @returns {Promise<{cursor: Cursor | null, empty: boolean}>}
    */
-  async cursor(c) {
-    return (await this.run([META], 'readonly', (tx) => req(tx.objectStore(META).get(cursorKey(c))))) ?? null
+  syncStart(c) {
+    return this.run([DOCS, META], 'readonly', async (tx) => ({
+      cursor: (await req(tx.objectStore(META).get(cursorKey(c)))) ?? null,
+      empty: !(await req(tx.objectStore(DOCS).count(collRange(c)))),
+    }))
   }
 
   /** @returns {Promise<OutboxEntry[]>} */

@@ -28,7 +28,11 @@ import { OutboxPump } from './pump.js'
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
-/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean}} Sub */
+/**
+ * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
+ * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
+ * collection held nothing of: a reset over held documents needs the whole snapshot)
+ */
 
 export class Syncer {
   #attempt = 0
@@ -214,6 +218,9 @@ export class Syncer {
       }
     } finally {
       this.#running = false
+      // a new connection's frames (its `welcome`) may have queued while this run finished a frame
+      // of the old one: nothing else would start them
+      if (gen !== this.gen && this.#queue.length) this.#drain(this.gen)
     }
   }
 
@@ -232,7 +239,7 @@ export class Syncer {
       case 'resync': {
         const sub = this.#subs.get(m.coll)
         if (!sub) return
-        Object.assign(sub, { syncing: true, seen: new Set(), done: 0 })
+        Object.assign(sub, { syncing: true, seen: new Set(), done: 0, resume: m.mode === 'catchup' })
         this.h.emit('resync', { coll: m.coll, reason: m.reason, mode: m.mode })
         this.#status()
         return
@@ -264,6 +271,13 @@ export class Syncer {
 
   /** @param {Extract<ServerMessage, {t: 'welcome'}>} m */
   async #welcome(m) {
+    const u = this.o.user
+    if (u != null && m.user !== undefined && m.user !== u) {
+      // this database (and its outbox) is another user's: send nothing, keep it as it is
+      this.stopped = true
+      this.h.emit('error', { kind: 'user-mismatch', user: m.user, fatal: true })
+      return this.sock?.close(1000, 'user mismatch')
+    }
     this.welcomed = true
     this.#pingMs = m.ping_ms
     this.#out.limits(m.max_batch, m.max_frame)
@@ -283,7 +297,8 @@ export class Syncer {
       sub.seen.add(id)
     }
     const changes = this.#out.fresh(m.coll, m.changes)
-    if (changes.length) this.h.remote(await this.h.store.applyRemote(m.coll, changes, null))
+    const at = sub.resume ? m.cursor : null
+    if (changes.length || at) this.h.remote(await this.h.store.applyRemote(m.coll, changes, at))
     sub.done = m.done
     this.h.emit('progress', { coll: m.coll, done: m.done, total: m.total })
   }
@@ -361,9 +376,12 @@ export class Syncer {
   async subscribe(coll) {
     if (!this.welcomed || this.#subs.has(coll)) return
     const id = ++this.#reqId
-    this.#subs.set(coll, { id, syncing: true, seen: new Set(), done: 0 })
+    /** @type {Sub} */
+    const sub = { id, syncing: true, seen: new Set(), done: 0 }
+    this.#subs.set(coll, sub)
     this.#status()
-    const cursor = await this.h.store.cursor(coll)
+    const { cursor, empty } = await this.h.store.syncStart(coll)
+    sub.resume = !!cursor || empty
     this.sock?.send({ t: 'sub', id, coll, cursor })
   }
 

@@ -1,3 +1,4 @@
+import { Collection } from './collection.js';
 import { Syncer } from './sync.js';
 import { Tabs } from './tabs.js';
 export type Doc = import('./core/records.js').Doc;
@@ -27,6 +28,13 @@ export type SyncClientOptions = {
      * IndexedDB database name (default `synchub`)
      */
     dbName?: string;
+    /**
+     * who is signed in (the subject of the hub's tokens). Each user
+     * gets a database of its own, `<dbName>:<user>` (documents, cursors, outbox, tab lock), and the
+     * client stops (error `user-mismatch`) rather than sync it when the hub authenticates someone
+     * else. Without it every user of the browser shares one database and one outbox.
+     */
+    user?: string | null;
     /**
      * sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
      */
@@ -209,33 +217,4 @@ export declare class SyncClient extends EventTarget {
     shutdown(): void;
     /** Close the connection, release the lock (another tab takes over) and close the database. */
     close(): Promise<void>;
-}
-export declare class Collection {
-    client: SyncClient;
-    name: string;
-    /**
-     * @param {SyncClient} client
-     * @param {string} name
-     */
-    constructor(client: SyncClient, name: string);
-    /**
-     * Store a whole document (needs a string `id`); visible locally at once, queued for the hub.
-     * @param {Doc & {id: string}} doc
-     * @returns {Promise<void>}
-     */
-    put(doc: Doc & {
-        id: string;
-    }): Promise<void>;
-    /** @param {string} id @returns {Promise<void>} */
-    delete(id: string): Promise<void>;
-    /** @param {string} id @returns {Promise<Doc | undefined>} */
-    get(id: string): Promise<Doc | undefined>;
-    /** @returns {Promise<Doc[]>} every live document, ordered by id */
-    getAll(): Promise<Doc[]>;
-    /**
-     * Call `cb` with every batch of changes to this collection, local and remote.
-     * @param {(changes: Change[]) => void} cb
-     * @returns {() => void} unsubscribe
-     */
-    subscribe(cb: (changes: Change[]) => void): () => void;
 }

@@ -117,10 +117,14 @@ export declare class Store {
      */
     getAll(c: string): Promise<Doc[]>;
     /**
+     * Where a sync of `c` starts: its cursor, and whether nothing of `c` is held.
      * @param {string} c
-     * @returns {Promise<Cursor | null>}
+     * @returns {Promise<{cursor: Cursor | null, empty: boolean}>}
      */
-    cursor(c: string): Promise<Cursor | null>;
+    syncStart(c: string): Promise<{
+        cursor: Cursor | null;
+        empty: boolean;
+    }>;
     /** @returns {Promise<OutboxEntry[]>} */
     outboxAll(): Promise<OutboxEntry[]>;
     close(): void;

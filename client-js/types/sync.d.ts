@@ -25,6 +25,7 @@ export type Sub = {
     seen: Set<string>;
     done: number;
     ended?: boolean;
+    resume?: boolean;
 };
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -42,7 +43,11 @@ export type Sub = {
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
-/** @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean}} Sub */
+/**
+ * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
+ * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
+ * collection held nothing of: a reset over held documents needs the whole snapshot)
+ */
 export declare class Syncer {
     #private;
     h: SyncHost;

@@ -248,7 +248,11 @@ def changes(cs: Iterable[ChangeLike]) -> list[list[Any]]:
     return [change(c) for c in cs]
 
 
-def welcome(v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int) -> dict[str, Any]:
+def welcome(
+    v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int, user: str | None = None
+) -> dict[str, Any]:
+    """``user``: the authenticated subject (None when anonymous), so a client whose local data
+    belongs to another user can stop before it replays anything."""
     return {
         "t": "welcome",
         "v": v,
@@ -256,11 +260,28 @@ def welcome(v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int) -> d
         "ping_ms": ping_ms,
         "max_batch": max_batch,
         "max_frame": max_frame,
+        "user": user,
     }
 
 
-def page(coll: str, sub_id: int, cs: Sequence[ChangeLike], done: int, total: int | None) -> dict[str, Any]:
-    return {"t": "page", "coll": coll, "id": sub_id, "changes": changes(cs), "done": done, "total": total}
+def page(
+    coll: str,
+    sub_id: int,
+    cs: Sequence[ChangeLike],
+    done: int,
+    total: int | None,
+    cursor: Cursor | None = None,
+) -> dict[str, Any]:
+    """``cursor``: where a catch-up may resume if this sync is interrupted (None: nowhere yet)."""
+    return {
+        "t": "page",
+        "coll": coll,
+        "id": sub_id,
+        "changes": changes(cs),
+        "done": done,
+        "total": total,
+        "cursor": None if cursor is None else list(cursor),
+    }
 
 
 def synced(coll: str, sub_id: int, cursor: Cursor, mode: str, reset: bool) -> dict[str, Any]:

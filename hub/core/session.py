@@ -183,14 +183,14 @@ class Session:
             return [Send(m.ping(self.pings_sent))]
         return []
 
-    def authenticated(self, now_ms: int) -> list[Effect]:
-        """The token of the ``hello`` was accepted."""
+    def authenticated(self, now_ms: int, user: str | None = None) -> list[Effect]:
+        """The token of the ``hello`` was accepted; ``user`` is its subject (None: anonymous)."""
         if self.state is not State.AUTHENTICATING:
             return []
         self.state = State.READY
         self.last_heard_ms = self.last_ping_ms = now_ms
         cfg = self.cfg
-        return [Send(m.welcome(self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame))]
+        return [Send(m.welcome(self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame, user))]
 
     def auth_failed(self, code: int, reason: str) -> list[Effect]:
         """The token of the ``hello`` was refused (``code`` 4010, 4511, ...)."""

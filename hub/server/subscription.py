@@ -160,8 +160,11 @@ class Subscription:
         except Exception as exc:
             self.port.fail(exc)
 
-    def _page(self, done: int, total: int | None, cs: Sequence[Change]) -> dict[str, Any]:
-        return m.page(self.coll, self.sub_id, cs, done, total)
+    def _page(
+        self, done: int, total: int | None, at: Cursor | None, last: Change, cs: Sequence[Change]
+    ) -> dict[str, Any]:
+        # a page cut into several frames: only its last frame holds everything up to ``at``
+        return m.page(self.coll, self.sub_id, cs, done, total, at if cs[-1] is last else None)
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""
@@ -205,6 +208,11 @@ class Subscription:
                 plan = SyncPlan("snapshot", 0, True, "auth")
             else:
                 mark = None  # recorded already
+        # Pages carry a cursor to resume from, except while a row filter's reader fingerprint
+        # still has to be recorded: it must be in place before any cursor leaves, and recording
+        # it up front is only right when the client holds no cursor of another reader (its own
+        # first sync, not a restart for new claims).
+        resumable = mark is None or (cursor is None and reason is None)
         reason = reason or plan.resync_reason
         mode, after, reset = plan.mode, plan.after, plan.reset
         if reason is not None:
@@ -213,6 +221,9 @@ class Subscription:
             self._count_resync(reason)
         total = await self._total(mode)
         done = 0
+        if mark is not None and resumable:
+            await store.set_reader_mark(coll, port.client_id, mark)
+            mark = None
         # Everything at or below the watermark read before the first page committed before it:
         # once paging ends, the client holds all of it (or newer), whatever the clocks.
         covered = info.closed
@@ -232,7 +243,11 @@ class Subscription:
                 visible = self._visible(batch, mode)
                 if visible:
                     done += len(visible)
-                    build = partial(self._page, done, total)
+                    # Resuming a catch-up from here misses nothing: every version up to the
+                    # page's last one was read, and none at or below ``covered`` can still commit
+                    # (one above it could, below the page's last version).
+                    at = (info.epoch, min(batch[-1].ver, covered)) if resumable else None
+                    build = partial(self._page, done, total, at, visible[-1])
                     for frame, _chunk in encode_chunks(build, visible, port.max_frame):
                         await port.send_sync(coll, frame)
                 after = batch[-1].ver

@@ -347,7 +347,7 @@ class Connection:
         outcome = await self.auth.authenticate(token)
         if isinstance(outcome, Refused):
             return self.session.auth_failed(outcome.code, outcome.reason)
-        return self.session.authenticated(_now_ms())
+        return self.session.authenticated(_now_ms(), None if outcome.anonymous else outcome.subject)
 
     async def _refresh(self, token: str) -> None:
         """``auth {token}``: docs/security.md §2 (in-band refresh)."""

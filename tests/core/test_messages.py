@@ -105,8 +105,12 @@ def test_builders() -> None:
         "ping_ms": 10,
         "max_batch": 20,
         "max_frame": 30,
+        "user": None,
     }
+    assert m.welcome(1, "h", 10, 20, 30, "alice")["user"] == "alice"
     assert m.page("c", 1, chs, 2, None)["changes"] == [["a", 5, {"x": 1}], ["b", 6, None]]
+    assert m.page("c", 1, chs, 2, None)["cursor"] is None
+    assert m.page("c", 1, chs, 2, None, ("e", 5))["cursor"] == ["e", 5]
     assert m.synced("c", 1, ("e", 6), "snapshot", True) == {
         "t": "synced",
         "coll": "c",

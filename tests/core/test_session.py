@@ -43,6 +43,17 @@ def close_code(effects: list[Any]) -> int:
     return eff.code
 
 
+def test_welcome_names_the_authenticated_user() -> None:
+    s = new_session()
+    s.receive_frame(HELLO, 1)
+    (welcome,) = s.authenticated(2, "alice")
+    assert isinstance(welcome, Send) and welcome.msg["user"] == "alice"
+    anon = new_session()
+    anon.receive_frame(HELLO, 1)
+    (welcome,) = anon.authenticated(2)
+    assert isinstance(welcome, Send) and welcome.msg["user"] is None
+
+
 def test_transition_table_covers_every_state() -> None:
     assert set(TRANSITIONS) == set(State)
 

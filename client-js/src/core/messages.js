@@ -8,8 +8,8 @@
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number}
- *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null}
+ *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
  *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
@@ -127,6 +127,8 @@ export function parseServerMessage(m) {
         ping_ms: int(o.ping_ms, 'ping_ms'),
         max_batch: Math.max(int(o.max_batch, 'max_batch'), 1),
         max_frame: int(o.max_frame, 'max_frame'),
+        // undefined: a hub too old to say who it authenticated
+        user: o.user == null ? /** @type {null | undefined} */ (o.user) : str(o.user, 'user'),
       }
     case 'page':
       return {
@@ -136,6 +138,7 @@ export function parseServerMessage(m) {
         changes: changes(o.changes),
         done: int(o.done, 'done'),
         total: o.total == null ? null : int(o.total, 'total'),
+        cursor: o.cursor == null ? null : cursor(o.cursor),
       }
     case 'synced':
       if (typeof o.reset !== 'boolean') bad('reset: bool expected')

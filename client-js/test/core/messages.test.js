@@ -14,8 +14,16 @@ const code = (fn) => {
 
 test('welcome, chg and ack are normalised', () => {
   assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, extra: 1 }), {
-    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000,
+    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, user: undefined,
   })
+  // `user`: who the hub authenticated; null when anonymous, undefined from an older hub
+  const welcome = { t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000 }
+  assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, user: 'alice' })).user, 'alice')
+  assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, user: null })).user, null)
+  assert.equal(code(() => parseServerMessage({ ...welcome, user: 7 })), 4001)
+  const page = { t: 'page', coll: 'c', id: 1, changes: [], done: 0, total: null }
+  assert.equal(/** @type {any} */ (parseServerMessage(page)).cursor, null)
+  assert.deepEqual(/** @type {any} */ (parseServerMessage({ ...page, cursor: ['e', 3] })).cursor, ['e', 3n])
   const chg = parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 5, { x: 1n }], ['b', 2n ** 60n, null]], cursor: ['e', 7] })
   assert.deepEqual(chg.changes, [['a', 5n, { x: 1, id: 'a' }], ['b', 2n ** 60n, null]])
   assert.deepEqual(chg.cursor, ['e', 7n])

@@ -40,6 +40,8 @@ export async function startFakeHub(opts = {}) {
     applied: new Map(),
     /** [client, seq] in application order */
     order: [],
+    /** [client, document id] in application order */
+    applies: [],
     /** every decoded client frame */
     received: [],
     conns: new Set(),
@@ -57,6 +59,8 @@ export async function startFakeHub(opts = {}) {
     onAuth: null, // (conn, token) => {unsub?: coll[], resync?: coll[]} what the refresh changes
     rowFilter: null, // (conn, coll, id, doc) => bool: what snapshots show this connection
     expiresIn: null, // (token) => ms | null: close 4511 token_expired that long after hello/authed
+    userOf: null, // (token) => user | null: the `user` of `welcome` (absent without this hook)
+    stallAfterPages: null, // a sync sends this many pages, then nothing more (a test drops the socket)
   }
 
   hub.tick = () => {
@@ -140,19 +144,22 @@ export async function startFakeHub(opts = {}) {
       const from = BigInt(cursor[1])
       const latest = new Map()
       for (const e of log) if (e.ver > from) latest.set(e.id, e)
-      changes = [...latest.values()].map((e) => [e.id, e.ver, e.doc])
+      changes = [...latest.values()].map((e) => [e.id, e.ver, e.doc]).sort((a, b) => (a[1] < b[1] ? -1 : 1))
     } else {
       if (cursor) conn.ws.send(enc({ t: 'resync', coll: c, reason: 'epoch', mode: 'snapshot' }))
       mode = 'snapshot'
       reset = true
       const visible = ([k, r]) => r.doc && (!hub.rowFilter || hub.rowFilter(conn, c, k, r.doc))
-      changes = [...coll(c).entries()].filter(visible).map(([k, r]) => [k, r.ver, r.doc])
+      changes = [...coll(c).entries()].filter(visible).map(([k, r]) => [k, r.ver, r.doc]).sort((a, b) => (a[1] < b[1] ? -1 : 1))
     }
     let done = 0
-    for (let i = 0; i < changes.length; i += hub.pageSize) {
+    for (let i = 0, n = 0; i < changes.length; i += hub.pageSize, n++) {
+      if (n === hub.stallAfterPages) return
       const page = changes.slice(i, i + hub.pageSize)
       done += page.length
-      conn.ws.send(enc({ t: 'page', coll: c, id, changes: page, done, total: changes.length }))
+      // in version order and with no commit in flight, a page's last version is a safe resume point
+      const cursor = [hub.epoch, page[page.length - 1][1]]
+      conn.ws.send(enc({ t: 'page', coll: c, id, changes: page, done, total: changes.length, cursor }))
     }
     const top = log.length ? log[log.length - 1].ver : 0n
     conn.ws.send(enc({ t: 'synced', coll: c, id, cursor: [hub.epoch, top], mode, reset }))
@@ -165,6 +172,7 @@ export async function startFakeHub(opts = {}) {
     if (old) return { ...old, s: 'dup' }
     hub.applied.set(key, (hub.applied.get(key) || 0) + 1)
     hub.order.push([client, Number(m.seq)])
+    hub.applies.push([client, m.id])
     const c = m.coll
     const cur = coll(c).get(m.id)
     const policy = hub.policies[c] || 'lww'
@@ -208,7 +216,8 @@ export async function startFakeHub(opts = {}) {
         conn.client = m.client
         armExpiry(conn, m.token)
         hub.onHello?.(conn, m)
-        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20 }))
+        const user = hub.userOf?.(m.token)
+        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20, user }))
         conn.timer = setInterval(() => {
           if (!hub.silent) ws.send(enc({ t: 'ping', n: 1 }))
         }, hub.pingMs)

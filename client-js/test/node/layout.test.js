@@ -33,7 +33,7 @@ test('a version 1 database written before core/keys.js is read and extended', as
   assert.equal(await store.clientId(), 'client-1')
   assert.deepEqual(await store.get('todos', 'a'), { id: 'a', v: 1 })
   assert.deepEqual((await store.getAll('todos')).map((d) => d.id), ['a', 'b'])
-  assert.deepEqual(await store.cursor('todos'), ['e1', 5n])
+  assert.deepEqual((await store.syncStart('todos')).cursor, ['e1', 5n])
   assert.deepEqual((await store.readOutbox(0, 10)).map((e) => e.seq), [7])
   // a second write of `a` continues the clock and is dependent on the pending one
   await store.write([{ c: 'todos', id: 'a', doc: { id: 'a', v: 2 } }], (ts) => ts + 1n)

@@ -13,6 +13,7 @@ export type ServerMessage = {
     ping_ms: number;
     max_batch: number;
     max_frame: number;
+    user?: string | null;
 } | {
     t: 'page';
     coll: string;
@@ -20,6 +21,7 @@ export type ServerMessage = {
     changes: Change[];
     done: number;
     total: number | null;
+    cursor: Cursor | null;
 } | {
     t: 'synced';
     coll: string;
@@ -63,8 +65,8 @@ export type ServerMessage = {
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number}
- *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null}
+ *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
  *   | {t: 'chg', coll: string, changes: Change[], cursor: Cursor}
