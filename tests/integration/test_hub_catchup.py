@@ -182,3 +182,54 @@ async def test_offline_catchup_hub_sql_and_node_writers(
     assert made <= len(got) <= made + 100, f"catch-up sent {len(got)} changes for {made} made"
     assert {ch[0] for ch in got} >= changed
     assert {ch[0] for ch in got if ch[2] is None} == deleted
+
+
+@pytest.mark.timeout(240)
+async def test_a_client_slower_than_the_snapshot_still_reaches_synced(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any
+) -> None:
+    """A client on a link three times the collection's write rate: the first sync of 2 MB takes
+    longer than the live changes of the meantime fit in its hold buffer (256 KiB here). The sync pages
+    on from the round's watermark, reaches ``synced`` and stays live. (Before, the overflow restarted
+    paging from the beginning: the sync never ended.)"""
+    coll = fresh("slow")
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, queue_bytes=256 * 1024)
+    writer = HubClient(hub.url, fresh("w"))
+    clients.append(writer)
+    await writer.connect()
+    pad = "x" * 1000
+    for i in range(0, 2000, 100):
+        res = await writer.mut([writer.put_op(coll, f"a{j:05d}", {"pad": pad}) for j in range(i, i + 100)])
+        assert all(r["s"] == "ok" for r in res)
+
+    stop = asyncio.Event()
+    written: list[str] = []
+
+    async def write_steadily() -> None:  # ~100 KB/s of new documents
+        n = 0
+        while not stop.is_set():
+            ids = [f"b{j:06d}" for j in range(n, n + 10)]
+            res = await writer.mut([writer.put_op(coll, i, {"pad": pad}) for i in ids])
+            assert all(r["s"] == "ok" for r in res)
+            written.extend(ids)
+            n += 10
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(write_steadily())
+    try:
+        slow = HubClient(hub.url, fresh("slow"))
+        clients.append(slow)
+        slow.read_rate = 300_000  # bytes/s
+        await slow.connect()
+        await slow.sub(coll, wait=False)
+        await slow.wait(lambda: bool(slow.synced.get(coll)) or slow.close_code is not None, 150)
+        assert slow.close_code is None and slow.synced[coll][0]["mode"] == "snapshot"
+        held_back = len(written)
+        # live: documents written after synced arrive without another sync
+        await slow.wait(lambda: len(written) > held_back + 50, 30)
+    finally:
+        stop.set()
+        await task
+    expected = {f"a{j:05d}" for j in range(2000)} | set(written)
+    await slow.wait(lambda: set(slow.docs(coll)) == expected, 60)
+    assert len(slow.synced[coll]) == 1, "the client synced more than once"

@@ -56,6 +56,8 @@ class HubClient:
         self._reading.set()
         self._reader: asyncio.Task[None] | None = None
         self._sub_ids = itertools.count(1)
+        #: Read at most this many bytes per second (a client on a slow link); None: as fast as it can.
+        self.read_rate: float | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -218,6 +220,8 @@ class HubClient:
                 self.raw.append(data)
                 await self._handle(codec.decode(data))
                 self._changed.set()
+                if self.read_rate:
+                    await asyncio.sleep(len(data) / self.read_rate)
         except websockets.ConnectionClosed as exc:
             rcvd = exc.rcvd
             self.close_code = rcvd.code if rcvd is not None else 1006
