@@ -105,6 +105,7 @@ def test_builders() -> None:
         "ping_ms": 10,
         "max_batch": 20,
         "max_frame": 30,
+        "doc_limits": {"bytes": 256 * 1024, "entries": 10_000, "depth": 16},
     }
     assert m.page("c", 1, chs, 2, None)["changes"] == [["a", 5, {"x": 1}], ["b", 6, None]]
     assert m.synced("c", 1, ("e", 6), "snapshot", True) == {
