@@ -10,6 +10,7 @@ import { Syncer, isQuota } from './sync.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
+import { DOC_LIMITS, OVERSIZE, docProblem } from './core/limits.js'
 
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -22,6 +23,7 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @property {string} id
  * @property {Doc | null} doc
  * @property {'local' | 'remote'} origin `local`: written by this client object; `remote`: by the hub or another tab
+ * @property {true} [oversize] `doc` is the hub's placeholder `{id, $oversize: {reason, limit, size}}` for a stored document beyond the limits
  */
 /**
  * @typedef {object} Timers
@@ -47,7 +49,7 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @property {number} [backoffMax] ms (default 20000)
  * @property {number} [connectTimeout] ms until `welcome` (default 15000)
  * @property {number} [maxInFlight] mutation batches awaiting an ack (default 4)
- * @property {number} [maxDocBytes] largest encoded document accepted by `put` (default 1 MiB)
+ * @property {import('./core/limits.js').DocLimits} [docLimits] what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
  * @property {import('./transport-ws.js').Limits} [limits] msgpack decoder limits for hub frames
  */
 
@@ -77,7 +79,7 @@ export class SyncClient extends EventTarget {
       backoffMax: 20000,
       connectTimeout: 15000,
       maxInFlight: 4,
-      maxDocBytes: 1 << 20,
+      docLimits: DOC_LIMITS,
       ...options,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     }
@@ -185,7 +187,7 @@ export class SyncClient extends EventTarget {
     const by = new Map()
     for (const c of changes) {
       const list = by.get(c.coll) || []
-      list.push({ type: c.type, id: c.id, doc: c.doc, origin })
+      list.push({ type: c.type, id: c.id, doc: c.doc, origin, ...(c.doc?.[OVERSIZE] ? { oversize: true } : {}) })
       by.set(c.coll, list)
     }
     for (const [coll, list] of by) {
@@ -359,18 +361,15 @@ export class Collection {
    * @returns {Promise<void>}
    */
   put(doc) {
-    const id = doc?.id
-    if (typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512) {
-      return Promise.reject(new TypeError('put: doc.id: string of 1..512 bytes expected'))
-    }
-    let size
+    // checked as the hub will: without `id`, which travels beside the document
+    const { id, ...body } = doc || { id: null }
+    let why = typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512 ? 'doc.id: string of 1..512 bytes expected' : ''
     try {
-      size = encode(doc, { useBigInt64: true, ignoreUndefined: true }).byteLength
+      why ||= docProblem(body, encode(body, { useBigInt64: true, ignoreUndefined: true }).byteLength, this.client.o.docLimits)
     } catch (e) {
-      return Promise.reject(new TypeError('put: document is not msgpack-encodable: ' + e))
+      why = 'document is not msgpack-encodable: ' + e
     }
-    if (size > this.client.o.maxDocBytes) return Promise.reject(new RangeError(`put: document of ${size} bytes`))
-    return this.client.write(this.name, id, doc)
+    return why ? Promise.reject(new TypeError('put: ' + why)) : this.client.write(this.name, id, doc)
   }
 
   /** @param {string} id @returns {Promise<void>} */

@@ -14,8 +14,10 @@ const code = (fn) => {
 
 test('welcome, chg and ack are normalised', () => {
   assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, extra: 1 }), {
-    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000,
+    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, doc_limits: { bytes: 262144, entries: 10000, depth: 16 },
   })
+  const lim = { bytes: 1, entries: 2, depth: 3 }
+  assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 1, max_batch: 1, max_frame: 1, doc_limits: lim }).doc_limits, lim)
   const chg = parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 5, { x: 1n }], ['b', 2n ** 60n, null]], cursor: ['e', 7] })
   assert.deepEqual(chg.changes, [['a', 5n, { x: 1, id: 'a' }], ['b', 2n ** 60n, null]])
   assert.deepEqual(chg.cursor, ['e', 7n])

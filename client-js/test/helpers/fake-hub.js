@@ -57,6 +57,8 @@ export async function startFakeHub(opts = {}) {
     onAuth: null, // (conn, token) => {unsub?: coll[], resync?: coll[]} what the refresh changes
     rowFilter: null, // (conn, coll, id, doc) => bool: what snapshots show this connection
     expiresIn: null, // (token) => ms | null: close 4511 token_expired that long after hello/authed
+    refuse: null, // (mut) => {code, msg} | null: answer that mutation {s: 'error'} without recording it
+    docLimits: opts.docLimits ?? null, // sent in welcome when set
   }
 
   hub.tick = () => {
@@ -160,6 +162,8 @@ export async function startFakeHub(opts = {}) {
   }
 
   function applyMut(client, m) {
+    const no = hub.refuse?.(m)
+    if (no) return { seq: m.seq, s: 'error', ver: 0n, code: no.code, msg: no.msg }
     const key = `${client}:${m.seq}`
     const old = hub.dedup.get(key)
     if (old) return { ...old, s: 'dup' }
@@ -208,7 +212,8 @@ export async function startFakeHub(opts = {}) {
         conn.client = m.client
         armExpiry(conn, m.token)
         hub.onHello?.(conn, m)
-        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20 }))
+        const limits = hub.docLimits ? { doc_limits: hub.docLimits } : {}
+        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20, ...limits }))
         conn.timer = setInterval(() => {
           if (!hub.silent) ws.send(enc({ t: 'ping', n: 1 }))
         }, hub.pingMs)

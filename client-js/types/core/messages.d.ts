@@ -13,6 +13,7 @@ export type ServerMessage = {
     ping_ms: number;
     max_batch: number;
     max_frame: number;
+    doc_limits: import('./limits.js').DocLimits;
 } | {
     t: 'page';
     coll: string;
@@ -63,7 +64,7 @@ export type ServerMessage = {
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, doc_limits: import('./limits.js').DocLimits}
  *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
