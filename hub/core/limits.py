@@ -64,10 +64,10 @@ def _head(n: int, fix: int, *widths: int) -> int:
     """Header bytes of a msgpack str/bin/array/map of ``n`` items (``fix``: the fix-form bound)."""
     if n < fix:
         return 1
-    for w in widths:
+    for w in widths[:-1]:
         if n < 1 << (8 * w):
             return 1 + w
-    return 9
+    return 1 + widths[-1]  # msgpack has no longer form (the codec refuses more than 2**32 - 1)
 
 
 def _int_size(v: int) -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from hub.core import messages as m
@@ -47,3 +48,8 @@ def test_changes_and_results_carry_placeholders() -> None:
     assert frame["changes"] == [["a", 5, placeholder], ["b", 6, {"x": 1}], ["c", 7, None]]
     assert m.page("c", 1, [Change("a", 5, big)], 1, None)["changes"] == [["a", 5, placeholder]]
     assert MutationResult(1, "conflict", 5, big).to_wire()["doc"] == placeholder
+
+
+def test_values_the_codec_does_not_know_count_as_nine_bytes() -> None:
+    assert check({"t": dt.time(1, 2)}, DocLimits(bytes=1 + 2 + 9)) is None
+    assert check({"t": dt.time(1, 2)}, DocLimits(bytes=1 + 2 + 8)) == Oversize("bytes", 11, 12)
