@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from hub import codec
 from hub.core.errors import BadFrame
+from hub.core.limits import doc_size
 
 
 def test_round_trip_types() -> None:
@@ -103,3 +104,55 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
         codec.decode(data)
     except BadFrame:
         pass
+
+
+def test_doc_size_is_the_size_the_codec_writes() -> None:
+
+    values: list[object] = [
+        None,
+        True,
+        0,
+        127,
+        128,
+        -32,
+        -33,
+        -128,
+        -129,
+        255,
+        256,
+        65535,
+        65536,
+        -32768,
+        -32769,
+        2**32 - 1,
+        2**32,
+        -(2**31),
+        -(2**31) - 1,
+        2**63 - 1,
+        -(2**63),
+        1.5,
+        "",
+        "x" * 31,
+        "x" * 32,
+        "é" * 200,
+        "x" * 70_000,
+        b"",
+        b"x" * 300,
+        b"x" * 70_000,
+        [],
+        list(range(16)),
+        list(range(70_000)),
+        {str(i): i for i in range(16)},
+        {str(i): i for i in range(17)},
+        dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2020, 1, 1, 0, 0, 0, 5, tzinfo=dt.UTC),
+        dt.datetime(1960, 1, 1, tzinfo=dt.UTC),
+        dt.date(2020, 1, 2),
+        Decimal("3.14"),
+        uuid.UUID(int=7),
+        (1, 2),
+        bytearray(b"ab"),
+    ]
+    for v in values:
+        doc = {"v": v, "n": {"inner": [v, {"k": v}]}}
+        assert doc_size(doc) == len(codec.encode(doc)), repr(v)[:60]

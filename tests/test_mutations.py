@@ -13,7 +13,7 @@ from hub.core import messages as m
 from hub.core.conflict import Policy
 from hub.core.errors import StoreUnavailable
 from hub.core.session import ApplyBatch
-from hub.core.types import CollectionSpec
+from hub.core.types import CollectionSpec, Mutation
 from hub.metrics import HubMetrics
 from hub.server.mutations import MutationWorker
 from hub.store.memory import MemoryStore
@@ -116,3 +116,22 @@ async def test_row_rules_replays_and_conflicts() -> None:
     rendered = w.metrics.render()
     assert "synchub_dedup_hits_total 1" in rendered
     assert 'synchub_conflicts_total{policy="reject-if-stale",outcome="rejected"} 1' in rendered
+
+
+async def test_a_collection_another_hub_serves_is_retryable_one_none_serves_is_final() -> None:
+    w, store, _ = await worker()
+    await store.ensure_collection(CollectionSpec("newer"))  # opened by a newer hub, not by this one
+    assert "newer" not in w.specs
+    batch = ApplyBatch("c1", (put(1), put(2, "newer"), put(3, "nope"), put(4, "newer", "b")))
+    results = await w.apply(w.authorize(batch))
+    assert [(r["seq"], r["s"], r.get("code")) for r in results] == [
+        (1, "ok", None),
+        (2, "error", 4504),
+        (3, "error", 4404),
+        (4, "error", 4504),
+    ]
+    assert all("doc" not in r for r in results[1:])
+    # not recorded: the same seq applies once a hub that serves the collection gets it
+    (again,) = await store.apply("c1", [Mutation("c1", 2, "newer", "a", "put", {"x": 2}, 2, None)])
+    assert again.s == "ok" and not again.dup
+    assert store.live_docs("newer") == {"a": {"x": 2}}

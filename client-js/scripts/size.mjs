@@ -3,8 +3,9 @@ import { build } from 'esbuild'
 import { brotliCompressSync, constants } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 
-// 8.5 KiB: per-user databases and resumable first syncs took the last of the 8 KiB budget
-const BUDGET = 8.5 * 1024
+// 8.5 KiB, then 9 KiB: per-user databases and resumable first syncs; document limits
+// (put check, decoder widening, placeholders) and "retry later" results
+const BUDGET = 9 * 1024
 const entry = fileURLToPath(new URL('../src/index.js', import.meta.url))
 const out = await build({
   entryPoints: [entry],

@@ -9,6 +9,7 @@ import { Syncer, isQuota } from './sync.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
+import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
 
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -21,6 +22,7 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @property {string} id
  * @property {Doc | null} doc
  * @property {'local' | 'remote'} origin `local`: written by this client object; `remote`: by the hub or another tab
+ * @property {true} [oversize] `doc` is the hub's placeholder `{id, $oversize: {reason, limit, size}}` for a stored document beyond the limits
  */
 /**
  * @typedef {object} Timers
@@ -50,7 +52,7 @@ import { DEFAULT_LIMITS } from './transport-ws.js'
  * @property {number} [backoffMax] ms (default 20000)
  * @property {number} [connectTimeout] ms until `welcome` (default 15000)
  * @property {number} [maxInFlight] mutation batches awaiting an ack (default 4)
- * @property {number} [maxDocBytes] largest encoded document accepted by `put` (default 1 MiB)
+ * @property {import('./core/limits.js').DocLimits} [docLimits] what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
  * @property {import('./transport-ws.js').Limits} [limits] msgpack decoder limits for hub frames
  */
 
@@ -81,7 +83,7 @@ export class SyncClient extends EventTarget {
       backoffMax: 20000,
       connectTimeout: 15000,
       maxInFlight: 4,
-      maxDocBytes: 1 << 20,
+      docLimits: DOC_LIMITS,
       ...options,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     }
@@ -190,7 +192,7 @@ export class SyncClient extends EventTarget {
     const by = new Map()
     for (const c of changes) {
       const list = by.get(c.coll) || []
-      list.push({ type: c.type, id: c.id, doc: c.doc, origin })
+      list.push({ type: c.type, id: c.id, doc: c.doc, origin, ...(c.doc?.[OVERSIZE] ? { oversize: true } : {}) })
       by.set(c.coll, list)
     }
     for (const [coll, list] of by) {

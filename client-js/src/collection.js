@@ -3,6 +3,7 @@
  * checked here and queued by the client.
  */
 import { encode } from '@msgpack/msgpack'
+import { docProblem } from './core/limits.js'
 
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./client.js').SyncClient} SyncClient */
@@ -24,18 +25,15 @@ export class Collection {
    * @returns {Promise<void>}
    */
   put(doc) {
-    const id = doc?.id
-    if (typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512) {
-      return Promise.reject(new TypeError('put: doc.id: string of 1..512 bytes expected'))
-    }
-    let size
+    // checked as the hub will: without `id`, which travels beside the document
+    const { id, ...body } = doc || { id: null }
+    let why = typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512 ? 'doc.id: string of 1..512 bytes expected' : ''
     try {
-      size = encode(doc, { useBigInt64: true, ignoreUndefined: true }).byteLength
+      why ||= docProblem(body, encode(body, { useBigInt64: true, ignoreUndefined: true }).byteLength, this.client.o.docLimits)
     } catch (e) {
-      return Promise.reject(new TypeError('put: document is not msgpack-encodable: ' + e))
+      why = 'document is not msgpack-encodable: ' + e
     }
-    if (size > this.client.o.maxDocBytes) return Promise.reject(new RangeError(`put: document of ${size} bytes`))
-    return this.client.write(this.name, id, doc)
+    return why ? Promise.reject(new TypeError('put: ' + why)) : this.client.write(this.name, id, doc)
   }
 
   /** @param {string} id @returns {Promise<void>} */

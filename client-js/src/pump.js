@@ -38,6 +38,8 @@ export class OutboxPump {
   #known = new Map()
   #pumping = false
   #pumpAgain = false
+  /** seqs the hub answered "retry later" (4500-4999, e.g. 4504: collection not served by this hub): kept in the outbox, sent again on the next connection */
+  #held = new Set()
 
   /** @param {Session} s */
   constructor(s) {
@@ -56,6 +58,7 @@ export class OutboxPump {
     this.#inflight = []
     this.#sentSeq = 0
     this.#known.clear()
+    this.#held.clear()
   }
 
   /** Forget the versions acks stored (a reset sync may delete those documents). */
@@ -76,7 +79,8 @@ export class OutboxPump {
       while (freeSlots(this.#inflight.length, s.o.maxInFlight) > 0) {
         const entries = await s.h.store.readOutbox(this.#sentSeq, this.#maxBatch)
         if (gen !== s.gen || !s.sock) return
-        let batch = planBatch(entries, this.#maxBatch, this.#inflight.length === 0)
+        // a held entry is older than any unsent one: a dependent write must wait for it
+        let batch = planBatch(entries, this.#maxBatch, this.#inflight.length === 0 && !this.#held.size)
         if (!batch.length) break
         let frame = s.sock.encode({ t: 'mut', batch: batch.map(toMutation) })
         while (frame.byteLength > this.#maxFrame - 64 && batch.length > 1) {
@@ -104,12 +108,15 @@ export class OutboxPump {
 
   /**
    * Apply the results of an `ack` (one or several merged): store them, report conflicts and
-   * failures, then send more.
-   * @param {AckResult[]} results
+   * failures, then send more. A refusal to retry (4500-4999) leaves its entry and document as
+   * they are: reported (`retry: true`), sent again on the next connection.
+   * @param {AckResult[]} all
    */
-  async ack(results) {
+  async ack(all) {
     const h = this.s.h
-    const top = Math.max(0, ...results.map((r) => r.seq))
+    const top = Math.max(0, ...all.map((r) => r.seq))
+    const retry = (/** @type {AckResult} */ r) => r.s === 'error' && (r.code ?? 0) >= 4500
+    const results = all.filter((r) => !retry(r))
     /** @type {Map<number, OutboxEntry>} */
     const sent = new Map()
     for (const b of this.#inflight) if (b.last <= top) for (const e of b.entries) sent.set(e.seq, e)
@@ -123,6 +130,11 @@ export class OutboxPump {
     h.remote(a.changes)
     for (const c of a.conflicts) h.emit('conflict', c)
     for (const f of a.failed) h.emit('error', { kind: 'mutation', ...f })
+    for (const r of all.filter(retry)) {
+      const e = sent.get(r.seq)
+      this.#held.add(r.seq)
+      h.emit('error', { kind: 'mutation', seq: r.seq, code: r.code, outcome: `error ${r.code} ${r.msg ?? ''}`.trim(), coll: e?.c, id: e?.id, retry: true })
+    }
     h.acked()
     this.run()
   }

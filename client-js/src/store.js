@@ -17,7 +17,7 @@ import {
 /** @typedef {import('./core/cursor.js').Cursor} Cursor */
 /** @typedef {import('./core/messages.js').Change} Change */
 /** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
-/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint}} ConflictInfo */
+/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint, seq?: number, code?: number}} ConflictInfo */
 
 /**
  * @template T
@@ -258,6 +258,7 @@ export class Store {
       // (the lookup of a document's next pending entry below then never meets the range).
       const first = results.length ? results[0].seq : 0
       const dense =
+        results.length > 0 &&
         results.every((r, i) => r.seq === first + i) && new Set(entries.map((e) => e && docTag(e.c, e.id))).size === results.length
       if (dense) outbox.delete(IDBKeyRange.bound(first, first + results.length - 1))
       /** @type {Map<string, DocRecord>} */
@@ -274,7 +275,7 @@ export class Store {
         if (!dense) outbox.delete(r.seq)
         const info = { coll: entry.c, id: entry.id, local: entry.doc, server: r.doc ?? null, outcome: r.s, ver: r.ver }
         if (a.conflict) conflicts.push(info)
-        if (r.s === 'error') failed.push({ ...info, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })
+        if (r.s === 'error') failed.push({ ...info, seq: r.seq, code: r.code, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })
         if (a.visible) pushChange(changes, a.rec)
         if (a.rec.pend > 0) {
           const next = /** @type {OutboxEntry[]} */ (await req(outbox.index(OUTBOX_BY_DOC).getAll(docKey(entry.c, entry.id), 1)))[0]

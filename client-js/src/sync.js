@@ -281,6 +281,9 @@ export class Syncer {
     this.welcomed = true
     this.#pingMs = m.ping_ms
     this.#out.limits(m.max_batch, m.max_frame)
+    // follow the hub: what its frames may hold, what `put` checks
+    this.sock?.follow(m.doc_limits)
+    this.o.docLimits = m.doc_limits
     this.#arm(2 * m.ping_ms)
     this.#auth.plan(this.exp)
     await Promise.all(this.h.colls().map((c) => this.subscribe(c)))

@@ -4,6 +4,7 @@
  */
 import { Encoder, Decoder } from '@msgpack/msgpack'
 import { parseServerMessage, ProtocolViolation } from './core/messages.js'
+import { DOC_LIMITS } from './core/limits.js'
 
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /**
@@ -15,13 +16,13 @@ import { parseServerMessage, ProtocolViolation } from './core/messages.js'
  * @property {number} maxMapLength entries of one map
  * @property {number} maxExtLength bytes of one extension value
  */
-/** @type {Limits} */
+/** @type {Limits} any frame a hub sends under the document limits decodes (a map or list of a document is the largest) */
 export const DEFAULT_LIMITS = {
   maxFrame: 16 << 20,
   maxStrLength: 4 << 20,
   maxBinLength: 4 << 20,
   maxArrayLength: 200000,
-  maxMapLength: 10000,
+  maxMapLength: DOC_LIMITS.entries,
   maxExtLength: 64,
 }
 
@@ -38,6 +39,7 @@ export const DEFAULT_LIMITS = {
  * @property {(bytes: Uint8Array) => void} sendBytes
  * @property {(m: object) => Uint8Array} encode
  * @property {(code: number, reason: string) => void} close closes at once, without waiting for the hub
+ * @property {(l: import('./core/limits.js').DocLimits) => void} follow widen the decoder to the hub's document limits (`welcome`)
  */
 
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
@@ -50,7 +52,8 @@ const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
  * @returns {Socket}
  */
 export function openSocket(WS, url, limits, on) {
-  const decoder = new Decoder({ useBigInt64: true, ...limits })
+  const mk = (/** @type {Limits} */ l) => new Decoder({ useBigInt64: true, ...l })
+  let decoder = mk(limits)
   const ws = new WS(url)
   let closed = false
   ws.binaryType = 'arraybuffer'
@@ -102,5 +105,9 @@ export function openSocket(WS, url, limits, on) {
       if (!closed) ws.send(/** @type {Uint8Array<ArrayBuffer>} */ (bytes))
     },
     close: (code, reason) => finish(code, reason, true),
+    follow({ bytes: b, entries: n }) {
+      const l = limits
+      decoder = mk({ ...l, maxMapLength: Math.max(l.maxMapLength, n), maxArrayLength: Math.max(l.maxArrayLength, n), maxStrLength: Math.max(l.maxStrLength, b), maxBinLength: Math.max(l.maxBinLength, b) })
+    },
   }
 }

@@ -14,6 +14,10 @@ export type Change = {
      * `local`: written by this client object; `remote`: by the hub or another tab
      */
     origin: 'local' | 'remote';
+    /**
+     * `doc` is the hub's placeholder `{id, $oversize: {reason, limit, size}}` for a stored document beyond the limits
+     */
+    oversize?: true;
 };
 export type Timers = {
     setTimeout: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
@@ -97,9 +101,9 @@ export type SyncClientOptions = {
      */
     maxInFlight?: number;
     /**
-     * largest encoded document accepted by `put` (default 1 MiB)
+     * what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
      */
-    maxDocBytes?: number;
+    docLimits?: import('./core/limits.js').DocLimits;
     /**
      * msgpack decoder limits for hub frames
      */

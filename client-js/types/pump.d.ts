@@ -46,10 +46,11 @@ export declare class OutboxPump {
     run(): Promise<void>;
     /**
      * Apply the results of an `ack` (one or several merged): store them, report conflicts and
-     * failures, then send more.
-     * @param {AckResult[]} results
+     * failures, then send more. A refusal to retry (4500-4999) leaves its entry and document as
+     * they are: reported (`retry: true`), sent again on the next connection.
+     * @param {AckResult[]} all
      */
-    ack(results: AckResult[]): Promise<void>;
+    ack(all: AckResult[]): Promise<void>;
     /**
      * The changes that may alter the store: without the echoes of our own writes, those still in
      * flight (the ack brings the same version and document) and those whose version an ack of this

@@ -17,6 +17,8 @@ export type ConflictInfo = {
     server: Doc | null;
     outcome: string;
     ver: bigint;
+    seq?: number;
+    code?: number;
 };
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./core/records.js').DocRecord} DocRecord */
@@ -25,7 +27,7 @@ export type ConflictInfo = {
 /** @typedef {import('./core/cursor.js').Cursor} Cursor */
 /** @typedef {import('./core/messages.js').Change} Change */
 /** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
-/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint}} ConflictInfo */
+/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint, seq?: number, code?: number}} ConflictInfo */
 /**
  * @template T
  * @param {IDBRequest<T>} r

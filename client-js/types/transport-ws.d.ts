@@ -36,7 +36,7 @@ export type Limits = {
  * @property {number} maxMapLength entries of one map
  * @property {number} maxExtLength bytes of one extension value
  */
-/** @type {Limits} */
+/** @type {Limits} any frame a hub sends under the document limits decodes (a map or list of a document is the largest) */
 export declare const DEFAULT_LIMITS: Limits;
 export type SocketHandlers = {
     open: () => void;
@@ -61,6 +61,10 @@ export type Socket = {
      * closes at once, without waiting for the hub
      */
     close: (code: number, reason: string) => void;
+    /**
+     * widen the decoder to the hub's document limits (`welcome`)
+     */
+    follow: (l: import('./core/limits.js').DocLimits) => void;
 };
 /**
  * @param {typeof WebSocket} WS

@@ -66,7 +66,11 @@ class ErrorCode(IntEnum):
     INVALID_MUTATION = 4001
     UNAUTHORIZED = 4010  # an ``auth`` refresh was refused; the previous token stays in force
     FORBIDDEN = 4403
-    UNKNOWN_COLLECTION = 4404
+    UNKNOWN_COLLECTION = 4404  # no hub of the cluster has ever served it: final
+    DOC_TOO_LARGE = 4413  # the document breaks the document limits (hub/core/limits.py): final
+    # This hub does not serve the collection, another hub of the cluster does (a rolling deploy):
+    # not applied and not recorded, so the client keeps it and sends it again on its next connection.
+    NOT_SERVED_HERE = 4504
 
 
 def is_retryable(code: int) -> bool:

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from .cursor import Cursor
 from .doc import ID_FIELD, check_id
 from .errors import BadFrame, BadMessage, UnknownType
+from .limits import DEFAULT_DOC_LIMITS, OVERSIZE, DocLimits, fit
 
 MAX_CLIENT_ID = 128
 MAX_COLL_LEN = 256
@@ -160,6 +161,8 @@ def _mutation(raw: object) -> MutationIn | InvalidMutation:
                 raise BadMessage("'doc' must be a map for 'put'")
             if ID_FIELD in doc and doc[ID_FIELD] != doc_id:
                 raise BadMessage("the document's 'id' field differs from the mutation's 'id'")
+            if OVERSIZE in doc:  # a placeholder written back would replace the real document
+                raise BadMessage(f"field {OVERSIZE!r} is reserved")
             doc = {k: v for k, v in doc.items() if k != ID_FIELD}
         else:
             doc = None
@@ -239,17 +242,25 @@ class ChangeLike(Protocol):
     def doc(self) -> Mapping[str, Any] | None: ...
 
 
-def change(c: ChangeLike) -> list[Any]:
-    """The wire form ``[id, ver, doc|nil]`` of a change."""
-    return [c.id, c.ver, None if c.doc is None else dict(c.doc)]
+def change(c: ChangeLike, limits: DocLimits = DEFAULT_DOC_LIMITS) -> list[Any]:
+    """The wire form ``[id, ver, doc|nil]`` of a change; a document beyond ``limits`` travels as
+    its placeholder (hub/core/limits.py)."""
+    doc = fit(c.doc, limits)
+    return [c.id, c.ver, None if doc is None else dict(doc)]
 
 
-def changes(cs: Iterable[ChangeLike]) -> list[list[Any]]:
-    return [change(c) for c in cs]
+def changes(cs: Iterable[ChangeLike], limits: DocLimits = DEFAULT_DOC_LIMITS) -> list[list[Any]]:
+    return [change(c, limits) for c in cs]
 
 
 def welcome(
-    v: int, hub: str, ping_ms: int, max_batch: int, max_frame: int, user: str | None = None
+    v: int,
+    hub: str,
+    ping_ms: int,
+    max_batch: int,
+    max_frame: int,
+    user: str | None = None,
+    doc_limits: DocLimits = DEFAULT_DOC_LIMITS,
 ) -> dict[str, Any]:
     """``user``: the authenticated subject (None when anonymous), so a client whose local data
     belongs to another user can stop before it replays anything."""
@@ -261,6 +272,7 @@ def welcome(
         "max_batch": max_batch,
         "max_frame": max_frame,
         "user": user,
+        "doc_limits": doc_limits.to_wire(),
     }
 
 
@@ -271,13 +283,14 @@ def page(
     done: int,
     total: int | None,
     cursor: Cursor | None = None,
+    limits: DocLimits = DEFAULT_DOC_LIMITS,
 ) -> dict[str, Any]:
     """``cursor``: where a catch-up may resume if this sync is interrupted (None: nowhere yet)."""
     return {
         "t": "page",
         "coll": coll,
         "id": sub_id,
-        "changes": changes(cs),
+        "changes": changes(cs, limits),
         "done": done,
         "total": total,
         "cursor": None if cursor is None else list(cursor),
@@ -292,8 +305,10 @@ def resync(coll: str, reason: str, mode: str) -> dict[str, Any]:
     return {"t": "resync", "coll": coll, "reason": reason, "mode": mode}
 
 
-def chg(coll: str, cs: Sequence[ChangeLike], cursor: Cursor) -> dict[str, Any]:
-    return {"t": "chg", "coll": coll, "changes": changes(cs), "cursor": list(cursor)}
+def chg(
+    coll: str, cs: Sequence[ChangeLike], cursor: Cursor, limits: DocLimits = DEFAULT_DOC_LIMITS
+) -> dict[str, Any]:
+    return {"t": "chg", "coll": coll, "changes": changes(cs, limits), "cursor": list(cursor)}
 
 
 def ack(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

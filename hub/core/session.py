@@ -19,6 +19,7 @@ from typing import Any
 from . import messages as m
 from .cursor import Cursor
 from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
+from .limits import DEFAULT_DOC_LIMITS, DocLimits, check
 from .mutation import vet
 
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
@@ -115,6 +116,12 @@ class SessionConfig:
     max_batch: int = 500
     max_frame: int = 1 << 20
     versions: tuple[int, ...] = PROTOCOL_VERSIONS
+    doc_limits: DocLimits = DEFAULT_DOC_LIMITS
+
+    @property
+    def limits(self) -> DocLimits:
+        """The document limits in force: one document always fits a frame."""
+        return self.doc_limits.for_frame(self.max_frame)
 
 
 @dataclass(slots=True)
@@ -190,7 +197,10 @@ class Session:
         self.state = State.READY
         self.last_heard_ms = self.last_ping_ms = now_ms
         cfg = self.cfg
-        return [Send(m.welcome(self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame, user))]
+        welcome = m.welcome(
+            self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame, user, cfg.limits
+        )
+        return [Send(welcome)]
 
     def auth_failed(self, code: int, reason: str) -> list[Effect]:
         """The token of the ``hello`` was refused (``code`` 4010, 4511, ...)."""
@@ -247,16 +257,25 @@ class Session:
         if len(msg.batch) > self.cfg.max_batch:
             raise BadMessage(f"a batch holds at most {self.cfg.max_batch} mutations")
         slots: list[m.MutationIn | dict[str, Any]] = []
+        limits = self.cfg.limits
         for mut in msg.batch:
             if isinstance(mut, m.InvalidMutation):
                 slots.append(m.error_result(mut.seq, ErrorCode.INVALID_MUTATION, mut.msg))
                 continue
             # The write rule's own vetting, early: a batch of refusals needs no store transaction.
             refusal = vet(mut.coll, self.cfg.collections.get(mut.coll), mut.op, mut.doc)
-            if refusal is None:
+            over = check(mut.doc, limits) if refusal is None and mut.doc is not None else None
+            if refusal is not None and refusal.code == ErrorCode.UNKNOWN_COLLECTION:
+                # Only the hub's adapter can tell whether another hub serves it (a rolling
+                # deploy: retry later) or none does (final); it answers (server/mutations.py).
                 slots.append(mut)
-            else:
+            elif refusal is not None:
                 slots.append(m.error_result(mut.seq, refusal.code, refusal.msg))
+            elif over is not None:
+                why = f"document {over.reason} {over.size} over the limit of {over.limit}"
+                slots.append(m.error_result(mut.seq, ErrorCode.DOC_TOO_LARGE, why))
+            else:
+                slots.append(mut)
         if all(isinstance(s, dict) for s in slots):
             return [Send(m.ack([s for s in slots if isinstance(s, dict)]))]
         return [ApplyBatch(self.client, tuple(slots))]

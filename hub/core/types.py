@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .conflict import MergeHook, Policy
+from .limits import fit
 
 Doc = Mapping[str, Any]
 
@@ -76,7 +77,8 @@ class MutationResult:
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": self.seq, "s": self.s, "ver": self.ver}
         if self.s not in ("ok", "error"):  # an error result carries no doc (docs/protocol.md)
-            out["doc"] = dict(self.doc) if self.doc is not None else None
+            doc = fit(self.doc)  # a stored document beyond the limits travels as its placeholder
+            out["doc"] = dict(doc) if doc is not None else None
         if self.dup:
             out["dup"] = True
         if self.code is not None:

@@ -30,6 +30,7 @@ from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
+from hub.core.limits import DEFAULT_DOC_LIMITS
 from hub.core.types import Change
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Store
@@ -69,6 +70,8 @@ class Feed:
         self.recover = recover
         self.coll = coll
         self.max_frame = max_frame
+        # what a client can hold; checked once per change of a broadcast, in _build
+        self.doc_limits = DEFAULT_DOC_LIMITS.for_frame(max_frame)
         self.max_changes = max_changes
         self.backoff = backoff
         self.max_pending = max_pending
@@ -263,7 +266,7 @@ class Feed:
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
 
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
-        return m.chg(self.coll, cs, (self.epoch, self.covered))
+        return m.chg(self.coll, cs, (self.epoch, self.covered), self.doc_limits)
 
     async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
         received = received or time.monotonic()

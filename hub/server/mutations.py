@@ -6,6 +6,11 @@ checks collection-level write permission per mutation and waits while the bounde
 the batches through the store, whose transaction runs the row-level check, and answers each with
 one ``ack``. A store outage closes the connection with 4503; the unacknowledged batches are
 replayed by the client elsewhere.
+
+A mutation of a collection this hub does not serve is answered here, without the store's write
+rule (so no dedup record keeps the refusal): 4504, retry later, when another hub of the cluster
+has opened the collection (a rolling deploy: this hub is older or newer than that one), else
+4404, final (docs/protocol.md, docs/operations.md "Rolling deploys").
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ class MutationWorker:
             return eff
         slots: list[m.MutationIn | dict[str, Any]] = []
         for s in eff.slots:
-            if isinstance(s, m.MutationIn) and not self.policy.can_write(identity, s.coll):
+            if isinstance(s, m.MutationIn) and s.coll not in self.specs:
+                slots.append(s)  # not served here: answered by apply()
+            elif isinstance(s, m.MutationIn) and not self.policy.can_write(identity, s.coll):
                 log.info("write refused", extra={"coll": s.coll, "seq": s.seq})
                 slots.append(m.error_result(s.seq, ErrorCode.FORBIDDEN, "forbidden"))
             else:
@@ -121,8 +128,28 @@ class MutationWorker:
             while not self.queue.empty():
                 self.queue.get_nowait()
 
+    async def unserved(self, eff: ApplyBatch) -> ApplyBatch:
+        """Answer the mutations of collections this hub does not serve (module doc)."""
+        served: dict[str, bool] = {}
+        slots: list[m.MutationIn | dict[str, Any]] = []
+        for s in eff.slots:
+            if not isinstance(s, m.MutationIn) or s.coll in self.specs:
+                slots.append(s)
+                continue
+            if s.coll not in served:
+                served[s.coll] = await self.store.served(s.coll)
+            if served[s.coll]:
+                why = f"collection {s.coll!r} is not served by this hub; retry"
+                slots.append(m.error_result(s.seq, ErrorCode.NOT_SERVED_HERE, why))
+            else:
+                slots.append(
+                    m.error_result(s.seq, ErrorCode.UNKNOWN_COLLECTION, f"unknown collection {s.coll!r}")
+                )
+        return ApplyBatch(eff.client, tuple(slots))
+
     async def apply(self, eff: ApplyBatch) -> list[dict[str, Any]]:
         """One result per slot, in slot order."""
+        eff = await self.unserved(eff)
         off = self.offset_ms
         muts = [
             Mutation(

@@ -22,6 +22,7 @@ from hub import codec
 from hub.core import messages as m
 from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
+from hub.core.limits import DEFAULT_DOC_LIMITS
 from hub.core.outqueue import OutQueue
 from hub.core.types import Change
 from hub.store.base import Store
@@ -95,6 +96,7 @@ class Subscription:
         self.coll = coll
         self.sub_id = sub_id
         self.cursor = cursor  # the cursor the current sync started from
+        self.doc_limits = DEFAULT_DOC_LIMITS.for_frame(port.max_frame)  # pages hold what a client can
         self.state = SubState.CATCHING_UP
         self.held: list[tuple[bytes, Cursor, float, int]] = []
         self.held_bytes = 0
@@ -164,7 +166,8 @@ class Subscription:
         self, done: int, total: int | None, at: Cursor | None, last: Change, cs: Sequence[Change]
     ) -> dict[str, Any]:
         # a page cut into several frames: only its last frame holds everything up to ``at``
-        return m.page(self.coll, self.sub_id, cs, done, total, at if cs[-1] is last else None)
+        cursor = at if cs[-1] is last else None
+        return m.page(self.coll, self.sub_id, cs, done, total, cursor, self.doc_limits)
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""

@@ -94,6 +94,11 @@ class Store(Protocol):
         """Number of live documents (an estimate is fine; for progress reporting)."""
         ...
 
+    async def served(self, coll: str) -> bool:
+        """Whether some hub sharing this store has opened ``coll`` (this one may not serve it: a
+        rolling deploy); False when none ever did."""
+        ...
+
     def feed(self, coll: str) -> AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
         """Live stamped changes of a collection, from whatever writer. The iterator raises FeedLost
         when the underlying continuous query is lost; the caller reopens it and resyncs."""

@@ -203,6 +203,10 @@ class MemoryStore:
         self._check()
         return sum(1 for s in self._coll(coll).docs.values() if s.doc is not None)
 
+    async def served(self, coll: str) -> bool:
+        self._check()
+        return coll in self._colls
+
     def live_docs(self, coll: str) -> dict[str, dict[str, Any]]:
         """Every live document of ``coll`` (tests compare client models with it)."""
         return {i: dict(s.doc) for i, s in self._coll(coll).docs.items() if s.doc is not None}

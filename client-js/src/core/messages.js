@@ -3,12 +3,14 @@
  * A frame that fails here closes the socket (`ProtocolViolation.code`).
  */
 
+import { DOC_LIMITS } from './limits.js'
+
 /** @typedef {import('./records.js').Doc} Doc */
 /** @typedef {import('./records.js').AckResult} AckResult */
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits}
  *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
@@ -105,6 +107,14 @@ function changes(v) {
   })
 }
 
+/** A hub's document limits (`welcome`); ours for a hub that sends none. @param {unknown} v @returns {import('./limits.js').DocLimits} */
+function limits(v) {
+  if (v == null) return DOC_LIMITS
+  if (!isMap(v)) bad('doc_limits: map expected')
+  const o = /** @type {Record<string, unknown>} */ (v)
+  return /** @type {any} */ (Object.fromEntries(Object.keys(DOC_LIMITS).map((k) => [k, int(o[k], k)])))
+}
+
 const STATUSES = ['ok', 'dup', 'conflict', 'rejected', 'merged', 'error']
 
 /**
@@ -129,6 +139,7 @@ export function parseServerMessage(m) {
         max_frame: int(o.max_frame, 'max_frame'),
         // undefined: a hub too old to say who it authenticated
         user: o.user == null ? /** @type {null | undefined} */ (o.user) : str(o.user, 'user'),
+        doc_limits: limits(o.doc_limits),
       }
     case 'page':
       return {

@@ -14,7 +14,7 @@ const code = (fn) => {
 
 test('welcome, chg and ack are normalised', () => {
   assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, extra: 1 }), {
-    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, user: undefined,
+    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, user: undefined, doc_limits: { bytes: 262144, entries: 10000, depth: 16 },
   })
   // `user`: who the hub authenticated; null when anonymous, undefined from an older hub
   const welcome = { t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000 }
@@ -24,6 +24,8 @@ test('welcome, chg and ack are normalised', () => {
   const page = { t: 'page', coll: 'c', id: 1, changes: [], done: 0, total: null }
   assert.equal(/** @type {any} */ (parseServerMessage(page)).cursor, null)
   assert.deepEqual(/** @type {any} */ (parseServerMessage({ ...page, cursor: ['e', 3] })).cursor, ['e', 3n])
+  const lim = { bytes: 1, entries: 2, depth: 3 }
+  assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 1, max_batch: 1, max_frame: 1, doc_limits: lim }).doc_limits, lim)
   const chg = parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 5, { x: 1n }], ['b', 2n ** 60n, null]], cursor: ['e', 7] })
   assert.deepEqual(chg.changes, [['a', 5n, { x: 1, id: 'a' }], ['b', 2n ** 60n, null]])
   assert.deepEqual(chg.cursor, ['e', 7n])

@@ -61,6 +61,8 @@ export async function startFakeHub(opts = {}) {
     expiresIn: null, // (token) => ms | null: close 4511 token_expired that long after hello/authed
     userOf: null, // (token) => user | null: the `user` of `welcome` (absent without this hook)
     stallAfterPages: null, // a sync sends this many pages, then nothing more (a test drops the socket)
+    refuse: null, // (mut) => {code, msg} | null: answer that mutation {s: 'error'} without recording it
+    docLimits: opts.docLimits ?? null, // sent in welcome when set
   }
 
   hub.tick = () => {
@@ -167,6 +169,8 @@ export async function startFakeHub(opts = {}) {
   }
 
   function applyMut(client, m) {
+    const no = hub.refuse?.(m)
+    if (no) return { seq: m.seq, s: 'error', ver: 0n, code: no.code, msg: no.msg }
     const key = `${client}:${m.seq}`
     const old = hub.dedup.get(key)
     if (old) return { ...old, s: 'dup' }
@@ -217,7 +221,8 @@ export async function startFakeHub(opts = {}) {
         armExpiry(conn, m.token)
         hub.onHello?.(conn, m)
         const user = hub.userOf?.(m.token)
-        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20, user }))
+        const limits = hub.docLimits ? { doc_limits: hub.docLimits } : {}
+        ws.send(enc({ t: 'welcome', v: 1, hub: 'fake', ping_ms: hub.pingMs, max_batch: hub.maxBatch, max_frame: 1 << 20, user, ...limits }))
         conn.timer = setInterval(() => {
           if (!hub.silent) ws.send(enc({ t: 'ping', n: 1 }))
         }, hub.pingMs)

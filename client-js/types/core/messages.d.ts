@@ -14,6 +14,7 @@ export type ServerMessage = {
     max_batch: number;
     max_frame: number;
     user?: string | null;
+    doc_limits: import('./limits.js').DocLimits;
 } | {
     t: 'page';
     coll: string;
@@ -65,7 +66,7 @@ export type ServerMessage = {
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits}
  *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}

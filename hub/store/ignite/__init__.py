@@ -311,6 +311,11 @@ class IgniteStore:
         c = self.coll(coll)
         return await self.ctx.call(lambda: read.count(self.ctx, c))
 
+    async def served(self, coll: str) -> bool:
+        # Every hub that opens a collection records its epoch (schema.ensure) and nothing removes it.
+        ctx = self.ctx
+        return await ctx.call(lambda: ctx.sys.get(schema.epoch_key(coll))) is not None
+
     async def gc(self, coll: str, retention_ms: int, now_ms: int | None = None) -> int:
         """Purge tombstones older than ``retention_ms``; returns the new floor (:mod:`~.gc`)."""
         c = self.coll(coll)
