@@ -232,4 +232,6 @@ async def test_a_client_slower_than_the_snapshot_still_reaches_synced(
         await task
     expected = {f"a{j:05d}" for j in range(2000)} | set(written)
     await slow.wait(lambda: set(slow.docs(coll)) == expected, 60)
-    assert len(slow.synced[coll]) == 1, "the client synced more than once"
+    # once synced, a client this slow may fall behind the live stream again: it then catches up
+    # from its cursor, never re-reads the collection
+    assert [s["mode"] for s in slow.synced[coll][1:]] == ["catchup"] * (len(slow.synced[coll]) - 1)
