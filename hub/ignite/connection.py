@@ -228,7 +228,8 @@ class CQConnection(AioConnection):  # type: ignore[misc]
         req_id = self._req_id()
         frame = encode_request(op_code, req_id, payload)
         try:
-            data = await asyncio.wait_for(self.request(req_id, frame), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation (tx.py)
+                data = await self.request(req_id, frame)
         finally:
             self._pending_reqs.pop(req_id, None)  # see request(): a timed-out future stays there
         return parse_response(data)

@@ -96,7 +96,8 @@ class Feed:
         """Start the feed and wait until it is open (so no change after this call is missed)."""
         self._task = asyncio.create_task(self._run(), name=f"feed:{self.coll}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._opened.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._opened.wait()
 
     async def stop(self) -> None:
         self.live = False

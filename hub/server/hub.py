@@ -130,7 +130,8 @@ class Hub:
         if self.draining:
             return False
         try:
-            ok = await asyncio.wait_for(self.store.ping(), 5)
+            async with asyncio.timeout(5):
+                ok = await self.store.ping()
         except Exception:
             return False
         return bool(ok) and all(f.live for f in self.feeds.values())

@@ -72,8 +72,10 @@ async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any]
     client = AioClient(**options)
     try:
         try:
-            await asyncio.wait_for(client.connect(list(addresses)), timeout)
-            await asyncio.wait_for(client.get_cache_names(), timeout)
+            async with asyncio.timeout(timeout):
+                await client.connect(list(addresses))
+            async with asyncio.timeout(timeout):
+                await client.get_cache_names()
         except AuthenticationError as e:
             raise IgniteConnectError(
                 "authentication",
@@ -209,7 +211,8 @@ class IgniteStore:
         if client is None:
             return False
         try:
-            await asyncio.wait_for(client.get_cache_names(), timeout)
+            async with asyncio.timeout(timeout):
+                await client.get_cache_names()
             return True
         except Exception:
             return False

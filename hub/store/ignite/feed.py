@@ -1,19 +1,25 @@
 """Live feed of a collection: the continuous query on the data cache, turned into stamped changes.
 
-On open the CQ starts first, then :func:`hub.store.ignite.stamp.reconcile` scans data and meta and stamps
-every key whose data hash differs from ``H`` (writes made while no feed ran, a hub that died, a lost CQ);
-those changes are emitted first. Live events that overlap the scan are stamped once and emitted again with
-the same version. Each run of events then goes through :func:`hub.store.ignite.stamp.process_events`.
+On open the CQ starts first; then the feed makes one pass over the collection's partitions with
+:func:`hub.store.ignite.stamp.reconcile_partition`, which stamps every key whose data hash differs
+from ``H`` (writes made while no feed ran, a hub that died, a lost CQ). The pass is interleaved with
+the live events, one partition between two rounds of events: live changes are not held back by the
+size of the collection, the CQ buffer never fills because of it (a full scan before the first event
+did, and the lost feed reopened into the same scan, a livelock), and its memory is one partition's.
+A change found by both is stamped once and emitted twice with the same version. Each run of events
+goes through :func:`hub.store.ignite.stamp.process_events`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    CacheError,
     ReconnectError,
     SocketError,
 )
@@ -23,8 +29,10 @@ from hub.core.types import Change
 from hub.ignite import continuous_query
 from hub.store.base import TimedChanges
 from hub.store.ignite.schema import Coll
-from hub.store.ignite.stamp import process_events, reconcile
+from hub.store.ignite.stamp import STAMP_CHUNK, differences, process_events, stamp
 from hub.store.ignite.tx import Context
+
+log = logging.getLogger(__name__)
 
 #: CQ notifications carry up to this many events; a partial page is flushed after CQ_TIME_INTERVAL_MS.
 #: (measured on 2.17: a local node still sends about one frame per event, so the buffer must absorb bursts.)
@@ -34,17 +42,47 @@ CQ_BUFFER_BATCHES = 65536  # notifications (a local node sends about one per eve
 CQ_BUFFER_BYTES = 256 << 20  # and bytes: whichever fills first loses the feed (-> resync), never memory
 #: CQ events gathered (from notifications already received) before one meta lookup / stamp round.
 MAX_EVENTS_PER_ROUND = 2000
-#: Changes per yielded list during reconcile.
-RECONCILE_CHUNK = 1000
+
+
+async def _opening_pass(
+    ctx: Context, c: Coll, urgent: Callable[[], bool]
+) -> AsyncGenerator[list[Change], None]:
+    """Reconcile every partition once (the count is found by running past the last). Differences are
+    stamped a chunk at a time, and whenever ``urgent()`` (live events wait): then it yields."""
+    p = 0
+    pending: dict[str, int] = {}
+    while p < c.partitions:
+        try:
+            pending |= await ctx.call(lambda p=p: differences(ctx, c, p))  # type: ignore[misc]
+        except CacheError as e:
+            if p == 0:
+                raise StoreUnavailable(f"reconciling {c.spec.name!r} failed: {e}") from e
+            c.partitions = p  # past the last partition of this cache
+        else:
+            p += 1
+            if len(pending) < STAMP_CHUNK and not urgent() and p < c.partitions:
+                continue
+        found = await ctx.call(lambda todo=pending: stamp(ctx, c, todo)) if pending else []  # type: ignore[misc]
+        pending = {}
+        if found:
+            log.info("collection %s: opening pass stamped %d keys", c.spec.name, len(found))
+        yield sorted(found, key=lambda ch: ch.ver)
 
 
 async def _iterate(ctx: Context, c: Coll, cq: Any) -> AsyncGenerator[list[Change], None]:
+    opening: AsyncGenerator[list[Change], None] | None = _opening_pass(ctx, c, lambda: cq.buffered > 0)
     try:
-        found = await ctx.call(lambda: reconcile(ctx, c), timeout=600.0)
-        found.sort(key=lambda ch: ch.ver)
-        for i in range(0, len(found), RECONCILE_CHUNK):
-            yield found[i : i + RECONCILE_CHUNK]
         while True:
+            if opening is not None:
+                try:
+                    found = await opening.__anext__()
+                except StopAsyncIteration:
+                    opening = None
+                else:
+                    if found:
+                        yield found
+                if opening is not None and not cq.buffered:
+                    continue  # nothing live waits: next partition
             try:
                 events = list(await cq.__anext__())
                 received = time.monotonic()
@@ -62,11 +100,14 @@ async def _iterate(ctx: Context, c: Coll, cq: Any) -> AsyncGenerator[list[Change
         raise FeedLost(f"continuous query on {c.spec.cache_name!r} failed: {e!r}") from e
     except StoreUnavailable as e:
         raise FeedLost(f"feed of {c.spec.name!r} broke: {e}") from e
+    finally:
+        if opening is not None:
+            await opening.aclose()
 
 
 @contextlib.asynccontextmanager
 async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[Change]]]:
-    """Start the CQ, then hand out an iterator that reconciles first and then follows the CQ."""
+    """Start the CQ, then hand out an iterator over its stamped events and the opening pass (module doc)."""
     ctx.recent.forget(c.spec.cache_name)  # entries whose events a lost CQ never delivered
     cq = continuous_query(
         ctx.client,

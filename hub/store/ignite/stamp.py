@@ -8,9 +8,8 @@ newer event for that key follows, per-key order is kept); if another hub stamped
 is used; else this hub writes the stamp. Hubs racing on one key conflict at commit, so exactly one stamp wins.
 
 :func:`reconcile_partition` compares one partition of data and meta and stamps every key whose data hash
-differs from ``H`` (writers that raise no event); the sweep runs it round robin. :func:`reconcile` does
-the same for the whole collection when a feed opens (writes made while no feed ran, a hub that died, a
-lost continuous query).
+differs from ``H`` (writes made while no feed ran, a hub that died, a lost continuous query, writers
+that raise no event); the feed runs it over every partition when it opens, the sweep round robin.
 """
 
 from __future__ import annotations
@@ -198,33 +197,4 @@ async def reconcile_partition(ctx: Context, c: Coll, partition: int) -> list[Cha
     if not pending:
         return []
     log.info("collection %s: partition %d: stamping %d keys", c.spec.name, partition, len(pending))
-    return await stamp(ctx, c, pending)
-
-
-async def reconcile(ctx: Context, c: Coll) -> list[Change]:
-    """Stamp every key whose data hash differs from its meta row (including rows whose data is gone)."""
-    hashes: dict[str, int] = {}
-    try:
-        async for rows in scan_pages(c.data, page_size=1000):
-            for key, value in rows:
-                if isinstance(key, str):
-                    hashes[key] = doc_hash(plain_doc(value))
-    except (BinaryDecodeError, FastPathUnavailable) as e:
-        log.warning("collection %s: reconcile scans through pyignite (%s)", c.spec.name, e)
-        hashes.clear()
-        async with c.data.scan(page_size=1000) as cur:
-            async for key, value in cur:
-                if isinstance(key, str):
-                    hashes[key] = doc_hash(plain_doc(value))
-    pending: dict[str, int] = {}
-    cur2 = await ctx.client.sql(f"SELECT ID, H FROM {c.table}", page_size=1000)
-    async with cur2:
-        async for key, h in cur2:
-            data_h = hashes.pop(key, 0)
-            if int(h or 0) != data_h:
-                pending[key] = data_h
-    pending.update(hashes)  # data without any meta row
-    if not pending:
-        return []
-    log.info("collection %s: reconcile stamps %d keys", c.spec.name, len(pending))
     return await stamp(ctx, c, pending)

@@ -94,7 +94,10 @@ class Context:
     async def call(self, fn: Callable[[], Awaitable[T]], timeout: float = OP_TIMEOUT_S) -> T:
         """Run one Ignite operation; connection trouble becomes StoreUnavailable."""
         try:
-            return await asyncio.wait_for(fn(), timeout)
+            # not wait_for: on 3.11 it swallows a cancellation that arrives as fn() completes, and
+            # the cancelled task (a feed being stopped) then runs on, e.g. waits forever for an event
+            async with asyncio.timeout(timeout):
+                return await fn()
         except _CONNECTION_ERRORS as e:
             raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
 
