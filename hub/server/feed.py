@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 FANOUT_YIELD_EVERY = 200  # subscribers served between two yields to the event loop
 SETTLE_EVERY_S = 1.0  # settle this often while changes flow
 SETTLE_IDLE_S = 10.0  # and at least this often when none do (repairs events that never came)
+LOSS_CHECK_S = 5.0  # look for lost partitions and a new epoch this often
 MAX_SEEN = 500_000  # ids remembered between two settles; more means settling cannot keep up
 _END = object()
 _TICK = object()
@@ -196,9 +197,26 @@ class Feed:
                     self.metrics.events_repaired.inc(len(found))
                     queue.put_nowait((time.monotonic(), found))
 
+        async def watch() -> None:
+            # A new epoch (partition loss, store/ignite/loss.py; or a meta table rebuilt): every
+            # cursor of the old one is void, so every subscriber gets a snapshot with reset.
+            while True:
+                await asyncio.sleep(LOSS_CHECK_S)
+                try:
+                    await self.store.check_loss(self.coll)
+                    epoch = (await self.store.info(self.coll)).epoch
+                except Exception as exc:  # e.g. the cluster is busy: the next check may do
+                    log.warning("feed of %r: checking for lost partitions failed (%s)", self.coll, exc)
+                    continue
+                if epoch != self.epoch:
+                    log.warning("feed of %r: new epoch %s; its subscribers resync", self.coll, epoch)
+                    self.epoch, self._cursor_sent = epoch, 0
+                    for sub in list(self.subscribers):
+                        sub.resync("epoch")
+
         reader = asyncio.create_task(read(), name=f"feed-reader:{self.coll}")
         ticker = asyncio.create_task(tick(), name=f"feed-settle:{self.coll}")
-        tasks = [ticker, reader]
+        tasks = [ticker, reader, asyncio.create_task(watch(), name=f"feed-watch:{self.coll}")]
         if self.sweep_partitions:
             tasks.append(asyncio.create_task(sweep(), name=f"feed-sweep:{self.coll}"))
         queue.put_nowait(_TICK)  # settle at once: covered is still the value from before the open

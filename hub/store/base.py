@@ -82,6 +82,11 @@ class Store(Protocol):
         without a change event (bulk loaders, ``clear()``, eviction) and return those changes."""
         ...
 
+    async def check_loss(self, coll: str) -> bool:
+        """Watch for data the store lost without a trace (Ignite: lost partitions); True when this
+        call gave the collection a new epoch because of it (every cursor of the old one is void)."""
+        ...
+
     async def reader_mark(self, coll: str, client: str) -> str | None:
         """What ``set_reader_mark`` last recorded for this client and collection (None: nothing)."""
         ...

@@ -191,6 +191,12 @@ class MemoryStore:
         self._coll(coll)
         return []
 
+    async def check_loss(self, coll: str) -> bool:
+        """Memory loses nothing on its own (``lose`` simulates it)."""
+        self._check()
+        self._coll(coll)
+        return False
+
     async def reader_mark(self, coll: str, client: str) -> str | None:
         self._check()
         return self._marks.get((coll, client))

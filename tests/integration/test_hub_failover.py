@@ -14,7 +14,9 @@ from pyignite import AioClient, GenericObjectMeta
 from pyignite.datatypes import LongObject
 
 from hub.dev.cluster import LocalCluster
-from tests.integration.conftest import HubFactory, converge, fresh, sub, wait_for
+from hub.store.ignite.schema import meta_cache_name
+from tests.integration.conftest import HubFactory, converge, fresh, ignite_docs, model, sub, wait_for
+from tests.support.javaclient import reset_lost_partitions
 from tests.support.wsclient import HubClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -115,3 +117,65 @@ async def test_cq_holder_killed_clients_resync_and_converge(
     finally:
         with contextlib.suppress(Exception):
             await reader.close()
+
+
+@pytest.mark.timeout(240)
+async def test_lost_partitions_end_in_a_new_epoch_and_every_client_resyncs(
+    ignite_pair: LocalCluster, hubs: HubFactory, clients: list[HubClient]
+) -> None:
+    """A collection without backups loses the partitions of a node that dies: the documents there,
+    their meta rows and tombstones are gone, so no catch-up could tell a client. The hub records
+    the loss; once an operator resets the lost partitions, the collection gets a new epoch and its
+    subscribers resync with a snapshot that ends equal to what Ignite still holds. (Before, clients
+    kept the lost documents forever; the sweep also mistook a LOST partition for the cache's end.)"""
+    addresses = list(ignite_pair.addresses)
+    coll = fresh("lost")
+    hub = await hubs("hub", addresses, {coll: {"cache": coll, "backups": 0}})
+    writer, reader = HubClient(hub.url, fresh("w")), HubClient(hub.url, fresh("r"))
+    clients.extend([writer, reader])
+    await writer.connect()
+    await reader.connect()
+    res = await writer.mut([writer.put_op(coll, f"d{i:03d}", {"v": i}) for i in range(200)], 30)
+    assert all(r["s"] == "ok" for r in res)
+    await sub(reader, coll)
+    assert len(reader.docs(coll)) == 200
+    epoch = reader.cursors[coll][0]
+
+    ignite_pair.kill_node(1)
+    ig = AioClient()
+    async with ig.connect([addresses[0]]):
+        sys_cache = await ig.get_cache("synchub_sys")
+
+        async def loss_recorded() -> bool:
+            return await sys_cache.get(f"lost/{coll}") is not None
+
+        await wait_for(loss_recorded, 60, interval=0.5)
+        await reset_lost_partitions(ignite_pair, [coll, meta_cache_name(coll)])
+
+        async def new_epoch() -> bool:
+            return await sys_cache.get(f"epoch/{coll}") not in (None, epoch)
+
+        await wait_for(new_epoch, 60, interval=0.5)
+        if reader.close_code is None:  # the live subscription is resynced in place
+            await reader.wait(lambda: reader.cursors[coll][0] != epoch, 60)
+            assert any(r["reason"] == "epoch" and r["mode"] == "snapshot" for r in reader.resyncs)
+            final = reader
+        else:  # its sync hit a lost partition meanwhile: refused as unavailable, the client returns
+            assert reader.close_code == 4503, reader.close_reason
+            final = HubClient(hub.url, reader.client_id)
+            clients.append(final)
+            final.models[coll] = dict(reader.models[coll])
+            await final.connect()
+            synced = await sub(final, coll, reader.cursors[coll])
+            assert synced["mode"] == "snapshot" and synced["reset"] is True
+        survivors = await ignite_docs(ig, coll)
+    assert 0 < len(survivors) < 200, "the dead node held none (or all) of the documents"
+    assert model(final, coll) == survivors
+    # the collection works again, lost keys included (the writer may have to come back too)
+    if writer.close_code is not None:
+        writer = HubClient(hub.url, writer.client_id)
+        clients.append(writer)
+        await writer.connect()
+    res = await writer.mut([writer.put_op(coll, f"d{i:03d}", {"v": -i}) for i in range(200)], 30)
+    assert all(r["s"] == "ok" for r in res), res
+    await final.wait(lambda: len(final.docs(coll)) == 200 and final.docs(coll)["d001"]["v"] == -1, 30)

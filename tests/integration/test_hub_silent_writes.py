@@ -14,7 +14,7 @@ from pyignite.datatypes import ExpiryPolicy
 
 from hub.dev.cluster.cluster import LocalCluster
 from tests.integration.conftest import HubFactory, fresh, ignite_docs, model, sub, wait_for
-from tests.support.streamer import stream
+from tests.support.javaclient import stream
 from tests.support.wsclient import HubClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

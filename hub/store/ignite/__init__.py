@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 import struct
@@ -44,14 +45,16 @@ from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, Wri
 from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo
-from hub.store.ignite import closed, read, schema, write
+from hub.store.ignite import closed, loss, read, schema, write
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
-from hub.store.ignite.stamp import reconcile_partition
+from hub.store.ignite.stamp import past_last_partition, reconcile_partition
 from hub.store.ignite.stamp import stamp as stamp_keys
-from hub.store.ignite.tx import Context
+from hub.store.ignite.tx import Context, partition_lost
+
+log = logging.getLogger(__name__)
 
 
 def _mark_key(coll: str, client: str) -> str:
@@ -292,15 +295,25 @@ class IgniteStore:
         for _ in range(min(partitions, c.partitions)):
             p = c.sweep_next
             try:
-                out += await self.ctx.call(lambda p=p: reconcile_partition(self.ctx, c, p))  # type: ignore[misc]
-            except CacheError as e:
-                if p == 0:
+                if p not in c.lost:  # loss.py
+                    out += await self.ctx.call(lambda p=p: reconcile_partition(self.ctx, c, p))  # type: ignore[misc]
+            except (CacheError, StoreUnavailable) as e:
+                if p > 0 and past_last_partition(e):
+                    c.partitions = p  # wrap around
+                    c.sweep_next = 0
+                    continue
+                if not partition_lost(e):
                     raise StoreUnavailable(f"sweeping {coll!r} failed: {e}") from e
-                c.partitions = p  # past the last partition of this cache: wrap around
-                c.sweep_next = 0
-                continue
+                await self.ctx.call(lambda: loss.lost_partitions(self.ctx, c))
+                c.lost.add(p)
             c.sweep_next = (p + 1) % c.partitions
         return out
+
+    async def check_loss(self, coll: str) -> bool:
+        """Watch ``coll``'s caches for lost partitions; True when this call gave it a new epoch
+        because a loss ended (:mod:`~.loss`)."""
+        c = self.coll(coll)
+        return await self.ctx.call(lambda: loss.check(self.ctx, c))
 
     async def reader_mark(self, coll: str, client: str) -> str | None:
         # Beside the client's dedup records: they expire together (dedup_ttl_ms after last use).

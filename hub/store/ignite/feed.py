@@ -28,9 +28,10 @@ from hub.core.errors import ContinuousQueryError, FeedLost, StoreUnavailable, Su
 from hub.core.types import Change
 from hub.ignite import continuous_query
 from hub.store.base import TimedChanges
+from hub.store.ignite.loss import lost_partitions
 from hub.store.ignite.schema import Coll
-from hub.store.ignite.stamp import STAMP_CHUNK, differences, process_events, stamp
-from hub.store.ignite.tx import Context
+from hub.store.ignite.stamp import STAMP_CHUNK, differences, past_last_partition, process_events, stamp
+from hub.store.ignite.tx import Context, partition_lost
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,17 @@ async def _opening_pass(
     pending: dict[str, int] = {}
     while p < c.partitions:
         try:
-            pending |= await ctx.call(lambda p=p: differences(ctx, c, p))  # type: ignore[misc]
-        except CacheError as e:
-            if p == 0:
-                raise StoreUnavailable(f"reconciling {c.spec.name!r} failed: {e}") from e
-            c.partitions = p  # past the last partition of this cache
+            if p not in c.lost:  # nothing to read there; loss.py ends it with a new epoch
+                pending |= await ctx.call(lambda p=p: differences(ctx, c, p))  # type: ignore[misc]
+        except (CacheError, StoreUnavailable) as e:
+            if p > 0 and past_last_partition(e):
+                c.partitions = p
+            elif partition_lost(e):
+                await ctx.call(lambda: lost_partitions(ctx, c))
+                c.lost.add(p)
+                continue
+            else:
+                raise
         else:
             p += 1
             if len(pending) < STAMP_CHUNK and not urgent() and p < c.partitions:

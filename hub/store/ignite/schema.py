@@ -26,7 +26,7 @@ import hashlib
 import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyignite import GenericObjectMeta  # type: ignore[import-untyped,unused-ignore]
@@ -216,6 +216,9 @@ class Coll:
     # partition count (Ignite's default until a scan past the end says otherwise).
     sweep_next: int = 0
     partitions: int = 1024
+    # Cache group ids of the data and meta caches, looked up once, and their LOST partitions (loss.py).
+    groups: list[int] = field(default_factory=list)
+    lost: set[int] = field(default_factory=set)
 
 
 async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: dict[str, Coll]) -> None:

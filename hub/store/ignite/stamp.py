@@ -167,6 +167,12 @@ async def _meta_rows(cache: Any, partition: int) -> dict[str, MetaRow]:
     return out
 
 
+def past_last_partition(e: Exception) -> bool:
+    """Whether a scan failed because the partition number is beyond the cache's last one (and not,
+    e.g., because the partition is LOST: loss.py)."""
+    return "Invalid partition number" in str(e)
+
+
 async def differences(ctx: Context, c: Coll, partition: int) -> dict[str, int]:
     """The keys of one partition whose data hash differs from their meta row's ``H`` (id -> data hash,
     0 for data that is gone): what changed there without being stamped (writes made while no feed

@@ -23,6 +23,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     CacheError,
     ReconnectError,
     SocketError,
+    SQLError,
 )
 
 from hub.core.errors import StoreUnavailable
@@ -57,6 +58,11 @@ def is_tx_conflict(err: BaseException) -> bool:
     """Whether a CacheError is an optimistic/serializable commit conflict (worth retrying)."""
     text = str(err).lower()
     return isinstance(err, CacheError) and any(s in text for s in _RETRYABLE_TX)
+
+
+def partition_lost(e: BaseException) -> bool:
+    """Whether Ignite refused an operation because a partition it needs is LOST."""
+    return "CacheInvalidStateException" in str(e)
 
 
 class Context:
@@ -100,6 +106,11 @@ class Context:
                 return await fn()
         except _CONNECTION_ERRORS as e:
             raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
+        except (CacheError, SQLError) as e:
+            if not partition_lost(e):
+                raise
+            # refused until an operator resets the partitions (READ_WRITE_SAFE; loss.py)
+            raise StoreUnavailable(f"Ignite lost partitions: {e}") from e
 
     def transaction(self) -> Any:
         """``async with ctx.transaction() as tx:``: an OPTIMISTIC SERIALIZABLE transaction."""
