@@ -38,8 +38,8 @@ from pyignite.datatypes import (
 from pyignite.datatypes.transactions import TransactionConcurrency, TransactionIsolation
 
 from hub.core.doc import doc_hash
-from hub.core.types import CollectionSpec, Mutation
-from hub.store.ignite import IgniteStore
+from hub.core.types import Change, CollectionSpec, Mutation
+from hub.store.ignite import IgniteStore, read
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import MetaRow
@@ -253,3 +253,45 @@ async def test_get_all_inside_a_transaction_reads_its_writes(store: IgniteStore,
         assert plain_doc((await task)["k"]) == {"v": "old"}
         await tx.rollback()
     assert plain_doc((await get_all(c.data, ["k"]))["k"]) == {"v": "old"}
+
+
+@pytest.mark.parametrize("include_deleted", [False, True], ids=["snapshot", "catchup"])
+async def test_a_page_never_pairs_a_version_with_older_content(
+    ignite_addresses: list[tuple[str, int]],
+    cache_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    include_deleted: bool,
+) -> None:
+    """A data read that returns the content from before the commit whose meta row the page read (a
+    read torn across the commit, or a backup that has not applied it yet): the page must not carry
+    the new version with the old content, or the client keeps the old content for good (the live
+    event of that version is ignored as already held)."""
+    store = IgniteStore(ignite_addresses)
+    await store.open()
+    try:
+        await store.ensure_collection(CollectionSpec(cache_name))
+        cl = f"c-{cache_name}"
+        [r1] = await store.apply(cl, [Mutation(cl, 1, cache_name, "x", "put", {"n": 1}, 5, None)])
+        [r2] = await store.apply(cl, [Mutation(cl, 2, cache_name, "x", "put", {"n": 2}, 6, r1.ver)])
+        real_get_all = read.get_all
+        stale = {"left": 1}
+
+        async def torn_get_all(cache: Any, keys: Any) -> Any:
+            out = await real_get_all(cache, keys)
+            if stale["left"] and cache is store.coll(cache_name).data and "x" in out:
+                stale["left"] -= 1
+                out = dict(out)
+                out["x"] = old_value  # what a lagging backup would still hold
+            return out
+
+        # content from before version 2, as stored (a document of the same type holding n=1)
+        await store.apply(cl, [Mutation(cl, 3, cache_name, "y", "put", {"n": 1}, 7, None)])
+        old_value = dict(await real_get_all(store.coll(cache_name).data, ["y"]))["y"]
+        monkeypatch.setattr(read, "get_all", torn_get_all)
+        changes = await store.changes(cache_name, 0, 10, include_deleted=include_deleted)
+        monkeypatch.setattr(read, "get_all", real_get_all)
+        assert stale["left"] == 0, "the fault was not injected"
+        x = [ch for ch in changes if ch.id == "x"]
+        assert x == [Change("x", r2.ver, {"n": 2})], x
+    finally:
+        await store.close()

@@ -27,6 +27,7 @@ from typing import Any
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
 
+from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable, RetentionPassed
 from hub.core.types import Change
 from hub.ignite.connection import request
@@ -35,7 +36,7 @@ from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
 from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
-from hub.store.ignite.tx import Context
+from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
 __all__ = ["changes", "count", "get_all", "scan_pages", "sql", "unseen"]
@@ -193,7 +194,7 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
         want = limit - len(out)
         rows = await sql(
             ctx.client,
-            f"SELECT ID, VER, DEL FROM {c.table} WHERE VER > ?{where} ORDER BY VER LIMIT ?",
+            f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER > ?{where} ORDER BY VER LIMIT ?",
             (cursor, want),
             page_size=min(max(want, 1), 1024),
         )
@@ -203,11 +204,12 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
             # end inside such a group, or resuming with VER > last would skip its other rows.
             last = int(rows[-1][1])
             have = {str(r[0]) for r in rows if int(r[1]) == last}
-            tie = await sql(ctx.client, f"SELECT ID, VER, DEL FROM {c.table} WHERE VER = ?{where}", (last,))
+            tie = await sql(
+                ctx.client, f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER = ?{where}", (last,)
+            )
             rows = list(rows) + [r for r in tie if str(r[0]) not in have]
-        live = [str(r[0]) for r in rows if not r[2]]
-        data = await get_all(c.data, live) if live else {}
-        for key, ver, deleted in rows:
+        data = await _data(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
+        for key, ver, _h, deleted in rows:
             doc = None if deleted else plain_doc(data.get(key))
             # A live row whose data is gone is an external delete not stamped yet: the stamp (a higher
             # version) follows; a snapshot just leaves the document out.
@@ -224,6 +226,38 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
     return out
 
 
+async def _data(ctx: Context, c: Coll, rows: Iterable[tuple[str, int, bool]]) -> dict[str, Any]:
+    """The data of the live ``(id, H, deleted)`` meta rows, each of its row's version or newer."""
+    hashes = {key: h for key, h, deleted in rows if not deleted}
+    data = dict(await get_all(c.data, list(hashes))) if hashes else {}
+    torn = [key for key, h in hashes.items() if doc_hash(plain_doc(data.get(key))) != h]
+    if torn:
+        data.update(await _reread(ctx, c, torn))
+    return data
+
+
+async def _reread(ctx: Context, c: Coll, keys: list[str]) -> dict[str, Any]:
+    """The data of ``keys`` read again, inside a transaction: from their primaries, at one serializable
+    point. For rows whose data did not match their meta row's hash: a read torn across a commit
+    (Ignite's commit is not atomic for readers outside it) or served by a backup that has not applied
+    it yet (``PRIMARY_SYNC``). What the transaction reads is that version's content or newer; a page
+    never pairs a version with older content (docs/sync-model.md §4). ATOMIC caches (read-only
+    collections) take no part in transactions: their data is read again, once."""
+    if not c.transactional:
+        return dict(await get_all(c.data, keys))
+
+    async def once() -> dict[str, Any]:
+        async with ctx.transaction() as tx:
+            data = await get_all(c.data, keys)
+            await get_all(c.meta, keys)  # enlisted: a commit of either since makes this one conflict
+            await tx.commit()
+        return dict(data)
+
+    return await retry_conflicts(
+        once, refused="re-reading torn rows failed", gave_up=f"re-reading {c.spec.name!r}"
+    )
+
+
 async def unseen(
     ctx: Context, c: Coll, after: int, upto: int, seen: Mapping[str, int], limit: int
 ) -> tuple[list[Change], int]:
@@ -231,7 +265,7 @@ async def unseen(
     version they cover (``upto``, or less when ``limit`` rows were read)."""
     rows = await sql(
         ctx.client,
-        f"SELECT ID, VER, DEL FROM {c.table} WHERE VER > ? AND VER <= ? ORDER BY VER LIMIT ?",
+        f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER > ? AND VER <= ? ORDER BY VER LIMIT ?",
         (after, upto, limit),
         page_size=min(limit, 1024),
     )
@@ -239,14 +273,17 @@ async def unseen(
     if len(rows) >= limit:
         reached = int(rows[-1][1])  # never end inside a group of equal versions (see changes)
         have = {str(r[0]) for r in rows if int(r[1]) == reached}
-        tie = await sql(ctx.client, f"SELECT ID, VER, DEL FROM {c.table} WHERE VER = ?", (reached,))
+        tie = await sql(ctx.client, f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER = ?", (reached,))
         rows = list(rows) + [r for r in tie if str(r[0]) not in have]
     missing = [
-        (str(key), int(ver), bool(deleted)) for key, ver, deleted in rows if seen.get(str(key), -1) < int(ver)
+        (str(key), int(ver), int(h or 0), bool(deleted))
+        for key, ver, h, deleted in rows
+        if seen.get(str(key), -1) < int(ver)
     ]
-    live = [key for key, _, deleted in missing if not deleted]
-    data = await get_all(c.data, live) if live else {}
-    out = [Change(key, ver, None if deleted else plain_doc(data.get(key))) for key, ver, deleted in missing]
+    data = await _data(ctx, c, ((key, h, deleted) for key, _, h, deleted in missing))
+    out = [
+        Change(key, ver, None if deleted else plain_doc(data.get(key))) for key, ver, _, deleted in missing
+    ]
     return out, reached
 
 
