@@ -2,7 +2,7 @@
 entries that expire, Ignite's data streamer (from a Java client node). Real Ignite, a real hub
 process; the hub sweeps every partition each second here (``sweep_partitions = 1024``; the
 default, 16, covers a collection in about a minute). Each failed before the sweep
-(hub/store/ignite/stamp.py ``reconcile_partition``) and the expired events (hub/store/ignite/feed.py)."""
+(hub/store/ignite/stamp.py ``differences``) and the expired events (hub/store/ignite/feed.py)."""
 
 from __future__ import annotations
 

@@ -50,9 +50,9 @@ from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
-from hub.store.ignite.stamp import past_last_partition, reconcile_partition
+from hub.store.ignite.stamp import partition_differences
 from hub.store.ignite.stamp import stamp as stamp_keys
-from hub.store.ignite.tx import Context, partition_lost
+from hub.store.ignite.tx import Context
 
 log = logging.getLogger(__name__)
 
@@ -289,23 +289,21 @@ class IgniteStore:
 
     async def sweep(self, coll: str, partitions: int) -> list[Change]:
         """Reconcile the next ``partitions`` partitions of ``coll`` (round robin), stamping what changed
-        without a continuous-query event; return those changes (:func:`~.stamp.reconcile_partition`)."""
+        without a continuous-query event; return those changes (:func:`~.stamp.partition_differences`)."""
         c = self.coll(coll)
         out: list[Change] = []
         for _ in range(min(partitions, c.partitions)):
             p = c.sweep_next
             try:
-                if p not in c.lost:  # loss.py
-                    out += await self.ctx.call(lambda p=p: reconcile_partition(self.ctx, c, p))  # type: ignore[misc]
-            except (CacheError, StoreUnavailable) as e:
-                if p > 0 and past_last_partition(e):
-                    c.partitions = p  # wrap around
-                    c.sweep_next = 0
-                    continue
-                if not partition_lost(e):
-                    raise StoreUnavailable(f"sweeping {coll!r} failed: {e}") from e
-                await self.ctx.call(lambda: loss.lost_partitions(self.ctx, c))
-                c.lost.add(p)
+                found = await partition_differences(self.ctx, c, p)
+            except CacheError as e:
+                raise StoreUnavailable(f"sweeping {coll!r} failed: {e}") from e
+            if found is None:
+                c.sweep_next = 0  # past the last partition: wrap around
+                continue
+            if found:
+                log.info("collection %s: partition %d: stamping %d keys", coll, p, len(found))
+                out += await self.ctx.call(lambda todo=found: stamp_keys(self.ctx, c, todo))  # type: ignore[misc]
             c.sweep_next = (p + 1) % c.partitions
         return out
 

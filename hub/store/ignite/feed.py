@@ -1,7 +1,7 @@
 """Live feed of a collection: the continuous query on the data cache, turned into stamped changes.
 
 On open the CQ starts first; then the feed makes one pass over the collection's partitions with
-:func:`hub.store.ignite.stamp.reconcile_partition`, which stamps every key whose data hash differs
+:func:`hub.store.ignite.stamp.partition_differences`, stamping every key whose data hash differs
 from ``H`` (writes made while no feed ran, a hub that died, a lost CQ). The pass is interleaved with
 the live events, one partition between two rounds of events: live changes are not held back by the
 size of the collection, the CQ buffer never fills because of it (a full scan before the first event
@@ -19,7 +19,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
-    CacheError,
     ReconnectError,
     SocketError,
 )
@@ -28,10 +27,9 @@ from hub.core.errors import ContinuousQueryError, FeedLost, StoreUnavailable, Su
 from hub.core.types import Change
 from hub.ignite import continuous_query
 from hub.store.base import TimedChanges
-from hub.store.ignite.loss import lost_partitions
 from hub.store.ignite.schema import Coll
-from hub.store.ignite.stamp import STAMP_CHUNK, differences, past_last_partition, process_events, stamp
-from hub.store.ignite.tx import Context, partition_lost
+from hub.store.ignite.stamp import STAMP_CHUNK, partition_differences, process_events, stamp
+from hub.store.ignite.tx import Context
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +51,9 @@ async def _opening_pass(
     p = 0
     pending: dict[str, int] = {}
     while p < c.partitions:
-        try:
-            if p not in c.lost:  # nothing to read there; loss.py ends it with a new epoch
-                pending |= await ctx.call(lambda p=p: differences(ctx, c, p))  # type: ignore[misc]
-        except (CacheError, StoreUnavailable) as e:
-            if p > 0 and past_last_partition(e):
-                c.partitions = p
-            elif partition_lost(e):
-                await ctx.call(lambda: lost_partitions(ctx, c))
-                c.lost.add(p)
-                continue
-            else:
-                raise
-        else:
+        found_here = await partition_differences(ctx, c, p)
+        if found_here is not None:
+            pending |= found_here
             p += 1
             if len(pending) < STAMP_CHUNK and not urgent() and p < c.partitions:
                 continue

@@ -212,7 +212,7 @@ class Coll:
     meta: Any  # AioCache
     table: str
     transactional: bool
-    # The background sweep (stamp.reconcile_partition): next partition, and the data cache's
+    # The background sweep (stamp.partition_differences): next partition, and the data cache's
     # partition count (Ignite's default until a scan past the end says otherwise).
     sweep_next: int = 0
     partitions: int = 1024

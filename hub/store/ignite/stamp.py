@@ -7,9 +7,10 @@ SERIALIZABLE transaction the hub re-reads data and meta; if the data moved on, t
 newer event for that key follows, per-key order is kept); if another hub stamped it meanwhile, its version
 is used; else this hub writes the stamp. Hubs racing on one key conflict at commit, so exactly one stamp wins.
 
-:func:`reconcile_partition` compares one partition of data and meta and stamps every key whose data hash
+:func:`differences` compares one partition of data and meta and stamps every key whose data hash
 differs from ``H`` (writes made while no feed ran, a hub that died, a lost continuous query, writers
-that raise no event); the feed runs it over every partition when it opens, the sweep round robin.
+that raise no event); the feed runs it over every partition when it opens, the sweep round robin, both
+through :func:`partition_differences`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
+
 from hub.core.doc import doc_hash
-from hub.core.errors import BinaryDecodeError, FastPathUnavailable
+from hub.core.errors import BinaryDecodeError, FastPathUnavailable, StoreUnavailable
 from hub.core.types import Change
 from hub.ignite import EventType
 from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
+from hub.store.ignite.loss import lost_partitions
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
-from hub.store.ignite.tx import Context, retry_conflicts
+from hub.store.ignite.tx import Context, partition_lost, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
 log = logging.getLogger(__name__)
@@ -197,10 +201,21 @@ async def differences(ctx: Context, c: Coll, partition: int) -> dict[str, int]:
     return pending
 
 
-async def reconcile_partition(ctx: Context, c: Coll, partition: int) -> list[Change]:
-    """Stamp the :func:`differences` of one partition; return the changes to emit."""
-    pending = await differences(ctx, c, partition)
-    if not pending:
-        return []
-    log.info("collection %s: partition %d: stamping %d keys", c.spec.name, partition, len(pending))
-    return await stamp(ctx, c, pending)
+async def partition_differences(ctx: Context, c: Coll, partition: int) -> dict[str, int] | None:
+    """:func:`differences` of one partition, as the sweep and the feed's opening pass read it: ``{}``
+    for a LOST partition (recorded in ``c.lost``; loss.py ends the loss with a new epoch), None past
+    the cache's last partition (``c.partitions`` is then set: Ignite's default until a scan says
+    otherwise)."""
+    if partition in c.lost:
+        return {}
+    try:
+        return await ctx.call(lambda: differences(ctx, c, partition))
+    except (CacheError, StoreUnavailable) as e:
+        if partition > 0 and past_last_partition(e):
+            c.partitions = partition
+            return None
+        if not partition_lost(e):
+            raise
+        await ctx.call(lambda: lost_partitions(ctx, c))
+        c.lost.add(partition)
+        return {}
