@@ -3,8 +3,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hub.core import messages as m
-from hub.core.limits import DEFAULT_DOC_LIMITS, OVERSIZE, DocLimits, Oversize, check, fit
+from hub.core.limits import DEFAULT_DOC_LIMITS, OVERSIZE, DocLimits, Oversize, check, doc_size, fit
 from hub.core.types import Change, MutationResult
 
 
@@ -53,3 +56,28 @@ def test_changes_and_results_carry_placeholders() -> None:
 def test_values_the_codec_does_not_know_count_as_nine_bytes() -> None:
     assert check({"t": dt.time(1, 2)}, DocLimits(bytes=1 + 2 + 9)) is None
     assert check({"t": dt.time(1, 2)}, DocLimits(bytes=1 + 2 + 8)) == Oversize("bytes", 11, 12)
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(min_value=-(2**63), max_value=2**64 - 1),
+            st.floats(allow_nan=False),
+            st.text(max_size=40),
+            st.lists(
+                st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=8)),
+                max_size=6,
+            ),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=1, max_value=600),
+)
+def test_the_cheap_bound_never_lets_an_oversize_document_pass(doc: dict[str, Any], limit: int) -> None:
+    """Flat documents pass on a bound, without the walk: the verdict must be the walk's."""
+    limits = DocLimits(bytes=limit)
+    assert (check(doc, limits) is None) == (doc_size(doc) <= limit)
