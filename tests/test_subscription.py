@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.authz import AccessPolicy
 from hub.config import Config, HubSettings
+from hub.core import messages as m
 from hub.core.types import CollectionSpec
+from hub.metrics import HubMetrics
+from hub.server.subscription import Subscription
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
 from tests.support.wsclient import HubClient
@@ -77,3 +81,59 @@ async def test_page_cursors_stay_at_or_below_the_watermark_and_resume_exactly() 
             assert got and min(got.values()) > page["cursor"][1]
             rest = {ch[0] for p in pages for ch in p["changes"] if ch[1] > page["cursor"][1]}
             assert set(got) == rest | {gone, edited}
+
+
+class _Port:
+    """A connection whose socket writes nothing: every frame stays queued (``delivered`` is None)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.overlap_ms = 0
+        self.max_frame = 1 << 20
+        self.hold_bytes = 1 << 20
+        self.policy = AccessPolicy({})
+        self.metrics = HubMetrics()
+        self.identity = None
+        self.client_id = "c1"
+        self.controls: list[dict[str, Any]] = []
+        self.live_ok = True
+
+    def send_control(self, msg: dict[str, Any], coll: str | None = None, cursor: Any = None) -> None:
+        self.controls.append(msg)
+
+    async def send_sync(self, coll: str, frame: bytes) -> None:
+        pass
+
+    def push_live(self, coll: str, frame: bytes, cursor: Any, received: float = 0.0, events: int = 0) -> bool:
+        return self.live_ok
+
+    def delivered(self, coll: str) -> Any:
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        raise AssertionError(f"the sync failed: {exc!r}")
+
+
+async def test_a_resync_before_synced_is_written_catches_up_from_it() -> None:
+    """The first sync of a client ends; its ``synced`` is still queued (the client reads slowly)
+    when the held live frames overflow the queue: the ``slow`` resync must catch up from the cursor
+    of that ``synced`` (the client will hold it: control frames are never dropped), not start
+    over from no cursor with a snapshot. (It did: a fresh-clone run saw a second snapshot.)"""
+    store = MemoryStore()
+    await store.ensure_collection(CollectionSpec("todos"))
+    for i in range(5):
+        store.external_write("todos", f"d{i}", {"n": i})
+    port = _Port(store)
+    sub = Subscription(port, "todos", 1, None)  # type: ignore[arg-type]
+    sub.start(None)
+    assert sub.task is not None
+    await sub.task
+    synced = [c for c in port.controls if c["t"] == "synced"]
+    assert synced and synced[0]["mode"] == "snapshot"
+    sub.resync("slow")
+    assert sub.task is not None
+    await sub.task
+    resyncs = [c for c in port.controls if c["t"] == "resync"]
+    again = [c for c in port.controls if c["t"] == "synced"][1]
+    assert resyncs == [m.resync("todos", "slow", "catchup")]
+    assert again["mode"] == "catchup" and not again["reset"]

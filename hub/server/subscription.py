@@ -95,7 +95,7 @@ class Subscription:
         self.port = port
         self.coll = coll
         self.sub_id = sub_id
-        self.cursor = cursor  # the cursor the current sync started from
+        self.cursor = cursor  # where the current sync started; once synced, the cursor it sent
         self.doc_limits = DEFAULT_DOC_LIMITS.for_frame(port.max_frame)  # pages hold what a client can
         self.state = SubState.CATCHING_UP
         self.held: list[tuple[bytes, Cursor, float, int]] = []
@@ -127,7 +127,10 @@ class Subscription:
         after it is lost, and a lost feed does not make every subscriber re-read everything."""
         if self.state is SubState.STOPPED:
             return
-        self.start(self.port.delivered(self.coll) or self.cursor, reason)
+        delivered, held = self.port.delivered(self.coll), self.cursor
+        if held is None or (delivered is not None and delivered[0] == held[0] and delivered[1] > held[1]):
+            held = delivered
+        self.start(held, reason)
 
     def stop(self) -> None:
         self.state = SubState.STOPPED
@@ -270,6 +273,10 @@ class Subscription:
         if mark is not None:  # before the cursor leaves: whoever resumes from it is checked
             await store.set_reader_mark(coll, port.client_id, mark)
         port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
+        # The client holds ``out`` once that frame is written, and control frames are never dropped:
+        # a resync before it is written (held frames overflowing right below) starts from it, not
+        # from where this sync started (for a first sync: nothing, a needless snapshot).
+        self.cursor = out
         port.metrics.catchup_seconds.labels(mode).observe(time.monotonic() - started)
         # No await from here on: the switch to LIVE and the flush are atomic for the feed.
         self.state = SubState.LIVE
