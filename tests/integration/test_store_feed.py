@@ -14,6 +14,7 @@ from hub.core.doc import doc_hash
 from hub.core.errors import FeedLost
 from hub.core.types import Change, CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
+from hub.store.ignite import feed as feed_module
 from hub.store.ignite.schema import MetaRow, meta_cache_name
 
 
@@ -348,3 +349,87 @@ async def test_live_events_are_not_held_behind_the_opening_pass(
                 break
     assert seen_before_live is not None
     assert seen_before_live < n // 2, f"the live write waited for {seen_before_live} of {n} reconciled keys"
+
+
+async def test_a_hub_joining_a_covering_feed_does_not_read_the_collection(
+    store: IgniteStore,
+    ignite_addresses: list[tuple[str, int]],
+    aio_client: Any,
+    cache_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While one hub's feed covers a collection (its opening pass ended, its query is alive), a hub
+    opening a feed on it confirms that feed's lease and reads no partition; writes made before it
+    opened are still stamped (by the holder) and live writes reach it. Without a live holder, or
+    after this hub lost its own feed, the whole pass runs. (Before, every feed open read every
+    partition of the collection.)"""
+    scanned: dict[int, int] = {}
+    real = feed_module.partition_differences
+
+    async def counting(ctx: Any, c: Any, p: int) -> Any:
+        scanned[id(c)] = scanned.get(id(c), 0) + 1
+        return await real(ctx, c, p)
+
+    monkeypatch.setattr(feed_module, "partition_differences", counting)
+    await store.ensure_collection(CollectionSpec(cache_name))
+    cache = await aio_client.get_cache(cache_name)
+    await cache.put_all({f"old{j}": {"n": j} for j in range(500)})  # no feed runs: unstamped
+    other = IgniteStore(ignite_addresses)
+    await other.open()
+    try:
+        await other.ensure_collection(CollectionSpec(cache_name))
+        a, b = store.coll(cache_name), other.coll(cache_name)
+        async with store.feed(cache_name) as fa:
+            got_a = await collect(fa, lambda g: len(latest(g)) == 500)
+            # the lease is taken once the pass ended and the holder is idle
+            drain = asyncio.create_task(collect(fa, lambda g: False, timeout=120))
+            try:
+                for _ in range(100):
+                    if await store.ctx.sys.get(f"cover/{cache_name}") is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the covering feed never took its lease")
+                assert scanned[id(a)] >= a.partitions  # nobody covered it: the whole pass ran
+                await cache.put("before", {"n": -1})  # unstamped when the second hub opens
+                async with other.feed(cache_name) as fb:
+                    await cache.put("live", {"n": -2})
+                    got_b = await collect(fb, lambda g: "live" in latest(g))
+                    assert scanned.get(id(b), 0) == 0, f"the joining feed read {scanned[id(b)]} partitions"
+                    assert "before" not in latest(got_b)  # not its job: the holder stamped it
+                stamped = latest(await store.changes(cache_name, 0, 1000, include_deleted=False))
+                assert {"before", "live"} <= set(stamped) and len(stamped) == 502
+            finally:
+                drain.cancel()
+        assert len(latest(got_a)) == 500
+        # The holder closed its feed and dropped the lease: the next feed to open reads everything.
+        assert await store.ctx.sys.get(f"cover/{cache_name}") is None
+        async with other.feed(cache_name) as fb:
+            drain = asyncio.create_task(collect(fb, lambda g: False, timeout=120))
+            for _ in range(600):
+                if scanned.get(id(b), 0) >= b.partitions:
+                    break
+                await asyncio.sleep(0.05)
+            assert scanned.get(id(b), 0) >= b.partitions
+            # b now covers; a feed of the first hub that was lost reopens into a whole pass anyway
+            with pytest.raises(RuntimeError):
+                async with store.feed(cache_name):
+                    raise RuntimeError("lost")
+            scanned[id(a)] = 0
+            for _ in range(100):
+                if await store.ctx.sys.get(f"cover/{cache_name}") is not None:
+                    break
+                await asyncio.sleep(0.1)
+            async with store.feed(cache_name) as fa:
+                stop = asyncio.create_task(collect(fa, lambda g: False, timeout=120))
+                try:
+                    for _ in range(600):
+                        if scanned[id(a)] >= a.partitions:
+                            break
+                        await asyncio.sleep(0.05)
+                finally:
+                    stop.cancel()
+            assert scanned[id(a)] >= a.partitions
+            drain.cancel()
+    finally:
+        await other.close()

@@ -8,10 +8,14 @@ size of the collection, the CQ buffer never fills because of it (a full scan bef
 did, and the lost feed reopened into the same scan, a livelock), and its memory is one partition's.
 A change found by both is stamped once and emitted twice with the same version. Each run of events
 goes through :func:`hub.store.ignite.stamp.process_events`.
+
+The pass is skipped when another hub's feed already covers the collection (:mod:`~.cover`): a hub
+joining a running fleet does not read the whole collection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -27,6 +31,7 @@ from hub.core.errors import ContinuousQueryError, FeedLost, StoreUnavailable, Su
 from hub.core.types import Change
 from hub.ignite import continuous_query
 from hub.store.base import TimedChanges
+from hub.store.ignite.cover import RENEW_S, Lease
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.stamp import STAMP_CHUNK, partition_differences, process_events, stamp
 from hub.store.ignite.tx import Context
@@ -41,13 +46,30 @@ CQ_BUFFER_BATCHES = 65536  # notifications (a local node sends about one per eve
 CQ_BUFFER_BYTES = 256 << 20  # and bytes: whichever fills first loses the feed (-> resync), never memory
 #: CQ events gathered (from notifications already received) before one meta lookup / stamp round.
 MAX_EVENTS_PER_ROUND = 2000
+#: While the opening pass waits for another hub's coverage to be confirmed, live events are looked
+#: for this often (s); the CQ itself batches events for CQ_TIME_INTERVAL_MS.
+CONFIRM_POLL_S = 0.02
 
 
 async def _opening_pass(
-    ctx: Context, c: Coll, urgent: Callable[[], bool]
+    ctx: Context, c: Coll, lease: Lease, urgent: Callable[[], bool]
 ) -> AsyncGenerator[list[Change], None]:
     """Reconcile every partition once (the count is found by running past the last). Differences are
-    stamped a chunk at a time, and whenever ``urgent()`` (live events wait): then it yields."""
+    stamped a chunk at a time, and whenever ``urgent()`` (live events wait): then it yields.
+
+    Skipped when another hub's feed covers the collection (:mod:`~.cover`): while waiting for its
+    confirmation this yields nothing every CONFIRM_POLL_S, so live events are served meanwhile."""
+    name = c.spec.name
+    if name in ctx.feeds_lost:
+        log.info("collection %s: this hub's last feed was lost: full opening pass", name)
+    elif await lease.begin():
+        while (trusted := await lease.confirmed()) is None:
+            await asyncio.sleep(CONFIRM_POLL_S)
+            yield []
+        if trusted:
+            log.info("collection %s: another hub's feed covers it: no opening pass", name)
+            lease.covering = True
+            return
     p = 0
     pending: dict[str, int] = {}
     while p < c.partitions:
@@ -62,10 +84,12 @@ async def _opening_pass(
         if found:
             log.info("collection %s: opening pass stamped %d keys", c.spec.name, len(found))
         yield sorted(found, key=lambda ch: ch.ver)
+    ctx.feeds_lost.discard(name)
+    lease.covering = True
 
 
-async def _iterate(ctx: Context, c: Coll, cq: Any) -> AsyncGenerator[list[Change], None]:
-    opening: AsyncGenerator[list[Change], None] | None = _opening_pass(ctx, c, lambda: cq.buffered > 0)
+async def _iterate(ctx: Context, c: Coll, cq: Any, lease: Lease) -> AsyncGenerator[list[Change], None]:
+    opening: AsyncGenerator[list[Change], None] | None = _opening_pass(ctx, c, lease, lambda: cq.buffered > 0)
     try:
         while True:
             if opening is not None:
@@ -80,12 +104,14 @@ async def _iterate(ctx: Context, c: Coll, cq: Any) -> AsyncGenerator[list[Change
                     continue  # nothing live waits: next partition
             try:
                 events = list(await cq.__anext__())
+                lease.busy = True
                 received = time.monotonic()
                 while cq.buffered and len(events) < MAX_EVENTS_PER_ROUND:
                     events.extend(await cq.__anext__())
             except StopAsyncIteration:
                 return
             out = await ctx.call(lambda ev=events: process_events(ctx, c, ev))  # type: ignore[misc]
+            lease.busy = False
             if out:
                 yield TimedChanges(out, received)
     except SubscriptionLost as e:
@@ -117,10 +143,27 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
         await cq.__aenter__()
     except (ContinuousQueryError, ConnectionError, OSError) as e:
         raise StoreUnavailable(f"cannot start a continuous query on {c.spec.cache_name!r}: {e}") from e
-    it = _iterate(ctx, c, cq)
+    lease = Lease(ctx, c.spec.name)
+    it = _iterate(ctx, c, cq, lease)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(RENEW_S / 4)
+            with contextlib.suppress(StoreUnavailable):  # the next round may do
+                await lease.renew(healthy=cq.lost is None and not cq.buffered)
+
+    renewing = asyncio.create_task(renew(), name=f"feed-lease:{c.spec.name}")
+    clean = False
     try:
         yield it
+        clean = True
     finally:
+        renewing.cancel()
+        with contextlib.suppress(BaseException):
+            await renewing
+        if not clean or cq.lost is not None:
+            ctx.feeds_lost.add(c.spec.name)  # events it received may be unstamped: reconcile on reopen
+        await lease.release()
         with contextlib.suppress(Exception):
             await it.aclose()
         await cq.aclose()

@@ -78,6 +78,8 @@ class Context:
         self.dedup: Any = None  # synchub_dedup (AioCache): client id -> dedup record
         self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
         self.skew_ms = 0  # how far other hubs' versions run ahead of this hub's clock (closed.py)
+        # collections whose last feed here ended without stamping all it received (feed.py, cover.py)
+        self.feeds_lost: set[str] = set()
 
     @property
     def client(self) -> Any:
