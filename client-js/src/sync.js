@@ -1,9 +1,10 @@
 /**
- * The session engine run by the tab that holds the connection: connect, hello, subscriptions,
- * applying hub frames, liveness and reconnect. Two parts of the session live in their own
- * modules and read its state (`gen`, `welcomed`, `sock`) live: the outbox pump (`pump.js`:
- * sending writes, applying acks) and the token refresh (`refresh.js`). Time, timers,
- * randomness, the WebSocket constructor and the store are injected through the host.
+ * The session engine run by the tab that holds the connection: connect, hello, the queue of hub
+ * frames and their dispatch, liveness and reconnect. Three parts of the session live in their
+ * own modules and read its state (`gen`, `welcomed`, `sock`) live: the subscriptions
+ * (`subscriptions.js`: `sub`, pages, `synced`, `chg`), the outbox pump (`pump.js`: sending
+ * writes, applying acks) and the token refresh (`refresh.js`). Time, timers, randomness, the
+ * WebSocket constructor and the store are injected through the host.
  */
 import { backoff } from './core/backoff.js'
 import { closeAction, sessionStatus } from './core/state.js'
@@ -11,6 +12,7 @@ import { openSocket } from './transport-ws.js'
 import { TokenRefresh } from './refresh.js'
 import { jwtExp } from './core/refresh.js'
 import { OutboxPump } from './pump.js'
+import { Subscriptions } from './subscriptions.js'
 
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -28,11 +30,6 @@ import { OutboxPump } from './pump.js'
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
-/**
- * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
- * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
- * collection held nothing of: a reset over held documents needs the whole snapshot)
- */
 
 export class Syncer {
   #attempt = 0
@@ -41,9 +38,6 @@ export class Syncer {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #liveTimer = undefined
   #pingMs = 0
-  /** @type {Map<string, Sub>} */
-  #subs = new Map()
-  #reqId = 0
   /** @type {ServerMessage[]} frames waiting to be applied */
   #queue = []
   #running = false
@@ -51,6 +45,8 @@ export class Syncer {
   #auth
   /** @type {OutboxPump} */
   #out
+  /** @type {Subscriptions} */
+  #subs
 
   /** @param {SyncHost} host */
   constructor(host) {
@@ -66,6 +62,7 @@ export class Syncer {
     this.exp = null
     this.#auth = new TokenRefresh(this)
     this.#out = new OutboxPump(this)
+    this.#subs = new Subscriptions(this, this.#out, () => this.#status())
   }
 
   /** Start (or restart after a fatal close). */
@@ -77,7 +74,7 @@ export class Syncer {
 
   /** Collections whose subscription the hub ended on this connection. */
   ended() {
-    return [...this.#subs].filter(([, s]) => s.ended).map(([c]) => c)
+    return this.#subs.ended()
   }
 
   /** Reconnect at once if disconnected; probe the socket if connected (tab woke up, network back). */
@@ -233,39 +230,24 @@ export class Syncer {
       case 'welcome':
         return this.#welcome(m)
       case 'page':
-        return this.#page(m)
+        return this.#subs.page(m)
       case 'synced':
-        return this.#synced(m)
-      case 'resync': {
-        const sub = this.#subs.get(m.coll)
-        if (!sub) return
-        Object.assign(sub, { syncing: true, seen: new Set(), done: 0, resume: m.mode === 'catchup' })
-        this.h.emit('resync', { coll: m.coll, reason: m.reason, mode: m.mode })
-        this.#status()
-        return
-      }
+        return this.#subs.synced(m)
+      case 'resync':
+        return this.#subs.resync(m)
       case 'chg':
-        return this.#chg(m)
+        return this.#subs.chg(m)
       case 'ack':
         for (const r of m.results) this.h.observe(r.ver)
         return this.#out.ack(m.results)
       case 'error':
-        return this.#error(m)
-      case 'unsub': {
-        // the hub ended the subscription (4403: no longer readable after a refresh). Local
-        // documents and pending writes stay; not re-subscribed on this connection until a
-        // forced refresh (`refreshToken()`) is accepted.
-        const sub = this.#sub(m.coll, m.id)
-        if (sub) this.#end(sub, 'unsub', m.coll, m.code, m.msg)
+        if (this.#subs.refused(m)) return
+        if (!this.#auth.refused(m.code, m.ref, m.msg)) this.h.emit('error', { kind: 'hub', code: m.code, message: m.msg })
         return
-      }
+      case 'unsub':
+        return this.#subs.unsub(m)
       case 'authed':
-        for (const coll of this.#auth.accepted(m.exp)) {
-          if (this.#subs.get(coll)?.ended) {
-            this.#subs.delete(coll)
-            this.subscribe(coll)
-          }
-        }
+        this.#subs.resubscribe(this.#auth.accepted(m.exp))
     }
   }
 
@@ -291,64 +273,6 @@ export class Syncer {
     this.#out.run()
   }
 
-  /** @param {Extract<ServerMessage, {t: 'page'}>} m */
-  async #page(m) {
-    const sub = this.#sub(m.coll, m.id)
-    if (!sub) return
-    for (const [id, ver] of m.changes) {
-      this.h.observe(ver)
-      sub.seen.add(id)
-    }
-    const changes = this.#out.fresh(m.coll, m.changes)
-    const at = sub.resume ? m.cursor : null
-    if (changes.length || at) this.h.remote(await this.h.store.applyRemote(m.coll, changes, at))
-    sub.done = m.done
-    this.h.emit('progress', { coll: m.coll, done: m.done, total: m.total })
-  }
-
-  /** @param {Extract<ServerMessage, {t: 'synced'}>} m */
-  async #synced(m) {
-    const sub = this.#sub(m.coll, m.id)
-    if (!sub) return
-    // a reset may delete documents: what acks told about them no longer holds
-    if (m.reset) this.#out.forget()
-    this.h.remote(await this.h.store.finishSync(m.coll, m.cursor, m.reset, sub.seen))
-    sub.syncing = false
-    sub.seen = new Set()
-    this.h.emit('progress', { coll: m.coll, done: sub.done, total: sub.done })
-    this.#status()
-  }
-
-  /** @param {Extract<ServerMessage, {t: 'chg'}>} m */
-  async #chg(m) {
-    const sub = this.#subs.get(m.coll)
-    for (const [, ver] of m.changes) this.h.observe(ver)
-    const changes = this.#out.fresh(m.coll, m.changes)
-    // only echoes: skip the transaction; the cursor catches up with the next change (replaying
-    // a few changes after a reconnect is harmless, versions filter them)
-    if (!changes.length && m.changes.length) return
-    this.h.remote(await this.h.store.applyRemote(m.coll, changes, sub && !sub.syncing ? m.cursor : null))
-  }
-
-  /** @param {Extract<ServerMessage, {t: 'error'}>} m */
-  #error(m) {
-    for (const [coll, sub] of this.#subs) {
-      if (m.ref !== null && sub.id === m.ref) return this.#end(sub, 'sub', coll, m.code, m.msg)
-    }
-    if (!this.#auth.refused(m.code, m.ref, m.msg)) this.h.emit('error', { kind: 'hub', code: m.code, message: m.msg })
-  }
-
-  /**
-   * A subscription refused or ended by the hub: stop waiting for it, report it.
-   * @param {Sub} sub @param {string} kind @param {string} coll @param {number} code @param {string} message
-   */
-  #end(sub, kind, coll, code, message) {
-    sub.syncing = false
-    sub.ended = true
-    this.h.emit('error', { kind, coll, code, message })
-    this.#status()
-  }
-
   /**
    * `refreshToken()`: a new token now, without reconnecting.
    * @returns {Promise<boolean>} true once the hub accepted it
@@ -357,35 +281,15 @@ export class Syncer {
     return this.#auth.refresh(true)
   }
 
-  /**
-   * The subscription a page/synced belongs to; older subscription ids are stale.
-   * @param {string} coll
-   * @param {number} id
-   */
-  #sub(coll, id) {
-    const sub = this.#subs.get(coll)
-    return sub && id >= sub.id ? sub : undefined
-  }
-
   #status() {
-    let syncing = 0
-    for (const s of this.#subs.values()) if (s.syncing) syncing++
-    const s = sessionStatus(this.welcomed, syncing)
+    const s = sessionStatus(this.welcomed, this.#subs.syncing())
     if (s === 'live') this.#attempt = 0
     this.h.setStatus(s)
   }
 
   /** @param {string} coll */
-  async subscribe(coll) {
-    if (!this.welcomed || this.#subs.has(coll)) return
-    const id = ++this.#reqId
-    /** @type {Sub} */
-    const sub = { id, syncing: true, seen: new Set(), done: 0 }
-    this.#subs.set(coll, sub)
-    this.#status()
-    const { cursor, empty } = await this.h.store.syncStart(coll)
-    sub.resume = !!cursor || empty
-    this.sock?.send({ t: 'sub', id, coll, cursor })
+  subscribe(coll) {
+    return this.#subs.subscribe(coll)
   }
 
   /** Send what the outbox holds (a local write was queued). */

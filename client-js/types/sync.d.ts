@@ -19,14 +19,6 @@ export type SyncHost = {
     observe: (ver: bigint) => void;
     colls: () => string[];
 };
-export type Sub = {
-    id: number;
-    syncing: boolean;
-    seen: Set<string>;
-    done: number;
-    ended?: boolean;
-    resume?: boolean;
-};
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
 /** @typedef {import('./store.js').Store} Store */
@@ -42,11 +34,6 @@ export type Sub = {
  * @property {() => void} acked outbox entries were removed
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
- */
-/**
- * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
- * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
- * collection held nothing of: a reset over held documents needs the whole snapshot)
  */
 export declare class Syncer {
     #private;

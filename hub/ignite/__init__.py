@@ -12,8 +12,8 @@ from hub.core.errors import (
     SubscriptionLost,
 )
 
+from .binary_types import BinaryEnum, BinaryObject
 from .continuous_query import ContinuousQuery, CQEvent, EventType, continuous_query
-from .decode import BinaryEnum, BinaryObject
 
 __all__ = [
     "BinaryDecodeError",

@@ -4,15 +4,13 @@
 its reader function in a table indexed by type code. Complex objects (type 103) need binary type metadata
 (field names, schema field order), cached per client by :class:`hub.ignite.metadata.BinaryDecoder`. When a
 frame meets a type or schema it does not know yet, the synchronous pass raises :class:`NeedMetadata`; the
-decoder then awaits the metadata and decodes the frame again.
+decoder then awaits the metadata and decodes the frame again. The value and metadata types are
+:mod:`hub.ignite.binary_types`.
 
 Mapping: complex object -> :class:`BinaryObject` (a ``dict`` with ``type_name``/``type_id``); map -> dict;
 collection/array -> list; String -> str; byte[] -> bytes; UUID -> uuid.UUID; Date/Timestamp -> aware
 ``datetime`` (UTC); Time -> ``datetime.time``; decimal -> ``Decimal``; enum -> :class:`BinaryEnum`.
 """
-
-# Over 400 lines: one reader per Ignite type code, in one table; split, the table would no longer show
-# the whole format in one place.
 
 from __future__ import annotations
 
@@ -20,24 +18,25 @@ import datetime as dt
 import struct
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from hub.core.errors import BinaryDecodeError
 
+from .binary_types import (
+    BinaryEnum,
+    BinaryObject,
+    NeedMetadata,
+    TypeMeta,
+    hashable,
+    java_datetime,
+    java_decimal,
+    java_time,
+)
 from .protocol import F32, F64, I8, I16, I32, I64, U16, TypeCode
 
-__all__ = [
-    "BinaryEnum",
-    "BinaryObject",
-    "BinaryReader",
-    "NeedMetadata",
-    "TypeMeta",
-    "hashable",
-]
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# The value types live in binary_types.py; re-exported because callers and tests import them from here.
+__all__ = ["BinaryEnum", "BinaryObject", "BinaryReader", "NeedMetadata", "TypeMeta", "hashable"]
 
 _I64I32 = struct.Struct("<qi")
 _U64U64 = struct.Struct("<QQ")
@@ -53,83 +52,6 @@ _FLAG_OFFSET_2 = 0x0010
 _FLAG_COMPACT = 0x0020
 
 _MAX_DEPTH = 64
-
-
-class BinaryObject(dict[str, Any]):
-    """A decoded Ignite complex object: its fields as a dict, plus the binary type name and id."""
-
-    __slots__ = ("type_id", "type_name")
-
-    def __init__(self, type_name: str, type_id: int, fields: dict[str, Any] | None = None) -> None:
-        super().__init__(fields or {})
-        self.type_name = type_name
-        self.type_id = type_id
-
-    def __repr__(self) -> str:
-        return f"BinaryObject({self.type_name!r}, {dict.__repr__(self)})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, BinaryObject):
-            return self.type_name == other.type_name and dict.__eq__(self, other)
-        return dict.__eq__(self, other)
-
-    __hash__ = None
-
-    def __reduce__(self) -> Any:
-        return (BinaryObject, (self.type_name, self.type_id, dict(self)))
-
-
-class BinaryEnum(NamedTuple):
-    """An Ignite enum value; ``name`` is resolved from binary metadata when the type is registered."""
-
-    type_id: int
-    ordinal: int
-    type_name: str | None = None
-    name: str | None = None
-
-
-@dataclass(slots=True)
-class TypeMeta:
-    """Binary type metadata needed to decode one complex type."""
-
-    type_id: int
-    type_name: str
-    field_names: dict[int, str] = field(default_factory=dict)  # field id -> name
-    schemas: dict[int, list[int]] = field(default_factory=dict)  # schema id -> field ids in order
-    enum_names: dict[int, str] = field(default_factory=dict)  # ordinal -> literal
-
-
-# Not in hub.core.errors: a control-flow signal between this module and metadata.py, not an error.
-# BinaryDecoder.run catches it, fetches the metadata and decodes again; only BinaryDecoder.decode_sync
-# (used by tests, nothing in hub/) passes it on.
-class NeedMetadata(Exception):
-    """A value needs binary type metadata that is not cached yet (:class:`~hub.ignite.metadata.BinaryDecoder`
-    fetches it and decodes again)."""
-
-    def __init__(self, type_id: int, schema_id: int | None) -> None:
-        super().__init__(type_id, schema_id)
-        self.type_id = type_id
-        self.schema_id = schema_id
-
-
-def _java_time(ms: int) -> dt.time:
-    ms %= 86_400_000
-    return (dt.datetime.min + dt.timedelta(milliseconds=ms)).time()
-
-
-def _datetime(ms: int, nanos: int = 0) -> dt.datetime:
-    return _EPOCH + dt.timedelta(milliseconds=ms, microseconds=nanos // 1000)
-
-
-def _decimal(scale: int, mag: bytes) -> Decimal:
-    if not mag:
-        return Decimal(0)
-    negative = bool(mag[0] & 0x80)
-    if negative:
-        mag = bytes([mag[0] & 0x7F]) + mag[1:]
-    unscaled = int.from_bytes(mag, "big")
-    digits = tuple(int(c) for c in str(unscaled))
-    return Decimal((1 if negative else 0, digits, -scale))
 
 
 class BinaryReader:
@@ -297,13 +219,13 @@ def _timestamp(r: BinaryReader, depth: int, start: int) -> dt.datetime:
     r._need(12)
     ms, nanos = _I64I32.unpack_from(r.buf, r.pos)
     r.pos += 12
-    return _datetime(ms, nanos)
+    return java_datetime(ms, nanos)
 
 
 def _decimal_value(r: BinaryReader, depth: int, start: int) -> Decimal:
     scale = r.i32()
     n = r.i32()
-    return _decimal(scale, r._raw(n))
+    return java_decimal(scale, r._raw(n))
 
 
 def _complex(r: BinaryReader, depth: int, start: int) -> Any:
@@ -380,9 +302,9 @@ _BY_CODE: dict[int, Read] = {
     TypeCode.BOOL: lambda r, depth, start: r.u8() != 0,
     TypeCode.STRING: _string,
     TypeCode.UUID: _uuid,
-    TypeCode.DATE: lambda r, depth, start: _datetime(r._fixed(I64)),
+    TypeCode.DATE: lambda r, depth, start: java_datetime(r._fixed(I64)),
     TypeCode.TIMESTAMP: _timestamp,
-    TypeCode.TIME: lambda r, depth, start: _java_time(r._fixed(I64)),
+    TypeCode.TIME: lambda r, depth, start: java_time(r._fixed(I64)),
     TypeCode.DECIMAL: _decimal_value,
     TypeCode.BYTE_ARR: lambda r, depth, start: r._raw(r.i32()),
     TypeCode.SHORT_ARR: _prim_array("h", 2),
@@ -412,11 +334,3 @@ _BY_CODE: dict[int, Read] = {
 #: Reader per type byte (0..255), None for codes this decoder does not know: a tuple, because indexing it
 #: is the cheapest dispatch on the hot path (CQ events, getAll, scans).
 _READERS: tuple[Read | None, ...] = tuple(_BY_CODE.get(code) for code in range(256))
-
-
-def hashable(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(hashable(x) for x in v)
-    if isinstance(v, dict):
-        return tuple(sorted(((k, hashable(x)) for k, x in v.items()), key=repr))
-    return v

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 from hub.core.errors import BinaryDecodeError
 
-from .decode import BinaryReader, NeedMetadata, TypeMeta
+from .binary_types import NeedMetadata, TypeMeta
+from .decode import BinaryReader
 
 __all__ = ["BinaryDecoder"]
 

@@ -2,8 +2,8 @@
 expiry of the token in force (docs/security.md §2).
 
 :class:`AuthFlow` holds the connection's current :class:`~hub.auth.identity.Identity` and decides;
-it never touches a socket, a queue or the session. The endpoint (``hub/server/ws.py``) carries
-out what it returns: :class:`Refused` closes the connection, a :class:`Refresh` says what to send,
+it never touches a socket, a queue or the session. The session driver (``hub/server/driver.py``)
+carries out what it returns: :class:`Refused` closes the connection, a :class:`Refresh` says what to send,
 which subscriptions end and which restart. Tests drive it with a fake authenticator and clock.
 """
 

@@ -2,8 +2,8 @@
 ways they end when the hub stops (drain, then close).
 
 The registry knows a connection only through the small :class:`Peer` protocol, so it imports
-nothing of the WebSocket endpoint (``hub/server/ws.py``), and the hub (``hub/server/hub.py``)
-holds a registry instead of a set of endpoint objects.
+nothing of the connection (``hub/server/connection.py``), and the hub (``hub/server/hub.py``)
+holds a registry instead of a set of connection objects.
 """
 
 from __future__ import annotations

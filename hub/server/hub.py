@@ -3,7 +3,7 @@ the authenticator and access policy chosen by the configuration, the connect-rat
 and the background tombstone GC.
 
 :class:`Hub` is created by the app's lifespan (``hub/app.py``) and shared by every connection
-(``hub/server/ws.py``).
+(``hub/server/connection.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Local Apache Ignite clusters for development and tests (``synchub ignite``, ``synchub dev``, the test
 fixtures): jars (:mod:`.jars`), node XML (:mod:`.config`), JVM command (:mod:`.jvm`), readiness probes
-(:mod:`hub.ignite.readiness`), node processes (:mod:`.process`) and the cluster itself (:mod:`.cluster`).
+(:mod:`hub.ignite.readiness`), node processes (:mod:`.process`), the cluster's parameters, ports and files
+(:mod:`.layout`) and the cluster itself (:mod:`.cluster`).
 
 Development tooling only: nothing on the ``synchub serve`` path imports it (``tests/test_layering.py``).
 """

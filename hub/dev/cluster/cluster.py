@@ -1,23 +1,16 @@
-"""Local Apache Ignite 2.x clusters for development and tests.
+"""Local Apache Ignite 2.x clusters for development and tests: their nodes as processes.
 
 A :class:`LocalCluster` runs one or more real Ignite server nodes as plain JVM processes
 (``CommandLineStartup`` + a generated Spring XML file) from jars fetched once from Maven
-Central by :func:`~hub.dev.cluster.jars.ensure_jars`.  Every cluster is isolated by ports: each node binds
-only 127.0.0.1, gets its own thin-client, discovery and communication port (port range 0), and
-its discovery IP finder lists exactly this cluster's discovery ports, so several clusters
-(``make run``, test sessions, other developers) can run side by side on one machine.
-
-State lives in ``state_dir``: ``cluster.json`` (the parameters), ``node-<i>.xml`` (config),
-``node-<i>.log`` (stdout+stderr of the JVM), ``node-<i>.pid`` and ``work/node-<i>/``.
+Central by :func:`~hub.dev.cluster.jars.ensure_jars`: start, readiness, stop, kill and status.
+Its parameters, ports and state files are :class:`~hub.dev.cluster.layout.ClusterLayout`'s part.
 """
-
-# Over 400 lines: one class, a node's whole lifecycle (config, start, readiness, stop, reap); ports,
-# jars, JVM, processes and probes are already their own modules.
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import signal
 import subprocess
@@ -25,15 +18,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.ignite.protocol import IGNITE_VERSION
 from hub.ignite.readiness import client_tls, handshake, port_is_free
 
-from .config import SslFiles, render_node_config
 from .errors import ClusterStartError, IgniteError
 from .jars import ensure_jars
-from .jvm import node_command
+from .layout import ClusterLayout
 from .process import owns, read_pid, reap, send_signal, tail, wait_gone, write_pid
-from .security import activate_and_create_user, client_options
+from .security import activate_and_create_user
 
 _STOP_GRACE_S = 10.0
 
@@ -56,148 +47,21 @@ class NodeStatus:
         return f"node-{self.index} {host}:{port} {state} pid={pid}"
 
 
-class LocalCluster:
-    """One or more Ignite server nodes on 127.0.0.1 with their own port block and state dir.
+class LocalCluster(ClusterLayout):
+    """One or more Ignite server nodes on 127.0.0.1 with their own port block and state dir, run as
+    JVM processes (the layout: :class:`~hub.dev.cluster.layout.ClusterLayout`)."""
 
-    Node ``i`` uses client port ``client_port + i``, discovery ``discovery_port + i`` and
-    communication ``communication_port + i`` (all with port range 0).
-    """
+    @functools.cached_property
+    def _procs(self) -> dict[int, subprocess.Popen[bytes]]:
+        """The JVM processes this object started, by node index."""
+        return {}
 
-    HOST = "127.0.0.1"
-    STATE_FILE = "cluster.json"
+    @functools.cached_property
+    def start_times(self) -> dict[int, float]:
+        """Seconds each node this object started took to become ready, by node index."""
+        return {}
 
-    def __init__(
-        self,
-        state_dir: Path,
-        nodes: int = 1,
-        backups: int = 0,
-        client_port: int = 10800,
-        discovery_port: int = 47500,
-        communication_port: int = 47100,
-        heap_mb: int = 768,
-        name: str = "synchub",
-        *,
-        region_initial_mb: int = 256,
-        region_max_mb: int = 512,
-        jvm_opts: Sequence[str] = (),
-        cache_dir: Path | None = None,
-        authentication: tuple[str, str] | None = None,
-        ssl: SslFiles | None = None,
-    ) -> None:
-        if nodes < 1:
-            raise ValueError("nodes must be >= 1")
-        if not 0 <= backups < max(nodes, 1) + 1:
-            raise ValueError("backups must be between 0 and nodes")
-        self.state_dir = Path(state_dir).resolve()
-        self.nodes = nodes
-        self.backups = backups
-        self.client_port = client_port
-        self.discovery_port = discovery_port
-        self.communication_port = communication_port
-        self.heap_mb = heap_mb
-        self.name = name
-        self.region_initial_mb = region_initial_mb
-        self.region_max_mb = region_max_mb
-        self.jvm_opts = list(jvm_opts)
-        self.cache_dir = cache_dir
-        # Opt-in security. ``authentication`` = (user, password): authenticationEnabled with
-        # native persistence; the user is created (or, for "ignite", its password set) on
-        # first start. ``ssl``: the thin-client connector accepts TLS only.
-        self.authentication = authentication
-        self.ssl = ssl
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.start_times: dict[int, float] = {}
-
-    # ---- persistence of parameters (lets `synchub ignite stop/status` find the cluster)
-
-    def _params(self) -> dict[str, object]:
-        return {
-            "nodes": self.nodes,
-            "backups": self.backups,
-            "client_port": self.client_port,
-            "discovery_port": self.discovery_port,
-            "communication_port": self.communication_port,
-            "heap_mb": self.heap_mb,
-            "name": self.name,
-            "region_initial_mb": self.region_initial_mb,
-            "region_max_mb": self.region_max_mb,
-            "jvm_opts": self.jvm_opts,
-            # Throwaway local credentials, kept so `synchub ignite status/stop` can probe the node.
-            "authentication": list(self.authentication) if self.authentication else None,
-            "ssl": self.ssl.as_dict() if self.ssl else None,
-            "version": IGNITE_VERSION,
-        }
-
-    @classmethod
-    def from_state_dir(cls, state_dir: Path) -> LocalCluster:
-        """Re-open a cluster started earlier (possibly by another process) from ``cluster.json``."""
-        path = Path(state_dir) / cls.STATE_FILE
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise IgniteError(f"no cluster in {state_dir} ({cls.STATE_FILE} missing)") from None
-        return cls(
-            Path(state_dir),
-            nodes=int(data["nodes"]),
-            backups=int(data["backups"]),
-            client_port=int(data["client_port"]),
-            discovery_port=int(data["discovery_port"]),
-            communication_port=int(data["communication_port"]),
-            heap_mb=int(data["heap_mb"]),
-            name=str(data["name"]),
-            region_initial_mb=int(data.get("region_initial_mb", 256)),
-            region_max_mb=int(data.get("region_max_mb", 512)),
-            jvm_opts=[str(o) for o in data.get("jvm_opts", [])],
-            authentication=(str(auth[0]), str(auth[1])) if (auth := data.get("authentication")) else None,
-            ssl=SslFiles(Path(tls["keystore"]), str(tls["password"]), str(tls["store_type"]))
-            if (tls := data.get("ssl"))
-            else None,
-        )
-
-    # ---- paths and addresses
-
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        """Thin-client endpoints of all nodes, in node order."""
-        return [(self.HOST, self.client_port + i) for i in range(self.nodes)]
-
-    def node_name(self, i: int) -> str:
-        return f"{self.name}-{i}"
-
-    def log_path(self, i: int) -> Path:
-        return self.state_dir / f"node-{i}.log"
-
-    def pid_path(self, i: int) -> Path:
-        return self.state_dir / f"node-{i}.pid"
-
-    def config_path(self, i: int) -> Path:
-        return self.state_dir / f"node-{i}.xml"
-
-    def work_dir(self, i: int) -> Path:
-        return self.state_dir / "work" / f"node-{i}"
-
-    def _ports(self, i: int) -> dict[str, int]:
-        return {
-            "client": self.client_port + i,
-            "discovery": self.discovery_port + i,
-            "communication": self.communication_port + i,
-        }
-
-    def _check_index(self, i: int) -> None:
-        if not 0 <= i < self.nodes:
-            raise IndexError(f"node index {i} out of range 0..{self.nodes - 1}")
-
-    # ---- security
-
-    @property
-    def persistent(self) -> bool:
-        """Native persistence is on (required by, and only used for, authentication)."""
-        return self.authentication is not None
-
-    def client_options(self, credentials: tuple[str, str] | None = None) -> dict[str, object]:
-        """pyignite ``Client``/``AioClient`` options for this cluster (TLS without certificate
-        check; pass ``credentials`` to override the cluster's user)."""
-        return client_options(credentials or self.authentication, tls=self.ssl is not None)
+    # ---- probes and security
 
     def _probe(self, i: int, *, probe: bool = True, timeout: float = 1.0) -> bool:
         host, port = self.addresses[i]
@@ -215,24 +79,6 @@ class LocalCluster:
         """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
         assert self.authentication is not None
         activate_and_create_user(self.name, self.addresses, self.authentication, tls=self.ssl is not None)
-
-    # ---- config / command line
-
-    def render_config(self, i: int) -> str:
-        """Spring XML for node ``i``."""
-        return render_node_config(self, i)
-
-    def command(self, i: int, libs: Path) -> list[str]:
-        """The JVM command line for node ``i``."""
-        return node_command(
-            heap_mb=self.heap_mb,
-            state_dir=self.state_dir,
-            work_dir=self.work_dir(i),
-            node_name=self.node_name(i),
-            jvm_opts=self.jvm_opts,
-            libs=libs,
-            config_path=self.config_path(i),
-        )
 
     # ---- PID handling
 

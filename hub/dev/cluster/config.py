@@ -1,5 +1,5 @@
 """The Spring XML configuration of a local node (templates filled in by
-:meth:`hub.dev.cluster.cluster.LocalCluster.render_config`) and the TLS keystore it points to."""
+:meth:`hub.dev.cluster.layout.ClusterLayout.render_config`) and the TLS keystore it points to."""
 
 from __future__ import annotations
 
@@ -129,7 +129,8 @@ class SslFiles:
 
 
 class NodeLayout(Protocol):
-    """What the XML of one node needs to know about its cluster (a :class:`LocalCluster`)."""
+    """What the XML of one node needs to know about its cluster (a
+    :class:`~hub.dev.cluster.layout.ClusterLayout`)."""
 
     HOST: str
     name: str

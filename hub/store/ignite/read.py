@@ -8,9 +8,9 @@ over the transaction's connection with its tx id, exactly as pyignite's own ``ge
 response payload is decoded synchronously by :class:`hub.ignite.metadata.BinaryDecoder` (the decoder of
 continuous-query events, sharing its cached binary metadata).
 
-Values come back as the decoder produces them (:class:`~hub.ignite.decode.BinaryObject` dicts, lists, aware
-UTC datetimes, ...); :func:`hub.store.ignite.values.plain` / ``fields_of`` turn both these and pyignite's
-values into the same plain Python (tests compare the two decodings).
+Values come back as the decoder produces them (:class:`~hub.ignite.binary_types.BinaryObject` dicts, lists,
+aware UTC datetimes, ...); :func:`hub.store.ignite.values.plain` / ``fields_of`` turn both these and
+pyignite's values into the same plain Python (tests compare the two decodings).
 
 Partition awareness is not used (pyignite's ``get_all`` does not use it either): the request goes to a
 random node, which routes it. A value the decoder cannot read (:class:`BinaryDecodeError`: a type it does
@@ -30,8 +30,9 @@ from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused
 from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable, RetentionPassed
 from hub.core.types import Change
+from hub.ignite.binary_types import hashable
 from hub.ignite.connection import request
-from hub.ignite.decode import BinaryReader, hashable
+from hub.ignite.decode import BinaryReader
 from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
 from hub.store.ignite.encode import RawBinary

@@ -50,7 +50,7 @@ from pyignite.datatypes import (  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import ID_FIELD
 from hub.core.errors import InvalidDocument
-from hub.ignite.decode import BinaryEnum
+from hub.ignite.binary_types import BinaryEnum
 from hub.store.ignite.encode import ObjectLayout, RawBinary
 
 _INT_RANGES: dict[Any, tuple[int, int]] = {
@@ -223,7 +223,7 @@ def fields_of(obj: Any) -> dict[str, Any]:
     """The fields of a binary object read through pyignite (or decoded from a CQ event) as a plain dict."""
     if obj is None:
         raise TypeError("no object")
-    if isinstance(obj, dict):  # hub.ignite.decode.BinaryObject (CQ events) or a plain map
+    if isinstance(obj, dict):  # hub.ignite.binary_types.BinaryObject (CQ events) or a plain map
         return {str(k): plain(v) for k, v in obj.items() if k != ID_FIELD}
     schema = getattr(type(obj), "schema", None)
     if schema is None:

@@ -1,0 +1,297 @@
+"""One client connection of the ``/sync`` endpoint: its parts, its tasks and its life.
+
+Per connection there are four tasks: the reader (the endpoint's own task: frame → codec →
+:class:`~hub.core.session.Session` → effects), the writer (``writer.py``, the only task that
+sends), the mutation worker (``mutations.py``) and a ticker (``driver.py``: pings, the idle and
+``hello`` timeouts, token expiry). The session's effects are carried out by ``driver.py``; syncs
+run one task per subscription (``subscription.py``); ``authflow.py`` decides authentication and
+refresh. The message and mutation token buckets apply here (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from hub import codec
+from hub.auth.identity import Authenticator, Identity
+from hub.authz import AccessPolicy
+from hub.config import HubSettings
+from hub.core.cursor import Cursor
+from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, FrameTooLarge, HubError
+from hub.core.ratelimit import TokenBucket
+from hub.core.session import Session, SessionConfig
+from hub.core.types import CollectionSpec
+from hub.metrics import HubMetrics
+from hub.server.authflow import AuthFlow
+from hub.server.connections import Connections
+from hub.server.driver import SessionDriver, now_ms
+from hub.server.feed import Feed
+from hub.server.hub import Hub
+from hub.server.mutations import MutationWorker
+from hub.server.subscription import Subscriptions
+from hub.server.writer import Writer
+from hub.store.base import Store
+
+# The endpoint's logger name, kept when this code left ws.py: log lines and their filters stay as they were.
+log = logging.getLogger("hub.server.ws")
+
+CLOSE_TIMEOUT_S = 2.0
+#: A rate limit makes the reader wait at most this long; beyond it the connection closes (4529).
+MAX_THROTTLE_MS = 1000
+
+
+class Connection:
+    """One client connection (a :class:`~hub.server.connections.Peer` and a subscription
+    :class:`~hub.server.subscription.Port`).
+
+    Args:
+        ws: The accepted WebSocket; ``conn_id`` is bound into its log records.
+        settings: The ``[hub]`` settings (limits, queue sizes, timeouts); ``session`` configures
+            the protocol session.
+        store, feeds, specs, policy, metrics, authenticator: The hub's parts it works with.
+        registry: The hub's open connections (per-subject cap, drain).
+        now_s: The wall clock token expiry is judged by.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        *,
+        conn_id: str,
+        settings: HubSettings,
+        session: SessionConfig,
+        store: Store,
+        feeds: Mapping[str, Feed],
+        specs: Mapping[str, CollectionSpec],
+        policy: AccessPolicy,
+        metrics: HubMetrics,
+        authenticator: Authenticator,
+        registry: Connections,
+        now_s: Callable[[], float],
+    ) -> None:
+        cfg = settings
+        self.ws = ws
+        self.id = conn_id
+        self.store = store
+        self.policy = policy
+        self.metrics = metrics
+        self.registry = registry
+        self.address = ws.client.host if ws.client is not None else "?"
+        self.auth = AuthFlow(
+            authenticator,
+            policy,
+            metrics,
+            now_s=now_s,
+            claim=lambda key: registry.claim(self, key),
+            address=self.address,
+        )
+        self.mutations = MutationWorker(store, policy, metrics, specs, lambda: self.auth.identity, self)
+        self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
+        self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
+        self.hello_timeout_ms = cfg.hello_timeout_ms
+        self.draining = False
+        self.frames_in = 0
+        self.started = time.monotonic()
+        self.overlap_ms = cfg.catchup_overlap_ms
+        self.max_frame = cfg.max_frame
+        self.hold_bytes = cfg.queue_bytes
+        self.limits = codec.Limits.for_frame(cfg.max_frame)
+        self.session = Session(session, now_ms())
+        self.writer = Writer(ws, cfg.queue_bytes, metrics)
+        self.queue = self.writer.queue
+        self.subs = Subscriptions(self, feeds, self.queue)
+        self.driver = SessionDriver(self)
+        self.finished = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_hub(cls, hub: Hub, ws: WebSocket, conn_id: str) -> Connection:
+        """A connection wired to ``hub``'s store, feeds, policy, authenticator and registry."""
+        cfg = hub.config.hub
+        return cls(
+            ws,
+            conn_id=conn_id,
+            settings=cfg,
+            session=SessionConfig(hub.id, hub.writable, cfg.ping_ms, cfg.max_batch, cfg.max_frame),
+            store=hub.store,
+            feeds=hub.feeds,
+            specs=hub.specs,
+            policy=hub.policy,
+            metrics=hub.metrics,
+            authenticator=hub.authenticator,
+            registry=hub.connections,
+            now_s=hub.now_s,
+        )
+
+    @property
+    def identity(self) -> Identity | None:
+        """The identity of the token in force (None before authentication)."""
+        return self.auth.identity
+
+    @property
+    def client_id(self) -> str:
+        return self.session.client
+
+    # ----------------------------------------------------------------- Port (subscription.py)
+
+    @property
+    def close_code(self) -> int | None:
+        """The code the connection closes (or closed) with; None while open."""
+        return self.writer.close_code
+
+    def send_control(
+        self, msg: dict[str, Any], coll: str | None = None, cursor: Cursor | None = None
+    ) -> None:
+        if self.close_code is not None:
+            return
+        if not self.writer.push_control(codec.encode(msg), coll, cursor):
+            # the peer floods requests without reading the answers
+            self._rate_limited("outgoing_queue")
+
+    async def send_sync(self, coll: str, frame: bytes) -> None:
+        await self.writer.push_sync(coll, frame)
+
+    def push_live(
+        self, coll: str, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0
+    ) -> bool:
+        if self.close_code is not None:
+            return True
+        return self.writer.push_live(coll, frame, cursor, received, events)
+
+    def delivered(self, coll: str) -> Cursor | None:
+        return self.queue.delivered.get(coll)
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, HubError):
+            self.request_close(exc.close_code, exc.message or type(exc).__name__)
+        else:
+            log.exception("internal error on a connection", exc_info=exc)
+            self.request_close(CloseCode.INTERNAL_ERROR, "internal error")
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def request_close(self, code: int, reason: str) -> None:
+        if self.writer.close(code, reason):
+            self.session.closed()
+
+    def begin_drain(self) -> None:
+        """Graceful shutdown: read nothing more, finish the mutation batches already read, send
+        their acks, then close with 4500 (``going_away``: retry elsewhere)."""
+        if self.draining or self.close_code is not None:
+            return
+        self.draining = True
+        self._tasks.append(asyncio.create_task(self._drain(), name="ws-drain"))
+
+    async def _drain(self) -> None:
+        while self.close_code is None and not self.mutations.idle():
+            await asyncio.sleep(0.01)
+        while self.close_code is None and len(self.queue):
+            await asyncio.sleep(0.01)  # let the writer deliver the last acks
+        self.request_close(CloseCode.GOING_AWAY, "hub shutting down, retry elsewhere")
+
+    async def run(self) -> None:
+        self.registry.add(self)
+        self.metrics.connections.inc()
+        log.info(
+            "connection accepted",
+            extra={
+                "address": self.address,
+                "origin": self.ws.headers.get("origin"),
+                "user_agent": self.ws.headers.get("user-agent", "")[:200],
+            },
+        )
+        self._tasks = [
+            asyncio.create_task(self.writer.run(), name="ws-writer"),
+            asyncio.create_task(self.mutations.run(), name="ws-mutations"),
+            asyncio.create_task(self.driver.ticker(), name="ws-ticker"),
+        ]
+        try:
+            await self._reader()
+        except Exception as exc:  # never let one connection take the server down
+            self.fail(exc)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self.subs.stop_all()
+        writer = self._tasks[0]
+        if self.close_code is None:
+            self.request_close(CloseCode.NORMAL, "")
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        self.registry.remove(self)
+        self.metrics.connections.dec()
+        log.info(
+            "connection closed",
+            extra={
+                "code": self.close_code,
+                "reason": self.writer.close_reason,
+                "duration_s": round(time.monotonic() - self.started, 3),
+                "frames_in": self.frames_in,
+                "frames_out": self.writer.frames_out,
+            },
+        )
+        self.finished.set()
+
+    # ----------------------------------------------------------------- reader
+
+    async def _reader(self) -> None:
+        while self.close_code is None:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self.writer.disconnected = True
+                self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+                return
+            if self.draining:
+                continue  # shutting down: what arrives now is replayed on another hub
+            data = message.get("bytes")
+            self.frames_in += 1
+            self.metrics.frames_in.inc()
+            self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
+            if not await self.throttle(self.msg_bucket, 1, "messages"):
+                return
+            if data is None:
+                await self.driver.apply(self.session.fail(BadFrame("text frames are not allowed")))
+                continue
+            if len(data) > self.max_frame:
+                await self.driver.apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
+                continue
+            try:
+                obj = codec.decode(data, self.limits)
+            except ClientProtocolError as exc:
+                await self.driver.apply(self.session.fail(exc))
+                continue
+            await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+
+    # ----------------------------------------------------------------- limits
+
+    async def throttle(self, bucket: TokenBucket, n: int, kind: str) -> bool:
+        """Take ``n`` tokens, waiting (not reading: TCP backpressure) up to MAX_THROTTLE_MS;
+        False after closing with 4529 when the wait would be longer."""
+        wait = bucket.wait_ms(now_ms(), n)
+        if wait is None or wait > MAX_THROTTLE_MS:
+            self._rate_limited(kind)
+            return False
+        if wait > 0:
+            await asyncio.sleep(wait / 1000)
+        bucket.take(now_ms(), n)
+        return True
+
+    def _rate_limited(self, kind: str) -> None:
+        if self.close_code is not None:
+            return
+        self.metrics.rate_limited.labels(kind).inc()
+        log.warning("rate limit tripped", extra={"kind": kind, "address": self.address})
+        self.request_close(CloseCode.RATE_LIMITED, f"rate limited ({kind})")

@@ -1,0 +1,162 @@
+"""What a connection does with its protocol :class:`~hub.core.session.Session`: carry out the effects the
+session returns (send, subscribe, unsubscribe, apply a batch, authenticate, refresh, close) and tick it
+(pings, the idle and ``hello`` timeouts, token expiry).
+
+:class:`SessionDriver` knows its connection only through the small :class:`Host` protocol, as the
+subscriptions (``subscription.py``) and the mutation worker (``mutations.py``) do; the connection
+(``connection.py``) feeds it what the reader decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+
+from hub.auth.identity import Identity
+from hub.authz import AccessPolicy
+from hub.core import messages as m
+from hub.core.errors import CloseCode, ErrorCode
+from hub.core.hlc import client_offset_ms
+from hub.core.ratelimit import TokenBucket
+from hub.core.session import (
+    ApplyBatch,
+    Authenticate,
+    Close,
+    Effect,
+    Reauthenticate,
+    Send,
+    Session,
+    State,
+    Subscribe,
+    Unsubscribe,
+)
+from hub.metrics import HubMetrics
+from hub.server.authflow import AuthFlow, Refused
+from hub.server.mutations import MutationWorker
+from hub.server.subscription import Subscriptions
+
+# The endpoint's logger name, kept when this code left ws.py: log lines and their filters stay as they were.
+log = logging.getLogger("hub.server.ws")
+
+
+def now_ms() -> int:
+    """The session's clock: monotonic milliseconds (the session, rate limits and timeouts read it)."""
+    return time.monotonic_ns() // 1_000_000
+
+
+class Host(Protocol):
+    """What the driver needs from its connection (:class:`~hub.server.connection.Connection`)."""
+
+    session: Session
+    subs: Subscriptions
+    mutations: MutationWorker
+    auth: AuthFlow
+    policy: AccessPolicy
+    metrics: HubMetrics
+    mut_bucket: TokenBucket
+    hello_timeout_ms: int
+
+    @property
+    def identity(self) -> Identity | None: ...
+
+    @property
+    def close_code(self) -> int | None: ...
+
+    def send_control(self, msg: dict[str, Any]) -> None: ...
+
+    def request_close(self, code: int, reason: str) -> None: ...
+
+    async def throttle(self, bucket: TokenBucket, n: int, kind: str) -> bool: ...
+
+
+class SessionDriver:
+    """Carries out one connection's session effects and runs its ticker task."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    async def apply(self, effects: list[Effect]) -> None:
+        h = self.host
+        for eff in effects:
+            if isinstance(eff, Send):
+                h.send_control(eff.msg)
+            elif isinstance(eff, Subscribe):
+                self._subscribe(eff)
+            elif isinstance(eff, Unsubscribe):
+                h.subs.stop(eff.coll)
+            elif isinstance(eff, ApplyBatch):
+                if not await h.throttle(h.mut_bucket, len(eff.slots), "mutations"):
+                    return
+                await h.mutations.put(eff)
+            elif isinstance(eff, Authenticate):
+                h.mutations.offset_ms = client_offset_ms(eff.client_now, time.time_ns() // 1_000_000)
+                await self.apply(await self._authenticate(eff.token))
+            elif isinstance(eff, Reauthenticate):
+                await self._refresh(eff.token)
+            elif isinstance(eff, Close):
+                if eff.error is not None:
+                    log.error("session bug, closing %s", eff.code, exc_info=eff.error)
+                h.request_close(eff.code, eff.reason)
+
+    # ----------------------------------------------------------------- authentication
+
+    async def _authenticate(self, token: str | None) -> list[Effect]:
+        h = self.host
+        outcome = await h.auth.authenticate(token)
+        if isinstance(outcome, Refused):
+            return h.session.auth_failed(outcome.code, outcome.reason)
+        return h.session.authenticated(now_ms(), None if outcome.anonymous else outcome.subject)
+
+    async def _refresh(self, token: str) -> None:
+        """``auth {token}``: docs/security.md §2 (in-band refresh)."""
+        h = self.host
+        outcome = await h.auth.refresh(token, h.subs.names())
+        if outcome.close is not None:
+            h.request_close(*outcome.close)
+            return
+        for coll in outcome.ended:
+            if h.subs.end(coll, ErrorCode.FORBIDDEN, "forbidden"):
+                h.session.subscription_ended(coll)
+                log.info("subscription ended by token refresh", extra={"coll": coll})
+        for coll in outcome.resync:
+            h.subs.restart(coll, "auth")
+        if outcome.reply is not None:
+            h.send_control(outcome.reply)
+
+    # ----------------------------------------------------------------- subscriptions
+
+    def _subscribe(self, eff: Subscribe) -> None:
+        h = self.host
+        identity = h.identity
+        if identity is not None and not h.policy.can_read(identity, eff.coll):
+            log.info("subscription refused", extra={"coll": eff.coll})
+            h.session.subscription_ended(eff.coll)
+            h.send_control(m.error(ErrorCode.FORBIDDEN, "forbidden", eff.sub_id))
+            return
+        h.subs.start(eff.coll, eff.sub_id, eff.cursor)
+
+    # ----------------------------------------------------------------- ticker
+
+    async def ticker(self) -> None:
+        """The ticker task: ticks the session, closes on the ``hello`` timeout and token expiry."""
+        h = self.host
+        interval = min(max(h.session.cfg.ping_ms / 4000, 0.01), 0.25)
+        opened = now_ms()
+        while h.close_code is None:
+            await asyncio.sleep(interval)
+            now = now_ms()
+            state = h.session.state
+            if state in (State.CONNECTED, State.AUTHENTICATING) and now - opened > h.hello_timeout_ms:
+                h.request_close(CloseCode.UNEXPECTED_MESSAGE, "no hello")
+                return
+            if h.auth.expired():
+                log.info("token expired on a live connection")
+                h.request_close(CloseCode.TOKEN_EXPIRED, "expired")
+                return
+            effects = h.session.tick(now)
+            for eff in effects:
+                if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
+                    h.metrics.rate_limited.labels("idle").inc()
+            await self.apply(effects)
