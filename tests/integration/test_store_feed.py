@@ -384,7 +384,7 @@ async def test_a_hub_joining_a_covering_feed_does_not_read_the_collection(
             # the lease is taken once the pass ended and the holder is idle
             drain = asyncio.create_task(collect(fa, lambda g: False, timeout=120))
             try:
-                for _ in range(100):
+                for _ in range(600):
                     if await store.ctx.sys.get(f"cover/{cache_name}") is not None:
                         break
                     await asyncio.sleep(0.1)
@@ -406,7 +406,7 @@ async def test_a_hub_joining_a_covering_feed_does_not_read_the_collection(
         assert await store.ctx.sys.get(f"cover/{cache_name}") is None
         async with other.feed(cache_name) as fb:
             drain = asyncio.create_task(collect(fb, lambda g: False, timeout=120))
-            for _ in range(600):
+            for _ in range(1200):
                 if scanned.get(id(b), 0) >= b.partitions:
                     break
                 await asyncio.sleep(0.05)
@@ -416,14 +416,14 @@ async def test_a_hub_joining_a_covering_feed_does_not_read_the_collection(
                 async with store.feed(cache_name):
                     raise RuntimeError("lost")
             scanned[id(a)] = 0
-            for _ in range(100):
+            for _ in range(600):
                 if await store.ctx.sys.get(f"cover/{cache_name}") is not None:
                     break
                 await asyncio.sleep(0.1)
             async with store.feed(cache_name) as fa:
                 stop = asyncio.create_task(collect(fa, lambda g: False, timeout=120))
                 try:
-                    for _ in range(600):
+                    for _ in range(1200):
                         if scanned[id(a)] >= a.partitions:
                             break
                         await asyncio.sleep(0.05)

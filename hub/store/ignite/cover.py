@@ -43,11 +43,13 @@ log = logging.getLogger(__name__)
 #: The holder renews the lease this often (s) ...
 RENEW_S = 2.0
 #: ... Ignite drops it this long (s) after the last renewal ...
-LEASE_TTL_S = 8.0
-#: ... a joining feed waits for this many renewals after its query started ...
+LEASE_TTL_S = 10.0
+#: ... a joining feed waits for this many renewals after its query started (about 4 s) ...
 CONFIRMATIONS = 2
-#: ... for at most this long (s) before it runs the whole opening pass.
-WAIT_S = RENEW_S * (CONFIRMATIONS + 1.5)
+#: ... for at most this long (s), looking every POLL_S, before it runs the whole opening pass (a busy
+#: holder renews late, a stalled one not at all).
+WAIT_S = 10.0
+POLL_S = 0.25
 
 
 def cover_key(coll: str) -> str:
@@ -76,20 +78,25 @@ class Lease:
         self._deadline = 0.0
         self._next_poll = 0.0
         self._last_renew = 0.0
+        self._leased: Any = None  # synchub_sys with the lease's expiry policy
 
     def _sys(self) -> Any:
-        ttl = timedelta(seconds=LEASE_TTL_S)
-        return self.ctx.sys.with_expire_policy(ExpiryPolicy(create=ttl, update=ttl))
+        # One per lease: pyignite (0.6.1) forgets the cache's partition map whenever a cache object
+        # is made, and the next request fetches all 1,024 partitions again (bench/reconcile.py).
+        if self._leased is None:
+            ttl = timedelta(seconds=LEASE_TTL_S)
+            self._leased = self.ctx.sys.with_expire_policy(ExpiryPolicy(create=ttl, update=ttl))
+        return self._leased
 
     async def begin(self) -> bool:
         """Call after the query started: True when another feed holds the lease (worth waiting for)."""
         self._seen = _parse(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
         self._deadline = time.monotonic() + WAIT_S
-        self._next_poll = time.monotonic() + RENEW_S / 2
+        self._next_poll = time.monotonic() + POLL_S
         return self._seen is not None
 
     async def confirmed(self) -> bool | None:
-        """Poll (at most every RENEW_S / 2): True when the holder renewed CONFIRMATIONS times since
+        """Poll (at most every POLL_S): True when the holder renewed CONFIRMATIONS times since
         :meth:`begin`, False when it will not be trusted (gone, replaced, too slow), None: not yet."""
         seen = self._seen
         if seen is None:
@@ -97,7 +104,7 @@ class Lease:
         now = time.monotonic()
         if now < self._next_poll:
             return None
-        self._next_poll = now + RENEW_S / 2
+        self._next_poll = now + POLL_S
         value = _parse(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
         if value is None or value[0] != seen[0]:
             return False

@@ -182,22 +182,33 @@ async def differences(ctx: Context, c: Coll, partition: int) -> dict[str, int]:
     0 for data that is gone): what changed there without being stamped (writes made while no feed
     ran, the data streamer, ``clear()``, eviction), in work bounded by the partition's size.
 
-    Data keys of the partition are looked up in the meta table; live meta rows of the meta cache's
-    partition with the same number whose data was not seen are looked up in the data (the two caches
-    need not share their partitioning for this to find every difference over a full cycle).
+    The data partition is scanned, then the meta cache's partition of the same number: hub-created
+    caches share their partitioning, so it holds the meta rows of the data partition's keys, and
+    only data keys it lacks are looked up (all of them when the caches are partitioned
+    differently: correct, just slower). Its live rows whose data was not seen are looked up in the
+    data; over a full cycle every difference is found either way. A row read before a concurrent
+    commit only makes a key look changed: :func:`stamp` re-reads it in a transaction.
     """
     hashes = await _hashes(c.data, c.spec.name, partition)
-    metas = await get_all(c.meta, [string_key(k) for k in hashes]) if hashes else {}
-    pending = {k: h for k, h in hashes.items() if (MetaRow.from_ignite(metas.get(k)) or _ABSENT).h != h}
-    orphans = {
-        k: row.h for k, row in (await _meta_rows(c.meta, partition)).items() if k not in hashes and row.h != 0
-    }  # live meta rows whose data was not in this data partition
+    try:
+        rows = await _meta_rows(c.meta, partition)
+    except CacheError as e:
+        if not past_last_partition(e):
+            raise
+        rows = {}  # the meta cache has fewer partitions than the data cache
+    missing = [k for k in hashes if k not in rows]
+    if missing:
+        found = await get_all(c.meta, [string_key(k) for k in missing])
+        rows |= {k: MetaRow.from_ignite(found.get(k)) or _ABSENT for k in missing}
+    pending = {k: h for k, h in hashes.items() if rows[k].h != h}
+    orphans = {k: row.h for k, row in rows.items() if k not in hashes and row.h != 0}
+    # live meta rows whose data was not in this data partition
     if orphans:
         data = await get_all(c.data, [string_key(k) for k in orphans])
         for key, h in orphans.items():
-            found = doc_hash(plain_doc(data.get(key)))
-            if found != h:
-                pending[key] = found  # 0: the data is gone, a delete nobody stamped
+            found_h = doc_hash(plain_doc(data.get(key)))
+            if found_h != h:
+                pending[key] = found_h  # 0: the data is gone, a delete nobody stamped
     return pending
 
 
