@@ -8,13 +8,14 @@ BIN     := $(VENV)/bin
 STAMPS  := $(VENV)/.stamps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test soak-tests lint stop clean jars system-deps
+.PHONY: help setup run test soak-tests fuzz lint stop clean jars system-deps
 
 help:
 	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose, faketime"
 	@echo "make run    - local Ignite node + hub (synchub dev)"
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
+	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
 	@echo "make lint   - ruff check + format check + mypy"
 	@echo "make stop   - stop the local Ignite node(s) started by make run"
 	@echo "make clean  - remove caches, test artifacts and local cluster state"
@@ -63,6 +64,14 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/pytest
 	@if [ -f client-js/package.json ]; then npm --prefix client-js test; fi
+
+# Long fuzz profile (a short one runs in `make test`): tests/fuzz/run.py, docs/reliability.md.
+RUNS ?= 1000000
+SEED ?= 1
+fuzz: setup
+	@set -o pipefail; for t in frames stored_doc; do \
+	  $(BIN)/python tests/fuzz/run.py $$t --runs $(RUNS) --seed $(SEED) 2>&1 | grep -E '^(fuzz|Done|#[0-9]+.*DONE|stat::|==)|Error|error' || exit 1; \
+	done
 
 N ?= 10
 soak-tests:
