@@ -46,7 +46,7 @@ const isMap = (/** @type {unknown} */ v) => !!v && Object.getPrototypeOf(v) === 
 /** @param {unknown} v @param {string} f @returns {number} */
 function int(v, f) {
   if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v)
-  if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${f}: int expected`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${f}: int expected`)
   return v
 }
 /** @param {unknown} v @param {string} f @returns {number} */

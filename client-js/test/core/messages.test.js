@@ -80,6 +80,9 @@ test('values a hub never sends: versions out of int64 >= 0, ping_ms <= 0, extens
   const welcome = { t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000 }
   assert.equal(code(() => parseServerMessage({ ...welcome, ping_ms: 0 })), 4001)
   assert.equal(code(() => parseServerMessage({ ...welcome, ping_ms: -1 })), 4001)
+  // an integral float beyond 2^53 is no int: echoed in a pong, the hub would refuse it
+  assert.equal(code(() => parseServerMessage({ t: 'ping', n: 2 ** 53 + 2 })), 4001)
+  assert.equal(code(() => parseServerMessage({ ...welcome, max_batch: 1e300 })), 4001)
   // a batch is read from the outbox at once (IndexedDB counts are below 2^32)
   assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, max_batch: 2 ** 32 })).max_batch, 10000)
   assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, max_batch: 0 })).max_batch, 1)

@@ -99,7 +99,7 @@ async function main() {
     })
   })
   const secs = (Date.now() - started) / 1000
-  console.log(`\n${done} inputs (${frames} frames, ${closes} refused) in ${secs.toFixed(1)} s, seed ${seed}: ${failed} failing`)
+  console.log(`\n${done} inputs (${frames} frames, ${closes} refused) in ${secs.toFixed(1)} s, ${a.replay ? a.replay : `seed ${seed}`}: ${failed} failing`)
   if (heap) console.log(`heap after gc: ${(heap.first / 2 ** 20).toFixed(1)} MiB after the first 1000 inputs, ${(heap.last / 2 ** 20).toFixed(1)} MiB at the end`)
   process.exitCode = failed ? 1 : 0
 }
