@@ -12,7 +12,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 1) >>> 0
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 1000)
 const corpus = fileURLToPath(new URL('./corpus/', import.meta.url))
 
-test(`quick profile: ${INPUTS} generated inputs of seed ${SEED}`, async () => {
+// (a busy loop in the client would stall the input: the timeout ends the run)
+test(`quick profile: ${INPUTS} generated inputs of seed ${SEED}`, { timeout: 600_000 }, async () => {
   const failing = []
   for (let i = 0; i < INPUTS; i++) {
     const { failures } = await runInput(generate(SEED, i))

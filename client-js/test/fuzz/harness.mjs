@@ -63,18 +63,15 @@ async function settle() {
 
 /** @type {{failures: string[]} | null} the input running now */
 let current = null
+/** @type {string[]} escapes between two inputs: charged to the next one */
+const late = []
 let installed = false
 function installEscapeHooks() {
   if (installed) return
   installed = true
-  process.on('unhandledRejection', (e) => {
-    if (current) current.failures.push(`unhandled rejection: ${short(e)}`)
-    else throw e
-  })
-  process.on('uncaughtException', (e) => {
-    if (current) current.failures.push(`uncaught exception: ${short(e)}`)
-    else throw e
-  })
+  const escape = (what) => (e) => (current ? current.failures : late).push(`${what}: ${short(e)}`)
+  process.on('unhandledRejection', escape('unhandled rejection'))
+  process.on('uncaughtException', escape('uncaught exception'))
 }
 const short = (e) => String(e?.stack || e).split('\n').slice(0, 3).join(' | ').slice(0, 400)
 
@@ -222,11 +219,15 @@ export async function runInput(input) {
   installEscapeHooks()
   const run = new Run(input)
   current = run
+  for (const f of late.splice(0)) run.fail(`after the previous input: ${f}`)
   try {
     await run.main()
   } catch (e) {
     run.fail(`harness: ${short(e)}`)
   } finally {
+    // an input cut short (a hang) still lets its client go
+    if (run.client && !run.closed) run.client.close().catch(() => {})
+    await turn()
     current = null
   }
   return { failures: [...new Set(run.failures)], stats: run.stats }
@@ -254,6 +255,9 @@ class Run {
     this.lim = { ...DOC_LIMITS }
     this.items = 0
     this.auto = false
+    this.closed = false
+    /** @type {SyncClient | undefined} */
+    this.client = undefined
     /** @type {Promise<unknown>[]} */
     this.promises = []
   }
@@ -325,6 +329,7 @@ class Run {
     await this.checkDatabase('after a valid session')
     await this.checkOutboxKept()
 
+    this.closed = true
     await client.close()
     await settle()
     if (this.clock.timers.size) this.fail(`${this.clock.timers.size} timers left after close()`)
