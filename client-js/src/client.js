@@ -147,7 +147,7 @@ export class SyncClient extends EventTarget {
         this.wake()
         this.tabs.post({ t: 'acked' })
       },
-      observe: (v) => (this.ts = hlcObserve(this.ts, v)),
+      observe: (v) => (this.ts = hlcObserve(this.ts, v, this.o.now())),
       colls: () => [...this.colls.keys()],
     })
     this.syncer.start()

@@ -30,7 +30,7 @@ export class OutboxPump {
   #maxBatch = 1
   /** largest frame, from `welcome` and our decoder limit */
   #maxFrame
-  /** @type {{last: number, entries: OutboxEntry[]}[]} batches awaiting their ack */
+  /** @type {{entries: OutboxEntry[]}[]} batches awaiting their ack (entries not answered yet) */
   #inflight = []
   /** last `seq` sent on this connection */
   #sentSeq = 0
@@ -88,9 +88,8 @@ export class OutboxPump {
           frame = s.sock.encode({ t: 'mut', batch: batch.map(toMutation) })
         }
         s.sock.sendBytes(frame)
-        const last = batch[batch.length - 1].seq
-        this.#inflight.push({ last, entries: batch })
-        this.#sentSeq = last
+        this.#inflight.push({ entries: batch })
+        this.#sentSeq = batch[batch.length - 1].seq
       }
     } catch (e) {
       if (gen === s.gen) {
@@ -109,19 +108,25 @@ export class OutboxPump {
   /**
    * Apply the results of an `ack` (one or several merged): store them, report conflicts and
    * failures, then send more. A refusal to retry (4500-4999) leaves its entry and document as
-   * they are: reported (`retry: true`), sent again on the next connection.
+   * they are: reported (`retry: true`), sent again on the next connection. Only the first result
+   * for an entry in flight on this connection counts: a hub acknowledges what it was sent, once,
+   * and anything else would drop a write it never received or apply one twice.
    * @param {AckResult[]} all
    */
   async ack(all) {
     const h = this.s.h
-    const top = Math.max(0, ...all.map((r) => r.seq))
-    const retry = (/** @type {AckResult} */ r) => r.s === 'error' && (r.code ?? 0) >= 4500
-    const results = all.filter((r) => !retry(r))
     /** @type {Map<number, OutboxEntry>} */
+    const open = new Map()
+    for (const b of this.#inflight) for (const e of b.entries) open.set(e.seq, e)
+    /** @type {Map<number, OutboxEntry>} the entries these results answer */
     const sent = new Map()
-    for (const b of this.#inflight) if (b.last <= top) for (const e of b.entries) sent.set(e.seq, e)
+    const mine = all.filter((r) => open.has(r.seq) && !sent.has(r.seq) && sent.set(r.seq, /** @type {OutboxEntry} */ (open.get(r.seq))))
+    const retry = (/** @type {AckResult} */ r) => r.s === 'error' && (r.code ?? 0) >= 4500
+    const results = mine.filter((r) => !retry(r))
     const a = await h.store.applyAcks(results, sent)
-    while (this.#inflight.length && this.#inflight[0].last <= top) this.#inflight.shift()
+    // a batch is done once each of its entries is answered
+    for (const b of this.#inflight) b.entries = b.entries.filter((e) => !sent.has(e.seq))
+    this.#inflight = this.#inflight.filter((b) => b.entries.length)
     if (this.#known.size > 1e5) this.#known.clear()
     for (const r of results) {
       const e = sent.get(r.seq)
@@ -130,7 +135,7 @@ export class OutboxPump {
     h.remote(a.changes)
     for (const c of a.conflicts) h.emit('conflict', c)
     for (const f of a.failed) h.emit('error', { kind: 'mutation', ...f })
-    for (const r of all.filter(retry)) {
+    for (const r of mine.filter(retry)) {
       const e = sent.get(r.seq)
       this.#held.add(r.seq)
       h.emit('error', { kind: 'mutation', seq: r.seq, code: r.code, outcome: `error ${r.code} ${r.msg ?? ''}`.trim(), coll: e?.c, id: e?.id, retry: true })

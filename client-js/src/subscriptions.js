@@ -67,7 +67,8 @@ export class Subscriptions {
     this.status()
     const { cursor, empty } = await this.h.store.syncStart(coll)
     sub.resume = !!cursor || empty
-    this.s.sock?.send({ t: 'sub', id, coll, cursor })
+    // not when the connection was lost meanwhile: the next one has its own `welcome` and `sub`
+    if (this.#subs.get(coll) === sub) this.s.sock?.send({ t: 'sub', id, coll, cursor })
   }
 
   /** Subscribe again to those of `colls` the hub had ended (a forced refresh was accepted). @param {Iterable<string>} colls */
@@ -117,15 +118,19 @@ export class Subscriptions {
     this.status()
   }
 
-  /** @param {Extract<ServerMessage, {t: 'chg'}>} m */
+  /**
+   * Live changes; ignored for a collection not subscribed on this connection (a hub sends none).
+   * @param {Extract<ServerMessage, {t: 'chg'}>} m
+   */
   async chg(m) {
     const sub = this.#subs.get(m.coll)
+    if (!sub) return
     for (const [, ver] of m.changes) this.h.observe(ver)
     const changes = this.out.fresh(m.coll, m.changes)
     // only echoes: skip the transaction; the cursor catches up with the next change (replaying
     // a few changes after a reconnect is harmless, versions filter them)
     if (!changes.length && m.changes.length) return
-    this.h.remote(await this.h.store.applyRemote(m.coll, changes, sub && !sub.syncing ? m.cursor : null))
+    this.h.remote(await this.h.store.applyRemote(m.coll, changes, sub.syncing ? null : m.cursor))
   }
 
   /**

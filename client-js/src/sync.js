@@ -128,7 +128,8 @@ export class Syncer {
   /** Liveness: no frame for `ms` closes the socket. @param {number} ms */
   #arm(ms) {
     this.o.timers.clearTimeout(this.#liveTimer)
-    this.#liveTimer = this.o.timers.setTimeout(() => this.sock?.close(1000, 'timeout'), ms)
+    // a timer holds at most 2^31 - 1 ms; a longer delay would fire at once
+    this.#liveTimer = this.o.timers.setTimeout(() => this.sock?.close(1000, 'timeout'), Math.min(ms, 2 ** 31 - 1))
   }
 
   /**

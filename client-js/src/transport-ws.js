@@ -39,7 +39,8 @@ export const DEFAULT_LIMITS = {
  * @property {(bytes: Uint8Array) => void} sendBytes
  * @property {(m: object) => Uint8Array} encode
  * @property {(code: number, reason: string) => void} close closes at once, without waiting for the hub
- * @property {(l: import('./core/limits.js').DocLimits) => void} follow widen the decoder to the hub's document limits (`welcome`)
+ * @property {(l: import('./core/limits.js').DocLimits) => void} follow the hub's document limits (`welcome`): widen the
+ *   decoder to them, hold documents beyond them as placeholders
  */
 
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
@@ -54,6 +55,8 @@ const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
 export function openSocket(WS, url, limits, on) {
   const mk = (/** @type {Limits} */ l) => new Decoder({ useBigInt64: true, ...l })
   let decoder = mk(limits)
+  /** @type {import('./core/messages.js').Fit} documents beyond these become placeholders */
+  const fit = { limits: DOC_LIMITS, size: (d) => encoder.encode(d).byteLength }
   const ws = new WS(url)
   let closed = false
   ws.binaryType = 'arraybuffer'
@@ -66,7 +69,8 @@ export function openSocket(WS, url, limits, on) {
       try {
         ws.close(code, reason)
       } catch {
-        ws.close()
+        // a reason over 123 bytes of UTF-8 (a frame's text in it): the code still goes
+        ws.close(code)
       }
     }
     on.close(code, reason, byClient)
@@ -87,7 +91,7 @@ export function openSocket(WS, url, limits, on) {
       } catch (e) {
         throw new ProtocolViolation(4000, `undecodable frame: ${/** @type {Error} */ (e).message}`)
       }
-      msg = parseServerMessage(raw)
+      msg = parseServerMessage(raw, fit)
     } catch (e) {
       const v = e instanceof ProtocolViolation ? e : new ProtocolViolation(4000, String(e))
       on.violation(v)
@@ -105,7 +109,8 @@ export function openSocket(WS, url, limits, on) {
       if (!closed) ws.send(/** @type {Uint8Array<ArrayBuffer>} */ (bytes))
     },
     close: (code, reason) => finish(code, reason, true),
-    follow({ bytes: b, entries: n }) {
+    follow(dl) {
+      const { bytes: b, entries: n } = (fit.limits = dl)
       const l = limits
       decoder = mk({ ...l, maxMapLength: Math.max(l.maxMapLength, n), maxArrayLength: Math.max(l.maxArrayLength, n), maxStrLength: Math.max(l.maxStrLength, b), maxBinLength: Math.max(l.maxBinLength, b) })
     },

@@ -47,7 +47,9 @@ export declare class OutboxPump {
     /**
      * Apply the results of an `ack` (one or several merged): store them, report conflicts and
      * failures, then send more. A refusal to retry (4500-4999) leaves its entry and document as
-     * they are: reported (`retry: true`), sent again on the next connection.
+     * they are: reported (`retry: true`), sent again on the next connection. Only the first result
+     * for an entry in flight on this connection counts: a hub acknowledges what it was sent, once,
+     * and anything else would drop a write it never received or apply one twice.
      * @param {AckResult[]} all
      */
     ack(all: AckResult[]): Promise<void>;

@@ -80,7 +80,10 @@ export declare class Subscriptions {
     synced(m: Extract<ServerMessage, {
         t: 'synced';
     }>): Promise<void>;
-    /** @param {Extract<ServerMessage, {t: 'chg'}>} m */
+    /**
+     * Live changes; ignored for a collection not subscribed on this connection (a hub sends none).
+     * @param {Extract<ServerMessage, {t: 'chg'}>} m
+     */
     chg(m: Extract<ServerMessage, {
         t: 'chg';
     }>): Promise<void>;

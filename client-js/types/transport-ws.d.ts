@@ -62,7 +62,8 @@ export type Socket = {
      */
     close: (code: number, reason: string) => void;
     /**
-     * widen the decoder to the hub's document limits (`welcome`)
+     * the hub's document limits (`welcome`): widen the
+     * decoder to them, hold documents beyond them as placeholders
      */
     follow: (l: import('./core/limits.js').DocLimits) => void;
 };

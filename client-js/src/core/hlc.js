@@ -15,13 +15,16 @@ export function hlcNext(last, nowMs) {
 }
 
 /**
- * Fold a remote clock value (a document version) into the local clock.
+ * Fold a remote clock value (a document version) into the local clock. A value more than about
+ * a century ahead of the wall clock is not followed: no hub issues one, and once followed (the
+ * clock is stored) every later local `ts` would be out of the int64 range the hub accepts.
  * @param {bigint} last
  * @param {bigint} remote
+ * @param {number} [nowMs] wall clock in ms (default: no limit)
  * @returns {bigint}
  */
-export function hlcObserve(last, remote) {
-  return remote > last ? remote : last
+export function hlcObserve(last, remote, nowMs = Infinity) {
+  return remote > last && hlcMs(remote) < nowMs + 3.2e12 ? remote : last
 }
 
 /**

@@ -3,7 +3,7 @@
  * A frame that fails here closes the socket (`ProtocolViolation.code`).
  */
 
-import { DOC_LIMITS } from './limits.js'
+import { DOC_LIMITS, OVERSIZE, docOver } from './limits.js'
 
 /** @typedef {import('./records.js').Doc} Doc */
 /** @typedef {import('./records.js').AckResult} AckResult */
@@ -40,20 +40,28 @@ function bad(msg) {
   throw new ProtocolViolation(4001, msg)
 }
 
-const isMap = (/** @type {unknown} */ v) =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date)
+/** A msgpack map as decoded: a plain object (not a list, binary, timestamp or extension value). */
+const isMap = (/** @type {unknown} */ v) => !!v && Object.getPrototypeOf(v) === Object.prototype
 
 /** @param {unknown} v @param {string} f @returns {number} */
 function int(v, f) {
   if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v)
-  if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${f}: int expected`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${f}: int expected`)
   return v
 }
-/** @param {unknown} v @param {string} f @returns {bigint} */
+/** @param {unknown} v @param {string} f @returns {number} */
+function pos(v, f) {
+  const n = int(v, f)
+  return n > 0 ? n : bad(`${f}: > 0 expected`)
+}
+/**
+ * A version (of a change, a result, a cursor): an int64 >= 0, as the hub takes it back in `sub`
+ * and `base`; one out of that range, once stored, would be refused on every later connection.
+ * @param {unknown} v @param {string} f @returns {bigint}
+ */
 function big(v, f) {
-  if (typeof v === 'bigint') return v
-  if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${f}: int expected`)
-  return BigInt(v)
+  const b = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : bad(`${f}: int expected`)
+  return b >= 0n && b < 1n << 63n ? b : bad(`${f}: out of range`)
 }
 /** @param {unknown} v @param {string} f @returns {string} */
 function str(v, f) {
@@ -81,11 +89,16 @@ export function plainInts(v) {
   return v
 }
 
-/** @param {unknown} v @param {string} f @returns {Doc | null} */
-function doc(v, f) {
+/**
+ * A document; one beyond the document limits becomes the placeholder a conforming hub would have
+ * sent (docs/protocol.md "Document limits"): held and shown, never a reason to close.
+ * @param {unknown} v @param {string} f @param {Fit} fit @returns {Doc | null}
+ */
+function doc(v, f, fit) {
   if (v === null || v === undefined) return null
   if (!isMap(v)) bad(`${f}: map expected`)
-  return /** @type {Doc} */ (plainInts(v))
+  const o = docOver(/** @type {object} */ (v), fit.size, fit.limits)
+  return /** @type {Doc} */ (o ? { [OVERSIZE]: o } : plainInts(v))
 }
 
 /** @param {unknown} v @returns {Cursor} */
@@ -95,13 +108,13 @@ function cursor(v) {
   return [str(c[0], 'cursor'), big(c[1], 'cursor')]
 }
 
-/** @param {unknown} v @returns {Change[]} */
-function changes(v) {
+/** @param {unknown} v @param {Fit} fit @returns {Change[]} */
+function changes(v, fit) {
   return list(v, 'changes').map((ch) => {
     const c = list(ch, 'change')
     const id = str(c[0], 'change id')
     if (!id) bad('change id: empty')
-    const d = doc(c[2], 'change doc')
+    const d = doc(c[2], 'change doc', fit)
     if (d) d.id = id
     return /** @type {Change} */ ([id, big(c[1], 'change ver'), d])
   })
@@ -118,14 +131,21 @@ function limits(v) {
 const STATUSES = ['ok', 'dup', 'conflict', 'rejected', 'merged', 'error']
 
 /**
+ * @typedef {object} Fit what documents must keep to
+ * @property {import('./limits.js').DocLimits} limits the hub's (`welcome`)
+ * @property {(doc: object) => number} size msgpack size of a document
+ */
+
+/**
  * Check a decoded frame and normalise its values (versions as bigint, documents with `id`).
  * Longer than our ~60-line rule on purpose: one short case per message type, so the whole wire
  * format reads top to bottom next to `docs/protocol.md`.
  * @param {unknown} m decoded msgpack value
+ * @param {Fit} [fit] default: our limits, sizes not measured
  * @returns {ServerMessage}
  * @throws {ProtocolViolation}
  */
-export function parseServerMessage(m) {
+export function parseServerMessage(m, fit = { limits: DOC_LIMITS, size: () => 0 }) {
   if (!isMap(m)) throw new ProtocolViolation(4000, 'frame is not a map')
   const o = /** @type {Record<string, unknown>} */ (m)
   switch (o.t) {
@@ -134,8 +154,9 @@ export function parseServerMessage(m) {
         t: 'welcome',
         v: int(o.v, 'v'),
         hub: str(o.hub, 'hub'),
-        ping_ms: int(o.ping_ms, 'ping_ms'),
-        max_batch: Math.max(int(o.max_batch, 'max_batch'), 1),
+        ping_ms: pos(o.ping_ms, 'ping_ms'),
+        // at most 10,000: a batch is read from the outbox at once
+        max_batch: Math.min(Math.max(int(o.max_batch, 'max_batch'), 1), 1e4),
         max_frame: int(o.max_frame, 'max_frame'),
         // undefined: a hub too old to say who it authenticated
         user: o.user == null ? /** @type {null | undefined} */ (o.user) : str(o.user, 'user'),
@@ -146,7 +167,7 @@ export function parseServerMessage(m) {
         t: 'page',
         coll: str(o.coll, 'coll'),
         id: int(o.id, 'id'),
-        changes: changes(o.changes),
+        changes: changes(o.changes, fit),
         done: int(o.done, 'done'),
         total: o.total == null ? null : int(o.total, 'total'),
         cursor: o.cursor == null ? null : cursor(o.cursor),
@@ -164,7 +185,7 @@ export function parseServerMessage(m) {
     case 'resync':
       return { t: 'resync', coll: str(o.coll, 'coll'), reason: str(o.reason, 'reason'), mode: str(o.mode, 'mode') }
     case 'chg':
-      return { t: 'chg', coll: str(o.coll, 'coll'), changes: changes(o.changes), cursor: cursor(o.cursor) }
+      return { t: 'chg', coll: str(o.coll, 'coll'), changes: changes(o.changes, fit), cursor: cursor(o.cursor) }
     case 'ack':
       return {
         t: 'ack',
@@ -177,7 +198,7 @@ export function parseServerMessage(m) {
             seq: int(x.seq, 'seq'),
             s: /** @type {import('./records.js').ResultStatus} */ (s),
             ver: x.ver == null ? 0n : big(x.ver, 'ver'),
-            doc: 'doc' in x ? doc(x.doc, 'doc') : undefined,
+            doc: 'doc' in x ? doc(x.doc, 'doc', fit) : undefined,
             code: x.code == null ? undefined : int(x.code, 'code'),
             msg: x.msg == null ? undefined : String(x.msg),
           }

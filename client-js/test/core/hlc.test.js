@@ -25,3 +25,12 @@ test('observing a newer remote version moves the clock past it', () => {
   assert.ok(hlcNext(t, 1000) > remote)
   assert.equal(hlcObserve(remote + 5n, remote), remote + 5n)
 })
+
+test('a remote version more than a century ahead of the wall clock is not followed (found by the frame fuzzer)', () => {
+  const now = 1.7e12
+  const t = hlcNext(0n, now)
+  assert.equal(hlcObserve(t, 2n ** 63n - 1n, now), t)
+  const ahead = BigInt(now + 365 * 864e5) << 16n // a year ahead: followed
+  assert.equal(hlcObserve(t, ahead, now), ahead)
+  assert.equal(hlcObserve(t, 2n ** 63n - 1n), 2n ** 63n - 1n, 'without a wall clock, no limit')
+})

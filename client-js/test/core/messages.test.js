@@ -68,3 +68,45 @@ test('authed and unsub (in-band refresh)', () => {
     assert.throws(() => parseServerMessage(bad), (e) => e instanceof ProtocolViolation && e.code === 4001)
   }
 })
+
+test('values a hub never sends: versions out of int64 >= 0, ping_ms <= 0, extension values as maps (found by the frame fuzzer)', () => {
+  const chg = (ver, cursor = ['e', 1]) => ({ t: 'chg', coll: 'c', changes: [['a', ver, null]], cursor })
+  for (const v of [-1, -5n, 2n ** 63n, 2n ** 64n - 1n]) {
+    assert.equal(code(() => parseServerMessage(chg(v))), 4001, String(v))
+    assert.equal(code(() => parseServerMessage(chg(1, ['e', v]))), 4001, String(v))
+    assert.equal(code(() => parseServerMessage({ t: 'ack', results: [{ seq: 1, s: 'ok', ver: v }] })), 4001, String(v))
+  }
+  assert.deepEqual(/** @type {any} */ (parseServerMessage(chg(2n ** 63n - 1n))).changes[0][1], 2n ** 63n - 1n)
+  const welcome = { t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000 }
+  assert.equal(code(() => parseServerMessage({ ...welcome, ping_ms: 0 })), 4001)
+  assert.equal(code(() => parseServerMessage({ ...welcome, ping_ms: -1 })), 4001)
+  // an integral float beyond 2^53 is no int: echoed in a pong, the hub would refuse it
+  assert.equal(code(() => parseServerMessage({ t: 'ping', n: 2 ** 53 + 2 })), 4001)
+  assert.equal(code(() => parseServerMessage({ ...welcome, max_batch: 1e300 })), 4001)
+  // a batch is read from the outbox at once (IndexedDB counts are below 2^32)
+  assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, max_batch: 2 ** 32 })).max_batch, 10000)
+  assert.equal(/** @type {any} */ (parseServerMessage({ ...welcome, max_batch: 0 })).max_batch, 1)
+  class ExtData {
+    type = 1
+    data = new Uint8Array(2)
+  }
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 1, new ExtData()]], cursor: ['e', 1] })), 4001)
+  assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 1, new Date()]], cursor: ['e', 1] })), 4001)
+  assert.equal(code(() => parseServerMessage(new ExtData())), 4000)
+})
+
+test('a document beyond the limits followed becomes the placeholder a conforming hub sends', () => {
+  const fit = { limits: { bytes: 100, entries: 3, depth: 2 }, size: (/** @type {object} */ d) => JSON.stringify(d).length }
+  const one = (/** @type {unknown} */ doc) => /** @type {any} */ (parseServerMessage({ t: 'chg', coll: 'c', changes: [['a', 1, doc]], cursor: ['e', 1] }, fit)).changes[0][2]
+  assert.deepEqual(one({ x: 1, y: [1, 2] }), { x: 1, y: [1, 2], id: 'a' })
+  assert.deepEqual(one({ x: [1, 2, 3, 4] }), { $oversize: { reason: 'entries', limit: 3, size: 4 }, id: 'a' })
+  assert.deepEqual(one({ x: { y: { z: 1 } } }), { $oversize: { reason: 'depth', limit: 2, size: 3 }, id: 'a' })
+  assert.deepEqual(one({ s: 'x'.repeat(200) }), { $oversize: { reason: 'bytes', limit: 100, size: 208 }, id: 'a' })
+  // results too
+  const ack = parseServerMessage({ t: 'ack', results: [{ seq: 1, s: 'conflict', ver: 2, doc: { x: [1, 2, 3, 4] } }] }, fit)
+  assert.deepEqual(ack.results[0].doc, { $oversize: { reason: 'entries', limit: 3, size: 4 } })
+  // nesting far beyond the stack: no recursion before the depth check
+  let deep = /** @type {any} */ ({ x: 1 })
+  for (let i = 0; i < 200000; i++) deep = { d: deep }
+  assert.equal(one(deep).$oversize.reason, 'depth')
+})

@@ -215,3 +215,20 @@ test('token function is called on every connect', async (t) => {
   assert.deepEqual(hub.received.filter((m) => m.t === 'hello').map((m) => m.token), ['tok-1', 'tok-2'])
   await sleep(10)
 })
+
+test('a ping interval beyond what a timer holds does not make the liveness timer fire at once', async (t) => {
+  // 2 x 2^30 ms overflows a browser timer (a 32-bit delay: it fires at once), then every
+  // reconnect went live and timed out again
+  const hub = await startFakeHub({ pingMs: 2 ** 30 })
+  t.after(() => hub.close())
+  const delays = []
+  const timers = { setTimeout: (f, ms) => (delays.push(ms), setTimeout(f, ms)), clearTimeout: (id) => clearTimeout(id) }
+  const client = makeClient(hub.url, { timers })
+  t.after(() => client.close())
+  client.collection('todos')
+  await waitFor(() => client.status === 'live')
+  await sleep(20)
+  assert.equal(client.status, 'live')
+  assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), String(delays))
+  assert.equal(hub.connections, 1)
+})

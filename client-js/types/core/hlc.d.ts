@@ -10,12 +10,15 @@
  */
 export declare function hlcNext(last: bigint, nowMs: number): bigint;
 /**
- * Fold a remote clock value (a document version) into the local clock.
+ * Fold a remote clock value (a document version) into the local clock. A value more than about
+ * a century ahead of the wall clock is not followed: no hub issues one, and once followed (the
+ * clock is stored) every later local `ts` would be out of the int64 range the hub accepts.
  * @param {bigint} last
  * @param {bigint} remote
+ * @param {number} [nowMs] wall clock in ms (default: no limit)
  * @returns {bigint}
  */
-export declare function hlcObserve(last: bigint, remote: bigint): bigint;
+export declare function hlcObserve(last: bigint, remote: bigint, nowMs?: number): bigint;
 /**
  * Physical part (ms) of a clock value.
  * @param {bigint} value

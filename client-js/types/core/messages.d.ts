@@ -92,12 +92,28 @@ export declare class ProtocolViolation extends Error {
  * @returns {unknown}
  */
 export declare function plainInts(v: unknown): unknown;
+export type Fit = {
+    /**
+     * the hub's (`welcome`)
+     */
+    limits: import('./limits.js').DocLimits;
+    /**
+     * msgpack size of a document
+     */
+    size: (doc: object) => number;
+};
+/**
+ * @typedef {object} Fit what documents must keep to
+ * @property {import('./limits.js').DocLimits} limits the hub's (`welcome`)
+ * @property {(doc: object) => number} size msgpack size of a document
+ */
 /**
  * Check a decoded frame and normalise its values (versions as bigint, documents with `id`).
  * Longer than our ~60-line rule on purpose: one short case per message type, so the whole wire
  * format reads top to bottom next to `docs/protocol.md`.
  * @param {unknown} m decoded msgpack value
+ * @param {Fit} [fit] default: our limits, sizes not measured
  * @returns {ServerMessage}
  * @throws {ProtocolViolation}
  */
-export declare function parseServerMessage(m: unknown): ServerMessage;
+export declare function parseServerMessage(m: unknown, fit?: Fit): ServerMessage;
