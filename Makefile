@@ -8,7 +8,7 @@ BIN     := $(VENV)/bin
 STAMPS  := $(VENV)/.stamps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test soak-tests fuzz lint stop clean jars system-deps
+.PHONY: help setup run test soak-tests fuzz chaos lint stop clean jars system-deps
 
 help:
 	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose, faketime"
@@ -16,6 +16,7 @@ help:
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
 	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
+	@echo "make chaos SCHEDULES=1000 SEED=1 - long fault-injection convergence profile (tests/chaos/)"
 	@echo "make lint   - ruff check + format check + mypy"
 	@echo "make stop   - stop the local Ignite node(s) started by make run"
 	@echo "make clean  - remove caches, test artifacts and local cluster state"
@@ -72,6 +73,11 @@ fuzz: setup
 	@set -o pipefail; for t in frames stored_doc; do \
 	  $(BIN)/python tests/fuzz/run.py $$t --runs $(RUNS) --seed $(SEED) 2>&1 | grep -E '^(fuzz|Done|#[0-9]+.*DONE|stat::|==)|Error|error' || exit 1; \
 	done
+
+# Long chaos profile (a quick one, 50 schedules, runs in `make test`): tests/chaos/, docs/reliability.md.
+SCHEDULES ?= 1000
+chaos: setup
+	$(BIN)/python -m tests.chaos.run --profile long --schedules $(SCHEDULES) --seed $(SEED) --shrink
 
 N ?= 10
 soak-tests:

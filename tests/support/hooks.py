@@ -17,3 +17,15 @@ def counter(current: Doc | None, incoming: Doc | None, ctx: MergeContext) -> Doc
         return None
     base = int(current.get("n", 0)) if current is not None else 0
     return {"n": base + int(incoming.get("inc", 0))}
+
+
+def ledger(current: Doc | None, incoming: Doc | None, ctx: MergeContext) -> Doc | None:
+    """An append-only ledger (the chaos suite): ``n`` counts the increments and ``log`` lists their
+    ``op`` ids in the order they were applied, so a write applied twice shows as a repeated id and a
+    lost one as a missing id. A delete deletes."""
+    if incoming is None:
+        return None
+    log = [str(x) for x in (current.get("log") or [])] if current is not None else []
+    log.append(str(incoming.get("op", "")))
+    base = int(current.get("n", 0)) if current is not None else 0
+    return {"n": base + int(incoming.get("inc", 0)), "log": log}

@@ -57,7 +57,11 @@ def render_toml(
     lines += [f"{k} = {_toml_value(v)}" for k, v in (ignite or {}).items()]
     for name, table in collections.items():
         lines += ["", f"[collections.{name}]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, Mapping)]
+        for sub, inner in table.items():  # sub-tables, e.g. access
+            if isinstance(inner, Mapping):
+                lines += ["", f"[collections.{name}.{sub}]"]
+                lines += [f"{k} = {_toml_value(v)}" for k, v in inner.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,191 @@
+"""What must hold once a chaos schedule has quiesced (every fault healed, every client online and
+its outbox drained). Pure: it reads what the runner observed and lists the violations.
+
+* Every client's outbox drained: every write it accepted was answered by a hub.
+* Every client's local view equals what Ignite holds, for exactly what its user may read (the
+  ``own`` collection: documents whose ``owner`` is the user).
+* ``ledger``: every increment a client accepted is in the stored ``log`` exactly once (a missing
+  id is a lost write, a repeated one a write applied twice), and ``n`` counts the log.
+* ``rts``: every value a client appended is in the stored ``hist`` (accepted) or was reported to
+  that client as a conflict; no value is in ``hist`` twice.
+* Documents a client created and deleted (``t*``) are deleted in Ignite and in every client.
+* No client saw a protocol error, a fatal close, a store error or an uncaught exception; a
+  write refused with an error is only expected where a row filter may refuse it (``own``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+Docs = dict[str, dict[str, Any]]
+
+# error kinds a client may report in a healthy run: a refused write of a moved ``own`` document
+# (``mutation``), a 45xx retry of a write, a refused `sub` retried at the next connection
+_ALLOWED_ERRORS = {"mutation", "sub", "hub"}
+
+
+@dataclasses.dataclass
+class ClientView:
+    user: str
+    docs: dict[str, Docs]  # coll -> {id: doc without "id"}
+    pending: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    flushed: bool
+
+
+@dataclasses.dataclass
+class Observed:
+    prefix: str
+    issued: list[dict[str, Any]]  # steps that took effect (writes a client accepted, faults injected)
+    ignite: dict[str, Docs]  # coll -> whole data cache
+    clients: dict[str, ClientView]
+
+
+def visible(coll: str, docs: Docs, user: str) -> Docs:
+    if coll == "own":
+        return {k: v for k, v in docs.items() if v.get("owner") == user}
+    return docs
+
+
+def doc_key(prefix: str, doc_id: str) -> str:
+    return f"{prefix}.{doc_id}"
+
+
+def op_id(prefix: str, client: str, op: int) -> str:
+    return f"{prefix}:{client}:{op}"
+
+
+def _events(view: ClientView, type_: str) -> list[dict[str, Any]]:
+    return [e.get("detail") or {} for e in view.events if e.get("type") == type_]
+
+
+def check(obs: Observed) -> list[str]:
+    out: list[str] = []
+    out += _check_clients(obs)
+    out += _check_ledger(obs)
+    out += _check_rts(obs)
+    out += _check_tombs(obs)
+    return out
+
+
+def _check_clients(obs: Observed) -> list[str]:
+    out: list[str] = []
+    for name, view in sorted(obs.clients.items()):
+        if not view.flushed or view.pending:
+            out.append(f"{name}: outbox not drained: {len(view.pending)} pending {view.pending[:3]}")
+        for coll, held in sorted(view.docs.items()):
+            want = visible(coll, obs.ignite.get(coll, {}), view.user)
+            if held != want:
+                missing = sorted(set(want) - set(held))[:4]
+                extra = sorted(set(held) - set(want))[:4]
+                differ = [(k, held[k], want[k]) for k in sorted(set(held) & set(want)) if held[k] != want[k]][
+                    :3
+                ]
+                out.append(
+                    f"{name} ({view.user}) {coll}: {len(held)} docs, Ignite shows it {len(want)}; "
+                    f"missing {missing} extra {extra} differ {differ}"
+                )
+        for e in view.events:
+            t, d = e.get("type"), e.get("detail") or {}
+            if t == "uncaught":
+                out.append(f"{name}: uncaught {d}")
+            elif t == "error" and d.get("kind") not in _ALLOWED_ERRORS:
+                out.append(f"{name}: error event {d}")
+            elif (
+                t == "error" and d.get("kind") == "mutation" and not d.get("retry") and d.get("coll") != "own"
+            ):
+                out.append(f"{name}: write refused {d}")
+    return out
+
+
+def _refused(view: ClientView, coll: str, doc_id: str) -> list[dict[str, Any]]:
+    """Writes of ``view``'s client to ``doc_id`` the hub answered with conflict/rejected/error."""
+    found = [d for d in _events(view, "conflict") if d.get("coll") == coll and d.get("id") == doc_id]
+    found += [
+        d
+        for d in _events(view, "error")
+        if d.get("kind") == "mutation"
+        and not d.get("retry")
+        and d.get("coll") == coll
+        and d.get("id") == doc_id
+    ]
+    return found
+
+
+def _check_ledger(obs: Observed) -> list[str]:
+    out: list[str] = []
+    stored: Counter[str] = Counter()
+    for doc_id, doc in obs.ignite.get("ledger", {}).items():
+        if not doc_id.startswith(obs.prefix + "."):
+            continue
+        log = [str(x) for x in doc.get("log") or []]
+        stored.update(log)
+        if doc.get("n") != len(log):
+            out.append(f"ledger {doc_id}: n = {doc.get('n')} but the log holds {len(log)} increments")
+    expected: set[str] = set()
+    for step in obs.issued:
+        if step["k"] != "inc":
+            continue
+        op = op_id(obs.prefix, step["c"], step["op"])
+        view = obs.clients.get(step["c"])
+        refused = view is not None and any(
+            (d.get("local") or {}).get("op") == op
+            for d in _refused(view, "ledger", doc_key(obs.prefix, step["id"]))
+            if d.get("outcome") not in ("merged", "dup")
+        )
+        if not refused:
+            expected.add(op)
+    for op in sorted(expected - set(stored)):
+        out.append(f"ledger: acknowledged increment {op} is missing (lost write)")
+    for op, n in sorted(stored.items()):
+        if n > 1:
+            out.append(f"ledger: increment {op} applied {n} times")
+        if op not in expected:
+            out.append(f"ledger: increment {op} stored, but no client accepted it or it was refused")
+    return out
+
+
+def _check_rts(obs: Observed) -> list[str]:
+    out: list[str] = []
+    docs = obs.ignite.get("rts", {})
+    for doc_id, doc in docs.items():
+        if doc_id.startswith(obs.prefix + "."):
+            for v, n in Counter(doc.get("hist") or []).items():
+                if n > 1:
+                    out.append(f"rts {doc_id}: value {v} in hist {n} times (applied twice)")
+    for step in obs.issued:
+        if step["k"] != "append":
+            continue
+        key = doc_key(obs.prefix, step["id"])
+        hist = (docs.get(key) or {}).get("hist") or []
+        if step["v"] in hist:
+            continue
+        view = obs.clients.get(step["c"])
+        reported = view is not None and any(
+            (d.get("local") or {}).get("v") == step["v"] for d in _refused(view, "rts", key)
+        )
+        if not reported:
+            out.append(
+                f"rts {key}: {step['c']}'s write v={step['v']} neither stored nor reported as a conflict"
+            )
+    return out
+
+
+def _check_tombs(obs: Observed) -> list[str]:
+    out: list[str] = []
+    created = {
+        s["id"] for s in obs.issued if s["k"] == "put" and s["coll"] == "lww" and s["id"].startswith("t")
+    }
+    deleted = {
+        s["id"] for s in obs.issued if s["k"] == "del" and s["coll"] == "lww" and s["id"].startswith("t")
+    }
+    for doc_id in sorted(created & deleted):
+        key = doc_key(obs.prefix, doc_id)
+        if key in obs.ignite.get("lww", {}):
+            out.append(f"lww {key}: deleted, but Ignite holds {obs.ignite['lww'][key]}")
+        for name, view in sorted(obs.clients.items()):
+            if key in view.docs.get("lww", {}):
+                out.append(f"{name}: deleted document {key} came back: {view.docs['lww'][key]}")
+    return out

@@ -1,0 +1,220 @@
+"""Play a schedule on the stack, heal every fault, let it quiesce, observe, and check.
+
+Each schedule gets fresh clients (fresh IndexedDB databases, named ``<prefix>-<client>``) and writes
+only documents of its own prefix, so schedules of one run are independent; the collections, hubs
+and Ignite nodes are shared (a fault that leaves a hub broken shows in the next schedules too)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections import Counter
+from typing import Any
+
+from tests.chaos.checker import ClientView, Observed, check, doc_key, op_id
+from tests.chaos.driver import DriverError
+from tests.chaos.schedule import CLIENTS, Schedule
+from tests.chaos.stack import COLLS, Stack
+
+QUIESCE_S = 90.0
+
+
+@dataclasses.dataclass
+class Outcome:
+    schedule: Schedule
+    violations: list[str]
+    faults: Counter[str]
+    writes: int
+    skipped: int
+    seconds: float
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+FAULTS = {"offline", "reload", "cut", "tear", "stall", "pause_hub", "kill_hub", "term_hub", "kill_node"}
+WRITES = {"put", "del", "append", "inc", "own", "ext_put", "ext_del", "ext_own"}
+
+
+class Runner:
+    def __init__(self, stack: Stack, sched: Schedule) -> None:
+        self.stack = stack
+        self.sched = sched
+        self.p = sched.prefix
+        assert stack.driver is not None
+        self.driver = stack.driver
+        self.hub_of = {c: hub for c, (_, hub) in CLIENTS.items()}
+        self.issued: list[dict[str, Any]] = []
+        self.skipped = 0
+        self.notes: list[str] = []
+
+    def client(self, c: str) -> str:
+        return f"{self.p}-{c}"
+
+    async def open(self, c: str) -> None:
+        user, _ = CLIENTS[c]
+        await self.driver.call(
+            "open", client=self.client(c), url=self.stack.proxies[self.hub_of[c]].url, user=user, colls=COLLS
+        )
+
+    async def run(self) -> Outcome:
+        t0 = time.monotonic()
+        for c in CLIENTS:
+            await self.open(c)
+        for step in self.sched.steps:
+            await self.play(step)
+        violations = await self.quiesce_and_check()
+        faults = Counter(s["k"] for s in self.issued if s["k"] in FAULTS)
+        writes = sum(1 for s in self.issued if s["k"] in WRITES)
+        for c in CLIENTS:
+            with contextlib.suppress(Exception):
+                await self.driver.call("close", client=self.client(c), timeout=20)
+        return Outcome(
+            self.sched, violations, faults, writes, self.skipped, time.monotonic() - t0, self.notes
+        )
+
+    # ------------------------------------------------------------------ steps
+
+    async def play(self, step: dict[str, Any]) -> None:
+        k = step["k"]
+        st = self.stack
+        try:
+            if k == "sleep":
+                await asyncio.sleep(step["ms"] / 1000)
+                return
+            if k in ("put", "own"):
+                user = CLIENTS[step["c"]][0]
+                doc: dict[str, Any] = {"id": doc_key(self.p, step["id"]), "v": step["v"], "by": step["c"]}
+                if k == "own":
+                    doc["owner"] = user
+                await self.driver.call("put", client=self.client(step["c"]), coll=step["coll"], doc=doc)
+            elif k == "del":
+                await self.driver.call(
+                    "del",
+                    client=self.client(step["c"]),
+                    coll=step["coll"],
+                    doc_id=doc_key(self.p, step["id"]),
+                )
+            elif k == "append":
+                await self.driver.call(
+                    "append",
+                    client=self.client(step["c"]),
+                    coll=step["coll"],
+                    doc={"id": doc_key(self.p, step["id"]), "v": step["v"], "by": step["c"]},
+                    field="hist",
+                    value=step["v"],
+                )
+            elif k == "inc":
+                doc = {
+                    "id": doc_key(self.p, step["id"]),
+                    "inc": 1,
+                    "op": op_id(self.p, step["c"], step["op"]),
+                }
+                await self.driver.call("put", client=self.client(step["c"]), coll="ledger", doc=doc)
+            elif k in ("ext_put", "ext_own"):
+                fields: dict[str, Any] = {"v": step["v"], "by": "ext"}
+                if k == "ext_own":
+                    fields["owner"] = step["owner"]
+                try:
+                    await st.ext_put(step["coll"], doc_key(self.p, step["id"]), fields)
+                except Exception as exc:  # Ignite busy or a node down: the write may or may not land
+                    self.notes.append(f"external put failed: {exc!r}")
+            elif k == "ext_del":
+                try:
+                    await st.ext_del(step["coll"], doc_key(self.p, step["id"]))
+                except Exception as exc:
+                    self.notes.append(f"external delete failed: {exc!r}")
+            elif k == "offline":
+                await self.driver.call("offline", client=self.client(step["c"]))
+            elif k == "online":
+                await self.driver.call("online", client=self.client(step["c"]))
+            elif k == "reload":
+                c = step["c"]
+                await self.driver.call(
+                    "close", client=self.client(c), abrupt=bool(step.get("abrupt")), timeout=30
+                )
+                self.hub_of[c] = step["hub"]
+                await self.open(c)
+            elif k == "cut":
+                st.proxies[step["hub"]].cut_all()
+            elif k == "tear":
+                st.proxies[step["hub"]].cut_mid_frame(step["seed"])
+            elif k == "stall":
+                await st.stall(step["hub"], step["ms"])
+            elif k in ("kill_hub", "term_hub", "pause_hub"):
+                if st.hub_busy(step["hub"]):
+                    self.skipped += 1
+                    return
+                if k == "pause_hub":
+                    await st.pause_hub(step["hub"], step["ms"])
+                else:
+                    await st.kill_hub(step["hub"], step["ms"], term=k == "term_hub")
+            elif k == "kill_node":
+                if st.down_nodes:
+                    self.skipped += 1
+                    return
+                await st.kill_node(step["node"], step["ms"])
+            else:
+                raise ValueError(f"unknown step {step}")
+        except DriverError as exc:
+            # the client refused the operation (e.g. a write while closed): not a write it accepted
+            self.notes.append(str(exc))
+            return
+        self.issued.append(step)
+
+    # ------------------------------------------------------------------ the end
+
+    async def quiesce_and_check(self) -> list[str]:
+        st = self.stack
+        for proxy in st.proxies:
+            proxy.stall(0)
+        await st.settle()
+        for c in CLIENTS:
+            await self.driver.call("online", client=self.client(c))
+        deadline = time.monotonic() + QUIESCE_S
+        flushed: dict[str, bool] = {}
+
+        async def flush(c: str) -> None:
+            left = max(1.0, deadline - time.monotonic())
+            res = await self.driver.call(
+                "flush", client=self.client(c), timeout_ms=int(left * 1000), timeout=left + 10
+            )
+            flushed[c] = bool(res.get("flushed")) and not res.get("pending")
+
+        await asyncio.gather(*(flush(c) for c in CLIENTS))
+        # once the outboxes are empty, the clients converge on what Ignite holds: poll until they
+        # agree (or the deadline passes and the checker reports the difference)
+        while True:
+            obs = await self.observe(flushed)
+            violations = check(obs)
+            if not violations or time.monotonic() > deadline:
+                return violations
+            await asyncio.sleep(0.3)
+
+    async def observe(self, flushed: dict[str, bool]) -> Observed:
+        ignite = {coll: await self.stack.ignite_state(coll) for coll in COLLS}
+        clients: dict[str, ClientView] = {}
+        for c, (user, _) in CLIENTS.items():
+            dump = await self.driver.call("dump", client=self.client(c), colls=COLLS)
+            docs = {
+                coll: {
+                    i: {k: v for k, v in d.items() if k != "id" and v is not None} for i, d in held.items()
+                }
+                for coll, held in dump["docs"].items()
+            }
+            clients[c] = ClientView(
+                user,
+                docs,
+                list(dump.get("pending") or []),
+                list(dump.get("events") or []),
+                flushed.get(c, False),
+            )
+        return Observed(self.p, self.issued, ignite, clients)
+
+
+async def run_schedule(stack: Stack, sched: Schedule) -> Outcome:
+    return await Runner(stack, sched).run()

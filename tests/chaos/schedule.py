@@ -1,0 +1,250 @@
+"""Seeded generation of chaos schedules: what clients, external writers and nemeses do, in order.
+
+A schedule is plain data (a list of steps, each a dict with ``k`` = its kind), so a failing one can
+be printed, stored, replayed after the generator changed, and shrunk by removing steps. The
+generator knows the shape of the stack (:data:`CLIENTS`, two hubs, two Ignite nodes) but nothing
+about time: how long a nemesis lasts is part of its step (``ms``), and the runner decides what to
+do with a step that no longer makes sense (e.g. pausing a hub that is down is skipped).
+
+Collections (all shared by the schedules of a run; each schedule writes documents of its own,
+``<prefix>.<name>``, so schedules never touch each other's documents):
+
+* ``lww`` (last writer wins): hot documents written and deleted by every client and by an external
+  pyignite writer; ``t*`` documents that one client creates and later deletes (they must stay
+  deleted everywhere).
+* ``rts`` (reject-if-stale): each write appends its unique value to the ``hist`` list of the
+  document as the client sees it, so the stored ``hist`` names every accepted write.
+* ``ledger`` (merge hook :func:`tests.support.hooks.ledger`): increments, each with a unique
+  ``op`` id the hook appends to the stored ``log``: a lost or doubled write shows.
+* ``own`` (row filter: owner only): documents of the writing client's user; the external writer
+  also moves documents between owners.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from typing import Any
+
+Step = dict[str, Any]
+
+# client name -> (user, hub it connects to first)
+CLIENTS: dict[str, tuple[str, int]] = {"c1": ("alice", 0), "c2": ("bob", 1), "c3": ("alice", 1)}
+USERS = ("alice", "bob", "carol")
+HUBS = 2
+NODES = 2
+HOT_LWW = 3
+HOT_RTS = 2
+COUNTERS = 2
+OWNED = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How long a schedule is and which faults it may inject."""
+
+    steps: int = 28
+    max_gap_ms: int = 120  # pause between two steps, uniform in [0, max_gap_ms]
+    node_kills: float = 0.0  # chance that a schedule kills (and restarts) an Ignite node
+    hub_kills: float = 0.5  # chance that a schedule kills or stops a hub
+    faults: float = 0.3  # share of steps that are faults (not writes)
+
+
+QUICK = Profile()
+LONG = Profile(steps=48, max_gap_ms=200, node_kills=0.08, hub_kills=0.6, faults=0.35)
+
+
+@dataclasses.dataclass
+class Schedule:
+    seed: int
+    index: int
+    steps: list[Step]
+    tag: str = ""  # tells replays apart: each run of a schedule writes documents of its own
+
+    @property
+    def prefix(self) -> str:
+        return f"s{self.seed}-{self.index}{self.tag}"
+
+    def to_json(self) -> str:
+        return json.dumps({"seed": self.seed, "index": self.index, "steps": self.steps})
+
+    @staticmethod
+    def from_json(text: str) -> Schedule:
+        raw = json.loads(text)
+        return Schedule(int(raw["seed"]), int(raw["index"]), list(raw["steps"]))
+
+    def variant(self, steps: list[Step], tag: str) -> Schedule:
+        return Schedule(self.seed, self.index, steps, tag)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.steps:
+            out[s["k"]] = out.get(s["k"], 0) + 1
+        return out
+
+
+def generate(seed: int, index: int, profile: Profile = QUICK) -> Schedule:
+    """The ``index``-th schedule of a run seeded with ``seed`` (a pure function of both)."""
+    rng = random.Random(f"{seed}/{index}")
+    gen = _Gen(rng, profile)
+    return Schedule(seed, index, gen.run())
+
+
+class _Gen:
+    def __init__(self, rng: random.Random, profile: Profile) -> None:
+        self.rng = rng
+        self.p = profile
+        self.out: list[Step] = []
+        self.value = 0
+        self.ops = 0
+        self.tombs = 0
+        self.offline: dict[str, int] = {}  # client -> steps left until it comes back online
+        self.open_tombs: list[tuple[str, str]] = []  # (client, doc) created, delete pending
+
+    def run(self) -> list[Step]:
+        kill_node = self.rng.random() < self.p.node_kills
+        kill_hub = self.rng.random() < self.p.hub_kills
+        heavy_at = self.rng.randrange(2, max(3, self.p.steps - 4))
+        for i in range(self.p.steps):
+            if i == heavy_at and kill_node:
+                self._emit(
+                    {"k": "kill_node", "node": self.rng.randrange(NODES), "ms": self.rng.randrange(500, 3000)}
+                )
+            elif i == heavy_at and kill_hub:
+                self._hub_fault()
+            elif self.rng.random() < self.p.faults:
+                self._fault()
+            else:
+                self._write()
+            for c in list(self.offline):
+                self.offline[c] -= 1
+                if self.offline[c] <= 0:
+                    del self.offline[c]
+                    self._emit({"k": "online", "c": c})
+            if self.p.max_gap_ms and self.rng.random() < 0.7:
+                self.out.append({"k": "sleep", "ms": self.rng.randrange(self.p.max_gap_ms + 1)})
+        for c, doc in self.open_tombs:
+            self._emit({"k": "del", "c": c, "coll": "lww", "id": doc})
+        for c in sorted(self.offline):
+            self._emit({"k": "online", "c": c})
+        return self.out
+
+    def _emit(self, step: Step) -> None:
+        self.out.append(step)
+
+    def _next_value(self) -> int:
+        self.value += 1
+        return self.value
+
+    def _client(self) -> str:
+        return self.rng.choice(sorted(CLIENTS))
+
+    def _write(self) -> None:
+        r = self.rng.random()
+        c = self._client()
+        if r < 0.22:
+            self._emit(
+                {
+                    "k": "put",
+                    "c": c,
+                    "coll": "lww",
+                    "id": f"h{self.rng.randrange(HOT_LWW)}",
+                    "v": self._next_value(),
+                }
+            )
+        elif r < 0.30:
+            self._emit({"k": "del", "c": c, "coll": "lww", "id": f"h{self.rng.randrange(HOT_LWW)}"})
+        elif r < 0.45:
+            self._emit(
+                {
+                    "k": "append",
+                    "c": c,
+                    "coll": "rts",
+                    "id": f"r{self.rng.randrange(HOT_RTS)}",
+                    "v": self._next_value(),
+                }
+            )
+        elif r < 0.62:
+            self.ops += 1
+            self._emit(
+                {
+                    "k": "inc",
+                    "c": c,
+                    "coll": "ledger",
+                    "id": f"k{self.rng.randrange(COUNTERS)}",
+                    "op": self.ops,
+                }
+            )
+        elif r < 0.74:
+            self._emit(
+                {
+                    "k": "own",
+                    "c": c,
+                    "coll": "own",
+                    "id": f"o{self.rng.randrange(OWNED)}",
+                    "v": self._next_value(),
+                }
+            )
+        elif r < 0.80:
+            if self.open_tombs and self.rng.random() < 0.6:
+                tc, doc = self.open_tombs.pop(self.rng.randrange(len(self.open_tombs)))
+                self._emit({"k": "del", "c": tc, "coll": "lww", "id": doc})
+            else:
+                self.tombs += 1
+                doc = f"t{self.tombs}"
+                self.open_tombs.append((c, doc))
+                self._emit({"k": "put", "c": c, "coll": "lww", "id": doc, "v": self._next_value()})
+        elif r < 0.90:
+            if self.rng.random() < 0.75:
+                self._emit(
+                    {
+                        "k": "ext_put",
+                        "coll": "lww",
+                        "id": f"h{self.rng.randrange(HOT_LWW)}",
+                        "v": self._next_value(),
+                    }
+                )
+            else:
+                self._emit({"k": "ext_del", "coll": "lww", "id": f"h{self.rng.randrange(HOT_LWW)}"})
+        else:
+            self._emit(
+                {
+                    "k": "ext_own",
+                    "coll": "own",
+                    "id": f"o{self.rng.randrange(OWNED)}",
+                    "owner": self.rng.choice(USERS),
+                    "v": self._next_value(),
+                }
+            )
+
+    def _fault(self) -> None:
+        r = self.rng.random()
+        hub = self.rng.randrange(HUBS)
+        if r < 0.25:
+            c = self._client()
+            if c not in self.offline:
+                self.offline[c] = self.rng.randrange(2, 9)
+                self._emit({"k": "offline", "c": c})
+        elif r < 0.42:
+            self._emit(
+                {
+                    "k": "reload",
+                    "c": self._client(),
+                    "hub": self.rng.randrange(HUBS),
+                    "abrupt": self.rng.random() < 0.5,
+                }
+            )
+        elif r < 0.60:
+            self._emit({"k": "cut", "hub": hub})
+        elif r < 0.75:
+            self._emit({"k": "tear", "hub": hub, "seed": self.rng.randrange(1 << 30)})
+        elif r < 0.88:
+            self._emit({"k": "stall", "hub": hub, "ms": self.rng.randrange(50, 1500)})
+        else:
+            self._emit({"k": "pause_hub", "hub": hub, "ms": self.rng.randrange(100, 1500)})
+
+    def _hub_fault(self) -> None:
+        hub = self.rng.randrange(HUBS)
+        kind = self.rng.choice(("kill_hub", "kill_hub", "term_hub", "pause_hub"))
+        self._emit({"k": kind, "hub": hub, "ms": self.rng.randrange(200, 2500)})
