@@ -1,0 +1,480 @@
+#!/usr/bin/env node
+// Chaos driver: a long-running Node process hosting several real synchub clients (`SyncClient`
+// from src/, unchanged) on fake-indexeddb and `ws`, controlled over stdin/stdout by JSON lines.
+// The Python fault-injection suite (tests/chaos/) spawns it as
+// `node client-js/test/chaos/driver.mjs`, kills and restarts hubs and proxies around it, and
+// compares every client's local data with what Ignite holds. The protocol is described in
+// test/chaos/README.md.
+//
+// stdin:  {"id": <int>, "cmd": "<name>", ...args}                 one per line
+// stdout: {"id": <same>, "ok": true, ...result}                    exactly one per request,
+//         {"id": <same>, "ok": false, "error": "<message>"}        nothing else (logs: stderr)
+//
+// Commands of different clients run concurrently; commands of one client run one after another
+// in arrival order. `ping` and `quit` are global.
+import 'fake-indexeddb/auto' // globals the store needs (IDBKeyRange); each client gets its own IDBFactory below
+import { IDBFactory } from 'fake-indexeddb'
+import WebSocket from 'ws'
+import { createInterface } from 'node:readline'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { SyncClient, Collection } from '../../src/index.js'
+
+const DEBUG = !!process.env.CHAOS_DRIVER_DEBUG
+const started = Date.now()
+
+// stdout carries the protocol only: whatever else logs goes to stderr
+const log = (...a) => process.stderr.write(`[driver +${Date.now() - started}ms] ${a.join(' ')}\n`)
+console.log = console.info = console.debug = console.error
+
+/** JSON with bigints as decimal strings and errors as "Name: message". */
+function replacer(_k, v) {
+  if (typeof v === 'bigint') return v.toString()
+  if (v instanceof Error) return String(v)
+  if (v instanceof Uint8Array) return Array.from(v)
+  return v
+}
+/** A JSON-safe deep copy (taken at once, so later changes of the object do not show). */
+function safe(v) {
+  try {
+    const s = JSON.stringify(v, replacer)
+    return s === undefined ? null : JSON.parse(s)
+  } catch (e) {
+    return String(v)
+  }
+}
+
+let stdoutOpen = true
+process.stdout.on('error', (e) => {
+  stdoutOpen = false
+  log('stdout:', String(e))
+})
+/** @param {object} obj */
+function send(obj) {
+  if (!stdoutOpen) return
+  let line
+  try {
+    line = JSON.stringify(obj, replacer)
+  } catch (e) {
+    line = JSON.stringify({ id: obj.id ?? null, ok: false, error: 'driver: result not encodable: ' + e })
+  }
+  process.stdout.write(line + '\n')
+}
+
+class CmdError extends Error {}
+const fail = (msg) => {
+  throw new CmdError(msg)
+}
+
+// ---- per-client state ----------------------------------------------------------------------
+
+/**
+ * A socket that never opens: what a client gets while its network is "down". It reports an
+ * error and an abnormal close (1006) on the next turn, like a refused TCP connection.
+ */
+class DeadSocket {
+  static CONNECTING = 0
+  static OPEN = 1
+  static CLOSING = 2
+  static CLOSED = 3
+  /** @param {string} url */
+  constructor(url) {
+    this.url = url
+    this.readyState = 0
+    this.binaryType = 'arraybuffer'
+    /** @type {any} */ this.onopen = null
+    /** @type {any} */ this.onmessage = null
+    /** @type {any} */ this.onerror = null
+    /** @type {any} */ this.onclose = null
+    setTimeout(() => this.#die(), 1)
+  }
+  #die() {
+    if (this.readyState === 3) return
+    this.readyState = 3
+    try {
+      this.onerror?.({ type: 'error', message: 'network offline (chaos driver)' })
+    } finally {
+      this.onclose?.({ type: 'close', code: 1006, reason: '', wasClean: false })
+    }
+  }
+  send() {
+    throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
+  }
+  close() {
+    if (this.readyState < 2) {
+      this.readyState = 2
+      setTimeout(() => this.#die(), 0)
+    }
+  }
+  terminate() {
+    this.close()
+  }
+  addEventListener() {}
+  removeEventListener() {}
+}
+
+/**
+ * @typedef {object} ClientState
+ * @property {string} name
+ * @property {IDBFactory} idb kept for the life of the driver: data and outbox survive close + open
+ * @property {EventTarget} events source of the client's `online` / `offline`
+ * @property {{type: string, detail: any}[]} recorded events since first opened, across reloads
+ * @property {Record<string, number>} statusCounts status changes by new status
+ * @property {number} progress progress events seen
+ * @property {number} opens
+ * @property {SyncClient | null} client
+ * @property {boolean} offline
+ * @property {Set<any>} sockets ws sockets of this client not closed yet
+ * @property {any} WS the WebSocket class handed to the client
+ */
+
+/** @type {Map<string, ClientState>} */
+const clients = new Map()
+/** @type {Map<string, Promise<void>>} per-client command queues */
+const queues = new Map()
+/** @type {{message: string, at: number}[]} uncaught errors not attributable to a client */
+const uncaughtGlobal = []
+const als = new AsyncLocalStorage()
+
+/** @param {string} name @returns {ClientState} */
+function stateFor(name) {
+  let st = clients.get(name)
+  if (st) return st
+  /** @type {ClientState} */
+  const s = {
+    name,
+    idb: new IDBFactory(),
+    events: new EventTarget(),
+    recorded: [],
+    statusCounts: {},
+    progress: 0,
+    opens: 0,
+    client: null,
+    offline: false,
+    sockets: new Set(),
+    WS: null,
+  }
+  s.WS = class ChaosWebSocket {
+    static CONNECTING = 0
+    static OPEN = 1
+    static CLOSING = 2
+    static CLOSED = 3
+    /** @param {string} url @param {any} [protocols] */
+    constructor(url, protocols) {
+      if (s.offline) return /** @type {any} */ (new DeadSocket(url))
+      const ws = new WebSocket(url, protocols)
+      s.sockets.add(ws)
+      // an 'error' without a listener would throw; the client's onerror is set right after this
+      ws.on('error', (e) => DEBUG && log(name, 'socket error:', String(e)))
+      ws.on('close', (code) => {
+        s.sockets.delete(ws)
+        if (DEBUG) log(name, 'socket closed', code)
+      })
+      return /** @type {any} */ (ws)
+    }
+  }
+  clients.set(name, s)
+  return s
+}
+
+/** Cut every socket of a client abruptly (no close frame). @param {ClientState} st */
+function cutSockets(st) {
+  for (const ws of st.sockets) {
+    try {
+      ws.terminate()
+    } catch (e) {
+      log(st.name, 'terminate:', String(e))
+    }
+  }
+}
+
+/** @param {ClientState} st @param {SyncClient} client */
+function record(st, client) {
+  for (const type of ['conflict', 'error', 'resync']) {
+    client.addEventListener(type, (e) => {
+      const detail = safe(/** @type {CustomEvent} */ (e).detail)
+      st.recorded.push({ type, detail })
+      if (type === 'error' && DEBUG) log(st.name, 'error event', JSON.stringify(detail))
+    })
+  }
+  client.addEventListener('status', (e) => {
+    const s = /** @type {CustomEvent} */ (e).detail?.newStatus
+    st.statusCounts[s] = (st.statusCounts[s] || 0) + 1
+  })
+  client.addEventListener('progress', () => st.progress++)
+}
+
+// ---- commands ------------------------------------------------------------------------------
+
+const str = (a, k) => (typeof a[k] === 'string' && a[k] ? a[k] : fail(`${a.cmd}: '${k}' (non-empty string) required`))
+const strList = (a, k) =>
+  Array.isArray(a[k]) && a[k].every((x) => typeof x === 'string' && x) ? a[k] : fail(`${a.cmd}: '${k}' (list of non-empty strings) required`)
+const num = (a, k) => (typeof a[k] === 'number' && Number.isFinite(a[k]) && a[k] >= 0 ? a[k] : fail(`${a.cmd}: '${k}' (number >= 0) required`))
+
+/** @param {any} a @returns {ClientState} */
+function known(a) {
+  const st = clients.get(a.client)
+  if (!st) fail(`${a.cmd}: unknown client '${a.client}' (never opened)`)
+  return /** @type {ClientState} */ (st)
+}
+/** @param {any} a @returns {[ClientState, SyncClient]} */
+function opened(a) {
+  const st = known(a)
+  if (!st.client) fail(`${a.cmd}: client '${a.client}' is not open`)
+  return [st, /** @type {SyncClient} */ (st.client)]
+}
+/** @param {SyncClient} client @param {string} coll */
+const coll = (client, coll) => client.colls.get(coll) ?? client.collection(coll)
+
+/** Commands of one client (run in its queue). @type {Record<string, (a: any) => Promise<object>>} */
+const clientCmds = {
+  async open(a) {
+    const name = a.client
+    const url = str(a, 'url')
+    const user = str(a, 'user')
+    const colls = strList(a, 'colls')
+    const backoffMax = a.backoff_max_ms == null ? 500 : num(a, 'backoff_max_ms')
+    const st = stateFor(name)
+    if (st.client) fail(`open: client '${name}' is already open`)
+    const client = new SyncClient({
+      url,
+      token: user,
+      user,
+      dbName: 'chaos-' + name,
+      indexedDB: st.idb,
+      WebSocket: st.WS,
+      locks: null,
+      BroadcastChannel: null,
+      document: null,
+      events: st.events,
+      backoffMin: 20,
+      backoffMax,
+      connectTimeout: 5000,
+    })
+    record(st, client)
+    st.client = client
+    st.opens++
+    for (const c of colls) client.collection(c)
+    try {
+      await client.ready
+    } catch (e) {
+      st.client = null
+      await client.close().catch(() => {})
+      throw e
+    }
+    log(name, `open #${st.opens}`, url, 'as', user, st.offline ? '(offline)' : '')
+    return { status: client.status, pending: await client.pendingCount() }
+  },
+
+  async put(a) {
+    const [, client] = opened(a)
+    const c = str(a, 'coll')
+    if (!a.doc || typeof a.doc !== 'object' || Array.isArray(a.doc)) fail("put: 'doc' (object with an id) required")
+    await coll(client, c).put(a.doc)
+    return {}
+  },
+
+  async del(a) {
+    const [, client] = opened(a)
+    const c = str(a, 'coll')
+    const id = str(a, 'doc_id')
+    await coll(client, c).delete(id)
+    return {}
+  },
+
+  async offline(a) {
+    // allowed before the first open too (a client that starts without network)
+    const st = stateFor(str(a, 'client'))
+    st.offline = true
+    cutSockets(st)
+    st.events.dispatchEvent(new Event('offline'))
+    return {}
+  },
+
+  async online(a) {
+    const st = stateFor(str(a, 'client'))
+    st.offline = false
+    st.events.dispatchEvent(new Event('online'))
+    return {}
+  },
+
+  async close(a) {
+    const [st, client] = opened(a)
+    if (a.abrupt) cutSockets(st)
+    st.client = null
+    await client.close()
+    log(st.name, a.abrupt ? 'closed abruptly' : 'closed')
+    return {}
+  },
+
+  async reconnect(a) {
+    const [, client] = opened(a)
+    client.reconnect()
+    return {}
+  },
+
+  async flush(a) {
+    const [, client] = opened(a)
+    const ms = num(a, 'timeout_ms')
+    const f = client.flush()
+    f.catch(() => {}) // may reject after the timeout won: nobody listens then
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer
+    const flushed = await Promise.race([f.then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+    clearTimeout(timer)
+    return { flushed, pending: await client.pendingCount() }
+  },
+
+  async status(a) {
+    const [st, client] = opened(a)
+    return { status: client.status, pending: await client.pendingCount(), network_down: st.offline }
+  },
+
+  async dump(a) {
+    const [st, client] = opened(a)
+    const colls = strList(a, 'colls')
+    /** @type {Record<string, Record<string, any>>} */
+    const data = {}
+    for (const c of colls) {
+      // a collection not opened is read without subscribing it
+      const col = client.colls.get(c) ?? new Collection(client, c)
+      const docs = await col.getAll()
+      data[c] = {}
+      for (const d of docs) data[c][d.id] = safe(d)
+    }
+    const pending = (await client.pendingWrites()).map((p) => ({ seq: p.seq, coll: p.coll, id: p.id, op: p.op }))
+    return {
+      data,
+      pending,
+      events: st.recorded,
+      status: client.status,
+      status_changes: st.statusCounts,
+      progress_events: st.progress,
+      opens: st.opens,
+    }
+  },
+
+  // test hook: an exception / a rejection nobody handles, in this client's context
+  async _uncaught(a) {
+    known(a)
+    const msg = typeof a.message === 'string' ? a.message : 'test'
+    if (a.kind === 'rejection') setTimeout(() => Promise.reject(new Error(msg)), 1)
+    else
+      setTimeout(() => {
+        throw new Error(msg)
+      }, 1)
+    return {}
+  },
+}
+
+/** Wait (at most `ms`) for the commands already queued, then close every open client. */
+async function closeAll(ms = 30000) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  const drained = Promise.all([...queues.values()].map((q) => q.catch(() => {}))).then(() => true)
+  const inTime = await Promise.race([drained, new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+  clearTimeout(timer)
+  if (!inTime) log(`commands still running after ${ms} ms: closing the clients anyway`)
+  await Promise.all(
+    [...clients.values()].map(async (st) => {
+      const c = st.client
+      if (!c) return
+      st.client = null
+      try {
+        await c.close()
+      } catch (e) {
+        log(st.name, 'close:', String(e))
+      }
+    })
+  )
+}
+
+let quitting = false
+/** @param {number} code */
+function exit(code) {
+  // let the answer reach the pipe, then go (timers and sockets of closed clients must not keep us)
+  if (process.stdout.writableLength === 0) process.exit(code)
+  process.stdout.write('', () => process.exit(code))
+  setTimeout(() => process.exit(code), 2000).unref()
+}
+
+/** @param {any} m */
+async function globalCmd(m) {
+  if (m.cmd === 'ping') return { uncaught: uncaughtGlobal, clients: [...clients.keys()].filter((n) => clients.get(n)?.client) }
+  // quit: the commands sent before it finish first; nothing sent after it runs
+  quitting = true
+  await closeAll()
+  return {}
+}
+
+/** @param {string} line */
+function onLine(line) {
+  if (!line.trim()) return
+  let m
+  try {
+    m = JSON.parse(line)
+  } catch (e) {
+    send({ id: null, ok: false, error: 'bad JSON: ' + /** @type {Error} */ (e).message })
+    return
+  }
+  if (!m || typeof m !== 'object' || Array.isArray(m)) {
+    send({ id: null, ok: false, error: 'a request is a JSON object' })
+    return
+  }
+  const id = m.id ?? null
+  const answer = (p) =>
+    p.then(
+      (r) => send({ id, ok: true, ...r }),
+      (e) => {
+        if (!(e instanceof CmdError) && DEBUG) log(`${m.cmd} ${m.client ?? ''}:`, e?.stack ?? String(e))
+        send({ id, ok: false, error: e instanceof Error ? e.message || String(e) : String(e) })
+      }
+    )
+  if (DEBUG) log('<', line)
+  if (quitting) {
+    send({ id, ok: false, error: 'the driver is quitting' })
+    return
+  }
+  if (m.cmd === 'ping' || m.cmd === 'quit') {
+    answer(globalCmd(m)).then(() => m.cmd === 'quit' && exit(0))
+    return
+  }
+  const fn = typeof m.cmd === 'string' && Object.hasOwn(clientCmds, m.cmd) ? clientCmds[m.cmd] : null
+  if (!fn) {
+    send({ id, ok: false, error: `unknown command ${JSON.stringify(m.cmd)}` })
+    return
+  }
+  if (typeof m.client !== 'string' || !m.client) {
+    send({ id, ok: false, error: `${m.cmd}: 'client' (non-empty string) required` })
+    return
+  }
+  const name = m.client
+  const prev = queues.get(name) ?? Promise.resolve()
+  // run in the client's async context, so uncaught errors of its timers and sockets are its own
+  const run = prev.then(() => als.run(name, () => fn(m)))
+  const done = answer(run)
+  queues.set(name, done)
+  done.then(() => queues.get(name) === done && queues.delete(name))
+}
+
+/** @param {string} kind @param {unknown} e */
+function uncaught(kind, e) {
+  const message = e instanceof Error ? e.message || String(e) : String(e)
+  const name = als.getStore()
+  const st = typeof name === 'string' ? clients.get(name) : undefined
+  log(`${kind}${st ? ' in ' + st.name : ''}:`, e instanceof Error ? e.stack : message)
+  if (st) st.recorded.push({ type: 'uncaught', detail: { message, kind } })
+  else uncaughtGlobal.push({ message, kind, at: Date.now() - started })
+}
+process.on('uncaughtException', (e) => uncaught('uncaughtException', e))
+process.on('unhandledRejection', (e) => uncaught('unhandledRejection', e))
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity })
+rl.on('line', onLine)
+rl.on('close', async () => {
+  if (quitting) return
+  quitting = true
+  log('stdin closed: closing every client')
+  await closeAll()
+  exit(0)
+})
+log(`ready (pid ${process.pid})`)

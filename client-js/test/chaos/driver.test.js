@@ -1,0 +1,229 @@
+// The chaos driver (driver.mjs) spoken to as the Python chaos suite does: a child process, JSON
+// lines on stdin/stdout. First what needs no hub, then a session against the fake hub of
+// test/helpers (offline, reload with a pending outbox, online, a conflict, an abrupt close).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { startFakeHub } from '../helpers/fake-hub.js'
+
+const DRIVER = fileURLToPath(new URL('./driver.mjs', import.meta.url))
+const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+const NOWHERE = 'ws://127.0.0.1:9/sync'
+
+function startDriver() {
+  // from the repo root, as the Python suite runs it
+  const child = spawn(process.execPath, ['client-js/test/chaos/driver.mjs'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] })
+  /** @type {any[]} every stdout line, parsed */
+  const out = []
+  const waiting = new Map()
+  let stderr = ''
+  let next = 1
+  child.stderr.on('data', (d) => (stderr += d))
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = JSON.parse(line) // anything but JSON on stdout fails the test
+    out.push(m)
+    const w = waiting.get(m.id)
+    if (w) {
+      waiting.delete(m.id)
+      w(m)
+    }
+  })
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)))
+  const d = {
+    out,
+    child,
+    exited,
+    stderr: () => stderr,
+    /** send a raw line; resolves with the answer carrying `id` (if any) */
+    raw(line, id = null) {
+      const p = new Promise((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`no answer to ${line}\nstderr:\n${stderr}`)), 8000)
+        waiting.set(id, (m) => {
+          clearTimeout(t)
+          res(m)
+        })
+      })
+      child.stdin.write(line + '\n')
+      return p
+    },
+    /** @returns {Promise<any>} the answer, whatever `ok` */
+    send(cmd, args = {}) {
+      const id = next++
+      return d.raw(JSON.stringify({ id, cmd, ...args }), id)
+    },
+    /** @returns {Promise<any>} the answer, which must be ok */
+    async call(cmd, args = {}) {
+      const r = await d.send(cmd, args)
+      assert.equal(r.ok, true, `${cmd} ${JSON.stringify(args)} failed: ${r.error}`)
+      return r
+    },
+    /** poll `status` until `pred(answer)` */
+    async until(client, pred, what, ms = 5000) {
+      const end = Date.now() + ms
+      for (;;) {
+        const s = await d.call('status', { client })
+        if (pred(s)) return s
+        if (Date.now() > end) throw new Error(`${client}: timed out waiting for ${what} (last ${JSON.stringify(s)})`)
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    },
+  }
+  return d
+}
+
+test('protocol without a hub: errors, outbox across close + open, concurrency, quit', async (t) => {
+  const d = startDriver()
+  t.after(() => d.child.kill())
+  assert.deepEqual(await d.call('ping'), { id: 1, ok: true, uncaught: [], clients: [] })
+
+  // bad requests are answered, the driver lives on
+  assert.match((await d.raw('not json', null)).error, /bad JSON/)
+  assert.match((await d.send('nope')).error, /unknown command "nope"/)
+  assert.match((await d.send('put', { client: 'ghost', coll: 'todos', doc: { id: 'a' } })).error, /unknown client 'ghost'/)
+  assert.match((await d.send('open', { client: 'c1', user: 'alice', colls: [] })).error, /'url'/)
+  assert.match((await d.send('open', { client: 'c1', url: NOWHERE, user: 'alice', colls: 'todos' })).error, /'colls'/)
+  assert.match((await d.send('status')).error, /'client'/)
+
+  const opened = await d.call('open', { client: 'c1', url: NOWHERE, user: 'alice', colls: ['todos'], backoff_max_ms: 100 })
+  assert.equal(opened.pending, 0)
+  assert.match((await d.send('open', { client: 'c1', url: NOWHERE, user: 'alice', colls: [] })).error, /already open/)
+  await d.call('put', { client: 'c1', coll: 'todos', doc: { id: 'a', title: 'A', n: 1 } })
+  await d.call('put', { client: 'c1', coll: 'todos', doc: { id: 'b', title: 'B' } })
+  await d.call('del', { client: 'c1', coll: 'todos', doc_id: 'b' })
+  const bad = await d.send('put', { client: 'c1', coll: 'todos', doc: { title: 'no id' } })
+  assert.equal(bad.ok, false)
+  assert.match(bad.error, /put: doc\.id/)
+  assert.match((await d.send('del', { client: 'c1', coll: 'todos' })).error, /'doc_id'/)
+
+  // one client's commands run in order, different clients' concurrently: c2's answers come
+  // while c1's flush (which cannot succeed) waits for its timeout
+  const flush = d.send('flush', { client: 'c1', timeout_ms: 1500 })
+  const queued = d.send('status', { client: 'c1' })
+  await d.call('open', { client: 'c2', url: NOWHERE, user: 'bob', colls: ['todos'] })
+  const s2 = await d.call('status', { client: 'c2' })
+  assert.ok(['offline', 'connecting'].includes(s2.status))
+  const ids = () => d.out.map((m) => m.id)
+  const f = await flush
+  assert.deepEqual(f, { id: f.id, ok: true, flushed: false, pending: 3 })
+  assert.ok(ids().indexOf(f.id) > ids().indexOf(s2.id), 'c2 answered while c1 flushed')
+  const st1 = await queued
+  assert.ok(ids().indexOf(st1.id) > ids().indexOf(f.id), "c1's status waited for its flush")
+
+  const expectPending = [
+    { seq: 1, coll: 'todos', id: 'a', op: 'put' },
+    { seq: 2, coll: 'todos', id: 'b', op: 'put' },
+    { seq: 3, coll: 'todos', id: 'b', op: 'del' },
+  ]
+  const dump = await d.call('dump', { client: 'c1', colls: ['todos', 'other'] })
+  assert.deepEqual(dump.data, { todos: { a: { id: 'a', title: 'A', n: 1 } }, other: {} })
+  assert.deepEqual(dump.pending, expectPending)
+  assert.ok(Array.isArray(dump.events))
+  assert.equal(dump.opens, 1)
+
+  // a reload: the outbox and the data survive close + open
+  await d.call('close', { client: 'c1' })
+  assert.match((await d.send('dump', { client: 'c1', colls: ['todos'] })).error, /not open/)
+  assert.match((await d.send('close', { client: 'c1' })).error, /not open/)
+  assert.equal((await d.call('open', { client: 'c1', url: NOWHERE, user: 'alice', colls: ['todos'] })).pending, 3)
+  const again = await d.call('dump', { client: 'c1', colls: ['todos'] })
+  assert.deepEqual(again.data, { todos: { a: { id: 'a', title: 'A', n: 1 } } })
+  assert.deepEqual(again.pending, expectPending)
+  assert.equal(again.opens, 2)
+
+  // an uncaught error in a client's context is recorded on that client
+  await d.call('_uncaught', { client: 'c2', kind: 'rejection', message: 'boom' })
+  await d.call('_uncaught', { client: 'c2', kind: 'exception', message: 'bang' })
+  await new Promise((r) => setTimeout(r, 50))
+  const ev2 = (await d.call('dump', { client: 'c2', colls: [] })).events.filter((e) => e.type === 'uncaught')
+  assert.deepEqual(
+    ev2.map((e) => e.detail.message),
+    ['boom', 'bang']
+  )
+  assert.deepEqual((await d.call('ping')).uncaught, [])
+
+  // quit answers, closes everything and exits 0; one answer per request, nothing else
+  const q = await d.call('quit')
+  assert.equal(await d.exited, 0)
+  assert.equal(d.out.at(-1).id, q.id)
+  assert.equal(new Set(d.out.filter((m) => m.id !== null).map((m) => m.id)).size, d.out.filter((m) => m.id !== null).length)
+})
+
+test('against the fake hub: offline, reload while offline, online, conflict, abrupt close, EOF', async (t) => {
+  const hub = await startFakeHub({ pingMs: 500 })
+  t.after(() => hub.close())
+  const d = startDriver()
+  t.after(() => d.child.kill())
+  hub.write('stale', 's', { v: 0 })
+
+  const open = () => d.call('open', { client: 'a', url: hub.url, user: 'alice', colls: ['todos', 'stale'], backoff_max_ms: 100 })
+  await open()
+  await d.until('a', (s) => s.status === 'live', 'live')
+  const first = await d.call('dump', { client: 'a', colls: ['stale'] })
+  assert.deepEqual(first.data, { stale: { s: { id: 's', v: 0 } } })
+  await d.call('put', { client: 'a', coll: 'todos', doc: { id: 't1', title: 'one' } })
+  const f1 = await d.call('flush', { client: 'a', timeout_ms: 3000 })
+  assert.deepEqual(f1, { id: f1.id, ok: true, flushed: true, pending: 0 })
+  assert.deepEqual(hub.get('todos', 't1').doc, { id: 't1', title: 'one' })
+
+  // offline: the socket is cut and no new one reaches the hub
+  await d.call('offline', { client: 'a' })
+  await d.until('a', (s) => s.status !== 'live' && s.network_down, 'not live')
+  const conns = hub.connections
+  await d.call('put', { client: 'a', coll: 'todos', doc: { id: 't2', title: 'two' } })
+  await d.call('put', { client: 'a', coll: 'stale', doc: { id: 's', v: 1 } })
+  const f = await d.call('flush', { client: 'a', timeout_ms: 200 })
+  assert.equal(f.flushed, false)
+  assert.equal(f.pending, 2)
+  hub.write('stale', 's', { v: 2 }) // someone else wins: 'stale' is reject-if-stale
+
+  // a reload while offline keeps the outbox
+  await d.call('close', { client: 'a' })
+  assert.equal((await open()).pending, 2)
+  await new Promise((r) => setTimeout(r, 150))
+  assert.equal(hub.connections, conns, 'no connection while offline')
+  assert.equal(hub.get('todos', 't2'), undefined)
+
+  // online: the outbox drains; the stale write is rejected and reported
+  await d.call('online', { client: 'a' })
+  assert.equal((await d.call('flush', { client: 'a', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual(hub.get('todos', 't2').doc, { id: 't2', title: 'two' })
+  const dump = await d.call('dump', { client: 'a', colls: ['todos', 'stale'] })
+  assert.deepEqual(dump.data, {
+    todos: { t1: { id: 't1', title: 'one' }, t2: { id: 't2', title: 'two' } },
+    stale: { s: { id: 's', v: 2 } },
+  })
+  assert.deepEqual(dump.pending, [])
+  const conflicts = dump.events.filter((e) => e.type === 'conflict')
+  assert.equal(conflicts.length, 1)
+  const c = conflicts[0].detail
+  assert.equal(c.outcome, 'rejected')
+  assert.deepEqual([c.coll, c.id, c.local, c.server], ['stale', 's', { id: 's', v: 1 }, { id: 's', v: 2 }])
+  assert.equal(c.ver, String(hub.get('stale', 's').ver), 'bigint version as a decimal string')
+  assert.ok(dump.status_changes.live >= 2)
+
+  // abrupt close with a write in flight: replayed on the next open, applied once
+  await d.until('a', (s) => s.status === 'live', 'live again')
+  hub.holdAcks = true
+  await d.call('put', { client: 'a', coll: 'todos', doc: { id: 't3', title: 'three' } })
+  const sent = () => hub.received.some((m) => m.t === 'mut' && m.batch.some((x) => x.id === 't3'))
+  for (let i = 0; !sent(); i++) {
+    assert.ok(i < 200, 'mut for t3 sent')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  await d.call('close', { client: 'a', abrupt: true })
+  hub.holdAcks = false
+  assert.equal((await open()).pending, 1)
+  assert.equal((await d.call('flush', { client: 'a', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual(hub.get('todos', 't3').doc, { id: 't3', title: 'three' })
+  assert.ok([...hub.applied.values()].every((n) => n === 1), 'every mutation applied once')
+  assert.deepEqual((await d.call('ping')).uncaught, [])
+  const events = (await d.call('dump', { client: 'a', colls: [] })).events
+  assert.deepEqual(events.filter((e) => e.type === 'uncaught'), [])
+
+  // end of stdin: clients closed, exit 0
+  d.child.stdin.end()
+  assert.equal(await d.exited, 0)
+  assert.match(d.stderr(), /stdin closed/)
+})
