@@ -63,14 +63,15 @@ def _events(view: ClientView, type_: str) -> list[dict[str, Any]]:
 
 def check(obs: Observed) -> list[str]:
     out: list[str] = []
-    out += _check_clients(obs)
+    out += check_clients(obs)
     out += _check_ledger(obs)
     out += _check_rts(obs)
     out += _check_tombs(obs)
     return out
 
 
-def _check_clients(obs: Observed) -> list[str]:
+def check_clients(obs: Observed) -> list[str]:
+    """What each client holds and reported (the part that may still change while replicas converge)."""
     out: list[str] = []
     for name, view in sorted(obs.clients.items()):
         if not view.flushed or view.pending:

@@ -84,7 +84,8 @@ async def run_many(
                 tally.add(out)
                 status = "ok" if out.ok else "FAIL"
                 log(
-                    f"chaos {sched.seed}/{sched.index}: {status} {out.seconds:.1f}s, {out.writes} writes, "
+                    f"chaos {sched.seed}/{sched.index}: {status} {out.seconds:.1f}s "
+                    f"({out.timing[0]:.1f} + {out.timing[1]:.1f} quiescing), {out.writes} writes, "
                     f"faults {dict(out.faults)}"
                 )
                 if out.ok:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.chaos.checker import ClientView, Observed, check, doc_key, op_id
+from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, op_id
 from tests.chaos.driver import DriverError
 from tests.chaos.schedule import CLIENTS, Schedule
 from tests.chaos.stack import COLLS, Stack
@@ -30,6 +30,7 @@ class Outcome:
     skipped: int
     seconds: float
     notes: list[str] = dataclasses.field(default_factory=list)
+    timing: tuple[float, float] = (0.0, 0.0)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +52,7 @@ class Runner:
         self.issued: list[dict[str, Any]] = []
         self.skipped = 0
         self.notes: list[str] = []
+        self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
 
     def client(self, c: str) -> str:
         return f"{self.p}-{c}"
@@ -67,14 +69,23 @@ class Runner:
             await self.open(c)
         for step in self.sched.steps:
             await self.play(step)
+        t_steps = time.monotonic() - t0
         violations = await self.quiesce_and_check()
+        self.timing = (t_steps, time.monotonic() - t0 - t_steps)
         faults = Counter(s["k"] for s in self.issued if s["k"] in FAULTS)
         writes = sum(1 for s in self.issued if s["k"] in WRITES)
         for c in CLIENTS:
             with contextlib.suppress(Exception):
                 await self.driver.call("close", client=self.client(c), timeout=20)
         return Outcome(
-            self.sched, violations, faults, writes, self.skipped, time.monotonic() - t0, self.notes
+            self.sched,
+            violations,
+            faults,
+            writes,
+            self.skipped,
+            time.monotonic() - t0,
+            self.notes,
+            self.timing,
         )
 
     # ------------------------------------------------------------------ steps
@@ -176,6 +187,7 @@ class Runner:
         for c in CLIENTS:
             await self.driver.call("online", client=self.client(c))
         deadline = time.monotonic() + QUIESCE_S
+        t_flush = time.monotonic()
         flushed: dict[str, bool] = {}
 
         async def flush(c: str) -> None:
@@ -184,15 +196,16 @@ class Runner:
                 "flush", client=self.client(c), timeout_ms=int(left * 1000), timeout=left + 10
             )
             flushed[c] = bool(res.get("flushed")) and not res.get("pending")
+            self.notes.append(f"{c} flushed after {time.monotonic() - t_flush:.1f}s: {res}")
 
         await asyncio.gather(*(flush(c) for c in CLIENTS))
         # once the outboxes are empty, the clients converge on what Ignite holds: poll until they
         # agree (or the deadline passes and the checker reports the difference)
         while True:
             obs = await self.observe(flushed)
-            violations = check(obs)
-            if not violations or time.monotonic() > deadline:
-                return violations
+            if not check_clients(obs) or time.monotonic() > deadline:
+                self.notes.append(f"converged after {time.monotonic() - t_flush:.1f}s")
+                return check(obs)
             await asyncio.sleep(0.3)
 
     async def observe(self, flushed: dict[str, bool]) -> Observed:
@@ -204,7 +217,7 @@ class Runner:
                 coll: {
                     i: {k: v for k, v in d.items() if k != "id" and v is not None} for i, d in held.items()
                 }
-                for coll, held in dump["docs"].items()
+                for coll, held in dump["data"].items()
             }
             clients[c] = ClientView(
                 user,

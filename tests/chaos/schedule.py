@@ -44,7 +44,7 @@ OWNED = 3
 class Profile:
     """How long a schedule is and which faults it may inject."""
 
-    steps: int = 28
+    steps: int = 22
     max_gap_ms: int = 120  # pause between two steps, uniform in [0, max_gap_ms]
     node_kills: float = 0.0  # chance that a schedule kills (and restarts) an Ignite node
     hub_kills: float = 0.5  # chance that a schedule kills or stops a hub

@@ -97,7 +97,7 @@ class Stack:
             proxy = Proxy(hub.port)
             await proxy.start()
             self.proxies.append(proxy)
-        self.aio = AioClient(timeout=10)
+        self.aio = AioClient()
         await self.aio.connect(addresses)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self._driver_log = open(ARTIFACTS / f"{self.label}-driver.log", "ab")

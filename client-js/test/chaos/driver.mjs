@@ -273,6 +273,20 @@ const clientCmds = {
     return {}
   },
 
+  // Read the local view of doc.id and put `doc` with `value` appended to the view's list `field`
+  // (as an app editing what it shows: the chaos suite's reject-if-stale history).
+  async append(a) {
+    const [, client] = opened(a)
+    const c = str(a, 'coll')
+    const field = str(a, 'field')
+    if (!a.doc || typeof a.doc !== 'object' || typeof a.doc.id !== 'string') fail("append: 'doc' (object with an id) required")
+    const col = coll(client, c)
+    const cur = await col.get(a.doc.id)
+    const list = cur && Array.isArray(cur[field]) ? cur[field] : []
+    await col.put({ ...a.doc, [field]: [...list, a.value] })
+    return { length: list.length + 1 }
+  },
+
   async del(a) {
     const [, client] = opened(a)
     const c = str(a, 'coll')
