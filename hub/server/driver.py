@@ -91,7 +91,8 @@ class SessionDriver:
                     return
                 await h.mutations.put(eff)
             elif isinstance(eff, Authenticate):
-                h.mutations.offset_ms = client_offset_ms(eff.client_now, time.time_ns() // 1_000_000)
+                # judged against the fleet's time, not this hub's wall clock, which may lag
+                h.mutations.offset_ms = client_offset_ms(eff.client_now, h.mutations.store.hub_time_ms())
                 await self.apply(await self._authenticate(eff.token))
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)

@@ -64,6 +64,11 @@ class Store(Protocol):
         a page never ends between two changes with the same version (resume with the last ``ver``)."""
         ...
 
+    def hub_time_ms(self) -> int:
+        """The fleet's time as this hub knows it (ms): its wall clock, corrected by how far the
+        versions of other hubs run ahead of it. Client clocks are judged against it."""
+        ...
+
     async def advance(self, coll: str) -> int:
         """Raise the collection's closed watermark and return it: every change with a version at or
         below it that will ever commit has committed, and ``changes``/``unseen`` see it."""

@@ -21,7 +21,7 @@ from hub.core import mutation
 from hub.core.conflict import Stored
 from hub.core.dedup import DedupRecord, record_key
 from hub.core.errors import FeedLost, StoreUnavailable
-from hub.core.hlc import Hlc
+from hub.core.hlc import Hlc, physical_ms
 from hub.core.types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
 
 from .base import CollectionInfo
@@ -167,6 +167,10 @@ class MemoryStore:
         while 0 < end < len(items) and items[end][0] == items[end - 1][0]:
             end += 1
         return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:end]]
+
+    def hub_time_ms(self) -> int:
+        """One process, one clock: its wall clock, never below a version it issued or saw."""
+        return max(int(self._clock()), physical_ms(self._hlc.last))
 
     async def advance(self, coll: str) -> int:
         """One process stamps everything under one lock: whatever it issued has committed."""

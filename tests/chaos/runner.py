@@ -37,8 +37,20 @@ class Outcome:
         return not self.violations
 
 
-FAULTS = {"offline", "reload", "cut", "tear", "stall", "pause_hub", "kill_hub", "term_hub", "kill_node"}
-WRITES = {"put", "del", "append", "inc", "own", "ext_put", "ext_del", "ext_own"}
+FAULTS = {
+    "offline",
+    "reload",
+    "cut",
+    "tear",
+    "stall",
+    "pause_hub",
+    "kill_hub",
+    "term_hub",
+    "kill_node",
+    "pause_node",
+    "ext_clear",
+}
+WRITES = {"put", "del", "append", "inc", "own", "ext_put", "ext_del", "ext_own", "ext_ttl"}
 
 
 class Runner:
@@ -134,6 +146,22 @@ class Runner:
                     await st.ext_put(step["coll"], doc_key(self.p, step["id"]), fields)
                 except Exception as exc:  # Ignite busy or a node down: the write may or may not land
                     self.notes.append(f"external put failed: {exc!r}")
+            elif k == "ext_ttl":
+                try:
+                    fields = {"v": step["v"], "by": "ext"}
+                    await st.ext_ttl(step["coll"], doc_key(self.p, step["id"]), fields, step["ms"])
+                except Exception as exc:
+                    self.notes.append(f"external put with expiry failed: {exc!r}")
+            elif k == "ext_clear":
+                try:
+                    await st.ext_clear(step["coll"])
+                except Exception as exc:
+                    self.notes.append(f"external clear failed: {exc!r}")
+            elif k == "pause_node":
+                if st.down_nodes or st.paused_nodes:
+                    self.skipped += 1
+                    return
+                await st.pause_node(step["node"], step["ms"])
             elif k == "ext_del":
                 try:
                     await st.ext_del(step["coll"], doc_key(self.p, step["id"]))
@@ -165,7 +193,7 @@ class Runner:
                 else:
                     await st.kill_hub(step["hub"], step["ms"], term=k == "term_hub")
             elif k == "kill_node":
-                if st.down_nodes:
+                if st.down_nodes or st.paused_nodes:
                     self.skipped += 1
                     return
                 await st.kill_node(step["node"], step["ms"])

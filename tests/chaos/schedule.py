@@ -46,13 +46,14 @@ class Profile:
 
     steps: int = 22
     max_gap_ms: int = 120  # pause between two steps, uniform in [0, max_gap_ms]
-    node_kills: float = 0.0  # chance that a schedule kills (and restarts) an Ignite node
+    node_kills: float = 0.04  # chance that a schedule kills (and restarts) an Ignite node
     hub_kills: float = 0.5  # chance that a schedule kills or stops a hub
     faults: float = 0.3  # share of steps that are faults (not writes)
+    clears: float = 0.0  # chance that a schedule has another application clear() the lww cache
 
 
 QUICK = Profile()
-LONG = Profile(steps=48, max_gap_ms=200, node_kills=0.08, hub_kills=0.6, faults=0.35)
+LONG = Profile(steps=48, max_gap_ms=200, node_kills=0.08, hub_kills=0.6, faults=0.35, clears=0.03)
 
 
 @dataclasses.dataclass
@@ -99,14 +100,18 @@ class _Gen:
         self.value = 0
         self.ops = 0
         self.tombs = 0
+        self.ttls = 0
         self.offline: dict[str, int] = {}  # client -> steps left until it comes back online
         self.open_tombs: list[tuple[str, str]] = []  # (client, doc) created, delete pending
 
     def run(self) -> list[Step]:
         kill_node = self.rng.random() < self.p.node_kills
         kill_hub = self.rng.random() < self.p.hub_kills
+        clear_at = self.rng.randrange(self.p.steps) if self.rng.random() < self.p.clears else -1
         heavy_at = self.rng.randrange(2, max(3, self.p.steps - 4))
         for i in range(self.p.steps):
+            if i == clear_at:
+                self._emit({"k": "ext_clear", "coll": "lww"})
             if i == heavy_at and kill_node:
                 self._emit(
                     {"k": "kill_node", "node": self.rng.randrange(NODES), "ms": self.rng.randrange(500, 3000)}
@@ -196,7 +201,11 @@ class _Gen:
                 self.open_tombs.append((c, doc))
                 self._emit({"k": "put", "c": c, "coll": "lww", "id": doc, "v": self._next_value()})
         elif r < 0.90:
-            if self.rng.random() < 0.75:
+            if self.rng.random() < 0.15:
+                self.ttls += 1
+                ttl = {"k": "ext_ttl", "coll": "lww", "id": f"e{self.ttls}", "v": self._next_value()}
+                self._emit(ttl | {"ms": self.rng.randrange(300, 2000)})
+            elif self.rng.random() < 0.75:
                 self._emit(
                     {
                         "k": "ext_put",
@@ -241,8 +250,12 @@ class _Gen:
             self._emit({"k": "tear", "hub": hub, "seed": self.rng.randrange(1 << 30)})
         elif r < 0.88:
             self._emit({"k": "stall", "hub": hub, "ms": self.rng.randrange(50, 1500)})
-        else:
+        elif r < 0.96:
             self._emit({"k": "pause_hub", "hub": hub, "ms": self.rng.randrange(100, 1500)})
+        else:
+            self._emit(
+                {"k": "pause_node", "node": self.rng.randrange(NODES), "ms": self.rng.randrange(200, 2000)}
+            )
 
     def _hub_fault(self) -> None:
         hub = self.rng.randrange(HUBS)

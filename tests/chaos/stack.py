@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from collections import OrderedDict
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from pyignite import AioClient, GenericObjectMeta  # type: ignore[import-untyped,unused-ignore]
-from pyignite.datatypes import LongObject, String  # type: ignore[import-untyped,unused-ignore]
+from pyignite.datatypes import ExpiryPolicy, LongObject, String  # type: ignore[import-untyped,unused-ignore]
 
 from hub.dev.cluster import LocalCluster
 from tests.chaos.driver import Driver
@@ -58,8 +60,9 @@ OwnDoc = _doc_type("own", [("owner", String), ("v", LongObject), ("by", String)]
 
 
 class Stack:
-    def __init__(self, tmp: Path, label: str = "chaos") -> None:
+    def __init__(self, tmp: Path, label: str = "chaos", skew_s: int = -40) -> None:
         self.tmp = tmp
+        self.skew_s = skew_s
         self.label = label
         self.block: PortBlock | None = None
         self.cluster: LocalCluster | None = None
@@ -73,6 +76,7 @@ class Stack:
         self.down_hubs: set[int] = set()
         self.down_nodes: set[int] = set()
         self.paused: set[int] = set()
+        self.paused_nodes: set[int] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -89,7 +93,9 @@ class Stack:
         await asyncio.to_thread(self.cluster.start)
         addresses = list(self.cluster.addresses)
         for i in range(HUBS):
-            hub = HubProcess(f"{self.label}-{i}", addresses, COLLECTIONS, config_dir=self.tmp)
+            # the second hub's wall clock is off (versions and cursors must not depend on clocks)
+            wrap = ["faketime", "-f", f"{self.skew_s:+d}s"] if i == 1 and self.skew_s else []
+            hub = HubProcess(f"{self.label}-{i}", addresses, COLLECTIONS, config_dir=self.tmp, wrap=wrap)
             self.hubs.append(hub)
         # hubs start together, as in a rolling deploy (issue 9 §7)
         await asyncio.gather(*(h.start(timeout=120) for h in self.hubs))
@@ -208,12 +214,43 @@ class Stack:
 
         self._background(restart())
 
+    async def pause_node(self, i: int, ms: int) -> None:
+        """SIGSTOP an Ignite node for ``ms`` (a GC pause, a stalled disk): Ignite made slow."""
+        assert self.cluster is not None
+        pid = self.cluster.node_pid(i)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGSTOP)
+        self.paused_nodes.add(i)
+
+        async def resume() -> None:
+            try:
+                await asyncio.sleep(ms / 1000)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+                self.paused_nodes.discard(i)
+
+        self._background(resume())
+
     # ------------------------------------------------------------------ the external writer
 
     async def ext_put(self, coll: str, doc_id: str, fields: dict[str, Any]) -> None:
         cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])
         value = (LwwDoc if coll == "lww" else OwnDoc)(**fields)
         await asyncio.wait_for(cache.put(doc_id, value), 15)
+
+    async def ext_ttl(self, coll: str, doc_id: str, fields: dict[str, Any], ms: int) -> None:
+        """A document another application writes with an expiry (it disappears without a write)."""
+        cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])
+        ttl = timedelta(milliseconds=ms)
+        short = cache.with_expire_policy(expiry_policy=ExpiryPolicy(create=ttl, update=ttl))
+        await asyncio.wait_for(short.put(doc_id, LwwDoc(**fields)), 15)
+
+    async def ext_clear(self, coll: str) -> None:
+        """``IgniteCache.clear()``: every entry goes, and no continuous query hears of it."""
+        cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])
+        await asyncio.wait_for(cache.clear(), 30)
 
     async def ext_del(self, coll: str, doc_id: str) -> None:
         cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])

@@ -21,6 +21,7 @@ from tests.support.wsclient import HubClient
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SKEW_S = 60
+SETTLE_WAIT_S = 2.0  # both hubs have settled (read the watermark) since the last write
 
 
 async def _client(clients: list[HubClient], hub: HubProcess, **kw: Any) -> HubClient:
@@ -176,6 +177,41 @@ async def test_a_device_clock_hours_ahead_neither_wins_nor_locks(
     await asyncio.sleep(1.5)  # the scenario: a correct device edits 1.5 s later
     answer = await laptop.put(coll, "y", {"by": "laptop"})
     assert answer["s"] == "ok", f"a device 2 h ahead held the document: {answer}"
+
+
+@pytest.mark.parametrize("skew", [-SKEW_S, SKEW_S], ids=["behind", "ahead"])
+async def test_last_writer_wins_across_hubs_whose_clocks_are_off(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, skew: int
+) -> None:
+    """Two devices with correct clocks edit one document a moment apart, the first through a hub
+    with a correct clock, the second through a hub whose clock is ``skew`` seconds off, then the
+    other way round: the later edit wins each time. (Found by the chaos suite: the hub measured a
+    device's clock error against its own wall clock, so behind a slow hub every device looked a
+    minute ahead and its edits were moved a minute back: a delete lost to the put before it.)"""
+    coll = fresh("lwwskew")
+    colls = {coll: {"cache": coll, "policy": "lww"}}
+    good, off = await asyncio.gather(
+        hubs("good", ignite_addresses, colls),
+        hubs("off", ignite_addresses, colls, wrap=["faketime", "-f", f"{skew:+d}s"]),
+    )
+    # the hubs learn of each other's clocks through the versions they see (as in production)
+    warm = await _client(clients, good)
+    for i in range(3):
+        await warm.put(coll, f"warm{i}", {"by": "warm"})
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(SETTLE_WAIT_S)
+    # browsers send their clock in hello (``now``): a 1 ms error makes the test client send it too
+    first = await _client(clients, good, clock_error_ms=1)
+    second = await _client(clients, off, clock_error_ms=1)
+    for n, (a, b) in enumerate(((first, second), (second, first))):
+        doc = f"d{n}"
+        assert (await a.put(coll, doc, {"by": "earlier"}))["s"] == "ok"
+        await asyncio.sleep(0.3)  # the scenario: the second edit is made 0.3 s later
+        later = await b.put(coll, doc, {"by": "later"})
+        assert later["s"] == "ok", f"edit {n}: the later edit lost to the earlier one: {later}"
+        await asyncio.sleep(0.3)
+        deleted = await a.delete(coll, doc)
+        assert deleted["s"] == "ok", f"edit {n}: a delete made after the edits lost: {deleted}"
 
 
 async def test_no_deletes_for_longer_than_retention_still_catches_up(

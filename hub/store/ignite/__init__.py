@@ -276,6 +276,9 @@ class IgniteStore:
         self.coll(coll)
         return await closed.advance(self.ctx, coll)
 
+    def hub_time_ms(self) -> int:
+        return self.ctx.fleet_ms()
+
     @property
     def clock_skew_ms(self) -> int:
         """How far other hubs' versions run ahead of this hub's clock (0 when they do not)."""

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: A watermark this far (ms) ahead of this hub's clock is worth a warning: some hub's clock is off.
 SKEW_WARN_MS = 5_000
+#: Skew readings are kept this long (ms), at most SKEW_SAMPLES of them.
+SKEW_WINDOW_MS = 120_000
+SKEW_SAMPLES = 256
 
 
 async def observe(ctx: Context, colls: Iterable[str]) -> dict[str, int]:
@@ -74,8 +77,15 @@ async def read(ctx: Context, coll: str) -> int:
 
 
 def _note_skew(ctx: Context, ahead_ms: int) -> None:
-    """Record how far the fleet's watermark runs ahead of this hub's clock (0 when it does not)."""
-    ahead_ms = max(0, ahead_ms)
+    """Record how far the fleet's watermark runs ahead of this hub's clock (0 when it does not).
+
+    One reading is a lower bound: the watermark was written a moment ago (up to a settle interval
+    when the fleet is idle). Clock offsets change slowly, so the skew is the largest reading of the
+    last :data:`SKEW_WINDOW_MS`."""
+    now = ctx.clock()
+    ctx.skew_seen = [(t, a) for t, a in ctx.skew_seen if now - t < SKEW_WINDOW_MS][-(SKEW_SAMPLES - 1) :]
+    ctx.skew_seen.append((now, max(0, ahead_ms)))
+    ahead_ms = max(a for _, a in ctx.skew_seen)
     warn = ahead_ms > SKEW_WARN_MS
     if warn and ctx.skew_ms <= SKEW_WARN_MS:
         log.warning(

@@ -27,7 +27,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
 )
 
 from hub.core.errors import StoreUnavailable
-from hub.core.hlc import Hlc
+from hub.core.hlc import Hlc, physical_ms
 from hub.store.ignite.recent import RecentCommits
 
 T = TypeVar("T")
@@ -78,8 +78,15 @@ class Context:
         self.dedup: Any = None  # synchub_dedup (AioCache): client id -> dedup record
         self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
         self.skew_ms = 0  # how far other hubs' versions run ahead of this hub's clock (closed.py)
+        self.skew_seen: list[tuple[int, int]] = []  # (wall ms, skew ms) samples of the last minutes
         # collections whose last feed here ended without stamping all it received (feed.py, cover.py)
         self.feeds_lost: set[str] = set()
+
+    def fleet_ms(self) -> int:
+        """The fleet's time as this hub knows it: its wall clock plus how far other hubs' clocks run
+        ahead of it (the versions they stamp), never below a version it has seen. A hub whose clock
+        lags judges client clocks and bounds client timestamps with this, not its own wall clock."""
+        return max(self.clock() + self.skew_ms, physical_ms(self.hlc.last))
 
     @property
     def client(self) -> Any:

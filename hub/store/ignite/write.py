@@ -190,7 +190,7 @@ async def _apply_one(
     c = colls.get(m.coll)
     if c is None:
         outcome = mutation.apply(
-            m, None, Stored(None), record, client=client_id, hlc=ctx.hlc, now_ms=ctx.clock()
+            m, None, Stored(None), record, client=client_id, hlc=ctx.hlc, now_ms=ctx.fleet_ms()
         )
     else:
         slot = await _slot(colls, state, m.coll, m.id)
@@ -204,7 +204,7 @@ async def _apply_one(
                     record,
                     client=client_id,
                     hlc=ctx.hlc,
-                    now_ms=ctx.clock(),
+                    now_ms=ctx.fleet_ms(),
                     check=check,
                     encode=_encoder(c, ctx.client.compact_footer, refreshed),
                     floor=state.floors.get(m.coll, 0),
