@@ -18,7 +18,6 @@ from hub.auth.identity import Identity
 from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode
-from hub.core.hlc import client_offset_ms
 from hub.core.ratelimit import TokenBucket
 from hub.core.session import (
     ApplyBatch,
@@ -91,8 +90,7 @@ class SessionDriver:
                     return
                 await h.mutations.put(eff)
             elif isinstance(eff, Authenticate):
-                # judged against the fleet's time, not this hub's wall clock, which may lag
-                h.mutations.offset_ms = client_offset_ms(eff.client_now, h.mutations.store.hub_time_ms())
+                h.mutations.client_clock(eff.client_now)
                 await self.apply(await self._authenticate(eff.token))
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)

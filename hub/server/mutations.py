@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from hub.auth.identity import Identity
 from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode, StoreUnavailable
-from hub.core.hlc import rebase_ts
+from hub.core.hlc import client_offset_ms, rebase_ts
 from hub.core.session import ApplyBatch
 from hub.core.types import CollectionSpec, Doc, Mutation, MutationResult
 from hub.metrics import HubMetrics
@@ -76,8 +77,10 @@ class MutationWorker:
         self.outlet = outlet
         self.queue: asyncio.Queue[ApplyBatch] = asyncio.Queue(QUEUE_BATCHES)
         self.busy = False
-        # The client's clock error (hub.core.hlc.client_offset_ms), set at hello for the connection.
+        # The client's clock error (hub.core.hlc.client_offset_ms), from the ``now`` of its hello.
         self.offset_ms = 0
+        self._client_now: int | None = None
+        self._hello_mono = 0
 
     def idle(self) -> bool:
         """No batch is being applied and none is waiting."""
@@ -147,10 +150,27 @@ class MutationWorker:
                 )
         return ApplyBatch(eff.client, tuple(slots))
 
+    def client_clock(self, client_now_ms: int | None) -> None:
+        """Note the client's wall clock, sent as ``now`` in its hello."""
+        self._client_now = client_now_ms
+        self._hello_mono = time.monotonic_ns() // 1_000_000
+        self.offset_ms = client_offset_ms(client_now_ms, self.store.hub_time_ms())
+
+    def _offset(self) -> int:
+        """The correction of this client's timestamps, re-judged at every batch: the hub's idea of
+        the fleet's time improves as it reads other hubs' versions (a hub that just started and
+        whose clock lags has not seen any yet). It only ever shrinks, so the client's own edits keep
+        their order."""
+        if self._client_now is None:
+            return 0
+        client_now = self._client_now + time.monotonic_ns() // 1_000_000 - self._hello_mono
+        self.offset_ms = max(self.offset_ms, client_offset_ms(client_now, self.store.hub_time_ms()))
+        return self.offset_ms
+
     async def apply(self, eff: ApplyBatch) -> list[dict[str, Any]]:
         """One result per slot, in slot order."""
         eff = await self.unserved(eff)
-        off = self.offset_ms
+        off = self._offset()
         muts = [
             Mutation(
                 eff.client, s.seq, s.coll, s.id, s.op, s.doc, rebase_ts(s.ts, off) if off else s.ts, s.base

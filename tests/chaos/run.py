@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "--shrink", type=int, nargs="?", const=40, default=0, help="shrink failures (budget of runs)"
     )
     args = ap.parse_args(argv)
+    # pyignite logs every refused reconnect while a node is down (a fault we inject): keep it quiet
+    logging.getLogger("pyignite").setLevel(logging.CRITICAL)
     profile = LONG if args.profile == "long" else QUICK
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     if args.replay is not None:

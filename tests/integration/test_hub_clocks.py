@@ -203,8 +203,18 @@ async def test_last_writer_wins_across_hubs_whose_clocks_are_off(
     # browsers send their clock in hello (``now``): a 1 ms error makes the test client send it too
     first = await _client(clients, good, clock_error_ms=1)
     second = await _client(clients, off, clock_error_ms=1)
+    await _edits_keep_their_order(coll, first, second, "d")
+    # the same at once after the hub with the wrong clock restarted (before it settled anything)
+    off.kill()
+    await off.start()
+    first = await _client(clients, good, clock_error_ms=1)
+    second = await _client(clients, off, clock_error_ms=1)
+    await _edits_keep_their_order(coll, first, second, "r")
+
+
+async def _edits_keep_their_order(coll: str, first: HubClient, second: HubClient, tag: str) -> None:
     for n, (a, b) in enumerate(((first, second), (second, first))):
-        doc = f"d{n}"
+        doc = f"{tag}{n}"
         assert (await a.put(coll, doc, {"by": "earlier"}))["s"] == "ok"
         await asyncio.sleep(0.3)  # the scenario: the second edit is made 0.3 s later
         later = await b.put(coll, doc, {"by": "later"})

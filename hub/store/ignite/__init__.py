@@ -243,6 +243,7 @@ class IgniteStore:
 
         async def run() -> CollectionInfo:
             await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
+            await closed.sample(self.ctx, spec.name)
             return await schema.info(self.ctx, spec.name)
 
         return await self.ctx.call(run, timeout=60.0)

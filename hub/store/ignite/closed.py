@@ -71,6 +71,16 @@ async def advance(ctx: Context, coll: str) -> int:
     )
 
 
+async def sample(ctx: Context, coll: str) -> None:
+    """Read the watermark without raising it: feeds the HLC and the skew estimate at start-up,
+    before this hub has settled anything (a hub that just started with a lagging clock would
+    otherwise judge client clocks against that clock)."""
+    current = await read(ctx, coll)
+    if current:
+        ctx.hlc.observe(current)
+        _note_skew(ctx, physical_ms(current) - ctx.clock())
+
+
 async def read(ctx: Context, coll: str) -> int:
     """The current watermark (0 before any advance)."""
     return int(await ctx.sys.get(closed_key(coll)) or 0)
