@@ -4,7 +4,8 @@
 // The Python fault-injection suite (tests/chaos/) spawns it as
 // `node client-js/test/chaos/driver.mjs`, kills and restarts hubs and proxies around it, and
 // compares every client's local data with what Ignite holds. The protocol is described in
-// test/chaos/README.md.
+// test/chaos/README.md. A client opened with `browser: true` lives in a page of headless Chromium
+// instead (browser.mjs, harness.js): same commands, same answers.
 //
 // stdin:  {"id": <int>, "cmd": "<name>", ...args}                 one per line
 // stdout: {"id": <same>, "ok": true, ...result}                    exactly one per request,
@@ -18,6 +19,7 @@ import WebSocket from 'ws'
 import { createInterface } from 'node:readline'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { SyncClient, Collection } from '../../src/index.js'
+import { BrowserHost, BrowserClient, HarnessError } from './browser.mjs'
 
 const DEBUG = !!process.env.CHAOS_DRIVER_DEBUG
 const started = Date.now()
@@ -121,7 +123,8 @@ class DeadSocket {
  * @property {Record<string, number>} statusCounts status changes by new status
  * @property {number} progress progress events seen
  * @property {number} opens
- * @property {SyncClient | null} client
+ * @property {SyncClient | BrowserClient | null} client open: a SyncClient here or a page of Chromium
+ * @property {'node' | 'browser' | null} where fixed by the first open (the database lives there)
  * @property {boolean} offline
  * @property {Set<any>} sockets ws sockets of this client not closed yet
  * @property {any} WS the WebSocket class handed to the client
@@ -149,6 +152,7 @@ function stateFor(name) {
     progress: 0,
     opens: 0,
     client: null,
+    where: null,
     offline: false,
     sockets: new Set(),
     WS: null,
@@ -216,11 +220,38 @@ function known(a) {
   if (!st) fail(`${a.cmd}: unknown client '${a.client}' (never opened)`)
   return /** @type {ClientState} */ (st)
 }
-/** @param {any} a @returns {[ClientState, SyncClient]} */
+/** @param {any} a @returns {[ClientState, SyncClient | BrowserClient]} */
 function opened(a) {
   const st = known(a)
   if (!st.client) fail(`${a.cmd}: client '${a.client}' is not open`)
-  return [st, /** @type {SyncClient} */ (st.client)]
+  return [st, /** @type {SyncClient | BrowserClient} */ (st.client)]
+}
+
+// ---- browser clients (browser.mjs, harness.js) ---------------------------------------------
+
+/** @type {BrowserHost | null} Chromium and the page server, started by the first browser open */
+let host = null
+
+/** @param {ClientState} st @returns {import('./browser.mjs').Sink} */
+const sinkOf = (st) => ({
+  event: (type, detail) => st.recorded.push({ type, detail }),
+  status: (s) => (st.statusCounts[s] = (st.statusCounts[s] || 0) + 1),
+  progress: () => st.progress++,
+  log: (...m) => log(...m),
+})
+
+/**
+ * Run a harness command for a client open in a page; its own errors (a refused document…) are
+ * answered as the Node client's would be.
+ * @param {BrowserClient} bc @param {string} cmd @param {object} [args]
+ */
+async function inPage(bc, cmd, args) {
+  try {
+    return await bc.call(cmd, args)
+  } catch (e) {
+    if (e instanceof HarnessError) throw new CmdError(e.message)
+    throw e
+  }
 }
 /** @param {SyncClient} client @param {string} coll */
 const coll = (client, coll) => client.colls.get(coll) ?? client.collection(coll)
@@ -233,8 +264,21 @@ const clientCmds = {
     const user = str(a, 'user')
     const colls = strList(a, 'colls')
     const backoffMax = a.backoff_max_ms == null ? 500 : num(a, 'backoff_max_ms')
+    if (a.browser != null && typeof a.browser !== 'boolean') fail("open: 'browser' is a boolean")
+    const where = a.browser ? 'browser' : 'node'
     const st = stateFor(name)
     if (st.client) fail(`open: client '${name}' is already open`)
+    if (st.where && st.where !== where) fail(`open: client '${name}' lives in ${st.where === 'node' ? 'Node' : 'Chromium'} (its database is there)`)
+    if (where === 'browser') {
+      const t0 = Date.now()
+      host ??= new BrowserHost(log)
+      const { bc, result } = await host.open(name, sinkOf(st), { client: name, url, user, colls, backoffMax, offline: st.offline })
+      st.client = bc
+      st.where = 'browser'
+      st.opens++
+      log(name, `open #${st.opens} in chromium (${Date.now() - t0} ms)`, url, 'as', user, st.offline ? '(offline)' : '')
+      return { status: result.status, pending: result.pending }
+    }
     const client = new SyncClient({
       url,
       token: user,
@@ -252,6 +296,7 @@ const clientCmds = {
     })
     record(st, client)
     st.client = client
+    st.where = 'node'
     st.opens++
     for (const c of colls) client.collection(c)
     try {
@@ -269,6 +314,7 @@ const clientCmds = {
     const [, client] = opened(a)
     const c = str(a, 'coll')
     if (!a.doc || typeof a.doc !== 'object' || Array.isArray(a.doc)) fail("put: 'doc' (object with an id) required")
+    if (client instanceof BrowserClient) return inPage(client, 'put', { coll: c, doc: a.doc })
     await coll(client, c).put(a.doc)
     return {}
   },
@@ -280,6 +326,7 @@ const clientCmds = {
     const c = str(a, 'coll')
     const field = str(a, 'field')
     if (!a.doc || typeof a.doc !== 'object' || typeof a.doc.id !== 'string') fail("append: 'doc' (object with an id) required")
+    if (client instanceof BrowserClient) return inPage(client, 'append', { coll: c, doc: a.doc, field, value: a.value })
     const col = coll(client, c)
     const cur = await col.get(a.doc.id)
     const list = cur && Array.isArray(cur[field]) ? cur[field] : []
@@ -291,6 +338,7 @@ const clientCmds = {
     const [, client] = opened(a)
     const c = str(a, 'coll')
     const id = str(a, 'doc_id')
+    if (client instanceof BrowserClient) return inPage(client, 'del', { coll: c, doc_id: id })
     await coll(client, c).delete(id)
     return {}
   },
@@ -299,6 +347,7 @@ const clientCmds = {
     // allowed before the first open too (a client that starts without network)
     const st = stateFor(str(a, 'client'))
     st.offline = true
+    if (st.client instanceof BrowserClient) return inPage(st.client, 'offline')
     cutSockets(st)
     st.events.dispatchEvent(new Event('offline'))
     return {}
@@ -307,12 +356,28 @@ const clientCmds = {
   async online(a) {
     const st = stateFor(str(a, 'client'))
     st.offline = false
+    if (st.client instanceof BrowserClient) return inPage(st.client, 'online')
     st.events.dispatchEvent(new Event('online'))
     return {}
   },
 
   async close(a) {
     const [st, client] = opened(a)
+    if (client instanceof BrowserClient) {
+      st.client = null
+      if (a.abrupt || client.dead) {
+        // the tab is killed (or already gone): client.close() never runs, its sockets die with the page
+        await client.killAfterEvents()
+      } else {
+        try {
+          await inPage(client, 'close')
+        } finally {
+          await client.killAfterEvents()
+        }
+      }
+      log(st.name, a.abrupt ? 'page killed' : 'closed, page closed')
+      return {}
+    }
     if (a.abrupt) cutSockets(st)
     st.client = null
     await client.close()
@@ -322,6 +387,7 @@ const clientCmds = {
 
   async reconnect(a) {
     const [, client] = opened(a)
+    if (client instanceof BrowserClient) return inPage(client, 'reconnect')
     client.reconnect()
     return {}
   },
@@ -329,6 +395,7 @@ const clientCmds = {
   async flush(a) {
     const [, client] = opened(a)
     const ms = num(a, 'timeout_ms')
+    if (client instanceof BrowserClient) return inPage(client, 'flush', { timeout_ms: ms })
     const f = client.flush()
     f.catch(() => {}) // may reject after the timeout won: nobody listens then
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -340,12 +407,26 @@ const clientCmds = {
 
   async status(a) {
     const [st, client] = opened(a)
+    if (client instanceof BrowserClient) return { ...(await inPage(client, 'status')), network_down: st.offline }
     return { status: client.status, pending: await client.pendingCount(), network_down: st.offline }
   },
 
   async dump(a) {
     const [st, client] = opened(a)
     const colls = strList(a, 'colls')
+    if (client instanceof BrowserClient) {
+      const r = await inPage(client, 'dump', { colls })
+      await client.caughtUp(r.emitted) // the page's events sent before the dump are in st.recorded
+      return {
+        data: r.data,
+        pending: r.pending,
+        events: st.recorded,
+        status: r.status,
+        status_changes: st.statusCounts,
+        progress_events: st.progress,
+        opens: st.opens,
+      }
+    }
     /** @type {Record<string, Record<string, any>>} */
     const data = {}
     for (const c of colls) {
@@ -369,13 +450,22 @@ const clientCmds = {
 
   // test hook: an exception / a rejection nobody handles, in this client's context
   async _uncaught(a) {
-    known(a)
+    const st = known(a)
+    if (st.client instanceof BrowserClient) return inPage(st.client, '_uncaught', { kind: a.kind, message: a.message })
     const msg = typeof a.message === 'string' ? a.message : 'test'
     if (a.kind === 'rejection') setTimeout(() => Promise.reject(new Error(msg)), 1)
     else
       setTimeout(() => {
         throw new Error(msg)
       }, 1)
+    return {}
+  },
+
+  // test hook: the page of a browser client crashes (its renderer dies)
+  async _crash(a) {
+    const [st, client] = opened(a)
+    if (!(client instanceof BrowserClient)) fail(`_crash: client '${st.name}' is not in Chromium`)
+    await client.crash()
     return {}
   },
 }
@@ -394,12 +484,22 @@ async function closeAll(ms = 30000) {
       if (!c) return
       st.client = null
       try {
-        await c.close()
+        if (c instanceof BrowserClient) {
+          /** @type {ReturnType<typeof setTimeout> | undefined} */
+          let t
+          const closed = c.call('close').then(() => true)
+          closed.catch(() => {})
+          if (!(await Promise.race([closed, new Promise((r) => (t = setTimeout(() => r(false), 5000)))]))) log(st.name, 'client.close() in the page took over 5 s')
+          clearTimeout(t)
+        } else await c.close()
       } catch (e) {
         log(st.name, 'close:', String(e))
+      } finally {
+        if (c instanceof BrowserClient) await c.kill()
       }
     })
   )
+  if (host) await host.close()
 }
 
 let quitting = false

@@ -1,10 +1,12 @@
 // The chaos driver (driver.mjs) spoken to as the Python chaos suite does: a child process, JSON
 // lines on stdin/stdout. First what needs no hub, then a session against the fake hub of
-// test/helpers (offline, reload with a pending outbox, online, a conflict, an abrupt close).
+// test/helpers (offline, reload with a pending outbox, online, a conflict, an abrupt close), and a
+// client living in headless Chromium (`open {browser: true}`) against the same fake hub.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { startFakeHub } from '../helpers/fake-hub.js'
 
@@ -37,9 +39,9 @@ function startDriver() {
     exited,
     stderr: () => stderr,
     /** send a raw line; resolves with the answer carrying `id` (if any) */
-    raw(line, id = null) {
+    raw(line, id = null, ms = 8000) {
       const p = new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`no answer to ${line}\nstderr:\n${stderr}`)), 8000)
+        const t = setTimeout(() => rej(new Error(`no answer to ${line}\nstderr:\n${stderr}`)), ms)
         waiting.set(id, (m) => {
           clearTimeout(t)
           res(m)
@@ -49,13 +51,13 @@ function startDriver() {
       return p
     },
     /** @returns {Promise<any>} the answer, whatever `ok` */
-    send(cmd, args = {}) {
+    send(cmd, args = {}, ms = 8000) {
       const id = next++
-      return d.raw(JSON.stringify({ id, cmd, ...args }), id)
+      return d.raw(JSON.stringify({ id, cmd, ...args }), id, ms)
     },
     /** @returns {Promise<any>} the answer, which must be ok */
-    async call(cmd, args = {}) {
-      const r = await d.send(cmd, args)
+    async call(cmd, args = {}, ms = 8000) {
+      const r = await d.send(cmd, args, ms)
       assert.equal(r.ok, true, `${cmd} ${JSON.stringify(args)} failed: ${r.error}`)
       return r
     },
@@ -226,4 +228,126 @@ test('against the fake hub: offline, reload while offline, online, conflict, abr
   d.child.stdin.end()
   assert.equal(await d.exited, 0)
   assert.match(d.stderr(), /stdin closed/)
+})
+
+test('a client in Chromium: live, offline, killed tab with pending writes, reopen, dump like a Node client', async (t) => {
+  const hub = await startFakeHub({ pingMs: 500 })
+  t.after(() => hub.close())
+  const d = startDriver()
+  t.after(() => d.child.kill())
+  hub.write('stale', 's', { v: 0 })
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+  const colls = ['todos', 'stale']
+  const open = () => d.call('open', { client: 'b', url: hub.url, user: 'bob', colls, backoff_max_ms: 100, browser: true }, 30000)
+
+  // the first browser open launches Chromium; it reaches live and flushes
+  let t0 = Date.now()
+  assert.equal((await open()).pending, 0)
+  const firstOpenMs = Date.now() - t0
+  await d.until('b', (s) => s.status === 'live', 'live')
+  await d.call('put', { client: 'b', coll: 'todos', doc: { id: 't1', title: 'one', big: '12345678901234567890' } })
+  const f1 = await d.call('flush', { client: 'b', timeout_ms: 3000 })
+  assert.deepEqual(f1, { id: f1.id, ok: true, flushed: true, pending: 0 })
+  assert.deepEqual(hub.get('todos', 't1').doc, { id: 't1', title: 'one', big: '12345678901234567890' })
+  // the client's own errors come back as for a Node client; the name stays in Chromium
+  assert.match((await d.send('put', { client: 'b', coll: 'todos', doc: { title: 'no id' } })).error, /put: doc\.id/)
+  assert.match((await d.send('open', { client: 'b', url: hub.url, user: 'bob', colls })).error, /already open/)
+  assert.equal((await d.call('append', { client: 'b', coll: 'todos', doc: { id: 'l' }, field: 'xs', value: 1 })).length, 1)
+  assert.equal((await d.call('append', { client: 'b', coll: 'todos', doc: { id: 'l' }, field: 'xs', value: 2 })).length, 2)
+  assert.equal((await d.call('flush', { client: 'b', timeout_ms: 3000 })).flushed, true)
+
+  // offline: the socket is closed, no new one reaches the hub, writes stay pending
+  await d.call('offline', { client: 'b' })
+  await d.until('b', (s) => s.status !== 'live' && s.network_down, 'not live')
+  const conns = hub.connections
+  await d.call('put', { client: 'b', coll: 'todos', doc: { id: 't2', title: 'two' } })
+  await d.call('del', { client: 'b', coll: 'todos', doc_id: 't1' })
+  await d.call('put', { client: 'b', coll: 'stale', doc: { id: 's', v: 1 } })
+  const f2 = await d.call('flush', { client: 'b', timeout_ms: 200 })
+  assert.deepEqual([f2.flushed, f2.pending], [false, 3])
+  hub.write('stale', 's', { v: 2 }) // someone else wins: 'stale' is reject-if-stale
+
+  // the tab is killed with the writes pending; the reopened page (same context) still has them
+  await d.call('close', { client: 'b', abrupt: true })
+  assert.match((await d.send('status', { client: 'b' })).error, /not open/)
+  assert.match((await d.send('open', { client: 'b', url: hub.url, user: 'bob', colls })).error, /lives in Chromium/)
+  t0 = Date.now()
+  assert.equal((await open()).pending, 3)
+  const reopenMs = Date.now() - t0
+  const p = await d.call('dump', { client: 'b', colls: ['todos'] })
+  assert.deepEqual(p.pending.map((x) => [x.id, x.op]), [['t2', 'put'], ['t1', 'del'], ['s', 'put']])
+  assert.deepEqual(Object.keys(p.data.todos).sort(), ['l', 't2'])
+  await sleep(150)
+  assert.equal(hub.connections, conns, 'no connection while offline')
+
+  // online: sent once each; the stale write is rejected and reported by the page
+  await d.call('online', { client: 'b' })
+  assert.equal((await d.call('flush', { client: 'b', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual(hub.get('todos', 't2').doc, { id: 't2', title: 'two' })
+  assert.equal(hub.get('todos', 't1').doc, null)
+
+  // killed tab with a write in flight: replayed by the reopened page, applied once
+  await d.until('b', (s) => s.status === 'live', 'live again')
+  hub.holdAcks = true
+  await d.call('put', { client: 'b', coll: 'todos', doc: { id: 't3', title: 'three' } })
+  const sent = () => hub.received.some((m) => m.t === 'mut' && m.batch.some((x) => x.id === 't3'))
+  for (let i = 0; !sent(); i++) {
+    assert.ok(i < 300, 'mut for t3 sent')
+    await sleep(10)
+  }
+  await d.call('close', { client: 'b', abrupt: true })
+  hub.holdAcks = false
+  assert.equal((await open()).pending, 1)
+  assert.equal((await d.call('flush', { client: 'b', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual(hub.get('todos', 't3').doc, { id: 't3', title: 'three' })
+  assert.ok(hub.applied.size >= 7)
+  assert.ok([...hub.applied.values()].every((n) => n === 1), 'every mutation applied once')
+
+  // a Node client on the same hub: the same data, a dump of the same shape
+  await d.call('open', { client: 'n', url: hub.url, user: 'alice', colls, backoff_max_ms: 100 })
+  await d.until('n', (s) => s.status === 'live', 'node client live')
+  await d.until('b', (s) => s.status === 'live', 'browser client live')
+  const [db, dn] = [await d.call('dump', { client: 'b', colls }), await d.call('dump', { client: 'n', colls })]
+  delete db.id
+  delete dn.id
+  assert.deepEqual(Object.keys(db).sort(), Object.keys(dn).sort())
+  for (const k of Object.keys(db)) assert.equal(typeof db[k], typeof dn[k], k)
+  assert.deepEqual(db.data, dn.data)
+  assert.deepEqual(db.data.todos.l, { id: 'l', xs: [1, 2] })
+  assert.deepEqual([db.pending, db.status, db.opens], [[], 'live', 3])
+  assert.ok(db.status_changes.live >= 3 && db.progress_events >= 0)
+  const conflicts = db.events.filter((e) => e.type === 'conflict')
+  assert.equal(conflicts.length, 1)
+  const c = conflicts[0].detail
+  assert.deepEqual([c.coll, c.id, c.outcome, c.local, c.server], ['stale', 's', 'rejected', { id: 's', v: 1 }, { id: 's', v: 2 }])
+  assert.equal(c.ver, String(hub.get('stale', 's').ver), 'bigint version as a decimal string')
+  assert.deepEqual(db.events.filter((e) => e.type === 'uncaught'), [])
+
+  // a second page whose connects are refused: Chromium's network console errors are not uncaught
+  const srv = net.createServer()
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  const port = srv.address().port
+  await new Promise((r) => srv.close(r))
+  await d.call('open', { client: 'x', url: `ws://127.0.0.1:${port}/sync`, user: 'x', colls, browser: true }, 15000)
+  await sleep(300)
+  assert.deepEqual((await d.call('dump', { client: 'x', colls: [] })).events, [])
+  // an error raised in the page is an uncaught event of that client
+  await d.call('_uncaught', { client: 'x', kind: 'exception', message: 'bang' })
+  await sleep(100)
+  assert.deepEqual((await d.call('dump', { client: 'x', colls: [] })).events, [{ type: 'uncaught', detail: { message: 'bang', kind: 'pageerror' } }])
+  // a crashed page: its commands fail, the driver lives on, close + open brings the client back
+  await d.call('put', { client: 'x', coll: 'todos', doc: { id: 'x1' } })
+  await d.call('_crash', { client: 'x' })
+  assert.match((await d.send('status', { client: 'x' })).error, /browser client 'x': page crashed/)
+  assert.deepEqual((await d.call('ping')).clients.sort(), ['b', 'n', 'x'])
+  await d.call('close', { client: 'x' })
+  assert.equal((await d.call('open', { client: 'x', url: `ws://127.0.0.1:${port}/sync`, user: 'x', colls, browser: true })).pending, 1)
+  assert.deepEqual((await d.call('dump', { client: 'x', colls: [] })).events.map((e) => e.detail.kind), ['pageerror', 'crash'])
+
+  // a graceful close, then quit closes the rest and Chromium
+  await d.call('close', { client: 'b' })
+  await d.call('quit', {}, 15000)
+  assert.equal(await d.exited, 0)
+  t.diagnostic(`browser open as seen by the test: first ${firstOpenMs} ms (launches Chromium), reopen ${reopenMs} ms`)
+  for (const l of d.stderr().split('\n')) if (/chromium/.test(l)) t.diagnostic(l)
 })
