@@ -15,7 +15,7 @@ from typing import Any
 
 from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, op_id
 from tests.chaos.driver import DriverError
-from tests.chaos.schedule import CLIENTS, Schedule
+from tests.chaos.schedule import BROWSER, CLIENTS, Schedule
 from tests.chaos.stack import COLLS, Stack
 
 QUIESCE_S = 90.0
@@ -72,7 +72,13 @@ class Runner:
     async def open(self, c: str) -> None:
         user, _ = CLIENTS[c]
         await self.driver.call(
-            "open", client=self.client(c), url=self.stack.proxies[self.hub_of[c]].url, user=user, colls=COLLS
+            "open",
+            client=self.client(c),
+            url=self.stack.proxies[self.hub_of[c]].url,
+            user=user,
+            colls=COLLS,
+            browser=c in BROWSER,
+            timeout=90,
         )
 
     async def run(self) -> Outcome:

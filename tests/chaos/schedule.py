@@ -30,7 +30,14 @@ from typing import Any
 Step = dict[str, Any]
 
 # client name -> (user, hub it connects to first)
-CLIENTS: dict[str, tuple[str, int]] = {"c1": ("alice", 0), "c2": ("bob", 1), "c3": ("alice", 1)}
+CLIENTS: dict[str, tuple[str, int]] = {
+    "c1": ("alice", 0),
+    "c2": ("bob", 1),
+    "c3": ("alice", 1),
+    "c4": ("carol", 0),
+}
+#: clients that live in a Chromium page (real IndexedDB, the browser's WebSocket); the others run in Node
+BROWSER = frozenset({"c4"})
 USERS = ("alice", "bob", "carol")
 HUBS = 2
 NODES = 2
