@@ -29,6 +29,8 @@ export class TokenRefresh {
   #authDone = () => {}
   /** @type {string[] | null} collections to subscribe again once a forced refresh is accepted */
   #resub = null
+  /** connection (`gen`) that `refreshToken()` found still setting up: its token may predate the call */
+  #staleGen = -1
 
   /** @param {Session} s */
   constructor(s) {
@@ -40,6 +42,12 @@ export class TokenRefresh {
   plan(exp) {
     this.s.exp = exp
     this.#step = 0
+    if (this.#staleGen === this.s.gen) {
+      // refreshToken() came after this connection fetched its token: send the new one now
+      this.#staleGen = -1
+      this.refresh(true)
+      return
+    }
     const now = this.o.now()
     const d = typeof this.o.token === 'function' ? refreshDelay(exp, now, this.o.random) : null
     this.#due(d === null ? 0 : now + d)
@@ -72,6 +80,7 @@ export class TokenRefresh {
     const t = this.o.token
     if (this.#authP) return forced && !this.#resub ? this.#authP.then(() => this.refresh(true)) : this.#authP
     if (typeof t !== 'function' || !this.s.welcomed) {
+      if (forced && typeof t === 'function' && this.s.sock) this.#staleGen = this.s.gen
       if (forced) this.s.kick()
       return Promise.resolve(false)
     }

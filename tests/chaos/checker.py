@@ -3,14 +3,15 @@ its outbox drained). Pure: it reads what the runner observed and lists the viola
 
 * Every client's outbox drained: every write it accepted was answered by a hub.
 * Every client's local view equals what Ignite holds, for exactly what its user may read (the
-  ``own`` collection: documents whose ``owner`` is the user).
+  ``own`` collection: documents whose ``owner`` is the user; ``team``: documents of the team its
+  token names now).
 * ``ledger``: every increment a client accepted is in the stored ``log`` exactly once (a missing
   id is a lost write, a repeated one a write applied twice), and ``n`` counts the log.
 * ``rts``: every value a client appended is in the stored ``hist`` (accepted) or was reported to
   that client as a conflict; no value is in ``hist`` twice.
 * Documents a client created and deleted (``t*``) are deleted in Ignite and in every client.
 * No client saw a protocol error, a fatal close, a store error or an uncaught exception; a
-  write refused with an error is only expected where a row filter may refuse it (``own``).
+  write refused with an error is only expected where a row filter may refuse it (``own``, ``team``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ Docs = dict[str, dict[str, Any]]
 
 # error kinds a client may report in a healthy run: a refused write of a moved ``own`` document
 # (``mutation``), a 45xx retry of a write, a refused `sub` retried at the next connection
-_ALLOWED_ERRORS = {"mutation", "sub", "hub"}
+_ALLOWED_ERRORS = {"mutation", "sub", "hub", "auth", "unsub"}
+ROW_FILTERED = {"own", "team"}
 
 
 @dataclasses.dataclass
 class ClientView:
+    team: str | None  # the team claim of its token (the ``team`` collection's row filter)
     user: str
     docs: dict[str, Docs]  # coll -> {id: doc without "id"}
     pending: list[dict[str, Any]]
@@ -43,9 +46,11 @@ class Observed:
     clients: dict[str, ClientView]
 
 
-def visible(coll: str, docs: Docs, user: str) -> Docs:
+def visible(coll: str, docs: Docs, user: str, team: str | None = None) -> Docs:
     if coll == "own":
         return {k: v for k, v in docs.items() if v.get("owner") == user}
+    if coll == "team":
+        return {k: v for k, v in docs.items() if v.get("team") == team}
     return docs
 
 
@@ -77,7 +82,7 @@ def check_clients(obs: Observed) -> list[str]:
         if not view.flushed or view.pending:
             out.append(f"{name}: outbox not drained: {len(view.pending)} pending {view.pending[:3]}")
         for coll, held in sorted(view.docs.items()):
-            want = visible(coll, obs.ignite.get(coll, {}), view.user)
+            want = visible(coll, obs.ignite.get(coll, {}), view.user, view.team)
             if held != want:
                 missing = sorted(set(want) - set(held))[:4]
                 extra = sorted(set(held) - set(want))[:4]
@@ -95,7 +100,10 @@ def check_clients(obs: Observed) -> list[str]:
             elif t == "error" and d.get("kind") not in _ALLOWED_ERRORS:
                 out.append(f"{name}: error event {d}")
             elif (
-                t == "error" and d.get("kind") == "mutation" and not d.get("retry") and d.get("coll") != "own"
+                t == "error"
+                and d.get("kind") == "mutation"
+                and not d.get("retry")
+                and d.get("coll") not in ROW_FILTERED
             ):
                 out.append(f"{name}: write refused {d}")
     return out

@@ -20,7 +20,8 @@ class DriverError(RuntimeError):
 
 
 class Driver:
-    def __init__(self, log: IO[bytes] | None = None) -> None:
+    def __init__(self, log: IO[bytes] | None = None, env: dict[str, str] | None = None) -> None:
+        self._env = env or {}
         self._proc: asyncio.subprocess.Process | None = None
         self._next = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -36,7 +37,7 @@ class Driver:
             stdout=asyncio.subprocess.PIPE,
             stderr=self._log if self._log is not None else asyncio.subprocess.DEVNULL,
             limit=64 * 1024 * 1024,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+            env={**os.environ, "NODE_NO_WARNINGS": "1", **self._env},
         )
         self._reader = asyncio.ensure_future(self._read())
         await self.call("ping")

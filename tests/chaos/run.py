@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -93,6 +94,16 @@ async def run_many(
                     continue
                 path = OUT / f"fail-{sched.seed}-{sched.index}.json"
                 path.write_text(sched.to_json())
+                if out.observed is not None:  # what the checker saw: every client's data and events
+                    seen = dataclasses.asdict(out.observed)
+                    seen["ignite"] = {
+                        coll: {k: v for k, v in docs.items() if k.startswith(out.observed.prefix + ".")}
+                        for coll, docs in out.observed.ignite.items()
+                    }
+                    seen["notes"] = out.notes
+                    (OUT / f"fail-{sched.seed}-{sched.index}-observed.json").write_text(
+                        json.dumps(seen, indent=1, default=str)
+                    )
                 record: dict[str, Any] = {
                     "seed": sched.seed,
                     "index": sched.index,

@@ -15,7 +15,7 @@ from typing import Any
 
 from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, op_id
 from tests.chaos.driver import DriverError
-from tests.chaos.schedule import BROWSER, CLIENTS, Schedule
+from tests.chaos.schedule import BROWSER, CLIENTS, TABS, TEAMS, Schedule
 from tests.chaos.stack import COLLS, Stack
 
 QUIESCE_S = 90.0
@@ -31,6 +31,7 @@ class Outcome:
     seconds: float
     notes: list[str] = dataclasses.field(default_factory=list)
     timing: tuple[float, float] = (0.0, 0.0)
+    observed: Observed | None = None
 
     @property
     def ok(self) -> bool:
@@ -49,8 +50,21 @@ FAULTS = {
     "kill_node",
     "pause_node",
     "ext_clear",
+    "refresh",
 }
-WRITES = {"put", "del", "append", "inc", "own", "ext_put", "ext_del", "ext_own", "ext_ttl"}
+WRITES = {
+    "put",
+    "del",
+    "append",
+    "inc",
+    "own",
+    "team",
+    "ext_put",
+    "ext_del",
+    "ext_own",
+    "ext_ttl",
+    "ext_team",
+}
 
 
 class Runner:
@@ -61,13 +75,20 @@ class Runner:
         assert stack.driver is not None
         self.driver = stack.driver
         self.hub_of = {c: hub for c, (_, hub) in CLIENTS.items()}
+        # the team claim of each database's token (tabs share their database's)
+        self.team_of: dict[str, str | None] = {c: TEAMS.get(c) for c in CLIENTS if c not in TABS}
         self.issued: list[dict[str, Any]] = []
         self.skipped = 0
         self.notes: list[str] = []
         self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
+        self.observed: Observed | None = None  # what the checker saw last
 
     def client(self, c: str) -> str:
         return f"{self.p}-{c}"
+
+    def token(self, c: str) -> str:
+        user, team = CLIENTS[c][0], self.team_of[TABS.get(c, c)]
+        return f"{user}@{team}" if team else user
 
     async def open(self, c: str) -> None:
         user, _ = CLIENTS[c]
@@ -77,7 +98,10 @@ class Runner:
             url=self.stack.proxies[self.hub_of[c]].url,
             user=user,
             colls=COLLS,
+            token=self.token(c),
             browser=c in BROWSER,
+            tabs=c in TABS.values(),
+            tab_of=self.client(TABS[c]) if c in TABS else None,
             timeout=90,
         )
 
@@ -104,6 +128,7 @@ class Runner:
             time.monotonic() - t0,
             self.notes,
             self.timing,
+            self.observed,
         )
 
     # ------------------------------------------------------------------ steps
@@ -137,6 +162,26 @@ class Runner:
                     field="hist",
                     value=step["v"],
                 )
+            elif k == "team":
+                doc = {
+                    "id": doc_key(self.p, step["id"]),
+                    "team": step["team"],
+                    "v": step["v"],
+                    "by": step["c"],
+                }
+                await self.driver.call("put", client=self.client(step["c"]), coll="team", doc=doc)
+            elif k == "ext_team":
+                try:
+                    fields = {"team": step["team"], "v": step["v"], "by": "ext"}
+                    await st.ext_put("team", doc_key(self.p, step["id"]), fields)
+                except Exception as exc:
+                    self.notes.append(f"external put failed: {exc!r}")
+            elif k == "refresh":
+                c = step["c"]
+                owner = TABS.get(c, c)
+                self.team_of[owner] = step["team"]
+                tab_of = self.client(owner) if owner != c else None
+                await self.driver.call("token", client=self.client(c), token=self.token(c), tab_of=tab_of)
             elif k == "inc":
                 doc = {
                     "id": doc_key(self.p, step["id"]),
@@ -237,6 +282,7 @@ class Runner:
         # agree (or the deadline passes and the checker reports the difference)
         while True:
             obs = await self.observe(flushed)
+            self.observed = obs
             if not check_clients(obs) or time.monotonic() > deadline:
                 self.notes.append(f"converged after {time.monotonic() - t_flush:.1f}s")
                 return check(obs)
@@ -254,6 +300,7 @@ class Runner:
                 for coll, held in dump["data"].items()
             }
             clients[c] = ClientView(
+                self.team_of[TABS.get(c, c)],
                 user,
                 docs,
                 list(dump.get("pending") or []),

@@ -35,7 +35,15 @@ CLIENTS: dict[str, tuple[str, int]] = {
     "c2": ("bob", 1),
     "c3": ("alice", 1),
     "c4": ("carol", 0),
+    "c5": ("alice", 0),
 }
+#: the team claim each client's token starts with (None: no team; `refresh` steps change it)
+TEAMS: dict[str, str | None] = {"c1": "red", "c2": "blue", "c3": "red", "c4": None, "c5": "red"}
+TEAM_NAMES = ("red", "blue")
+TEAMED = 3
+#: clients that are another tab of a client's database (one IndexedDB; the tab holding the Web Lock
+#: connects, the other writes through it; closing it hands the connection over)
+TABS = {"c5": "c1"}
 #: clients that live in a Chromium page (real IndexedDB, the browser's WebSocket); the others run in Node
 BROWSER = frozenset({"c4"})
 USERS = ("alice", "bob", "carol")
@@ -155,7 +163,7 @@ class _Gen:
     def _write(self) -> None:
         r = self.rng.random()
         c = self._client()
-        if r < 0.22:
+        if r < 0.20:
             self._emit(
                 {
                     "k": "put",
@@ -165,9 +173,9 @@ class _Gen:
                     "v": self._next_value(),
                 }
             )
-        elif r < 0.30:
+        elif r < 0.27:
             self._emit({"k": "del", "c": c, "coll": "lww", "id": f"h{self.rng.randrange(HOT_LWW)}"})
-        elif r < 0.45:
+        elif r < 0.40:
             self._emit(
                 {
                     "k": "append",
@@ -177,7 +185,7 @@ class _Gen:
                     "v": self._next_value(),
                 }
             )
-        elif r < 0.62:
+        elif r < 0.54:
             self.ops += 1
             self._emit(
                 {
@@ -188,7 +196,7 @@ class _Gen:
                     "op": self.ops,
                 }
             )
-        elif r < 0.74:
+        elif r < 0.63:
             self._emit(
                 {
                     "k": "own",
@@ -198,7 +206,7 @@ class _Gen:
                     "v": self._next_value(),
                 }
             )
-        elif r < 0.80:
+        elif r < 0.69:
             if self.open_tombs and self.rng.random() < 0.6:
                 tc, doc = self.open_tombs.pop(self.rng.randrange(len(self.open_tombs)))
                 self._emit({"k": "del", "c": tc, "coll": "lww", "id": doc})
@@ -207,7 +215,7 @@ class _Gen:
                 doc = f"t{self.tombs}"
                 self.open_tombs.append((c, doc))
                 self._emit({"k": "put", "c": c, "coll": "lww", "id": doc, "v": self._next_value()})
-        elif r < 0.90:
+        elif r < 0.79:
             if self.rng.random() < 0.15:
                 self.ttls += 1
                 ttl = {"k": "ext_ttl", "coll": "lww", "id": f"e{self.ttls}", "v": self._next_value()}
@@ -223,6 +231,8 @@ class _Gen:
                 )
             else:
                 self._emit({"k": "ext_del", "coll": "lww", "id": f"h{self.rng.randrange(HOT_LWW)}"})
+        elif r < 0.93:
+            self._team_step(c)
         else:
             self._emit(
                 {
@@ -233,6 +243,21 @@ class _Gen:
                     "v": self._next_value(),
                 }
             )
+
+    def _team_step(self, c: str) -> None:
+        """Documents of the ``team`` collection (row filter: the token's team claim)."""
+        r = self.rng.random()
+        doc = f"m{self.rng.randrange(TEAMED)}"
+        team = self.rng.choice(TEAM_NAMES)
+        if r < 0.45:
+            self._emit(
+                {"k": "team", "c": c, "coll": "team", "id": doc, "team": team, "v": self._next_value()}
+            )
+        elif r < 0.75:
+            self._emit({"k": "ext_team", "coll": "team", "id": doc, "team": team, "v": self._next_value()})
+        else:
+            tc = self.rng.choice(sorted(k for k in CLIENTS if k not in BROWSER))
+            self._emit({"k": "refresh", "c": tc, "team": team})
 
     def _fault(self) -> None:
         r = self.rng.random()

@@ -25,6 +25,7 @@ from tests.chaos.proxy import Proxy
 from tests.chaos.schedule import HUBS, NODES
 from tests.conftest import PortBlock, reserve_port_block, save_logs
 from tests.support.hubproc import ARTIFACTS, HubProcess
+from tests.support.ports import free_port
 
 COLLECTIONS: dict[str, dict[str, Any]] = {
     "lww": {"cache": "chaos_lww", "value_type": "ChaosLww", "policy": "lww"},
@@ -44,8 +45,19 @@ COLLECTIONS: dict[str, dict[str, Any]] = {
             "row_filter": "tests.support.acl:owner_only",
         },
     },
+    "team": {
+        "cache": "chaos_team",
+        "value_type": "ChaosTeam",
+        "access": {
+            "read": ["authenticated"],
+            "write": ["authenticated"],
+            "row_filter": "tests.support.acl:team_only",
+        },
+    },
 }
 COLLS = list(COLLECTIONS)
+# tokens are "<user>" or "<user>@<team>" (tests.support.hooks:chaos_identity)
+AUTH = {"mode": "hook", "hook": "tests.support.hooks:chaos_identity"}
 
 
 def _doc_type(coll: str, fields: list[tuple[str, Any]]) -> Any:
@@ -57,6 +69,8 @@ def _doc_type(coll: str, fields: list[tuple[str, Any]]) -> Any:
 
 LwwDoc = _doc_type("lww", [("v", LongObject), ("by", String)])
 OwnDoc = _doc_type("own", [("owner", String), ("v", LongObject), ("by", String)])
+TeamDoc = _doc_type("team", [("team", String), ("v", LongObject), ("by", String)])
+_EXT_TYPES = {"lww": LwwDoc, "own": OwnDoc, "team": TeamDoc}
 
 
 class Stack:
@@ -77,6 +91,7 @@ class Stack:
         self.down_nodes: set[int] = set()
         self.paused: set[int] = set()
         self.paused_nodes: set[int] = set()
+        self.http_port = 0
 
     # ------------------------------------------------------------------ life cycle
 
@@ -92,10 +107,20 @@ class Stack:
         )
         await asyncio.to_thread(self.cluster.start)
         addresses = list(self.cluster.addresses)
+        self.http_port = free_port()
         for i in range(HUBS):
             # the second hub's wall clock is off (versions and cursors must not depend on clocks)
             wrap = ["faketime", "-f", f"{self.skew_s:+d}s"] if i == 1 and self.skew_s else []
-            hub = HubProcess(f"{self.label}-{i}", addresses, COLLECTIONS, config_dir=self.tmp, wrap=wrap)
+            hub = HubProcess(
+                f"{self.label}-{i}",
+                addresses,
+                COLLECTIONS,
+                config_dir=self.tmp,
+                wrap=wrap,
+                auth=AUTH,
+                # the Chromium client's page is served by the driver on this port
+                hub={"dev_auth": False, "origins": [f"http://127.0.0.1:{self.http_port}"]},
+            )
             self.hubs.append(hub)
         # hubs start together, as in a rolling deploy (issue 9 §7)
         await asyncio.gather(*(h.start(timeout=120) for h in self.hubs))
@@ -107,7 +132,7 @@ class Stack:
         await self.aio.connect(addresses)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self._driver_log = open(ARTIFACTS / f"{self.label}-driver.log", "ab")
-        self.driver = Driver(self._driver_log)
+        self.driver = Driver(self._driver_log, env={"CHAOS_HTTP_PORT": str(self.http_port)})
         await self.driver.start()
 
     async def stop(self) -> None:
@@ -237,7 +262,7 @@ class Stack:
 
     async def ext_put(self, coll: str, doc_id: str, fields: dict[str, Any]) -> None:
         cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])
-        value = (LwwDoc if coll == "lww" else OwnDoc)(**fields)
+        value = _EXT_TYPES[coll](**fields)
         await asyncio.wait_for(cache.put(doc_id, value), 15)
 
     async def ext_ttl(self, coll: str, doc_id: str, fields: dict[str, Any], ms: int) -> None:

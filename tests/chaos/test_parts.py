@@ -68,7 +68,7 @@ def _healthy() -> Observed:
                     "detail": {"coll": "rts", "id": f"{p}.r0", "outcome": "conflict", "local": {"v": 4}},
                 }
             )
-        clients[c] = ClientView(user, docs, [], events, True)
+        clients[c] = ClientView(None, user, docs, [], events, True)
     return Observed(p, issued, ignite, clients)
 
 

@@ -29,3 +29,13 @@ def ledger(current: Doc | None, incoming: Doc | None, ctx: MergeContext) -> Doc 
     log.append(str(incoming.get("op", "")))
     base = int(current.get("n", 0)) if current is not None else 0
     return {"n": base + int(incoming.get("inc", 0)), "log": log}
+
+
+def chaos_identity(token: str) -> dict[str, Any] | None:
+    """Authentication hook of the chaos suite (``[auth] mode = "hook"``): ``<user>`` or
+    ``<user>@<team>``; the team is a claim a row filter reads (``tests.support.acl:team_only``), so a
+    token refresh can change what a user may read."""
+    if not token:
+        return None
+    user, _, team = token.partition("@")
+    return {"sub": user, "team": team} if team else {"sub": user}

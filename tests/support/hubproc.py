@@ -46,6 +46,7 @@ def render_toml(
     collections: Mapping[str, Mapping[str, Any]],
     hub: Mapping[str, Any] | None = None,
     ignite: Mapping[str, Any] | None = None,
+    auth: Mapping[str, Any] | None = None,
 ) -> str:
     """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` (addresses plus ``ignite``,
     e.g. credentials and TLS) and one table per collection."""
@@ -55,6 +56,8 @@ def render_toml(
     lines += [f"{k} = {_toml_value(v)}" for k, v in hub_table.items()]
     lines += ["", "[ignite]", f"addresses = {_toml_value([f'{h}:{p}' for h, p in addresses])}"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in (ignite or {}).items()]
+    if auth:
+        lines += ["", "[auth]"] + [f"{k} = {_toml_value(v)}" for k, v in auth.items()]
     for name, table in collections.items():
         lines += ["", f"[collections.{name}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, Mapping)]
@@ -78,12 +81,13 @@ class HubProcess:
         ignite: Mapping[str, Any] | None = None,
         config_dir: Path,
         wrap: Sequence[str] = (),
+        auth: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.wrap = list(wrap)  # a command prefix, e.g. faketime for a hub whose clock is off
         self.port = free_port()
         self.config_path = config_dir / f"hub-{name}.toml"
-        self.config_path.write_text(render_toml(addresses, collections, hub, ignite))
+        self.config_path.write_text(render_toml(addresses, collections, hub, ignite, auth))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / f"hub-{name}.log"
         self.log_path.write_text("")

@@ -103,7 +103,7 @@ export class BrowserHost {
       })
       await new Promise((resolve, reject) => {
         server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => resolve(undefined))
+        server.listen(Number(process.env.CHAOS_HTTP_PORT) || 0, '127.0.0.1', () => resolve(undefined))
       })
       this.server = server
     }

@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { SyncClient, Collection } from '../../src/index.js'
 import { BrowserHost, BrowserClient, HarnessError } from './browser.mjs'
+import { fakeLocks } from '../helpers/util.js'
 
 const DEBUG = !!process.env.CHAOS_DRIVER_DEBUG
 const started = Date.now()
@@ -128,6 +129,8 @@ class DeadSocket {
  * @property {boolean} offline
  * @property {Set<any>} sockets ws sockets of this client not closed yet
  * @property {any} WS the WebSocket class handed to the client
+ * @property {any} [locks] the Web Locks stand-in shared by the tabs of this database (`tabs`/`tab_of`)
+ * @property {string} [token] the credential the tabs of this database send (default: the user)
  */
 
 /** @type {Map<string, ClientState>} */
@@ -279,15 +282,23 @@ const clientCmds = {
       log(name, `open #${st.opens} in chromium (${Date.now() - t0} ms)`, url, 'as', user, st.offline ? '(offline)' : '')
       return { status: result.status, pending: result.pending }
     }
+    // `tab_of`: this client is another tab of that client's database (same IndexedDB, a Web Lock
+    // elects the tab holding the connection, BroadcastChannel carries changes and writes between
+    // tabs); `tabs`: the first tab of such a database
+    const db = typeof a.tab_of === 'string' && a.tab_of ? stateFor(a.tab_of) : st
+    const tabbed = db !== st || a.tabs === true
+    if (tabbed) db.locks ??= fakeLocks()
+    if (typeof a.token === 'string' && a.token) db.token = a.token
     const client = new SyncClient({
       url,
-      token: user,
+      // the tabs of a database share the token (`token` changes it and asks for an in-band refresh)
+      token: async () => db.token ?? user,
       user,
-      dbName: 'chaos-' + name,
-      indexedDB: st.idb,
+      dbName: 'chaos-' + db.name,
+      indexedDB: db.idb,
       WebSocket: st.WS,
-      locks: null,
-      BroadcastChannel: null,
+      locks: tabbed ? db.locks : null,
+      BroadcastChannel: tabbed ? globalThis.BroadcastChannel : null,
       document: null,
       events: st.events,
       backoffMin: 20,
@@ -332,6 +343,17 @@ const clientCmds = {
     const list = cur && Array.isArray(cur[field]) ? cur[field] : []
     await col.put({ ...a.doc, [field]: [...list, a.value] })
     return { length: list.length + 1 }
+  },
+
+  // The user's credential changes (e.g. new claims): every tab of the database sends it from now on;
+  // this tab asks for an in-band refresh at once (`refreshed`: the hub accepted it).
+  async token(a) {
+    const [st, client] = opened(a)
+    const token = str(a, 'token')
+    if (st.where !== 'node') fail('token: Node clients only')
+    const db = typeof a.tab_of === 'string' && a.tab_of ? stateFor(a.tab_of) : st
+    db.token = token
+    return { refreshed: await /** @type {SyncClient} */ (client).refreshToken() }
   },
 
   async del(a) {

@@ -169,3 +169,26 @@ test('refreshToken(): static token or no connection resolves false; an in-flight
   hub.refuseAuth = true
   assert.equal(await client.refreshToken(), false)
 })
+
+test('refreshToken() while a connection is being set up: that connection sends the new token once welcomed', async (t) => {
+  // found by the chaos suite: the connection went on with the token it had fetched before the
+  // call, and a user moved to another team kept reading the old team's documents until a reconnect
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  const tk = tokens(3600_000)
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  /** @type {Promise<boolean> | null} */
+  let asked = null
+  hub.onHello = () => {
+    if (!asked) asked = client.refreshToken() // hello sent, welcome not received yet
+  }
+  client.collection('todos')
+  await waitFor(() => client.status === 'live', { what: 'live' })
+  assert.equal(await asked, false, 'not connected yet when asked')
+  await waitFor(() => frames(hub, 'auth').length === 1, { what: 'auth after welcome' })
+  assert.equal(frames(hub, 'auth')[0].token, tk.issued[1], 'the token fetched after the call')
+  assert.equal(frames(hub, 'hello').length, 1, 'no reconnect')
+  await sleep(200)
+  assert.equal(frames(hub, 'auth').length, 1, 'once')
+})
