@@ -209,8 +209,10 @@ class Subscription:
             # A cursor holds what its reader was allowed to see: under other claims (a new token
             # on reconnect, another user in the same browser) a catch-up would keep documents no
             # longer readable and miss ones that became readable. As an ``auth`` refresh does:
-            # a snapshot.
-            if await store.reader_mark(coll, port.client_id) != mark:
+            # a snapshot. Also for a cursor from before the mark was recorded: the client may
+            # have lost the connection before it stored the cursor the recording went with.
+            recorded, since = parse_mark(await store.reader_mark(coll, port.client_id))
+            if recorded != mark or cursor is None or cursor[1] < since:
                 plan = SyncPlan("snapshot", 0, True, "auth")
             else:
                 mark = None  # recorded already
@@ -230,6 +232,11 @@ class Subscription:
         if mark is not None and resumable:
             await store.set_reader_mark(coll, port.client_id, mark)
             mark = None
+        elif mark is not None:
+            # Raise the watermark first: every cursor issued before this sync is then below the
+            # cursor it ends with, which is what the mark is recorded with (see above).
+            await store.advance(coll)
+            info = await store.info(coll)
         # Everything at or below the watermark read before the first page committed before it:
         # once paging ends, the client holds all of it (or newer), whatever the clocks.
         covered = info.closed
@@ -271,7 +278,7 @@ class Subscription:
             ver = max(ver, cursor[1])
         out: Cursor = (info.epoch, ver)
         if mark is not None:  # before the cursor leaves: whoever resumes from it is checked
-            await store.set_reader_mark(coll, port.client_id, mark)
+            await store.set_reader_mark(coll, port.client_id, f"{mark} {out[1]}")
         port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
         # The client holds ``out`` once that frame is written, and control frames are never dropped:
         # a resync before it is written (held frames overflowing right below) starts from it, not
@@ -286,6 +293,15 @@ class Subscription:
             if not port.push_live(coll, frame, c, received, events):
                 self.resync("slow")
                 return
+
+
+def parse_mark(value: str | None) -> tuple[str | None, int]:
+    """A recorded reader mark: the fingerprint, and the cursor version it was recorded with (cursors
+    below it were issued before: to another reader, or never stored by the client)."""
+    if value is None:
+        return None, 0
+    mark, _, since = value.partition(" ")
+    return mark, int(since) if since.isdigit() else 0
 
 
 class Fanout(Protocol):

@@ -211,3 +211,38 @@ async def test_reconnecting_with_other_claims_resyncs_what_the_user_may_read(
             bob.models[tasks] = {}
             synced = await bob.sub(tasks, synced["cursor"])
             assert synced["mode"] == "catchup" and not bob.resyncs, "same claims: a plain catch-up"
+
+
+async def test_a_claims_change_cut_short_still_resyncs_on_the_next_connection(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    """Bob comes back with a token for team blue; the hub resyncs him, records that his cursors are
+    now blue's, and sends the snapshot and its cursor, but the browser dies before storing it: it
+    still holds the cursor it had under red. Coming back with that cursor, he must get blue's
+    snapshot again, not a catch-up (found by the chaos suite: a document of his new team never
+    arrived)."""
+    tasks = fresh("tasks")
+    colls: dict[str, Any] = {tasks: {"access": {"row_filter": "tests.support.acl:team_only"}}}
+    async with hub_on_ignite(config(ignite_addresses, colls)) as run:
+        async with connected(run.url, token("admin", team="red")) as red:
+            assert (await red.put(tasks, "r0", {"team": "red"}))["s"] == "ok"
+        async with connected(run.url, token("admin", team="blue")) as blue:
+            assert (await blue.put(tasks, "b0", {"team": "blue"}))["s"] == "ok"
+        async with connected(run.url, token("bob", team="red"), "bobs-tablet") as bob:
+            await bob.sub(tasks)
+            assert set(bob.docs(tasks)) == {"r0"}
+            cursor, held = bob.cursors[tasks], dict(bob.models[tasks])
+        async with connected(run.url, token("bob", team="blue"), "bobs-tablet") as bob:
+            bob.models[tasks] = dict(held)
+            synced = await bob.sub(tasks, cursor)
+            assert synced["reset"] is True and set(bob.docs(tasks)) == {"b0"}
+            # ... and the browser dies before it stores ``synced["cursor"]``
+        async with connected(run.url, token("bob", team="blue"), "bobs-tablet") as bob:
+            bob.models[tasks] = dict(held)
+            synced = await bob.sub(tasks, cursor)
+            assert [r["reason"] for r in bob.resyncs] == ["auth"], "a catch-up from red's cursor"
+            assert synced["reset"] is True and set(bob.docs(tasks)) == {"b0"}
+        async with connected(run.url, token("bob", team="blue"), "bobs-tablet") as bob:
+            bob.models[tasks] = {}
+            later = await bob.sub(tasks, synced["cursor"])
+            assert later["mode"] == "catchup" and not bob.resyncs, "the cursor of blue's snapshot: a catch-up"
