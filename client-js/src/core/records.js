@@ -64,8 +64,11 @@ export function localWrite(rec, c, id, doc) {
 }
 
 /**
- * Apply a change from the hub. Ignored unless `ver` is above the held version. With pending
- * local writes the server state is recorded but the local view is kept.
+ * Apply a change from the hub. Ignored unless `ver` is above the held version, or equal to it while
+ * the hub had sent an absence at that version: under a row filter a document the user may not read
+ * arrives as a tombstone with the document's version, and once the user may read it (new claims)
+ * the resync brings it at that same version. With pending local writes the server state is
+ * recorded but the local view is kept.
  * @param {DocRecord | undefined} rec
  * @param {string} c
  * @param {string} id
@@ -74,7 +77,7 @@ export function localWrite(rec, c, id, doc) {
  * @returns {{rec: DocRecord, visible: boolean} | null} null when ignored; `visible` when the view changed
  */
 export function remoteChange(rec, c, id, ver, doc) {
-  if (rec && ver <= rec.ver) return null
+  if (rec && ver <= rec.ver && !(ver === rec.ver && doc !== null && (rec.pend > 0 ? rec.srv : rec.doc) === null)) return null
   if (rec && rec.pend > 0) return { rec: { ...rec, ver, srv: doc }, visible: false }
   return { rec: { c, id, doc, ver, pend: 0, srv: null }, visible: !!rec?.doc || !!doc }
 }

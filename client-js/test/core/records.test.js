@@ -106,3 +106,17 @@ test('sameDoc compares structurally', () => {
   assert.ok(sameDoc(null, null))
   assert.ok(sameDoc(new Uint8Array([1, 2]), new Uint8Array([1, 2])))
 })
+
+test('a document at the version of a held absence is applied (row filter: readable after new claims)', () => {
+  // found by the chaos suite: a document the user could not read came as a tombstone with its
+  // version; after a token refresh made it readable, the resync's page brought it at that same
+  // version and it was ignored for good
+  const hidden = remoteChange(undefined, 'tasks', 'm0', 7n, null)
+  assert.ok(hidden)
+  const shown = remoteChange(hidden.rec, 'tasks', 'm0', 7n, { id: 'm0', team: 'blue' })
+  assert.ok(shown && shown.visible)
+  assert.deepEqual(shown.rec.doc, { id: 'm0', team: 'blue' })
+  // a repeated absence, or the same document again, changes nothing
+  assert.equal(remoteChange(hidden.rec, 'tasks', 'm0', 7n, null), null)
+  assert.equal(remoteChange(shown.rec, 'tasks', 'm0', 7n, { id: 'm0', team: 'blue' }), null)
+})
