@@ -110,11 +110,7 @@ class _Link:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError):
             while True:
                 chunk = await src.read(65536)
-                if not chunk:
-                    # a half-close: pass it on, keep the other direction running
-                    with contextlib.suppress(OSError):
-                        if dst.can_write_eof():
-                            dst.write_eof()
+                if not chunk:  # the peer closed: the link is cut (run())
                     return
                 if proxy.delay_s > 0:
                     await asyncio.sleep(proxy.delay_s)
