@@ -9,7 +9,10 @@ Frames wait here until the connection's writer sends them. Three kinds:
 * **sync** frames (``page``): the sync runner waits for :meth:`has_room` before pushing, so a
   catch-up never outruns the reader.
 * **control** frames (``welcome``, ``ack``, ``pong``, ``resync``, ``synced``, ``error``): always
-  accepted up to a hard limit of twice the budget (a peer that floods requests without reading).
+  accepted while the *control* frames queued stay under twice the budget (a peer that floods
+  requests without reading). Only control bytes count: a queued page may be larger than the budget
+  (an empty queue takes any one frame, up to ``max_frame``), and the ``synced`` or ``ack`` behind it
+  must not be refused for that — the connection would be closed on every reconnect, for ever.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class OutQueue:
     budget: int
     entries: deque[Entry] = field(default_factory=deque)
     size: int = 0
+    control_size: int = 0  # bytes of the control frames in ``entries``
     delivered: dict[str, Cursor] = field(default_factory=dict)
     overflows: int = 0
 
@@ -60,8 +64,8 @@ class OutQueue:
         self._append(Entry(frame, "sync", coll))
 
     def push_control(self, frame: bytes, coll: str | None = None, cursor: Cursor | None = None) -> bool:
-        """Queue a control frame; False when even the hard limit (2 x budget) is exceeded."""
-        if self.size and self.size + len(frame) > 2 * self.budget:
+        """Queue a control frame; False when the control frames queued would exceed 2 x budget."""
+        if self.control_size and self.control_size + len(frame) > 2 * self.budget:
             return False
         self._append(Entry(frame, "control", coll, cursor))
         return True
@@ -70,7 +74,7 @@ class OutQueue:
         if not self.entries:
             return None
         entry = self.entries.popleft()
-        self.size -= len(entry.frame)
+        self._account(entry, -1)
         return entry
 
     def sent(self, entry: Entry) -> None:
@@ -86,7 +90,7 @@ class OutQueue:
         dropped = 0
         for e in self.entries:
             if e.coll == coll and e.kind in kinds:
-                self.size -= len(e.frame)
+                self._account(e, -1)
                 dropped += 1
             else:
                 keep.append(e)
@@ -100,4 +104,9 @@ class OutQueue:
 
     def _append(self, entry: Entry) -> None:
         self.entries.append(entry)
-        self.size += len(entry.frame)
+        self._account(entry, 1)
+
+    def _account(self, entry: Entry, sign: int) -> None:
+        self.size += sign * len(entry.frame)
+        if entry.kind == "control":
+            self.control_size += sign * len(entry.frame)

@@ -1,6 +1,6 @@
 """A TCP proxy in front of a hub, so the chaos suite can hurt the client ↔ hub connections the
 way networks do: cut every connection (optionally in the middle of a frame), hold bytes back for
-a while, and refuse new connections.
+a while, stop reading for one client (a slow consumer), and refuse new connections.
 
 Each direction is pumped by its own task; a cut closes both sockets without a WebSocket close
 frame (the peers see an abnormal closure, as after a lost route)."""
@@ -10,6 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
+import time
+
+# the proxy's receive buffer towards the hub: small and fixed (no autotuning), so a client the
+# proxy stops reading for backs up into the hub's send queue within a few hundred KiB
+UPSTREAM_RCVBUF = 32 * 1024
 
 
 class Proxy:
@@ -56,6 +62,15 @@ class Proxy:
         self._rng = random.Random(seed)
         self._cut_next = True
 
+    def hold(self, ports: set[int], seconds: float) -> int:
+        """Stop forwarding hub → client for the connections whose client side is one of ``ports``
+        for ``seconds`` (a client that does not read: a slow consumer); return how many."""
+        until = time.monotonic() + seconds
+        held = [link for link in self._links if link.peer_port in ports]
+        for link in held:
+            link.held_until = until
+        return len(held)
+
     def stall(self, seconds: float) -> None:
         """Hold every chunk back by ``seconds`` (0 to stop); order within a direction is kept."""
         self.delay_s = seconds
@@ -65,7 +80,15 @@ class Proxy:
             writer.transport.abort()
             return
         try:
-            up_r, up_w = await asyncio.open_connection(self.host, self.upstream_port)
+            up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            up.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UPSTREAM_RCVBUF)
+            up.setblocking(False)
+            try:
+                await asyncio.get_running_loop().sock_connect(up, (self.host, self.upstream_port))
+            except BaseException:
+                up.close()
+                raise
+            up_r, up_w = await asyncio.open_connection(sock=up)
         except OSError:
             writer.transport.abort()
             return
@@ -88,9 +111,12 @@ class _Link:
     ) -> None:
         self.proxy = proxy
         self.writers = (down_w, up_w)
+        peer = down_w.get_extra_info("peername")
+        self.peer_port = int(peer[1]) if peer else 0
+        self.held_until = 0.0
         self.pumps = [
             asyncio.ensure_future(self._pump(down_r, up_w)),
-            asyncio.ensure_future(self._pump(up_r, down_w)),
+            asyncio.ensure_future(self._pump(up_r, down_w, to_client=True)),
         ]
 
     async def run(self) -> None:
@@ -105,10 +131,16 @@ class _Link:
         for p in self.pumps:
             p.cancel()
 
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, to_client: bool = False
+    ) -> None:
         proxy = self.proxy
         with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError):
             while True:
+                if to_client:
+                    # held: read nothing more from the hub (one chunk at most waits here)
+                    while (wait := self.held_until - time.monotonic()) > 0:
+                        await asyncio.sleep(wait)
                 chunk = await src.read(65536)
                 if not chunk:  # the peer closed: the link is cut (run())
                     return

@@ -16,7 +16,7 @@ from typing import Any
 from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, op_id
 from tests.chaos.driver import DriverError
 from tests.chaos.schedule import BROWSER, CLIENTS, TABS, TEAMS, Schedule
-from tests.chaos.stack import COLLS, Stack
+from tests.chaos.stack import COLLS, SQL_TABLE, Stack
 
 QUIESCE_S = 90.0
 
@@ -51,6 +51,7 @@ FAULTS = {
     "pause_node",
     "ext_clear",
     "refresh",
+    "slow",
 }
 WRITES = {
     "put",
@@ -64,6 +65,11 @@ WRITES = {
     "ext_own",
     "ext_ttl",
     "ext_team",
+    "node_put",
+    "node_del",
+    "sql_merge",
+    "sql_update",
+    "sql_delete",
 }
 
 
@@ -203,6 +209,31 @@ class Runner:
                     await st.ext_ttl(step["coll"], doc_key(self.p, step["id"]), fields, step["ms"])
                 except Exception as exc:
                     self.notes.append(f"external put with expiry failed: {exc!r}")
+            elif k in ("node_put", "node_del"):
+                doc_id = doc_key(self.p, step["id"])
+                try:
+                    if k == "node_put":
+                        await st.node_write(step["coll"], "put", doc_id, {"v": step["v"], "by": "node"})
+                    else:
+                        await st.node_write(step["coll"], "del", doc_id)
+                except Exception as exc:  # a node down: the write may or may not land
+                    self.notes.append(f"Node.js writer failed: {exc!r}")
+            elif k in ("sql_merge", "sql_update", "sql_delete"):
+                doc_id = doc_key(self.p, step["id"])
+                if k == "sql_merge":
+                    query = f'MERGE INTO {SQL_TABLE} (id, "v", "by") VALUES (?, ?, \'sql\')'
+                    args: list[Any] = [doc_id, step["v"]]
+                elif k == "sql_update":
+                    query = f'UPDATE {SQL_TABLE} SET "v" = ?, "by" = \'sql-update\' WHERE id = ?'
+                    args = [step["v"], doc_id]
+                else:
+                    query, args = f"DELETE FROM {SQL_TABLE} WHERE id = ?", [doc_id]
+                try:
+                    await st.sql(query, args)
+                except Exception as exc:
+                    self.notes.append(f"SQL DML failed: {exc!r}")
+            elif k == "slow":
+                await self.slow(step)
             elif k == "ext_clear":
                 try:
                     await st.ext_clear(step["coll"])
@@ -255,6 +286,22 @@ class Runner:
             self.notes.append(str(exc))
             return
         self.issued.append(step)
+
+    async def slow(self, step: dict[str, Any]) -> None:
+        """A client stops reading for ``ms`` (the proxy holds its connections) while a burst of
+        large documents arrives: its hub's send queue for it overflows."""
+        c = step["c"]
+        family = [c] + [t for t, of in TABS.items() if of == c] + ([TABS[c]] if c in TABS else [])
+        ports: set[int] = set()
+        for name in family:
+            ports.update((await self.driver.call("ports", client=self.client(name)))["ports"])
+        held = sum(proxy.hold(ports, step["ms"] / 1000) for proxy in self.stack.proxies)
+        if not held:  # offline, or reconnecting: nothing to hold
+            self.notes.append(f"slow {c}: no open connection")
+        try:
+            await self.stack.burst(step["v"])
+        except Exception as exc:
+            self.notes.append(f"burst failed: {exc!r}")
 
     # ------------------------------------------------------------------ the end
 

@@ -18,6 +18,14 @@ Collections (all shared by the schedules of a run; each schedule writes document
   ``op`` id the hook appends to the stored ``log``: a lost or doubled write shows.
 * ``own`` (row filter: owner only): documents of the writing client's user; the external writer
   also moves documents between owners.
+* ``team`` (row filter: the token's team claim): documents moved between teams by clients and by
+  the external writer, while token refreshes move clients between teams.
+* ``sql``: an SQL table (created with ``CREATE TABLE`` before the hubs start), written by clients
+  and by SQL DML (``MERGE``, ``UPDATE``, ``DELETE``) of another application.
+
+External writers: pyignite (puts, removes, puts with an expiry, ``clear()``), the Node.js thin
+client (``apache-ignite-client``) and SQL DML. A ``slow`` step makes one client stop reading (the
+proxy holds its connection) while a burst of large documents arrives: a slow consumer.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ USERS = ("alice", "bob", "carol")
 HUBS = 2
 NODES = 2
 HOT_LWW = 3
+HOT_SQL = 3
+#: documents a ``slow`` step's burst writes (shared by every schedule, overwritten each time)
+BURST_DOCS = 48
+BURST_BYTES = 12_000
 HOT_RTS = 2
 COUNTERS = 2
 OWNED = 3
@@ -215,11 +227,21 @@ class _Gen:
                 doc = f"t{self.tombs}"
                 self.open_tombs.append((c, doc))
                 self._emit({"k": "put", "c": c, "coll": "lww", "id": doc, "v": self._next_value()})
+        elif r < 0.74:
+            self._sql_step(c)
         elif r < 0.79:
             if self.rng.random() < 0.15:
                 self.ttls += 1
                 ttl = {"k": "ext_ttl", "coll": "lww", "id": f"e{self.ttls}", "v": self._next_value()}
                 self._emit(ttl | {"ms": self.rng.randrange(300, 2000)})
+            elif self.rng.random() < 0.25:
+                coll, doc = self.rng.choice((("lww", "h"), ("sql", "q")))
+                n = HOT_LWW if coll == "lww" else HOT_SQL
+                doc_id = f"{doc}{self.rng.randrange(n)}"
+                if self.rng.random() < 0.75:
+                    self._emit({"k": "node_put", "coll": coll, "id": doc_id, "v": self._next_value()})
+                else:
+                    self._emit({"k": "node_del", "coll": coll, "id": doc_id})
             elif self.rng.random() < 0.75:
                 self._emit(
                     {
@@ -243,6 +265,21 @@ class _Gen:
                     "v": self._next_value(),
                 }
             )
+
+    def _sql_step(self, c: str) -> None:
+        """Documents of the ``sql`` collection: written by clients and by SQL DML."""
+        r = self.rng.random()
+        doc = f"q{self.rng.randrange(HOT_SQL)}"
+        if r < 0.35:
+            self._emit({"k": "put", "c": c, "coll": "sql", "id": doc, "v": self._next_value()})
+        elif r < 0.45:
+            self._emit({"k": "del", "c": c, "coll": "sql", "id": doc})
+        elif r < 0.70:
+            self._emit({"k": "sql_merge", "coll": "sql", "id": doc, "v": self._next_value()})
+        elif r < 0.85:
+            self._emit({"k": "sql_update", "coll": "sql", "id": doc, "v": self._next_value()})
+        else:
+            self._emit({"k": "sql_delete", "coll": "sql", "id": doc})
 
     def _team_step(self, c: str) -> None:
         """Documents of the ``team`` collection (row filter: the token's team claim)."""
@@ -282,8 +319,11 @@ class _Gen:
             self._emit({"k": "tear", "hub": hub, "seed": self.rng.randrange(1 << 30)})
         elif r < 0.88:
             self._emit({"k": "stall", "hub": hub, "ms": self.rng.randrange(50, 1500)})
-        elif r < 0.96:
+        elif r < 0.93:
             self._emit({"k": "pause_hub", "hub": hub, "ms": self.rng.randrange(100, 1500)})
+        elif r < 0.97:
+            c = self.rng.choice(sorted(k for k in CLIENTS if k not in BROWSER))
+            self._emit({"k": "slow", "c": c, "ms": self.rng.randrange(1000, 6000), "v": self._next_value()})
         else:
             self._emit(
                 {"k": "pause_node", "node": self.rng.randrange(NODES), "ms": self.rng.randrange(200, 2000)}

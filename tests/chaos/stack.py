@@ -2,12 +2,14 @@
 
 Two Ignite nodes (caches with ``backups = 1``), two hub processes on that cluster, a TCP proxy in
 front of each hub (clients connect through it), the Node process hosting the JavaScript clients,
-and a pyignite client that plays "another application" writing to the data caches directly."""
+and the "other applications" writing to the data caches directly: pyignite (puts, removes,
+expiry, ``clear()``, SQL DML) and a Node.js thin client (``apache-ignite-client``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -22,7 +24,7 @@ from pyignite.datatypes import ExpiryPolicy, LongObject, String  # type: ignore[
 from hub.dev.cluster import LocalCluster
 from tests.chaos.driver import Driver
 from tests.chaos.proxy import Proxy
-from tests.chaos.schedule import HUBS, NODES
+from tests.chaos.schedule import BURST_BYTES, BURST_DOCS, HUBS, NODES
 from tests.conftest import PortBlock, reserve_port_block, save_logs
 from tests.support.hubproc import ARTIFACTS, HubProcess
 from tests.support.ports import free_port
@@ -54,8 +56,18 @@ COLLECTIONS: dict[str, dict[str, Any]] = {
             "row_filter": "tests.support.acl:team_only",
         },
     },
+    # an SQL table another application also writes with DML (created before the hubs start)
+    "sql": {"cache": "chaos_sql", "value_type": "ChaosSql"},
 }
+SQL_TABLE = "CHAOS_SQL"
+SQL_DDL = (
+    f'CREATE TABLE IF NOT EXISTS {SQL_TABLE} (id VARCHAR PRIMARY KEY, "v" BIGINT, "by" VARCHAR) '
+    'WITH "cache_name=chaos_sql,value_type=ChaosSql,backups=1,atomicity=transactional"'
+)
 COLLS = list(COLLECTIONS)
+#: a small send queue, so a client that stops reading overflows it with one burst (a slow consumer)
+QUEUE_BYTES = 256 * 1024
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 # tokens are "<user>" or "<user>@<team>" (tests.support.hooks:chaos_identity)
 AUTH = {"mode": "hook", "hook": "tests.support.hooks:chaos_identity"}
 
@@ -73,6 +85,53 @@ TeamDoc = _doc_type("team", [("team", String), ("v", LongObject), ("by", String)
 _EXT_TYPES = {"lww": LwwDoc, "own": OwnDoc, "team": TeamDoc}
 
 
+class NodeWriter:
+    """``tests/node/chaoswrite.mjs``: a Node.js thin client writing documents, one request at a time."""
+
+    def __init__(self, addresses: list[tuple[str, int]], log: IO[bytes]) -> None:
+        self.addresses = addresses
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.n = 0
+
+    async def start(self) -> None:
+        endpoints = ",".join(f"{h}:{p}" for h, p in self.addresses)
+        self.proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(NODE_DIR / "chaoswrite.mjs"),
+            endpoints,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self.log,
+        )
+
+    async def call(self, **req: Any) -> None:
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        self.n += 1
+        proc.stdin.write((json.dumps({"n": self.n} | req) + "\n").encode())
+        await proc.stdin.drain()
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        if not line:
+            raise RuntimeError("the Node writer exited")
+        answer = json.loads(line)
+        if answer.get("n") != self.n:
+            raise RuntimeError(f"the Node writer answered {answer} to request {self.n}")
+        if "error" in answer:
+            raise RuntimeError(f"Node writer: {answer['error']}")
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(Exception):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            await asyncio.wait_for(self.proc.wait(), 10)
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
 class Stack:
     def __init__(self, tmp: Path, label: str = "chaos", skew_s: int = -40) -> None:
         self.tmp = tmp
@@ -84,6 +143,7 @@ class Stack:
         self.proxies: list[Proxy] = []
         self.aio: Any = None
         self.driver: Driver | None = None
+        self.node_writer: NodeWriter | None = None
         self._driver_log: IO[bytes] | None = None
         # background restarts (hub or node) started by a fault; awaited before the check
         self.pending: set[asyncio.Task[None]] = set()
@@ -107,6 +167,9 @@ class Stack:
         )
         await asyncio.to_thread(self.cluster.start)
         addresses = list(self.cluster.addresses)
+        self.aio = AioClient()
+        await self.aio.connect(addresses)
+        await self.sql(SQL_DDL)
         self.http_port = free_port()
         for i in range(HUBS):
             # the second hub's wall clock is off (versions and cursors must not depend on clocks)
@@ -119,7 +182,11 @@ class Stack:
                 wrap=wrap,
                 auth=AUTH,
                 # the Chromium client's page is served by the driver on this port
-                hub={"dev_auth": False, "origins": [f"http://127.0.0.1:{self.http_port}"]},
+                hub={
+                    "dev_auth": False,
+                    "origins": [f"http://127.0.0.1:{self.http_port}"],
+                    "queue_bytes": QUEUE_BYTES,
+                },
             )
             self.hubs.append(hub)
         # hubs start together, as in a rolling deploy (issue 9 §7)
@@ -128,12 +195,12 @@ class Stack:
             proxy = Proxy(hub.port)
             await proxy.start()
             self.proxies.append(proxy)
-        self.aio = AioClient()
-        await self.aio.connect(addresses)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self._driver_log = open(ARTIFACTS / f"{self.label}-driver.log", "ab")
         self.driver = Driver(self._driver_log, env={"CHAOS_HTTP_PORT": str(self.http_port)})
         await self.driver.start()
+        self.node_writer = NodeWriter(addresses, self._driver_log)
+        await self.node_writer.start()
 
     async def stop(self) -> None:
         for task in list(self.pending):
@@ -142,6 +209,8 @@ class Stack:
             await asyncio.gather(*self.pending, return_exceptions=True)
         if self.driver is not None:
             await self.driver.stop()
+        if self.node_writer is not None:
+            await self.node_writer.stop()
         for proxy in self.proxies:
             await proxy.close()
         for i, hub in enumerate(self.hubs):
@@ -276,6 +345,35 @@ class Stack:
         """``IgniteCache.clear()``: every entry goes, and no continuous query hears of it."""
         cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])
         await asyncio.wait_for(cache.clear(), 30)
+
+    async def burst(self, v: int) -> None:
+        """Large documents (``BURST_DOCS`` of ``BURST_BYTES``) written at once into ``lww``: what a
+        slow consumer's queue overflows on. The same ids each time, so the collection stays small."""
+        cache = await self.aio.get_cache(COLLECTIONS["lww"]["cache"])
+        pad = "x" * BURST_BYTES
+        docs = {f"burst.b{i}": LwwDoc(v=v, by=f"burst {v} {pad}") for i in range(BURST_DOCS)}
+        await asyncio.wait_for(cache.put_all(docs), 30)
+
+    async def sql(self, query: str, args: list[Any] | None = None) -> list[list[Any]]:
+        """SQL (DDL or DML) from another application."""
+
+        async def run() -> list[list[Any]]:
+            rows = []
+            cur = await self.aio.sql(query, query_args=args or [])
+            async with cur:
+                async for row in cur:
+                    rows.append(row)
+            return rows
+
+        return await asyncio.wait_for(run(), 30)
+
+    async def node_write(self, coll: str, op: str, doc_id: str, fields: dict[str, Any] | None = None) -> None:
+        """A put or remove through the Node.js thin client."""
+        assert self.node_writer is not None
+        spec = COLLECTIONS[coll]
+        await self.node_writer.call(
+            op=op, cache=spec["cache"], type=spec["value_type"], key=doc_id, **(fields or {})
+        )
 
     async def ext_del(self, coll: str, doc_id: str) -> None:
         cache = await self.aio.get_cache(COLLECTIONS[coll]["cache"])

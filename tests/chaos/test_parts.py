@@ -21,6 +21,11 @@ def test_generation_is_reproducible_and_varied() -> None:
     assert any(s["k"] in ("kill_hub", "term_hub", "pause_hub") for steps in a for s in steps)
     long = [generate(3, i, LONG) for i in range(60)]
     assert any(s["k"] == "kill_node" for sc in long for s in sc.steps)
+    # every writer and nemesis shows up in a quick run of 50 schedules
+    quick = {s["k"] for i in range(50) for s in generate(1, i, QUICK).steps}
+    writers = {"node_put", "node_del", "sql_merge", "sql_update", "sql_delete", "ext_ttl", "ext_team"}
+    assert writers | {"slow", "stall", "tear", "refresh"} <= quick
+    assert any(s["k"] == "put" and s["coll"] == "sql" for i in range(50) for s in generate(1, i, QUICK).steps)
     sched = generate(3, 0, QUICK)
     assert Schedule.from_json(sched.to_json()).steps == sched.steps
 

@@ -30,6 +30,23 @@ def test_control_frames_have_a_hard_limit() -> None:
     assert not q.push_control(b"x" * 1)
 
 
+def test_a_page_larger_than_the_budget_never_refuses_the_control_frames_behind_it() -> None:
+    # found by the chaos suite (queue_bytes 256 KiB, a 576 KB page of large documents): the
+    # `synced` behind the page was refused, the connection closed 4529, and so on every reconnect
+    q = OutQueue(budget=256 * 1024)
+    assert q.has_room(600_000)
+    q.push_sync(b"p" * 600_000, "a")
+    assert q.push_control(b"synced", "a", ("e", 9))
+    assert q.push_control(b"ack" * 100)
+    # a peer that floods requests without reading is still cut off by the control bytes alone
+    while q.push_control(b"x" * 4096):
+        pass
+    assert 2 * q.budget - 4096 < q.control_size <= 2 * q.budget
+    while (e := q.pop()) is not None:
+        q.sent(e)
+    assert q.size == 0 and q.control_size == 0
+
+
 def test_delivered_cursor_follows_sent_frames() -> None:
     q = OutQueue(budget=1000)
     q.push_control(b"s", "a", ("e", 5))
@@ -57,3 +74,4 @@ def test_drop_and_forget() -> None:
     q.delivered["a"] = ("e", 1)
     q.forget("a")
     assert [e.coll for e in q.entries] == ["b"] and "a" not in q.delivered and q.size == 1
+    assert q.control_size == 0

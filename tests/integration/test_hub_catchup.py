@@ -235,3 +235,30 @@ async def test_a_client_slower_than_the_snapshot_still_reaches_synced(
     # once synced, a client this slow may fall behind the live stream again: it then catches up
     # from its cursor, never re-reads the collection
     assert [s["mode"] for s in slow.synced[coll][1:]] == ["catchup"] * (len(slow.synced[coll]) - 1)
+
+
+async def test_a_page_larger_than_the_send_queue_still_reaches_synced(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any
+) -> None:
+    """A send queue smaller than one page (``queue_bytes`` 64 KiB, pages up to ``max_frame``
+    1 MiB): the queue takes the page alone, and the ``synced`` and acks behind it must still be
+    queued. Found by the chaos suite: they were refused as a flood, the hub closed the connection
+    with 4529, and the client met the same page on every reconnect — it never synced."""
+    coll = fresh("bigpage")
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, queue_bytes=64 * 1024)
+    writer = HubClient(hub.url, fresh("w"))
+    clients.append(writer)
+    await writer.connect()
+    pad = "x" * 12_000
+    res = await writer.mut([writer.put_op(coll, f"d{j:03d}", {"pad": pad}) for j in range(40)])
+    assert all(r["s"] == "ok" for r in res)
+
+    reader = HubClient(hub.url, fresh("r"))
+    clients.append(reader)
+    await reader.connect()
+    await reader.sub(coll, wait=False)
+    await reader.wait(lambda: bool(reader.synced.get(coll)) or reader.close_code is not None, 60)
+    assert reader.close_code is None, f"closed with {reader.close_code}"
+    assert set(reader.docs(coll)) == {f"d{j:03d}" for j in range(40)}
+    # and the connection stays usable: a write is acknowledged
+    assert (await reader.put(coll, "after", {"v": 1}))["s"] == "ok"

@@ -365,6 +365,19 @@ const clientCmds = {
     return {}
   },
 
+  // The local TCP ports of this client's open sockets (Node clients): the chaos proxy finds the
+  // client's connections by them (to stop reading for it: a slow consumer).
+  async ports(a) {
+    const st = known(a)
+    if (st.where === 'browser') fail('ports: Node clients only')
+    const ports = []
+    for (const ws of st.sockets) {
+      const p = /** @type {any} */ (ws)._socket?.localPort
+      if (typeof p === 'number') ports.push(p)
+    }
+    return { ports }
+  },
+
   async offline(a) {
     // allowed before the first open too (a client that starts without network)
     const st = stateFor(str(a, 'client'))
