@@ -7,7 +7,8 @@
 
 A failing schedule is written to ``test-artifacts/chaos/fail-<seed>-<index>.json`` and printed with
 its replay command. The summary (schedules, faults by kind, writes checked, violations) is printed
-at the end and written to ``test-artifacts/chaos/summary-<seed>.json``."""
+at the end and written to ``test-artifacts/chaos/summary-<seed>.json`` (``summary-<seed>-from<start>.json``
+for a chunk of a long run: ``--start 200 --schedules 100`` runs schedules 200 to 299 of the seed)."""
 
 from __future__ import annotations
 
@@ -158,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     tally = asyncio.run(run_many(schedules, profile=args.profile, shrink_budget=args.shrink))
     summary = tally.summary()
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"summary-{seed}.json").write_text(json.dumps(summary, indent=2))
+    # a long profile may be run in chunks (--start): one summary per chunk
+    name = f"summary-{seed}" + (f"-from{args.start}" if args.start and args.index is None else "")
+    summary["profile"] = args.profile
+    summary["indices"] = [s.index for s in schedules][:1] + [s.index for s in schedules][-1:]
+    (OUT / f"{name}.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "failures"}), flush=True)
     return 1 if tally.failed else 0
 
