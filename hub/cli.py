@@ -139,9 +139,10 @@ def _add_ignite(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 # --------------------------------------------------------------------------- serve / dev
 
 
-def _run_hub(config: Any, *, writer: Any = None) -> None:
+def _run_hub(config: Any, *, writer: Any = None, sock: Any = None) -> None:
     """Run the hub with uvicorn until Ctrl-C or SIGTERM (graceful: see ``hub.app.HubServer``);
-    ``writer``: an optional coroutine run alongside."""
+    ``writer``: an optional coroutine run alongside; ``sock``: a listening socket to serve on
+    (a worker of several, ``hub.supervisor``) instead of binding ``host:port``."""
     import asyncio
     import contextlib
 
@@ -159,7 +160,7 @@ def _run_hub(config: Any, *, writer: Any = None) -> None:
     async def run() -> None:
         task = asyncio.create_task(writer) if writer is not None else None
         try:
-            await server.serve()
+            await server.serve(sockets=[sock] if sock is not None else None)
         finally:
             if task is not None:
                 task.cancel()
@@ -189,8 +190,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 3
-    _run_hub(config)
-    return 0
+    from hub.supervisor import worker_count
+
+    n = worker_count(config.hub.workers)
+    if n == 1:
+        _run_hub(config)
+        return 0
+    return _supervise(config, n)
+
+
+def _supervise(config: Any, n: int) -> int:
+    """``n`` hub processes on one port (``hub.supervisor``)."""
+    from hub.logs import setup_logging
+    from hub.supervisor import Supervisor, listen_socket
+
+    host, port = config.hub.host, config.hub.port
+    try:  # fail now, once, if the port is taken (closed before the workers bind their own)
+        listen_socket(host, port).close()
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 3
+    setup_logging(config.hub.log_level.upper(), json_lines=config.hub.log_json)
+
+    def work(index: int) -> int:
+        _run_hub(config, sock=listen_socket(host, port))
+        return 0
+
+    return Supervisor(n, work).run()
 
 
 def _probe_ignite(config: Any) -> str | None:

@@ -27,6 +27,7 @@ Address = tuple[str, int]
 class HubSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 0  # hub processes sharing the port (SO_REUSEPORT); 0 = one per core
     ping_ms: int = 15_000
     max_frame: int = 1 << 20
     max_batch: int = 500
@@ -103,6 +104,7 @@ class Config:
 _HUB_TYPES: dict[str, Any] = {
     "host": str,
     "port": int,
+    "workers": int,
     "ping_ms": int,
     "max_frame": int,
     "max_batch": int,
@@ -164,6 +166,7 @@ _POSITIVE = (
     "shutdown_deadline_ms",
 )
 _NON_NEGATIVE = (
+    "workers",
     "mut_burst",
     "max_conns_per_subject",
     "connect_rate",

@@ -3,6 +3,7 @@ limits and access rules in the TOML file."""
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def serve(tmp_path: Path, text: str, timeout: float = 30) -> subprocess.Complete
         ("[hub]\nprot = 1\n", "unknown key 'prot'"),
         ('[hub]\nport = "80"\n', "'port' must be int, not str"),
         ("[hub]\nmsg_rate = true\n", "'msg_rate' must be int or float"),
+        ("[hub]\nworkers = -1\n", "workers must be >= 0"),
         ("[ignite]\nuse_ssl = 1\n", "'use_ssl' must be bool"),
         ('[ignite]\nssl_ca_certfile = "/nonexistent/ca.pem"\n', "ssl_ca_certfile: file"),
         ('[collections.t.access]\nread = ["rol:admin"]\n', "access rule 'rol:admin'"),
@@ -118,3 +120,10 @@ def test_access_rules_compile_into_the_hub_policy() -> None:
     reader = Identity("alice", {"roles": ["reader"]})
     assert hub.policy.can_read(reader, "notes") and not hub.policy.can_read(Identity("bob"), "notes")
     assert hub.policy.can_write(Identity("bob"), "open")
+
+
+def test_workers_default_to_one_per_core() -> None:
+    from hub.supervisor import worker_count
+
+    assert worker_count(3) == 3
+    assert worker_count(0) == len(os.sched_getaffinity(0))

@@ -70,6 +70,7 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
         'host = "127.0.0.1"',
         f"port = {port}",
         "dev_auth = true",
+        "workers = 1",
         f'static_dir = "{CLIENT_JS}"',
         "",
         "[ignite]",

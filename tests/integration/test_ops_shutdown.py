@@ -31,6 +31,7 @@ def toml(addresses: list[tuple[str, int]], coll: str) -> str:
     return f"""
 [hub]
 host = "127.0.0.1"
+workers = 1
 max_batch = {BATCH}
 shutdown_deadline_ms = {DEADLINE_MS}
 log_level = "INFO"

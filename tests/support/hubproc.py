@@ -50,7 +50,8 @@ def render_toml(
 ) -> str:
     """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` (addresses plus ``ignite``,
     e.g. credentials and TLS) and one table per collection."""
-    hub_table: dict[str, Any] = {"host": "127.0.0.1", "dev_auth": True}
+    # one process per hub unless a test asks for workers (hub.supervisor)
+    hub_table: dict[str, Any] = {"host": "127.0.0.1", "dev_auth": True, "workers": 1}
     hub_table.update(hub or {})
     lines = ["[hub]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in hub_table.items()]
