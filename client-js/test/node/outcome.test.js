@@ -6,7 +6,6 @@ import WebSocket from 'ws'
 import { startFakeHub } from '../helpers/fake-hub.js'
 import { makeClient, waitFor, record, IDBFactory, fakeLocks } from '../helpers/util.js'
 import { SyncClient } from '../../src/index.js'
-import { syncError, verdict } from '../../src/core/errors.js'
 
 const muts = (hub) => hub.received.filter((m) => m.t === 'mut').flatMap((m) => m.batch)
 const SHAPE = ['kind', 'code', 'message', 'retry', 'fatal']
@@ -20,24 +19,6 @@ function assertShape(e) {
   assert.equal(typeof e.retry, 'boolean')
   assert.equal(typeof e.fatal, 'boolean')
 }
-
-test('verdict: ok and dup are applied; error carries code and message; other statuses the server doc', () => {
-  const e = { seq: 3, c: 'todos', id: 'a', op: 'put', doc: { id: 'a' }, ts: 1n, base: 0n, dep: false }
-  assert.deepEqual(verdict(e, { seq: 3, s: 'ok', ver: 7n, doc: undefined }), { seq: 3, coll: 'todos', id: 'a', status: 'applied', ver: 7n })
-  assert.deepEqual(verdict(e, { seq: 3, s: 'dup', ver: 9n, doc: { id: 'a', x: 1 } }), {
-    seq: 3, coll: 'todos', id: 'a', status: 'applied', ver: 9n, serverDoc: { id: 'a', x: 1 },
-  })
-  assert.deepEqual(verdict(e, { seq: 3, s: 'rejected', ver: 9n, doc: null }), { seq: 3, coll: 'todos', id: 'a', status: 'rejected', ver: 9n, serverDoc: null })
-  assert.deepEqual(verdict(e, { seq: 3, s: 'error', ver: 0n, doc: undefined, code: 4413, msg: 'too big' }), {
-    seq: 3, coll: 'todos', id: 'a', status: 'error', ver: 0n, code: 4413, message: 'too big',
-  })
-})
-
-test('syncError: one shape; an exception becomes message and cause', () => {
-  const boom = new RangeError('boom')
-  assert.deepEqual(syncError('store', 0, boom, true), { kind: 'store', code: 0, message: 'boom', retry: true, fatal: false, cause: boom })
-  assert.deepEqual(syncError('closed', 4003, 'forbidden', false, { fatal: true }), { kind: 'closed', code: 4003, message: 'forbidden', retry: false, fatal: true })
-})
 
 test('put and delete resolve with a handle once stored locally; its result is the verdict (applied)', async (t) => {
   const hub = await startFakeHub()
