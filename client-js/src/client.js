@@ -5,67 +5,77 @@
  */
 import { openStore } from './store.js'
 import { Collection } from './collection.js'
-import { Syncer, isQuota } from './sync.js'
+import { Syncer } from './sync.js'
+import { syncError, storeError } from './core/errors.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
 import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
 
-/** @typedef {import('./core/records.js').Doc} Doc */
-/** @typedef {import('./core/state.js').Status} Status */
+/** @typedef {import('./types.js').Doc} Doc */
+/** @typedef {import('./types.js').Status} Status */
+/** @typedef {import('./types.js').Change} Change */
+/** @typedef {import('./types.js').SyncClientOptions} SyncClientOptions */
+/** @typedef {import('./types.js').SyncEventMap} SyncEventMap */
+/** @typedef {import('./types.js').WriteResult} WriteResult */
+/** @typedef {import('./types.js').WriteHandle} WriteHandle */
+/** @typedef {import('./types.js').PendingWrite} PendingWrite */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
 /** @typedef {import('./store.js').Store} Store */
-/** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
+/** @typedef {Required<Omit<SyncClientOptions, 'env'>> & Required<import('./types.js').Env>} Options the options with the platform (`env`) folded in */
 /**
- * @typedef {object} Change what `subscribe` callbacks receive
- * @property {'put' | 'delete'} type
- * @property {string} id
- * @property {Doc | null} doc
- * @property {'local' | 'remote'} origin `local`: written by this client object; `remote`: by the hub or another tab
- * @property {true} [oversize] `doc` is the hub's placeholder `{id, $oversize: {reason, limit, size}}` for a stored document beyond the limits
- */
-/**
- * @typedef {object} Timers
- * @property {(fn: () => void, ms: number) => ReturnType<typeof setTimeout>} setTimeout
- * @property {(id: ReturnType<typeof setTimeout> | undefined) => void} clearTimeout
- */
-/**
- * @typedef {object} SyncClientOptions
- * @property {string} url WebSocket URL of the hub's `/sync` endpoint
- * @property {string} [dbName] IndexedDB database name (default `synchub`)
- * @property {string | null} [user] who is signed in (the subject of the hub's tokens). Each user
- *   gets a database of its own, `<dbName>:<user>` (documents, cursors, outbox, tab lock), and the
- *   client stops (error `user-mismatch`) rather than sync it when the hub authenticates someone
- *   else. Without it every user of the browser shares one database and one outbox.
- * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
- * @property {typeof WebSocket} [WebSocket] default: `globalThis.WebSocket`
- * @property {IDBFactory} [indexedDB] default: `globalThis.indexedDB`
- * @property {import('./tabs.js').LockManagerLike | null} [locks] Web Locks; default `navigator.locks`; `null` = every tab connects
- * @property {(typeof BroadcastChannel) | null} [BroadcastChannel] default: the global; `null` = no cross-tab fan-out
- * @property {EventTarget | null} [events] source of `online`/`offline`; default the global scope
- * @property {{visibilityState: string, addEventListener: EventTarget['addEventListener'], removeEventListener: EventTarget['removeEventListener']} | null} [document] source of `visibilitychange`
- * @property {string | null} [app] sent in `hello`
- * @property {() => number} [now] wall clock in ms
- * @property {() => number} [random] uniform in [0, 1)
- * @property {Timers} [timers]
- * @property {number} [backoffMin] ms (default 500)
- * @property {number} [backoffMax] ms (default 20000)
- * @property {number} [connectTimeout] ms until `welcome` (default 15000)
- * @property {number} [maxInFlight] mutation batches awaiting an ack (default 4)
- * @property {import('./core/limits.js').DocLimits} [docLimits] what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
- * @property {import('./transport-ws.js').Limits} [limits] msgpack decoder limits for hub frames
+ * @template {keyof SyncEventMap} K
+ * @typedef {((ev: CustomEvent<SyncEventMap[K]>) => void) | EventListenerObject | null} Listener
  */
 
 const g = /** @type {any} */ (globalThis)
 
-/** Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in `detail`). */
+/**
+ * Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in
+ * `detail`; `SyncEventMap` types each).
+ */
 export class SyncClient extends EventTarget {
+  /** @internal @type {Options} */
+  o
+  /** @type {Status} */
+  status = 'offline'
+  /** Holds the connection for this database (false in follower tabs). */
+  leader = false
+  /** @internal @type {Map<string, Collection<any>>} */
+  colls = new Map()
+  /** @internal @type {Map<string, Set<(changes: Change[]) => void>>} */
+  subs = new Map()
+  /** @internal @type {{c: string, id: string, doc: Doc | null, seq?: number, res: (h: WriteHandle) => void, rej: (e: unknown) => void}[]} writes waiting for their transaction */
+  wq = []
+  /** @internal */
+  writing = false
+  /** @internal @type {Map<number, {res: (r: WriteResult) => void, rej: (e: unknown) => void}>} by `seq`: the handles of writes of this client object awaiting the hub's verdict */
+  wr = new Map()
+  /** @internal @type {Syncer | null} */
+  syncer = null
+  /** @internal @type {Error | null} set when the client can no longer work (closed, database taken away) */
+  dead = null
+  /** @internal */
+  ts = 0n
+  /** @internal @type {Set<{res: () => void, rej: (e: unknown) => void}>} */
+  waiters = new Set()
+  /** @internal @type {Tabs} */
+  tabs
+  /** @internal @type {Promise<{store: Store, clientId: string}>} */
+  ready
+  /** @internal */
+  onOnline = () => this.syncer?.kick()
+  /** @internal */
+  onOffline = () => this.syncer?.drop()
+  /** @internal */
+  onVisible = () => this.o.document?.visibilityState === 'visible' && this.syncer?.kick()
+
   /** @param {SyncClientOptions} options */
   constructor(options) {
     super()
     if (!options || typeof options.url !== 'string') throw new TypeError('SyncClient: url required')
-    /** @type {Required<SyncClientOptions>} */
-    this.o = {
+    // `env` groups the platform; its members are also taken from the top level (the 0.1 options)
+    this.o = /** @type {Options} */ ({
       dbName: 'synchub',
       user: null,
       token: null,
@@ -78,43 +88,43 @@ export class SyncClient extends EventTarget {
       app: null,
       now: Date.now,
       random: Math.random,
-      timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (t) => clearTimeout(t) },
+      timers: { setTimeout: (/** @type {() => void} */ f, /** @type {number} */ ms) => setTimeout(f, ms), clearTimeout: (/** @type {any} */ t) => clearTimeout(t) },
       backoffMin: 500,
       backoffMax: 20000,
       connectTimeout: 15000,
       maxInFlight: 4,
       docLimits: DOC_LIMITS,
       ...options,
+      ...options.env,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
-    }
+    })
     if (this.o.user != null) this.o.dbName += ':' + this.o.user
-    /** @type {Status} */
-    this.status = 'offline'
-    /** Holds the connection for this database (false in follower tabs). */
-    this.leader = false
-    /** @type {Map<string, Collection>} */
-    this.colls = new Map()
-    /** @type {Map<string, Set<(changes: Change[]) => void>>} */
-    this.subs = new Map()
-    /** @type {{c: string, id: string, doc: Doc | null, res: () => void, rej: (e: unknown) => void}[]} */
-    this.wq = []
-    this.writing = false
-    /** @type {Syncer | null} */
-    this.syncer = null
-    /** @type {Error | null} set when the client can no longer work (closed, database taken away) */
-    this.dead = null
-    this.ts = 0n
-    /** @type {Set<{res: () => void, rej: (e: unknown) => void}>} */
-    this.waiters = new Set()
     this.tabs = new Tabs('synchub:' + this.o.dbName, this.o.locks, this.o.BroadcastChannel, (m) => this.onTab(m))
-    this.onOnline = () => this.syncer?.kick()
-    this.onOffline = () => this.syncer?.drop()
-    this.onVisible = () => this.o.document?.visibilityState === 'visible' && this.syncer?.kick()
-    /** @type {Promise<{store: Store, clientId: string}>} */
     this.ready = this.init()
     this.ready.catch((e) => this.fail('open', e))
   }
 
+  /**
+   * @template {keyof SyncEventMap} K
+   * @param {K} type
+   * @param {Listener<K>} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   */
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, /** @type {EventListener} */ (listener), options)
+  }
+
+  /**
+   * @template {keyof SyncEventMap} K
+   * @param {K} type
+   * @param {Listener<K>} listener
+   * @param {boolean | EventListenerOptions} [options]
+   */
+  removeEventListener(type, listener, options) {
+    super.removeEventListener(type, /** @type {EventListener} */ (listener), options)
+  }
+
+  /** @internal */
   async init() {
     const store = await openStore(this.o.indexedDB, this.o.dbName, () =>
       this.fail('versionchange', new Error('database upgraded or deleted elsewhere; reload'))
@@ -129,7 +139,7 @@ export class SyncClient extends EventTarget {
     return { store, clientId }
   }
 
-  /** @param {Store} store @param {string} clientId */
+  /** @internal @param {Store} store @param {string} clientId */
   startLeading(store, clientId) {
     if (this.dead) return
     this.leader = true
@@ -141,11 +151,11 @@ export class SyncClient extends EventTarget {
       remote: (ch) => this.changed(ch, 'remote', true),
       emit: (type, detail) => {
         this.emit(type, detail)
-        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? { ...detail, error: String(/** @type {any} */ (detail).error ?? '') } : detail })
+        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? { ...detail, cause: undefined } : detail })
       },
-      acked: () => {
-        this.wake()
-        this.tabs.post({ t: 'acked' })
+      acked: (done) => {
+        this.settle(done)
+        this.tabs.post({ t: 'acked', done })
       },
       observe: (v) => (this.ts = hlcObserve(this.ts, v, this.o.now())),
       colls: () => [...this.colls.keys()],
@@ -153,19 +163,19 @@ export class SyncClient extends EventTarget {
     this.syncer.start()
   }
 
-  /** @param {any} m a message from another tab */
+  /** @internal @param {any} m a message from another tab */
   onTab(m) {
     if (this.dead) return
     if (m.t === 'changes') this.changed(m.changes, 'remote', false)
     else if (m.t === 'outbox') this.syncer?.pump()
     else if (m.t === 'refresh') this.syncer?.refreshToken()
-    else if (m.t === 'acked') this.wake()
+    else if (m.t === 'acked') this.settle(m.done || [])
     else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status })
     else if (m.t === 'status' && !this.leader) this.setStatus(m.status, false)
     else if (m.t === 'ev' && !this.leader) this.emit(m.type, m.detail)
   }
 
-  /** @param {Status} s @param {boolean} share */
+  /** @internal @param {Status} s @param {boolean} share */
   setStatus(s, share) {
     const old = this.status
     if (old === s) return
@@ -174,13 +184,33 @@ export class SyncClient extends EventTarget {
     this.emit('status', { oldStatus: old, newStatus: s })
   }
 
-  /** @param {string} type @param {unknown} detail */
+  /**
+   * @internal
+   * @template {keyof SyncEventMap} K
+   * @param {K} type @param {SyncEventMap[K]} detail
+   */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }))
   }
 
   /**
+   * Outbox entries were answered: hand their verdicts to the handles of this client object, and
+   * wake `flush()`.
+   * @internal
+   * @param {WriteResult[]} done
+   */
+  settle(done) {
+    for (const r of done) {
+      this.wr.get(r.seq)?.res(r)
+      this.wr.delete(r.seq)
+    }
+    for (const w of this.waiters) w.res()
+    this.waiters.clear()
+  }
+
+  /**
    * Deliver stored changes to subscribers (and to other tabs when they happened here).
+   * @internal
    * @param {StoredChange[]} changes
    * @param {'local' | 'remote'} origin
    * @param {boolean} share
@@ -192,7 +222,7 @@ export class SyncClient extends EventTarget {
     const by = new Map()
     for (const c of changes) {
       const list = by.get(c.coll) || []
-      list.push({ type: c.type, id: c.id, doc: c.doc, origin, ...(c.doc?.[OVERSIZE] ? { oversize: true } : {}) })
+      list.push(/** @type {Change} */ ({ type: c.type, id: c.id, doc: c.doc, origin, ...(c.doc?.[OVERSIZE] ? { oversize: true } : {}) }))
       by.set(c.coll, list)
     }
     for (const [coll, list] of by) {
@@ -200,16 +230,18 @@ export class SyncClient extends EventTarget {
         try {
           cb(list)
         } catch (e) {
-          this.emit('error', { kind: 'subscriber', error: e })
+          this.emit('error', syncError('subscriber', 0, e, false))
         }
       }
     }
   }
 
   /**
-   * The collection named `name`; it is subscribed on the hub from now on.
+   * The collection named `name`; it is subscribed on the hub from now on. `T` types its documents
+   * (not checked at run time).
+   * @template {object} [T=Doc]
    * @param {string} name
-   * @returns {Collection}
+   * @returns {Collection<T>}
    */
   collection(name) {
     if (typeof name !== 'string' || !name) throw new TypeError('collection name required')
@@ -224,10 +256,11 @@ export class SyncClient extends EventTarget {
 
   /**
    * Queue a local write; writes issued together commit in one transaction.
+   * @internal
    * @param {string} c
    * @param {string} id
    * @param {Doc | null} doc
-   * @returns {Promise<void>}
+   * @returns {Promise<WriteHandle>}
    */
   write(c, id, doc) {
     if (this.dead) return Promise.reject(this.dead)
@@ -237,6 +270,7 @@ export class SyncClient extends EventTarget {
     })
   }
 
+  /** @internal */
   async drain() {
     this.writing = true
     try {
@@ -245,13 +279,20 @@ export class SyncClient extends EventTarget {
         const ops = this.wq.splice(0, 2000)
         try {
           const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
-          for (const op of ops) op.res()
+          for (const op of ops) {
+            const seq = /** @type {number} */ (op.seq)
+            /** @type {Promise<WriteResult>} */
+            const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
+            // nobody has to look at it: a client that stops first must not leave unhandled rejections
+            result.catch(() => {})
+            op.res({ seq, coll: op.c, id: op.id, result })
+          }
           this.changed(changes, 'local', true)
           if (this.syncer) this.syncer.pump()
           else this.tabs.post({ t: 'outbox' })
         } catch (e) {
           for (const op of ops) op.rej(e)
-          this.emit('error', { kind: isQuota(e) ? 'quota' : 'store', error: e })
+          this.emit('error', storeError(e, false))
         }
       }
     } catch (e) {
@@ -263,11 +304,11 @@ export class SyncClient extends EventTarget {
 
   /**
    * Outbox entries not acknowledged yet (persisted: survives reloads), oldest first.
-   * @returns {Promise<{seq: number, coll: string, id: string, op: 'put' | 'del', doc: Doc | null, ts: bigint}[]>}
+   * @returns {Promise<PendingWrite[]>}
    */
   async pendingWrites() {
     const { store } = await this.ready
-    return (await store.outboxAll()).map((e) => ({ seq: e.seq, coll: e.c, id: e.id, op: e.op, doc: e.doc, ts: e.ts }))
+    return (await store.outboxAll()).map((e) => ({ seq: e.seq, coll: e.c, id: e.id, op: e.op, doc: /** @type {any} */ (e.doc), ts: e.ts }))
   }
 
   /** Number of outbox entries not acknowledged yet. @returns {Promise<number>} */
@@ -286,11 +327,6 @@ export class SyncClient extends EventTarget {
       if (this.wq.length === 0 && !this.writing && (await store.outboxCount()) === 0) return
       await wait
     }
-  }
-
-  wake() {
-    for (const w of this.waiters) w.res()
-    this.waiters.clear()
   }
 
   /**
@@ -314,18 +350,20 @@ export class SyncClient extends EventTarget {
   }
 
   /**
-   * @param {string} kind
+   * @internal
+   * @param {'open' | 'versionchange'} kind
    * @param {unknown} error
    */
   fail(kind, error) {
     if (this.dead) return
     this.dead = error instanceof Error ? error : new Error(String(error))
-    this.emit('error', { kind, error, fatal: true })
+    this.emit('error', syncError(kind, 0, error, false, { fatal: true }))
     this.shutdown()
   }
 
+  /** @internal */
   shutdown() {
-    this.dead ||= new Error('client closed')
+    const dead = (this.dead ||= new Error('client closed'))
     this.syncer?.stop()
     this.syncer = null
     this.tabs.close()
@@ -333,8 +371,9 @@ export class SyncClient extends EventTarget {
     ev?.removeEventListener('online', this.onOnline)
     ev?.removeEventListener('offline', this.onOffline)
     this.o.document?.removeEventListener('visibilitychange', this.onVisible)
-    for (const w of this.waiters) w.rej(this.dead)
+    for (const w of [...this.waiters, ...this.wr.values()]) w.rej(dead)
     this.waiters.clear()
+    this.wr.clear()
     this.setStatus('offline', false)
   }
 

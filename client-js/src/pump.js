@@ -8,6 +8,7 @@
 import { planBatch, toMutation, freeSlots } from './core/outbox-logic.js'
 import { sameDoc } from './core/records.js'
 import { docTag } from './core/keys.js'
+import { retryLater, storeError, syncError } from './core/errors.js'
 
 /** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
 /** @typedef {import('./core/records.js').AckResult} AckResult */
@@ -17,12 +18,12 @@ import { docTag } from './core/keys.js'
  * @property {number} gen connection generation; a change ends a run
  * @property {boolean} welcomed
  * @property {import('./transport-ws.js').Socket | null} sock
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {import('./client.js').Options} o
  * @property {object} h
  * @property {import('./store.js').Store} h.store
- * @property {(type: string, detail: object) => void} h.emit
+ * @property {import('./sync.js').Emit} h.emit
  * @property {(changes: StoredChange[]) => void} h.remote
- * @property {() => void} h.acked
+ * @property {(done: import('./types.js').WriteResult[]) => void} h.acked outbox entries were answered (final verdicts)
  */
 
 export class OutboxPump {
@@ -93,7 +94,7 @@ export class OutboxPump {
       }
     } catch (e) {
       if (gen === s.gen) {
-        s.h.emit('error', { kind: 'store', error: e })
+        s.h.emit('error', storeError(e, true))
         s.sock?.close(1000, 'store error')
       }
     } finally {
@@ -121,8 +122,7 @@ export class OutboxPump {
     /** @type {Map<number, OutboxEntry>} the entries these results answer */
     const sent = new Map()
     const mine = all.filter((r) => open.has(r.seq) && !sent.has(r.seq) && sent.set(r.seq, /** @type {OutboxEntry} */ (open.get(r.seq))))
-    const retry = (/** @type {AckResult} */ r) => r.s === 'error' && (r.code ?? 0) >= 4500
-    const results = mine.filter((r) => !retry(r))
+    const results = mine.filter((r) => !retryLater(r))
     const a = await h.store.applyAcks(results, sent)
     // a batch is done once each of its entries is answered
     for (const b of this.#inflight) b.entries = b.entries.filter((e) => !sent.has(e.seq))
@@ -134,13 +134,13 @@ export class OutboxPump {
     }
     h.remote(a.changes)
     for (const c of a.conflicts) h.emit('conflict', c)
-    for (const f of a.failed) h.emit('error', { kind: 'mutation', ...f })
-    for (const r of mine.filter(retry)) {
-      const e = sent.get(r.seq)
+    for (const f of a.failed) h.emit('error', f)
+    for (const r of mine.filter(retryLater)) {
+      const e = /** @type {OutboxEntry} */ (sent.get(r.seq))
       this.#held.add(r.seq)
-      h.emit('error', { kind: 'mutation', seq: r.seq, code: r.code, outcome: `error ${r.code} ${r.msg ?? ''}`.trim(), coll: e?.c, id: e?.id, retry: true })
+      h.emit('error', syncError('mutation', r.code ?? 0, r.msg ?? '', true, { seq: r.seq, coll: e.c, id: e.id, local: /** @type {any} */ (e.doc) }))
     }
-    h.acked()
+    h.acked(a.done)
     this.run()
   }
 

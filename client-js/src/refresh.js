@@ -5,6 +5,7 @@
  * client options.
  */
 import { refreshDelay, refreshRetryDelay } from './core/refresh.js'
+import { syncError } from './core/errors.js'
 
 /**
  * @typedef {object} Session the connection the refresh works on (the `Syncer`), read live
@@ -14,8 +15,8 @@ import { refreshDelay, refreshRetryDelay } from './core/refresh.js'
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {() => string[]} ended collections whose subscription the hub ended
  * @property {() => void} kick reconnect at once
- * @property {{emit: (type: string, detail: object) => void}} h
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {{emit: import('./sync.js').Emit}} h
+ * @property {import('./client.js').Options} o
  */
 
 export class TokenRefresh {
@@ -95,7 +96,7 @@ export class TokenRefresh {
       try {
         token = await t()
       } catch (e) {
-        this.s.h.emit('error', { kind: 'token', error: e })
+        this.s.h.emit('error', syncError('token', 0, e, true))
       }
       if (gen !== this.s.gen) return
       if (token) this.s.sock?.send({ t: 'auth', token })
@@ -130,7 +131,7 @@ export class TokenRefresh {
    */
   refused(code, ref, msg) {
     if (code !== 4010 || ref !== null || !this.#authP) return false
-    this.s.h.emit('error', { kind: 'auth', code, message: msg })
+    this.s.h.emit('error', syncError('auth', code, msg, true))
     this.#settle(false)
     this.#retry()
     return true

@@ -5,6 +5,7 @@
  */
 import { localWrite, remoteChange, ackWrite } from './core/records.js'
 import { mergeCursor } from './core/cursor.js'
+import { verdict, syncError } from './core/errors.js'
 import {
   DB_VERSION, DOCS, OUTBOX as OUT, META, DOC_KEY_PATH, OUTBOX_KEY_PATH, OUTBOX_BY_DOC, CLOCK_KEY, CLIENT_KEY,
   docKey, docTag, collBounds, cursorKey,
@@ -17,7 +18,8 @@ import {
 /** @typedef {import('./core/cursor.js').Cursor} Cursor */
 /** @typedef {import('./core/messages.js').Change} Change */
 /** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
-/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint, seq?: number, code?: number}} ConflictInfo */
+/** @typedef {import('./types.js').Conflict} Conflict */
+/** @typedef {import('./types.js').WriteResult} WriteResult */
 
 /**
  * @template T
@@ -133,8 +135,9 @@ export class Store {
   }
 
   /**
-   * Apply local writes and queue them, all in one transaction (seq and clock included).
-   * @param {{c: string, id: string, doc: Doc | null}[]} ops
+   * Apply local writes and queue them, all in one transaction (seq and clock included). Each op
+   * gets its `seq`.
+   * @param {{c: string, id: string, doc: Doc | null, seq?: number}[]} ops
    * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
    * @returns {Promise<StoredChange[]>}
    */
@@ -148,12 +151,13 @@ export class Store {
       const cache = new Map()
       /** @type {StoredChange[]} */
       const changes = []
-      for (const { c, id, doc } of ops) {
+      for (const op of ops) {
+        const { c, id, doc } = op
         const key = docTag(c, id)
         const held = cache.has(key) ? cache.get(key) : /** @type {DocRecord | undefined} */ (await req(docs.get(docKey(c, id))))
         const w = localWrite(held, c, id, doc)
         clock.ts = nextTs(clock.ts)
-        clock.seq += 1
+        op.seq = ++clock.seq
         cache.set(key, w.rec)
         docs.put(w.rec)
         out.add(/** @type {OutboxEntry} */ ({ seq: clock.seq, c, id, op: doc ? 'put' : 'del', doc, ts: clock.ts, base: w.base, dep: w.dep }))
@@ -237,7 +241,8 @@ export class Store {
    * Apply the hub's results and remove the acknowledged entries from the outbox.
    * @param {AckResult[]} results
    * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-   * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
+   * @returns {Promise<{changes: StoredChange[], conflicts: Conflict[], failed: import('./types.js').SyncError[], done: WriteResult[]}>}
+   *   `failed`: the `error` results, whose `server` is the document the view fell back to
    */
   applyAcks(results, sent) {
     return this.run([DOCS, OUT], 'readwrite', async (tx) => {
@@ -245,10 +250,12 @@ export class Store {
       const outbox = tx.objectStore(OUT)
       /** @type {StoredChange[]} */
       const changes = []
-      /** @type {ConflictInfo[]} */
+      /** @type {Conflict[]} */
       const conflicts = []
-      /** @type {ConflictInfo[]} */
+      /** @type {import('./types.js').SyncError[]} */
       const failed = []
+      /** @type {WriteResult[]} */
+      const done = []
       const entries = /** @type {(OutboxEntry | undefined)[]} */ (
         await Promise.all(results.map((r) => sent?.get(r.seq) ?? ahead(outbox.get(r.seq))))
       )
@@ -273,16 +280,17 @@ export class Store {
         held.set(key, a.rec)
         docs.put(a.rec)
         if (!dense) outbox.delete(r.seq)
-        const info = { coll: entry.c, id: entry.id, local: entry.doc, server: r.doc ?? null, outcome: r.s, ver: r.ver }
-        if (a.conflict) conflicts.push(info)
-        if (r.s === 'error') failed.push({ ...info, seq: r.seq, code: r.code, server: a.rec.srv ?? a.rec.doc, outcome: `error ${r.code ?? ''} ${r.msg ?? ''}`.trim() })
+        const at = { seq: r.seq, coll: entry.c, id: entry.id, local: /** @type {any} */ (entry.doc) }
+        if (a.conflict) conflicts.push({ ...at, server: /** @type {any} */ (r.doc ?? null), outcome: /** @type {Conflict['outcome']} */ (r.s), ver: r.ver })
+        if (r.s === 'error') failed.push(syncError('mutation', r.code ?? 0, r.msg ?? '', false, { ...at, server: /** @type {any} */ (a.rec.srv ?? a.rec.doc) }))
+        done.push(verdict(entry, r))
         if (a.visible) pushChange(changes, a.rec)
         if (a.rec.pend > 0) {
           const next = /** @type {OutboxEntry[]} */ (await req(outbox.index(OUTBOX_BY_DOC).getAll(docKey(entry.c, entry.id), 1)))[0]
           if (next && next.dep) outbox.put({ ...next, base: a.nextBase, dep: false })
         }
       }
-      return { changes, conflicts, failed }
+      return { changes, conflicts, failed, done }
     })
   }
 

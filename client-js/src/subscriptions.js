@@ -5,6 +5,8 @@
  * the echoes of in-flight writes here, it reads the session's state (`welcomed`, `sock`) live.
  */
 
+import { syncError } from './core/errors.js'
+
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
 /**
@@ -13,7 +15,7 @@
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {object} h
  * @property {import('./store.js').Store} h.store
- * @property {(type: string, detail: object) => void} h.emit
+ * @property {import('./sync.js').Emit} h.emit
  * @property {(changes: StoredChange[]) => void} h.remote changes applied from the hub
  * @property {(ver: bigint) => void} h.observe
  */
@@ -161,12 +163,13 @@ export class Subscriptions {
 
   /**
    * A subscription refused or ended by the hub: stop waiting for it, report it.
-   * @param {Sub} sub @param {string} kind @param {string} coll @param {number} code @param {string} message
+   * @param {Sub} sub @param {'sub' | 'unsub'} kind @param {string} coll @param {number} code @param {string} message
    */
   #end(sub, kind, coll, code, message) {
     sub.syncing = false
     sub.ended = true
-    this.h.emit('error', { kind, coll, code, message })
+    // subscribed again on the next connection (and, ended by the hub, after an accepted `refreshToken()`)
+    this.h.emit('error', syncError(kind, code, message, false, { coll }))
     this.status()
   }
 

@@ -13,20 +13,23 @@ import { TokenRefresh } from './refresh.js'
 import { jwtExp } from './core/refresh.js'
 import { OutboxPump } from './pump.js'
 import { Subscriptions } from './subscriptions.js'
+import { syncError, storeError } from './core/errors.js'
 
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
 /** @typedef {import('./store.js').Store} Store */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
+/** @typedef {import('./types.js').SyncEventMap} SyncEventMap */
+/** @typedef {<K extends keyof SyncEventMap>(type: K, detail: SyncEventMap[K]) => void} Emit */
 /**
  * @typedef {object} SyncHost what the engine needs from the client
  * @property {Store} store
  * @property {string} clientId
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {import('./client.js').Options} o
  * @property {(s: Status) => void} setStatus
  * @property {(changes: StoredChange[]) => void} remote changes applied from the hub
- * @property {(type: string, detail: object) => void} emit
- * @property {() => void} acked outbox entries were removed
+ * @property {Emit} emit
+ * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
@@ -110,7 +113,7 @@ export class Syncer {
       const t = this.o.token
       token = typeof t === 'function' ? await t() : t
     } catch (e) {
-      this.h.emit('error', { kind: 'token', error: e })
+      this.h.emit('error', syncError('token', 0, e, true))
     }
     if (gen !== this.gen || this.stopped) return
     this.exp = jwtExp(token)
@@ -119,7 +122,7 @@ export class Syncer {
         this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now() })
       },
       message: (m) => this.#receive(gen, m),
-      violation: (e) => this.h.emit('error', { kind: 'protocol', code: e.code, error: e }),
+      violation: (e) => this.h.emit('error', syncError('protocol', e.code, e, true)),
       close: (code, reason, byClient) => this.#closed(gen, code, reason, byClient),
     })
     this.#arm(this.o.connectTimeout)
@@ -153,7 +156,7 @@ export class Syncer {
     const action = byClient ? 'retry' : closeAction(code)
     if (action === 'stop') {
       this.stopped = true
-      this.h.emit('error', { kind: 'closed', code, reason, fatal: true })
+      this.h.emit('error', syncError('closed', code, reason, false, { fatal: true }))
       return
     }
     if (action === 'now') this.#attempt = 0
@@ -211,7 +214,7 @@ export class Syncer {
       // The store refused the change (quota, closed database): nothing half-applied was kept,
       // the cursor did not move. Report, drop the socket and come back later.
       if (gen === this.gen) {
-        this.h.emit('error', { kind: isQuota(e) ? 'quota' : 'store', error: e })
+        this.h.emit('error', storeError(e, true))
         this.sock?.close(1000, 'store error')
       }
     } finally {
@@ -243,7 +246,7 @@ export class Syncer {
         return this.#out.ack(m.results)
       case 'error':
         if (this.#subs.refused(m)) return
-        if (!this.#auth.refused(m.code, m.ref, m.msg)) this.h.emit('error', { kind: 'hub', code: m.code, message: m.msg })
+        if (!this.#auth.refused(m.code, m.ref, m.msg)) this.h.emit('error', syncError('hub', m.code, m.msg, false))
         return
       case 'unsub':
         return this.#subs.unsub(m)
@@ -258,7 +261,7 @@ export class Syncer {
     if (u != null && m.user !== undefined && m.user !== u) {
       // this database (and its outbox) is another user's: send nothing, keep it as it is
       this.stopped = true
-      this.h.emit('error', { kind: 'user-mismatch', user: m.user, fatal: true })
+      this.h.emit('error', syncError('user-mismatch', 0, 'the hub authenticated another user', false, { user: m.user, fatal: true }))
       return this.sock?.close(1000, 'user mismatch')
     }
     this.welcomed = true
@@ -297,10 +300,4 @@ export class Syncer {
   pump() {
     this.#out.run()
   }
-}
-
-/** @param {unknown} e */
-export function isQuota(e) {
-  const n = /** @type {{name?: string} | null} */ (e)?.name
-  return n === 'QuotaExceededError'
 }

@@ -3,3 +3,4 @@ export { Collection } from './collection.js';
 export { backoff } from './core/backoff.js';
 export { hlcNext, hlcObserve } from './core/hlc.js';
 export { ProtocolViolation } from './core/messages.js';
+export * from './types.js';

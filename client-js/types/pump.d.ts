@@ -8,12 +8,12 @@ export type Session = {
     gen: number;
     welcomed: boolean;
     sock: import('./transport-ws.js').Socket | null;
-    o: Required<import('./client.js').SyncClientOptions>;
+    o: import('./client.js').Options;
     h: {
         store: import('./store.js').Store;
-        emit: (type: string, detail: object) => void;
+        emit: import('./sync.js').Emit;
         remote: (changes: StoredChange[]) => void;
-        acked: () => void;
+        acked: (done: import('./types.js').WriteResult[]) => void;
     };
 };
 /** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
@@ -24,12 +24,12 @@ export type Session = {
  * @property {number} gen connection generation; a change ends a run
  * @property {boolean} welcomed
  * @property {import('./transport-ws.js').Socket | null} sock
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {import('./client.js').Options} o
  * @property {object} h
  * @property {import('./store.js').Store} h.store
- * @property {(type: string, detail: object) => void} h.emit
+ * @property {import('./sync.js').Emit} h.emit
  * @property {(changes: StoredChange[]) => void} h.remote
- * @property {() => void} h.acked
+ * @property {(done: import('./types.js').WriteResult[]) => void} h.acked outbox entries were answered (final verdicts)
  */
 export declare class OutboxPump {
     #private;

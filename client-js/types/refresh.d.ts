@@ -21,9 +21,9 @@ export type Session = {
      */
     kick: () => void;
     h: {
-        emit: (type: string, detail: object) => void;
+        emit: import('./sync.js').Emit;
     };
-    o: Required<import('./client.js').SyncClientOptions>;
+    o: import('./client.js').Options;
 };
 /**
  * @typedef {object} Session the connection the refresh works on (the `Syncer`), read live
@@ -33,12 +33,12 @@ export type Session = {
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {() => string[]} ended collections whose subscription the hub ended
  * @property {() => void} kick reconnect at once
- * @property {{emit: (type: string, detail: object) => void}} h
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {{emit: import('./sync.js').Emit}} h
+ * @property {import('./client.js').Options} o
  */
 export declare class TokenRefresh {
     #private;
-    o: Required<import("./client.js").SyncClientOptions>;
+    o: import("./client.js").Options;
     s: Session;
     /** @param {Session} s */
     constructor(s: Session);

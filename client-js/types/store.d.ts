@@ -10,16 +10,8 @@ export type StoredChange = {
     id: string;
     doc: Doc | null;
 };
-export type ConflictInfo = {
-    coll: string;
-    id: string;
-    local: Doc | null;
-    server: Doc | null;
-    outcome: string;
-    ver: bigint;
-    seq?: number;
-    code?: number;
-};
+export type Conflict = import('./types.js').Conflict;
+export type WriteResult = import('./types.js').WriteResult;
 /** @typedef {import('./core/records.js').Doc} Doc */
 /** @typedef {import('./core/records.js').DocRecord} DocRecord */
 /** @typedef {import('./core/records.js').OutboxEntry} OutboxEntry */
@@ -27,7 +19,8 @@ export type ConflictInfo = {
 /** @typedef {import('./core/cursor.js').Cursor} Cursor */
 /** @typedef {import('./core/messages.js').Change} Change */
 /** @typedef {{type: 'put' | 'delete', coll: string, id: string, doc: Doc | null}} StoredChange */
-/** @typedef {{coll: string, id: string, local: Doc | null, server: Doc | null, outcome: string, ver: bigint, seq?: number, code?: number}} ConflictInfo */
+/** @typedef {import('./types.js').Conflict} Conflict */
+/** @typedef {import('./types.js').WriteResult} WriteResult */
 /**
  * @template T
  * @param {IDBRequest<T>} r
@@ -60,8 +53,9 @@ export declare class Store {
     /** Persistent random client id, created on first use. @returns {Promise<string>} */
     clientId(): Promise<string>;
     /**
-     * Apply local writes and queue them, all in one transaction (seq and clock included).
-     * @param {{c: string, id: string, doc: Doc | null}[]} ops
+     * Apply local writes and queue them, all in one transaction (seq and clock included). Each op
+     * gets its `seq`.
+     * @param {{c: string, id: string, doc: Doc | null, seq?: number}[]} ops
      * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
      * @returns {Promise<StoredChange[]>}
      */
@@ -69,6 +63,7 @@ export declare class Store {
         c: string;
         id: string;
         doc: Doc | null;
+        seq?: number;
     }[], nextTs: (stored: bigint) => bigint): Promise<StoredChange[]>;
     /**
      * Apply changes from the hub and advance the collection's cursor in the same transaction.
@@ -92,12 +87,14 @@ export declare class Store {
      * Apply the hub's results and remove the acknowledged entries from the outbox.
      * @param {AckResult[]} results
      * @param {Map<number, OutboxEntry>} [sent] the entries as sent on this connection (saves reading them back)
-     * @returns {Promise<{changes: StoredChange[], conflicts: ConflictInfo[], failed: ConflictInfo[]}>}
+     * @returns {Promise<{changes: StoredChange[], conflicts: Conflict[], failed: import('./types.js').SyncError[], done: WriteResult[]}>}
+     *   `failed`: the `error` results, whose `server` is the document the view fell back to
      */
     applyAcks(results: AckResult[], sent?: Map<number, OutboxEntry>): Promise<{
         changes: StoredChange[];
-        conflicts: ConflictInfo[];
-        failed: ConflictInfo[];
+        conflicts: Conflict[];
+        failed: import('./types.js').SyncError[];
+        done: WriteResult[];
     }>;
     /**
      * @param {number} afterSeq

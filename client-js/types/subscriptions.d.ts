@@ -11,7 +11,7 @@ export type Session = {
     sock: import('./transport-ws.js').Socket | null;
     h: {
         store: import('./store.js').Store;
-        emit: (type: string, detail: object) => void;
+        emit: import('./sync.js').Emit;
         remote: (changes: StoredChange[]) => void;
         observe: (ver: bigint) => void;
     };
@@ -32,7 +32,7 @@ export type Sub = {
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {object} h
  * @property {import('./store.js').Store} h.store
- * @property {(type: string, detail: object) => void} h.emit
+ * @property {import('./sync.js').Emit} h.emit
  * @property {(changes: StoredChange[]) => void} h.remote changes applied from the hub
  * @property {(ver: bigint) => void} h.observe
  */
@@ -46,7 +46,7 @@ export declare class Subscriptions {
     s: Session;
     h: {
         store: import('./store.js').Store;
-        emit: (type: string, detail: object) => void;
+        emit: import('./sync.js').Emit;
         remote: (changes: StoredChange[]) => void;
         observe: (ver: bigint) => void;
     };

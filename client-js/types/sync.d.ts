@@ -2,20 +2,22 @@ export type ServerMessage = import('./core/messages.js').ServerMessage;
 export type Status = import('./core/state.js').Status;
 export type Store = import('./store.js').Store;
 export type StoredChange = import('./store.js').StoredChange;
+export type SyncEventMap = import('./types.js').SyncEventMap;
+export type Emit = <K extends keyof SyncEventMap>(type: K, detail: SyncEventMap[K]) => void;
 export type SyncHost = {
     store: Store;
     clientId: string;
-    o: Required<import('./client.js').SyncClientOptions>;
+    o: import('./client.js').Options;
     setStatus: (s: Status) => void;
     /**
      * changes applied from the hub
      */
     remote: (changes: StoredChange[]) => void;
-    emit: (type: string, detail: object) => void;
+    emit: Emit;
     /**
-     * outbox entries were removed
+     * outbox entries were answered (final verdicts)
      */
-    acked: () => void;
+    acked: (done: import('./types.js').WriteResult[]) => void;
     observe: (ver: bigint) => void;
     colls: () => string[];
 };
@@ -23,22 +25,24 @@ export type SyncHost = {
 /** @typedef {import('./core/state.js').Status} Status */
 /** @typedef {import('./store.js').Store} Store */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
+/** @typedef {import('./types.js').SyncEventMap} SyncEventMap */
+/** @typedef {<K extends keyof SyncEventMap>(type: K, detail: SyncEventMap[K]) => void} Emit */
 /**
  * @typedef {object} SyncHost what the engine needs from the client
  * @property {Store} store
  * @property {string} clientId
- * @property {Required<import('./client.js').SyncClientOptions>} o
+ * @property {import('./client.js').Options} o
  * @property {(s: Status) => void} setStatus
  * @property {(changes: StoredChange[]) => void} remote changes applied from the hub
- * @property {(type: string, detail: object) => void} emit
- * @property {() => void} acked outbox entries were removed
+ * @property {Emit} emit
+ * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
  */
 export declare class Syncer {
     #private;
     h: SyncHost;
-    o: Required<import("./client.js").SyncClientOptions>;
+    o: import("./client.js").Options;
     /** @type {import('./transport-ws.js').Socket | null} */
     sock: import('./transport-ws.js').Socket | null;
     /** connection generation: bumped on connect and close, so late callbacks of an old socket do nothing */
@@ -68,5 +72,3 @@ export declare class Syncer {
     /** Send what the outbox holds (a local write was queued). */
     pump(): void;
 }
-/** @param {unknown} e */
-export declare function isQuota(e: unknown): boolean;

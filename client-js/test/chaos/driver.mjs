@@ -256,8 +256,8 @@ async function inPage(bc, cmd, args) {
     throw e
   }
 }
-/** @param {SyncClient} client @param {string} coll */
-const coll = (client, coll) => client.colls.get(coll) ?? client.collection(coll)
+/** @param {SyncClient} client @param {string} name */
+const coll = (client, name) => client.collection(name)
 
 /** Commands of one client (run in its queue). @type {Record<string, (a: any) => Promise<object>>} */
 const clientCmds = {
@@ -295,12 +295,14 @@ const clientCmds = {
       token: async () => db.token ?? user,
       user,
       dbName: 'chaos-' + db.name,
-      indexedDB: db.idb,
-      WebSocket: st.WS,
-      locks: tabbed ? db.locks : null,
-      BroadcastChannel: tabbed ? globalThis.BroadcastChannel : null,
-      document: null,
-      events: st.events,
+      env: {
+        indexedDB: db.idb,
+        WebSocket: st.WS,
+        locks: tabbed ? db.locks : null,
+        BroadcastChannel: tabbed ? globalThis.BroadcastChannel : null,
+        document: null,
+        events: st.events,
+      },
       backoffMin: 20,
       backoffMax,
       connectTimeout: 5000,
@@ -311,6 +313,7 @@ const clientCmds = {
     st.opens++
     for (const c of colls) client.collection(c)
     try {
+      // `ready` (the database open) is internal: the driver waits for it to answer `open` with the outbox
       await client.ready
     } catch (e) {
       st.client = null
@@ -465,7 +468,7 @@ const clientCmds = {
     /** @type {Record<string, Record<string, any>>} */
     const data = {}
     for (const c of colls) {
-      // a collection not opened is read without subscribing it
+      // a collection not opened is read without subscribing it (internals: `colls`, the Collection constructor)
       const col = client.colls.get(c) ?? new Collection(client, c)
       const docs = await col.getAll()
       data[c] = {}

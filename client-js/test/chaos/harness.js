@@ -111,7 +111,7 @@ function cutSockets() {
 }
 
 /** @param {string} c */
-const coll = (c) => must().colls.get(c) ?? must().collection(c)
+const coll = (c) => must().collection(c)
 function must() {
   if (!H.client) throw new Error(`client '${H.name}' is not open in its page`)
   return H.client
@@ -128,12 +128,14 @@ const cmds = {
       token: a.user,
       user: a.user,
       dbName: 'chaos-' + a.client,
-      indexedDB: globalThis.indexedDB,
-      WebSocket: /** @type {any} */ (ChaosWebSocket),
-      locks: null,
-      BroadcastChannel: null,
-      document: null,
-      events: H.events,
+      env: {
+        indexedDB: globalThis.indexedDB,
+        WebSocket: /** @type {any} */ (ChaosWebSocket),
+        locks: null,
+        BroadcastChannel: null,
+        document: null,
+        events: H.events,
+      },
       backoffMin: 20,
       backoffMax: a.backoffMax,
       connectTimeout: 5000,
@@ -217,6 +219,7 @@ const cmds = {
     const client = must()
     const data = {}
     for (const c of a.colls) {
+      // a collection not opened is read without subscribing it (internals: `colls`, the Collection constructor)
       const col = client.colls.get(c) ?? new Collection(client, c)
       const docs = await col.getAll()
       data[c] = {}

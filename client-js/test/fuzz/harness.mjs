@@ -556,7 +556,7 @@ class Run {
     if (type === 'conflict') return (COLLS.includes(d.coll) && typeof d.id === 'string') || this.fail(`conflict event for no write of the app: ${show(d)}`)
     switch (d.kind) {
       case 'protocol':
-        if (!(d.error instanceof ProtocolViolation) || !PROTOCOL_CODES.includes(d.code)) this.fail(`protocol event ${show(d)}`)
+        if (!(d.cause instanceof ProtocolViolation) || !PROTOCOL_CODES.includes(d.code)) this.fail(`protocol event ${show(d)}`)
         return
       case 'closed':
         return
@@ -574,7 +574,7 @@ class Run {
         if (this.input.user == null) this.fail('user-mismatch without a user')
         return
     }
-    this.fail(`error event ${d.kind}: ${short(d.error ?? d.message)}`)
+    this.fail(`error event ${d.kind}: ${short(d.cause ?? d.message)}`)
   }
 
   /** Note the document limits the client follows now (stored documents may keep to the largest). */

@@ -63,7 +63,7 @@ test('a hub that authenticates another user: nothing is sent, the data stays, th
   const errors = record(alice, 'error')
   alice.collection('todos')
   await waitFor(() => errors.length > 0, { what: 'error' })
-  assert.deepEqual(errors[0], { kind: 'user-mismatch', user: 'bob', fatal: true })
+  assert.deepEqual(errors[0], { kind: 'user-mismatch', code: 0, message: 'the hub authenticated another user', retry: false, user: 'bob', fatal: true })
   await waitFor(() => alice.status === 'offline', { what: 'offline' })
   assert.deepEqual(hub.received.map((m) => m.t), ['hello'], 'no sub, no mut')
   assert.equal(await alice.pendingCount(), 1)

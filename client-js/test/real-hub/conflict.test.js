@@ -1,6 +1,7 @@
 // Against the real hub configured with: todos = lww, stale = reject-if-stale, merged = merge hook.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import WebSocket from 'ws'
 import { client, RUN, NOWHERE, waitFor, record, IDBFactory } from './helpers.js'
 
 /**
@@ -71,4 +72,62 @@ test('merge hook (merged): the hub merges and both sides converge on its doc', {
     timeout: 15000,
     what: 'a sees the merged doc',
   })
+})
+
+/**
+ * A WebSocket whose `mut` frames can be swallowed: the client believes them sent (in flight, no
+ * ack), so a write's verdict waits for the replay on the next connection.
+ */
+function mutingWebSocket() {
+  const ctl = { mute: false, sockets: /** @type {WebSocket[]} */ ([]) }
+  class Muting extends WebSocket {
+    constructor(url, ...rest) {
+      super(url, ...rest)
+      ctl.sockets.push(this)
+    }
+    send(data, ...rest) {
+      // mut frames start with a fixmap holding t: "mut"
+      if (ctl.mute && Buffer.from(data).includes(Buffer.from([0xa1, 0x74, 0xa3, 0x6d, 0x75, 0x74]))) return
+      super.send(data, ...rest)
+    }
+  }
+  return { WebSocket: Muting, ctl }
+}
+
+test('the handle of a conflicting write resolves with the hub\'s verdict and document (lww)', { timeout: 60000 }, async (t) => {
+  const id = `${RUN}-verdict`
+  const a = client()
+  t.after(() => a.close())
+  const todosA = a.collection('todos')
+  assert.equal((await (await todosA.put({ id, by: 'a0' })).result).status, 'applied')
+
+  const { WebSocket: Muting, ctl } = mutingWebSocket()
+  const b = client({ env: { WebSocket: Muting } })
+  t.after(() => b.close())
+  const conflicts = record(b, 'conflict')
+  const todosB = b.collection('todos')
+  await waitFor(async () => (await todosB.get(id))?.by === 'a0', { timeout: 15000, what: 'b has the doc' })
+  await waitFor(() => b.status === 'live', { timeout: 15000, what: 'b live' })
+  // B writes first (its clock is older); the hub does not see it yet
+  ctl.mute = true
+  const w = await todosB.put({ id, by: 'b' })
+  assert.deepEqual((await b.pendingWrites()).map((p) => p.seq), [w.seq])
+  // A's later write lands first
+  const wa = await todosA.put({ id, by: 'a1' })
+  const ra = await wa.result
+  assert.equal(ra.status, 'applied')
+  // B's connection drops: the write is replayed, and loses to A's newer clock
+  ctl.mute = false
+  for (const s of ctl.sockets) s.terminate()
+  const r = await w.result
+  assert.equal(r.status, 'conflict')
+  assert.equal(r.seq, w.seq)
+  assert.deepEqual([r.coll, r.id], ['todos', id])
+  assert.deepEqual(r.serverDoc, { id, by: 'a1' })
+  assert.equal(r.ver, ra.ver)
+  assert.equal(r.code, undefined)
+  await waitFor(() => conflicts.length === 1, { what: 'conflict event' })
+  assert.deepEqual([conflicts[0].seq, conflicts[0].outcome, conflicts[0].server], [w.seq, 'conflict', { id, by: 'a1' }])
+  assert.deepEqual(await todosB.get(id), { id, by: 'a1' })
+  assert.equal(await b.pendingCount(), 0)
 })

@@ -106,8 +106,11 @@ export declare function localWrite(rec: DocRecord | undefined, c: string, id: st
     dep: boolean;
 };
 /**
- * Apply a change from the hub. Ignored unless `ver` is above the held version. With pending
- * local writes the server state is recorded but the local view is kept.
+ * Apply a change from the hub. Ignored unless `ver` is above the held version, or equal to it while
+ * the hub had sent an absence at that version: under a row filter a document the user may not read
+ * arrives as a tombstone with the document's version, and once the user may read it (new claims)
+ * the resync brings it at that same version. With pending local writes the server state is
+ * recorded but the local view is kept.
  * @param {DocRecord | undefined} rec
  * @param {string} c
  * @param {string} id

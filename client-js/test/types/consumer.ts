@@ -1,0 +1,131 @@
+// A typed consumer of the package, compiled with `tsc` against the emitted declarations (types/,
+// through the package's own `exports`) by `npm run test:types`, which `npm test` runs. Each
+// `expectType` must hold exactly; each `@ts-expect-error` line must fail to compile (tsc reports
+// an unused one), so a declaration that grows too loose or too strict breaks the build.
+import { SyncClient, Collection } from 'synchub-client'
+import type {
+  Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
+  Conflict, SyncEventMap, SyncClientOptions, Env,
+} from 'synchub-client'
+
+// exact type equality, as expect-type's `toEqualTypeOf`
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false
+declare function expectType<A>(): { toBe<B>(...ok: Equal<A, B> extends true ? [] : [never]): void }
+
+interface Todo {
+  title: string
+  done: boolean
+}
+
+const env: Env = { WebSocket, indexedDB, locks: null, BroadcastChannel: null, events: null, document: null, now: Date.now }
+const options: SyncClientOptions = { url: 'wss://example.org/sync', dbName: 'app', token: async () => 'jwt', env }
+const client = new SyncClient(options)
+// the platform hooks are grouped under `env`
+// @ts-expect-error not an option any more (still read at run time, for 0.1 callers)
+new SyncClient({ url: 'wss://x/sync', indexedDB })
+
+// ---- collections: T flows through every method -------------------------------------------------
+const todos = client.collection<Todo>('todos')
+expectType<typeof todos>().toBe<Collection<Todo>>()
+expectType<typeof todos.name>().toBe<string>()
+
+async function collections() {
+  const t = await todos.get('a')
+  expectType<typeof t>().toBe<WithId<Todo> | undefined>()
+  if (t) {
+    expectType<typeof t.title>().toBe<string>()
+    expectType<typeof t.id>().toBe<string>()
+  }
+  const all = await todos.getAll()
+  expectType<typeof all>().toBe<WithId<Todo>[]>()
+
+  // `await col.put(doc)` keeps working; its value is the write's handle
+  const w = await todos.put({ id: 'a', title: 'Milk', done: false })
+  expectType<typeof w>().toBe<WriteHandle<Todo>>()
+  expectType<typeof w.seq>().toBe<number>()
+  const r = await w.result
+  expectType<typeof r>().toBe<WriteResult<Todo>>()
+  expectType<typeof r.status>().toBe<WriteStatus>()
+  expectType<typeof r.status>().toBe<'applied' | 'conflict' | 'rejected' | 'merged' | 'error'>()
+  expectType<typeof r.code>().toBe<number | undefined>()
+  expectType<typeof r.serverDoc>().toBe<WithId<Todo> | null | undefined>()
+  if (r.serverDoc) expectType<typeof r.serverDoc.title>().toBe<string>()
+  const d = await todos.delete('a')
+  expectType<Awaited<typeof d.result>['status']>().toBe<WriteStatus>()
+
+  // @ts-expect-error wrong field type
+  await todos.put({ id: 'b', title: 1, done: false })
+  // @ts-expect-error missing field
+  await todos.put({ id: 'b', title: 'x' })
+  // @ts-expect-error no id
+  await todos.put({ title: 'x', done: false })
+  // @ts-expect-error ids are strings
+  await todos.delete(1)
+
+  todos.subscribe((changes) => {
+    expectType<typeof changes>().toBe<Change<Todo>[]>()
+    for (const c of changes) {
+      expectType<typeof c.type>().toBe<'put' | 'delete'>()
+      expectType<typeof c.doc>().toBe<WithId<Todo> | null>()
+      expectType<typeof c.origin>().toBe<'local' | 'remote'>()
+    }
+  })
+
+  // untyped collections hold `Doc`s: fields are `unknown` until narrowed
+  const loose = client.collection('notes')
+  expectType<typeof loose>().toBe<Collection<Doc>>()
+  const n = await loose.get('x')
+  if (n) expectType<typeof n.anything>().toBe<unknown>()
+
+  const pending = await client.pendingWrites()
+  expectType<typeof pending>().toBe<PendingWrite[]>()
+  expectType<(typeof pending)[number]['seq']>().toBe<number>()
+}
+
+// ---- events: a typed map; a misspelt name does not compile ------------------------------------
+client.addEventListener('conflict', (e) => {
+  expectType<typeof e.detail>().toBe<Conflict>()
+  expectType<typeof e.detail.seq>().toBe<number>()
+  expectType<typeof e.detail.outcome>().toBe<'conflict' | 'rejected' | 'merged' | 'dup'>()
+})
+client.addEventListener('error', (e) => {
+  expectType<typeof e.detail>().toBe<SyncError>()
+  expectType<typeof e.detail.kind>().toBe<ErrorKind>()
+  expectType<typeof e.detail.code>().toBe<number>()
+  expectType<typeof e.detail.message>().toBe<string>()
+  expectType<typeof e.detail.retry>().toBe<boolean>()
+  expectType<typeof e.detail.seq>().toBe<number | undefined>()
+})
+client.addEventListener('status', (e) => {
+  expectType<typeof e.detail.newStatus>().toBe<Status>()
+})
+client.addEventListener('progress', (e) => expectType<typeof e.detail.total>().toBe<number | null>())
+client.addEventListener('resync', (e) => expectType<typeof e.detail.coll>().toBe<string>())
+const onStatus = (e: CustomEvent<SyncEventMap['status']>) => e.detail.oldStatus
+client.addEventListener('status', onStatus)
+client.removeEventListener('status', onStatus)
+client.addEventListener('error', { handleEvent: () => {} })
+
+// @ts-expect-error misspelt event name
+client.addEventListener('conflcit', () => {})
+// @ts-expect-error misspelt event name
+client.removeEventListener('stauts', onStatus)
+// @ts-expect-error the detail of `status` has no `kind`
+client.addEventListener('status', (e) => e.detail.kind)
+// @ts-expect-error a `conflict` listener is not a `status` listener
+client.addEventListener('conflict', onStatus)
+
+// ---- internals are not part of the API ---------------------------------------------------------
+// @ts-expect-error internal
+client.syncer
+// @ts-expect-error internal
+client.wq
+// @ts-expect-error internal
+client.ready
+// @ts-expect-error internal
+client.o
+// @ts-expect-error internal
+todos.client
+
+expectType<typeof client.status>().toBe<Status>()
+void collections
