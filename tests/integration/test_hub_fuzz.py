@@ -86,3 +86,19 @@ async def test_fuzz_corpus_against_a_real_hub(
     await wait_for(lambda: bystander.docs(coll).keys() == stored.keys(), 30)
     assert set(bystander.docs(coll)) == set(stored)
     assert bystander.docs(coll)["after"] == {"v": 42}
+
+
+@pytest.mark.timeout(120)
+async def test_the_oracle_reads_an_empty_document(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
+) -> None:
+    """An empty document is a binary object without fields (schema id 0), which pyignite could
+    not read (``ignite_docs`` failed on it): the oracle of the fuzz and chaos tests must."""
+    coll = "empty_docs"
+    hub = await hubs("hub", ignite_addresses, {coll: {"cache": coll}})
+    c = HubClient(hub.url, "empty-writer")
+    clients.append(c)
+    await c.connect()
+    assert (await c.put(coll, "full", {"v": 1}))["s"] == "ok"
+    assert (await c.put(coll, "empty", {}))["s"] == "ok"
+    assert await ignite_docs(aio_client, coll) == {"full": {"v": 1}, "empty": {}}

@@ -4,6 +4,7 @@
 // A small HTTP server on 127.0.0.1 serves src/, the ESM build of @msgpack/msgpack, the page
 // harness (harness.js) and a blank page whose import map resolves `@msgpack/msgpack`.
 import http from 'node:http'
+import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
@@ -138,6 +139,7 @@ export class BrowserHost {
     const { context, base } = await this.start()
     const page = await context.newPage()
     const bc = new BrowserClient(this, name, page, sink)
+    args = { ...args, page: bc.pageId }
     try {
       await page.exposeFunction('__chaosEmit', (/** @type {string} */ line) => bc.onEmit(line))
       await page.goto(base + '/')
@@ -186,6 +188,8 @@ export class BrowserClient {
     this.sink = sink
     /** messages of the page's harness received (it numbers them from 1) */
     this.received = 0
+    /** names the page's events in localStorage (harness.js `pastEvents`) */
+    this.pageId = randomUUID()
     /** @type {string | null} why the page cannot answer any more */
     this.dead = null
     /** closed by the driver (not a crash) */
@@ -293,7 +297,7 @@ export class BrowserClient {
     if (!this.dead) {
       try {
         const { emitted } = await this.call('emitted')
-        await this.caughtUp(emitted, 1000)
+        await this.caughtUp(emitted, 5000)
       } catch {}
     }
     await this.kill()

@@ -131,6 +131,8 @@ class DeadSocket {
  * @property {any} WS the WebSocket class handed to the client
  * @property {any} [locks] the Web Locks stand-in shared by the tabs of this database (`tabs`/`tab_of`)
  * @property {string} [token] the credential the tabs of this database send (default: the user)
+ * @property {{page: string, received: number}[]} [gonePages] closed pages of a browser client: how
+ *   many of their messages arrived (events beyond are relayed from localStorage at the next open)
  */
 
 /** @type {Map<string, ClientState>} */
@@ -259,6 +261,25 @@ async function inPage(bc, cmd, args) {
 /** @param {SyncClient} client @param {string} name */
 const coll = (client, name) => client.collection(name)
 
+/**
+ * Events earlier pages of this client emitted but the driver never received (the page was killed
+ * right after the app saw them): the new page reads them from localStorage, where the harness
+ * kept them, and they are recorded now.
+ * @param {ClientState} st @param {BrowserClient} bc
+ */
+async function relayPast(st, bc) {
+  const gone = st.gonePages ?? []
+  st.gonePages = []
+  const past = await inPage(bc, 'pastEvents', { client: st.name })
+  for (const { p, line } of past) {
+    const page = gone.find((g) => g.page === p)
+    const m = JSON.parse(line)
+    if (page && m.n <= page.received) continue // it did arrive
+    log(st.name, 'event of a killed page, received late:', line.slice(0, 200))
+    if (m.kind === 'event') st.recorded.push({ type: m.payload.type, detail: m.payload.detail })
+  }
+}
+
 /** Commands of one client (run in its queue). @type {Record<string, (a: any) => Promise<object>>} */
 const clientCmds = {
   async open(a) {
@@ -279,6 +300,7 @@ const clientCmds = {
       st.client = bc
       st.where = 'browser'
       st.opens++
+      await relayPast(st, bc)
       log(name, `open #${st.opens} in chromium (${Date.now() - t0} ms)`, url, 'as', user, st.offline ? '(offline)' : '')
       return { status: result.status, pending: result.pending }
     }
@@ -403,6 +425,8 @@ const clientCmds = {
     const [st, client] = opened(a)
     if (client instanceof BrowserClient) {
       st.client = null
+      // what arrived of this page's events, once it is gone (relayPast at the next open)
+      const remember = () => (st.gonePages ??= []).push({ page: client.pageId, received: client.received })
       if (a.abrupt || client.dead) {
         // the tab is killed (or already gone): client.close() never runs, its sockets die with the page
         await client.killAfterEvents()
@@ -413,6 +437,7 @@ const clientCmds = {
           await client.killAfterEvents()
         }
       }
+      remember()
       log(st.name, a.abrupt ? 'page killed' : 'closed, page closed')
       return {}
     }
@@ -454,7 +479,7 @@ const clientCmds = {
     const colls = strList(a, 'colls')
     if (client instanceof BrowserClient) {
       const r = await inPage(client, 'dump', { colls })
-      await client.caughtUp(r.emitted) // the page's events sent before the dump are in st.recorded
+      await client.caughtUp(r.emitted, 10000) // the page's events sent before the dump are in st.recorded
       return {
         data: r.data,
         pending: r.pending,
@@ -497,6 +522,13 @@ const clientCmds = {
         throw new Error(msg)
       }, 1)
     return {}
+  },
+
+  // test hook: the app in a browser client's page sees an event whose message to the driver is lost
+  async _lostEvent(a) {
+    const [st, client] = opened(a)
+    if (!(client instanceof BrowserClient)) fail(`_lostEvent: client '${st.name}' is not in Chromium`)
+    return inPage(client, '_lostEvent', { type: str(a, 'type'), detail: a.detail ?? null })
   },
 
   // test hook: the page of a browser client crashes (its renderer dies)

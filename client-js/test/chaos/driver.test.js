@@ -303,6 +303,12 @@ test('a client in Chromium: live, offline, killed tab with pending writes, reope
   assert.ok(hub.applied.size >= 7)
   assert.ok([...hub.applied.values()].every((n) => n === 1), 'every mutation applied once')
 
+  // an event the app saw just before its page was killed, whose message never reached the
+  // driver, is handed over by the client's next page (the harness keeps events in localStorage)
+  await d.call('_lostEvent', { client: 'b', type: 'resync', detail: { coll: 'todos', reason: 'lost-test' } })
+  await d.call('close', { client: 'b', abrupt: true })
+  await open()
+
   // a Node client on the same hub: the same data, a dump of the same shape
   await d.call('open', { client: 'n', url: hub.url, user: 'alice', colls, backoff_max_ms: 100 })
   await d.until('n', (s) => s.status === 'live', 'node client live')
@@ -314,7 +320,8 @@ test('a client in Chromium: live, offline, killed tab with pending writes, reope
   for (const k of Object.keys(db)) assert.equal(typeof db[k], typeof dn[k], k)
   assert.deepEqual(db.data, dn.data)
   assert.deepEqual(db.data.todos.l, { id: 'l', xs: [1, 2] })
-  assert.deepEqual([db.pending, db.status, db.opens], [[], 'live', 3])
+  assert.deepEqual([db.pending, db.status, db.opens], [[], 'live', 4])
+  assert.equal(db.events.filter((e) => e.type === 'resync' && e.detail?.reason === 'lost-test').length, 1)
   assert.ok(db.status_changes.live >= 3 && db.progress_events >= 0)
   const conflicts = db.events.filter((e) => e.type === 'conflict')
   assert.equal(conflicts.length, 1)

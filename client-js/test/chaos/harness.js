@@ -35,14 +35,29 @@ const H = {
   events: new EventTarget(),
   /** messages handed to the driver's binding, so `dump` can wait for all of them to arrive */
   emitted: 0,
+  /** this page's id (from `open`): events kept in localStorage name the page that emitted them */
+  page: '',
 }
 
-/** @param {'event' | 'status' | 'progress'} kind @param {any} [payload] */
-function emit(kind, payload) {
+/**
+ * @param {'event' | 'status' | 'progress'} kind @param {any} [payload]
+ * @param {boolean} [lost] test hook: the message never reaches the driver (a page killed meanwhile)
+ */
+function emit(kind, payload, lost = false) {
   H.emitted++
   const line = JSON.stringify({ n: H.emitted, kind, payload }, replacer)
+  if (kind === 'event' && H.name) {
+    // also kept in localStorage: an event the app saw just before its page was killed may not
+    // have reached the driver; the next page of this client hands it over (`pastEvents`)
+    try {
+      const key = 'chaos-ev:' + H.name
+      const all = JSON.parse(localStorage.getItem(key) || '[]')
+      all.push({ p: H.page, line })
+      localStorage.setItem(key, JSON.stringify(all))
+    } catch {}
+  }
   // @ts-ignore the binding the driver exposes on this page
-  Promise.resolve(globalThis.__chaosEmit(line)).catch(() => {})
+  if (!lost) Promise.resolve(globalThis.__chaosEmit(line)).catch(() => {})
 }
 
 /** A socket that never opens (the network is "down"): error and close 1006 on the next turn. */
@@ -122,6 +137,7 @@ const cmds = {
   async open(a) {
     if (H.client) throw new Error(`open: client '${a.client}' is already open in its page`)
     H.name = a.client
+    H.page = String(a.page || '')
     H.offline = !!a.offline
     const client = new SyncClient({
       url: a.url,
@@ -237,6 +253,20 @@ const cmds = {
         throw new Error(msg)
       }, 1)
     return {}
+  },
+
+  /** test hook: an event the app sees but whose message to the driver is lost */
+  async _lostEvent(a) {
+    emit('event', { type: a.type, detail: a.detail }, true)
+    return {}
+  },
+
+  /** Events that earlier pages of client `a.client` kept (and forget them): `[{p, line}]`. */
+  async pastEvents(a) {
+    const key = 'chaos-ev:' + a.client
+    const all = JSON.parse(localStorage.getItem(key) || '[]')
+    localStorage.setItem(key, JSON.stringify(all.filter((e) => e.p === H.page)))
+    return all.filter((e) => e.p !== H.page)
   },
 
   /** How many messages went to the driver (what it waits for before the page goes away). */

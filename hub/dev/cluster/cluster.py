@@ -27,6 +27,9 @@ from .process import owns, read_pid, reap, send_signal, tail, wait_gone, write_p
 from .security import activate_and_create_user
 
 _STOP_GRACE_S = 10.0
+#: how long nodes may take to answer after their JVM starts: usually 5-15 s, but over 90 s on a
+#: 2-core box under heavy load (a fresh-clone CI run beside other work); only a bound, never a wait
+START_TIMEOUT_S = 240.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +102,7 @@ class LocalCluster(ClusterLayout):
 
     # ---- lifecycle
 
-    def start(self, timeout: float = 90) -> list[tuple[str, int]]:
+    def start(self, timeout: float = START_TIMEOUT_S) -> list[tuple[str, int]]:
         """Start all nodes in order (skipping ones already running) and wait until each
         completes a thin-client handshake. On failure stops what it started and raises
         :class:`ClusterStartError`."""
@@ -128,7 +131,7 @@ class LocalCluster(ClusterLayout):
             raise
         return self.addresses
 
-    def start_node(self, i: int, timeout: float = 90) -> tuple[str, int]:
+    def start_node(self, i: int, timeout: float = START_TIMEOUT_S) -> tuple[str, int]:
         """(Re)start node ``i`` (e.g. after :meth:`kill_node`) and wait until it is ready."""
         self._check_index(i)
         if self.node_pid(i) is not None:
