@@ -6,7 +6,7 @@
 import { openStore } from './store.js'
 import { Collection } from './collection.js'
 import { Syncer } from './sync.js'
-import { syncError, storeError } from './core/errors.js'
+import { syncError, storeError, stopError } from './core/errors.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
@@ -20,6 +20,7 @@ import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
 /** @typedef {import('./types.js').WriteResult} WriteResult */
 /** @typedef {import('./types.js').WriteHandle} WriteHandle */
 /** @typedef {import('./types.js').PendingWrite} PendingWrite */
+/** @typedef {import('./types.js').SyncError} SyncError */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
 /** @typedef {import('./store.js').Store} Store */
 /** @typedef {Required<Omit<SyncClientOptions, 'env'>> & Required<import('./types.js').Env>} Options the options with the platform (`env`) folded in */
@@ -55,6 +56,8 @@ export class SyncClient extends EventTarget {
   syncer = null
   /** @internal @type {Error | null} set when the client can no longer work (closed, database taken away) */
   dead = null
+  /** @internal @type {SyncError | null} the fatal error that stopped sync until `reconnect()` (this tab's or the leader tab's) */
+  halted = null
   /** @internal */
   ts = 0n
   /** @internal @type {Set<{res: () => void, rej: (e: unknown) => void}>} */
@@ -150,6 +153,7 @@ export class SyncClient extends EventTarget {
       setStatus: (s) => this.setStatus(s, true),
       remote: (ch) => this.changed(ch, 'remote', true),
       emit: (type, detail) => {
+        if (type === 'error') this.halt(/** @type {SyncError} */ (detail))
         this.emit(type, detail)
         this.tabs.post({ t: 'ev', type, detail: type === 'error' ? { ...detail, cause: undefined } : detail })
       },
@@ -169,19 +173,41 @@ export class SyncClient extends EventTarget {
     if (m.t === 'changes') this.changed(m.changes, 'remote', false)
     else if (m.t === 'outbox') this.syncer?.pump()
     else if (m.t === 'refresh') this.syncer?.refreshToken()
+    else if (m.t === 'reconnect') this.syncer && this.reconnect()
     else if (m.t === 'acked') this.settle(m.done || [])
-    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status })
-    else if (m.t === 'status' && !this.leader) this.setStatus(m.status, false)
-    else if (m.t === 'ev' && !this.leader) this.emit(m.type, m.detail)
+    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status, halted: this.halted })
+    else if (this.leader) return
+    else if (m.t === 'status') {
+      this.halted = null
+      this.halt(m.halted)
+      this.setStatus(m.status, false)
+    } else if (m.t === 'ev') {
+      if (m.type === 'error') this.halt(m.detail)
+      this.emit(m.type, m.detail)
+    }
   }
 
   /** @internal @param {Status} s @param {boolean} share */
   setStatus(s, share) {
     const old = this.status
+    if (s === 'connecting') this.halted = null
     if (old === s) return
     this.status = s
-    if (share) this.tabs.post({ t: 'status', status: s })
+    if (share) this.tabs.post({ t: 'status', status: s, halted: this.halted })
     this.emit('status', { oldStatus: old, newStatus: s })
+  }
+
+  /**
+   * A fatal `error` stopped sync (here or in the leader tab): `flush()` rejects, at once and for
+   * the calls already waiting, until sync starts again.
+   * @internal @param {SyncError | null} err
+   */
+  halt(err) {
+    if (!err?.fatal) return
+    this.halted = err
+    const e = stopError(err)
+    for (const w of this.waiters) w.rej(e)
+    this.waiters.clear()
   }
 
   /**
@@ -317,11 +343,17 @@ export class SyncClient extends EventTarget {
     return store.outboxCount()
   }
 
-  /** Resolves when the outbox is empty (every write acknowledged by the hub). @returns {Promise<void>} */
+  /**
+   * Resolves when the outbox is empty (every write acknowledged by the hub). Rejects when sync is
+   * stopped (`close()`, a fatal error, `unauthorized`: `UnauthorizedError`), also when it stops
+   * while this call waits.
+   * @returns {Promise<void>}
+   */
   async flush() {
     const { store } = await this.ready
     for (;;) {
       if (this.dead) throw this.dead
+      if (this.halted) throw stopError(this.halted)
       const wait = new Promise((res, rej) => this.waiters.add({ res: () => res(undefined), rej }))
       wait.catch(() => {})
       if (this.wq.length === 0 && !this.writing && (await store.outboxCount()) === 0) return
@@ -343,10 +375,17 @@ export class SyncClient extends EventTarget {
     return false
   }
 
-  /** Reconnect after a fatal close (e.g. 4010 unauthorized once a new token is available). */
+  /**
+   * Resume after a fatal stop (`unauthorized` once the user signed in again, `closed`,
+   * `user-mismatch`); otherwise reconnect at once if disconnected. In a follower tab the request
+   * goes to the leader tab.
+   */
   reconnect() {
-    if (this.syncer?.stopped && !this.dead) this.syncer.start()
-    else this.syncer?.kick()
+    const s = this.syncer
+    if (this.dead) return
+    if (!s) this.tabs.post({ t: 'reconnect' })
+    else if (s.stopped) s.start()
+    else s.kick()
   }
 
   /**
@@ -366,6 +405,8 @@ export class SyncClient extends EventTarget {
     const dead = (this.dead ||= new Error('client closed'))
     this.syncer?.stop()
     this.syncer = null
+    // followers show `offline` until another tab has taken over
+    this.setStatus('offline', this.leader)
     this.tabs.close()
     const ev = this.o.events
     ev?.removeEventListener('online', this.onOnline)
@@ -374,7 +415,6 @@ export class SyncClient extends EventTarget {
     for (const w of [...this.waiters, ...this.wr.values()]) w.rej(dead)
     this.waiters.clear()
     this.wr.clear()
-    this.setStatus('offline', false)
   }
 
   /** Close the connection, release the lock (another tab takes over) and close the database. */
