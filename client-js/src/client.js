@@ -85,6 +85,7 @@ export class SyncClient extends EventTarget {
       WebSocket: g.WebSocket,
       indexedDB: g.indexedDB,
       locks: g.navigator?.locks ?? null,
+      storage: g.navigator?.storage ?? null,
       BroadcastChannel: g.BroadcastChannel ?? null,
       events: typeof g.addEventListener === 'function' ? g : null,
       document: g.document ?? null,
@@ -303,29 +304,57 @@ export class SyncClient extends EventTarget {
       const { store } = await this.ready
       while (this.wq.length) {
         const ops = this.wq.splice(0, 2000)
-        try {
-          const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
-          for (const op of ops) {
-            const seq = /** @type {number} */ (op.seq)
-            /** @type {Promise<WriteResult>} */
-            const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
-            // nobody has to look at it: a client that stops first must not leave unhandled rejections
-            result.catch(() => {})
-            op.res({ seq, coll: op.c, id: op.id, result })
-          }
-          this.changed(changes, 'local', true)
-          if (this.syncer) this.syncer.pump()
-          else this.tabs.post({ t: 'outbox' })
-        } catch (e) {
-          for (const op of ops) op.rej(e)
-          this.emit('error', storeError(e, false))
-        }
+        // one bad write (e.g. too big for the quota left) must not fail the others queued with
+        // it: after a refused transaction each write is tried again in one of its own
+        if (!(await this.commit(store, ops, ops.length < 2))) for (const op of ops) await this.commit(store, [op], true)
       }
     } catch (e) {
       for (const op of this.wq.splice(0)) op.rej(e)
     } finally {
       this.writing = false
     }
+  }
+
+  /**
+   * Store `ops` in one transaction and hand out their handles.
+   * @internal
+   * @param {Store} store
+   * @param {typeof this.wq} ops
+   * @param {boolean} final on failure reject them (else leave them to the caller)
+   * @returns {Promise<boolean>} stored
+   */
+  async commit(store, ops, final) {
+    try {
+      const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
+      for (const op of ops) {
+        const seq = /** @type {number} */ (op.seq)
+        /** @type {Promise<WriteResult>} */
+        const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
+        // nobody has to look at it: a client that stops first must not leave unhandled rejections
+        result.catch(() => {})
+        op.res({ seq, coll: op.c, id: op.id, result })
+      }
+      this.changed(changes, 'local', true)
+      if (this.syncer) this.syncer.pump()
+      else this.tabs.post({ t: 'outbox' })
+      return true
+    } catch (e) {
+      if (!final) return false
+      for (const op of ops) op.rej(e)
+      this.emit('error', storeError(e, false))
+      return true
+    }
+  }
+
+  /**
+   * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
+   * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
+   * @returns {Promise<import('./types.js').StorageInfo>}
+   */
+  async storage() {
+    const s = this.o.storage
+    const [persisted, est] = await Promise.all([s?.persist?.(), s?.estimate?.()])
+    return { persisted: !!persisted, usage: est?.usage ?? null, quota: est?.quota ?? null }
   }
 
   /**

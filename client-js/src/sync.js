@@ -6,7 +6,7 @@
  * writes, applying acks) and the token refresh (`refresh.js`). Time, timers, randomness, the
  * WebSocket constructor and the store are injected through the host.
  */
-import { backoff } from './core/backoff.js'
+import { backoff, pauseDelay } from './core/backoff.js'
 import { closeAction, sessionStatus } from './core/state.js'
 import { openSocket } from './transport-ws.js'
 import { TokenRefresh, getToken } from './refresh.js'
@@ -36,6 +36,8 @@ import { syncError, storeError } from './core/errors.js'
 
 export class Syncer {
   #attempt = 0
+  /** quota pauses in a row */
+  #pauses = 0
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #retryTimer = undefined
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -70,6 +72,7 @@ export class Syncer {
 
   /** Start (or restart after a fatal close). */
   start() {
+    this.o.timers.clearTimeout(this.#retryTimer)
     this.stopped = false
     this.#attempt = 0
     this.#connect()
@@ -106,7 +109,7 @@ export class Syncer {
   }
 
   /**
-   * Stop until `reconnect()`: report `err` (fatal) and show `status`.
+   * Stop until `reconnect()`: report `err` and show `status`.
    * @param {import('./types.js').SyncError} err
    * @param {Status} status
    * @param {string} [reason] close reason for an open socket
@@ -233,10 +236,17 @@ export class Syncer {
       }
     } catch (e) {
       // The store refused the change (quota, closed database): nothing half-applied was kept,
-      // the cursor did not move. Report, drop the socket and come back later.
+      // the cursor did not move. Report, drop the socket and come back later; on a full disk
+      // (which a reconnect does not cure) pause until `reconnect()` or a long timer.
       if (gen === this.gen) {
-        this.h.emit('error', storeError(e, true))
-        this.sock?.close(1000, 'store error')
+        const err = storeError(e, true)
+        if (err.kind === 'quota') {
+          this.halt(err, 'paused', 'quota')
+          this.#retryTimer = this.o.timers.setTimeout(() => this.start(), pauseDelay(this.#pauses++, this.o.backoffMax, this.o.random))
+        } else {
+          this.h.emit('error', err)
+          this.sock?.close(1000, 'store error')
+        }
       }
     } finally {
       this.#running = false
@@ -306,7 +316,7 @@ export class Syncer {
 
   #status() {
     const s = sessionStatus(this.welcomed, this.#subs.syncing())
-    if (s === 'live') this.#attempt = 0
+    if (s === 'live') this.#attempt = this.#pauses = 0
     this.h.setStatus(s)
   }
 

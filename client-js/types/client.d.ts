@@ -46,6 +46,12 @@ export declare class SyncClient extends EventTarget {
      */
     collection<T extends object = Doc>(name: string): Collection<T>;
     /**
+     * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
+     * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
+     * @returns {Promise<import('./types.js').StorageInfo>}
+     */
+    storage(): Promise<import('./types.js').StorageInfo>;
+    /**
      * Outbox entries not acknowledged yet (persisted: survives reloads), oldest first.
      * @returns {Promise<PendingWrite[]>}
      */

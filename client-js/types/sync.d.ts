@@ -64,7 +64,7 @@ export declare class Syncer {
     /** Stop until `start()`: close the socket now; nothing of this session runs on. @param {string} [reason] */
     stop(reason?: string): void;
     /**
-     * Stop until `reconnect()`: report `err` (fatal) and show `status`.
+     * Stop until `reconnect()`: report `err` and show `status`.
      * @param {import('./types.js').SyncError} err
      * @param {Status} status
      * @param {string} [reason] close reason for an open socket

@@ -8,6 +8,20 @@ export type Doc = {
     [field: string]: unknown;
 };
 export type Status = import('./core/state.js').Status;
+export type StorageInfo = {
+    /**
+     * the browser keeps this origin's data under storage pressure
+     */
+    persisted: boolean;
+    /**
+     * bytes used by the origin, when reported
+     */
+    usage: number | null;
+    /**
+     * bytes the origin may use, when reported
+     */
+    quota: number | null;
+};
 export type WithId<T extends object> = T & {
     id: string;
 };
@@ -191,6 +205,16 @@ export type Env = {
      */
     locks?: import('./tabs.js').LockManagerLike | null;
     /**
+     * for `storage()`; default `navigator.storage`
+     */
+    storage?: {
+        persist?: () => Promise<boolean>;
+        estimate?: () => Promise<{
+            usage?: number;
+            quota?: number;
+        }>;
+    } | null;
+    /**
      * default: the global; `null` = no cross-tab fan-out
      */
     BroadcastChannel?: (typeof BroadcastChannel) | null;
@@ -270,7 +294,13 @@ export type SyncClientOptions = {
     env?: Env;
 };
 /** @typedef {{[field: string]: unknown}} Doc a document: a msgpack-encodable map; stored documents carry their `id` */
-/** @typedef {import('./core/state.js').Status} Status `offline` → `connecting` → `syncing` → `live`; `unauthorized`: stopped until `reconnect()` */
+/** @typedef {import('./core/state.js').Status} Status `offline` → `connecting` → `syncing` → `live`; `unauthorized`: stopped until `reconnect()`; `paused`: the disk is full, waiting for `reconnect()` or a long timer */
+/**
+ * @typedef {object} StorageInfo what `storage()` reports (from `navigator.storage`)
+ * @property {boolean} persisted the browser keeps this origin's data under storage pressure
+ * @property {number | null} usage bytes used by the origin, when reported
+ * @property {number | null} quota bytes the origin may use, when reported
+ */
 /**
  * @template {object} T
  * @typedef {T & {id: string}} WithId a stored document: `T` with its `id`
@@ -374,6 +404,7 @@ export type SyncClientOptions = {
  * @property {typeof WebSocket} [WebSocket] default: `globalThis.WebSocket` (Node: the `ws` package)
  * @property {IDBFactory} [indexedDB] default: `globalThis.indexedDB` (Node: `fake-indexeddb`)
  * @property {import('./tabs.js').LockManagerLike | null} [locks] Web Locks; default `navigator.locks`; `null` = every tab connects
+ * @property {{persist?: () => Promise<boolean>, estimate?: () => Promise<{usage?: number, quota?: number}>} | null} [storage] for `storage()`; default `navigator.storage`
  * @property {(typeof BroadcastChannel) | null} [BroadcastChannel] default: the global; `null` = no cross-tab fan-out
  * @property {EventTarget | null} [events] source of `online`/`offline`; default the global scope
  * @property {{visibilityState: string, addEventListener: EventTarget['addEventListener'], removeEventListener: EventTarget['removeEventListener']} | null} [document] source of `visibilitychange`

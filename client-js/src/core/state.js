@@ -7,19 +7,22 @@
  *    +------- close -------+---------- close -----+--+------ resync ---------+
  *
  * connecting, syncing, live --4010 close, UnauthorizedError--> unauthorized --reconnect()--> connecting
+ * connecting, syncing, live --quota exceeded applying hub changes--> paused --reconnect(), timer--> connecting
  * ```
- * `unauthorized`: sync stopped until `reconnect()` (the user has to sign in again).
+ * `unauthorized`: sync stopped until `reconnect()` (the user has to sign in again). `paused`: the
+ * disk is full; sync waits for `reconnect()` (space freed) or a long timer.
  */
 
-/** @typedef {'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized'} Status */
+/** @typedef {'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized' | 'paused'} Status */
 
 /** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions (the runtime does not consult them: `PURE` lets bundles drop them) */
 export const TRANSITIONS = /* @__PURE__ */ Object.freeze({
   offline: ['connecting'],
-  connecting: ['syncing', 'offline', 'unauthorized'],
-  syncing: ['live', 'offline', 'unauthorized'],
-  live: ['syncing', 'offline', 'unauthorized'],
+  connecting: ['syncing', 'offline', 'unauthorized', 'paused'],
+  syncing: ['live', 'offline', 'unauthorized', 'paused'],
+  live: ['syncing', 'offline', 'unauthorized', 'paused'],
   unauthorized: ['connecting', 'offline'],
+  paused: ['connecting', 'offline'],
 })
 
 /**

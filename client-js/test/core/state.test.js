@@ -15,6 +15,9 @@ test('status transitions', () => {
   assert.ok(canTransition('unauthorized', 'connecting'), 'reconnect()')
   assert.ok(!canTransition('offline', 'unauthorized'))
   assert.ok(!canTransition('unauthorized', 'live'))
+  for (const from of ['connecting', 'syncing', 'live']) assert.ok(canTransition(from, 'paused'))
+  assert.ok(canTransition('paused', 'connecting'), 'reconnect() or the pause timer')
+  assert.ok(!canTransition('paused', 'live'))
 })
 
 test('session status from welcome and running syncs', () => {

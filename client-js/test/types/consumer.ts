@@ -5,7 +5,7 @@
 import { SyncClient, Collection, UnauthorizedError } from 'synchub-client'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
-  Conflict, SyncEventMap, SyncClientOptions, Env,
+  Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo,
 } from 'synchub-client'
 
 // exact type equality, as expect-type's `toEqualTypeOf`
@@ -102,7 +102,7 @@ client.addEventListener('status', (e) => {
   // @ts-expect-error not a status
   if (e.detail.newStatus === 'signed-out') return
 })
-expectType<Status>().toBe<'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized'>()
+expectType<Status>().toBe<'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized' | 'paused'>()
 expectType<Extract<ErrorKind, 'unauthorized' | 'token'>>().toBe<'unauthorized' | 'token'>()
 
 // ---- auth: a token function says "signed out" with UnauthorizedError; flush() rejects with it ----
@@ -117,6 +117,15 @@ expectType<typeof signedOut.name>().toBe<string>()
 const isError: Error = signedOut
 void isError
 client.flush().catch((e: unknown) => e instanceof UnauthorizedError && client.reconnect())
+
+// ---- storage: what the browser keeps, how much is used ----------------------------------------
+const storageEnv: Env = { storage: { persist: async () => true, estimate: async () => ({ usage: 1, quota: 2 }) } }
+void storageEnv
+client.storage().then((info) => {
+  expectType<typeof info>().toBe<StorageInfo>()
+  expectType<typeof info.persisted>().toBe<boolean>()
+  expectType<typeof info.quota>().toBe<number | null>()
+})
 client.addEventListener('progress', (e) => expectType<typeof e.detail.total>().toBe<number | null>())
 client.addEventListener('resync', (e) => expectType<typeof e.detail.coll>().toBe<string>())
 const onStatus = (e: CustomEvent<SyncEventMap['status']>) => e.detail.oldStatus

@@ -7,11 +7,13 @@
  *    +------- close -------+---------- close -----+--+------ resync ---------+
  *
  * connecting, syncing, live --4010 close, UnauthorizedError--> unauthorized --reconnect()--> connecting
+ * connecting, syncing, live --quota exceeded applying hub changes--> paused --reconnect(), timer--> connecting
  * ```
- * `unauthorized`: sync stopped until `reconnect()` (the user has to sign in again).
+ * `unauthorized`: sync stopped until `reconnect()` (the user has to sign in again). `paused`: the
+ * disk is full; sync waits for `reconnect()` (space freed) or a long timer.
  */
-export type Status = 'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized';
-/** @typedef {'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized'} Status */
+export type Status = 'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized' | 'paused';
+/** @typedef {'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized' | 'paused'} Status */
 /** @type {Readonly<Record<Status, readonly Status[]>>} allowed transitions (the runtime does not consult them: `PURE` lets bundles drop them) */
 export declare const TRANSITIONS: Readonly<Record<Status, readonly Status[]>>;
 /**
