@@ -30,6 +30,8 @@ import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
  */
 
 const g = /** @type {any} */ (globalThis)
+/** What other tabs get of an error: all but its `cause` (an exception need not survive postMessage). @param {any} e */
+const bare = (e) => e && { ...e, cause: undefined }
 
 /**
  * Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in
@@ -156,7 +158,7 @@ export class SyncClient extends EventTarget {
       emit: (type, detail) => {
         if (type === 'error') this.halt(/** @type {SyncError} */ (detail))
         this.emit(type, detail)
-        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? { ...detail, cause: undefined } : detail })
+        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? bare(detail) : detail })
       },
       acked: (done) => {
         this.settle(done)
@@ -176,7 +178,7 @@ export class SyncClient extends EventTarget {
     else if (m.t === 'refresh') this.syncer?.refreshToken()
     else if (m.t === 'reconnect') this.syncer && this.reconnect()
     else if (m.t === 'acked') this.settle(m.done || [])
-    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status, halted: this.halted })
+    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status, halted: bare(this.halted) })
     else if (this.leader) return
     else if (m.t === 'status') {
       this.halted = null
@@ -194,7 +196,7 @@ export class SyncClient extends EventTarget {
     if (s === 'connecting') this.halted = null
     if (old === s) return
     this.status = s
-    if (share) this.tabs.post({ t: 'status', status: s, halted: this.halted })
+    if (share) this.tabs.post({ t: 'status', status: s, halted: bare(this.halted) })
     this.emit('status', { oldStatus: old, newStatus: s })
   }
 

@@ -231,3 +231,31 @@ test('tabs: every tab shows the leader status (also one opened later), unauthori
   const follower = b.leader ? c : b
   assert.equal(seen.get(follower)[0].newStatus, 'offline')
 })
+
+test('tabs: the stop reason reaches followers even when its cause cannot be posted', async (t) => {
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  let signedIn = true
+  // an app-made "UnauthorizedError" that structured clone refuses (it holds a function)
+  const token = async () => {
+    if (signedIn) return 'dev'
+    throw { name: 'UnauthorizedError', message: 'signed out', retry: () => {} }
+  }
+  const shared = { indexedDB: new IDBFactory(), locks: fakeLocks(), BroadcastChannel, dbName: 'life-' + Math.random(), token }
+  const a = makeClient(hub.url, shared)
+  t.after(() => a.close())
+  a.collection('todos')
+  await waitFor(() => a.status === 'live')
+  const b = makeClient(hub.url, shared)
+  t.after(() => b.close())
+  const errorsB = record(b, 'error')
+  await waitFor(() => b.status === 'live')
+  signedIn = false
+  await a.refreshToken()
+  await waitFor(() => b.status === 'unauthorized', { what: 'follower unauthorized' })
+  assert.deepEqual(
+    errorsB.map((e) => [e.kind, e.message, e.cause]),
+    [['unauthorized', 'signed out', undefined]]
+  )
+  await assert.rejects(b.flush(), (e) => e instanceof UnauthorizedError && e.message === 'signed out')
+})
