@@ -6,7 +6,7 @@
 import { openStore } from './store.js'
 import { Collection } from './collection.js'
 import { Syncer } from './sync.js'
-import { syncError, storeError } from './core/errors.js'
+import { syncError, storeError, stopError } from './core/errors.js'
 import { Tabs } from './tabs.js'
 import { hlcNext, hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
@@ -20,6 +20,7 @@ import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
 /** @typedef {import('./types.js').WriteResult} WriteResult */
 /** @typedef {import('./types.js').WriteHandle} WriteHandle */
 /** @typedef {import('./types.js').PendingWrite} PendingWrite */
+/** @typedef {import('./types.js').SyncError} SyncError */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
 /** @typedef {import('./store.js').Store} Store */
 /** @typedef {Required<Omit<SyncClientOptions, 'env'>> & Required<import('./types.js').Env>} Options the options with the platform (`env`) folded in */
@@ -29,6 +30,8 @@ import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
  */
 
 const g = /** @type {any} */ (globalThis)
+/** What other tabs get of an error: all but its `cause` (an exception need not survive postMessage). @param {any} e */
+const bare = (e) => e && { ...e, cause: undefined }
 
 /**
  * Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in
@@ -55,6 +58,8 @@ export class SyncClient extends EventTarget {
   syncer = null
   /** @internal @type {Error | null} set when the client can no longer work (closed, database taken away) */
   dead = null
+  /** @internal @type {SyncError | null} the fatal error that stopped sync until `reconnect()` (this tab's or the leader tab's) */
+  halted = null
   /** @internal */
   ts = 0n
   /** @internal @type {Set<{res: () => void, rej: (e: unknown) => void}>} */
@@ -82,6 +87,7 @@ export class SyncClient extends EventTarget {
       WebSocket: g.WebSocket,
       indexedDB: g.indexedDB,
       locks: g.navigator?.locks ?? null,
+      storage: g.navigator?.storage ?? null,
       BroadcastChannel: g.BroadcastChannel ?? null,
       events: typeof g.addEventListener === 'function' ? g : null,
       document: g.document ?? null,
@@ -150,8 +156,9 @@ export class SyncClient extends EventTarget {
       setStatus: (s) => this.setStatus(s, true),
       remote: (ch) => this.changed(ch, 'remote', true),
       emit: (type, detail) => {
+        if (type === 'error') this.halt(/** @type {SyncError} */ (detail))
         this.emit(type, detail)
-        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? { ...detail, cause: undefined } : detail })
+        this.tabs.post({ t: 'ev', type, detail: type === 'error' ? bare(detail) : detail })
       },
       acked: (done) => {
         this.settle(done)
@@ -169,19 +176,41 @@ export class SyncClient extends EventTarget {
     if (m.t === 'changes') this.changed(m.changes, 'remote', false)
     else if (m.t === 'outbox') this.syncer?.pump()
     else if (m.t === 'refresh') this.syncer?.refreshToken()
+    else if (m.t === 'reconnect') this.syncer && this.reconnect()
     else if (m.t === 'acked') this.settle(m.done || [])
-    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status })
-    else if (m.t === 'status' && !this.leader) this.setStatus(m.status, false)
-    else if (m.t === 'ev' && !this.leader) this.emit(m.type, m.detail)
+    else if (m.t === 'ask' && this.leader) this.tabs.post({ t: 'status', status: this.status, halted: bare(this.halted) })
+    else if (this.leader) return
+    else if (m.t === 'status') {
+      this.halted = null
+      this.halt(m.halted)
+      this.setStatus(m.status, false)
+    } else if (m.t === 'ev') {
+      if (m.type === 'error') this.halt(m.detail)
+      this.emit(m.type, m.detail)
+    }
   }
 
   /** @internal @param {Status} s @param {boolean} share */
   setStatus(s, share) {
     const old = this.status
+    if (s === 'connecting') this.halted = null
     if (old === s) return
     this.status = s
-    if (share) this.tabs.post({ t: 'status', status: s })
+    if (share) this.tabs.post({ t: 'status', status: s, halted: bare(this.halted) })
     this.emit('status', { oldStatus: old, newStatus: s })
+  }
+
+  /**
+   * A fatal `error` stopped sync (here or in the leader tab): `flush()` rejects, at once and for
+   * the calls already waiting, until sync starts again.
+   * @internal @param {SyncError | null} err
+   */
+  halt(err) {
+    if (!err?.fatal) return
+    this.halted = err
+    const e = stopError(err)
+    for (const w of this.waiters) w.rej(e)
+    this.waiters.clear()
   }
 
   /**
@@ -277,29 +306,57 @@ export class SyncClient extends EventTarget {
       const { store } = await this.ready
       while (this.wq.length) {
         const ops = this.wq.splice(0, 2000)
-        try {
-          const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
-          for (const op of ops) {
-            const seq = /** @type {number} */ (op.seq)
-            /** @type {Promise<WriteResult>} */
-            const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
-            // nobody has to look at it: a client that stops first must not leave unhandled rejections
-            result.catch(() => {})
-            op.res({ seq, coll: op.c, id: op.id, result })
-          }
-          this.changed(changes, 'local', true)
-          if (this.syncer) this.syncer.pump()
-          else this.tabs.post({ t: 'outbox' })
-        } catch (e) {
-          for (const op of ops) op.rej(e)
-          this.emit('error', storeError(e, false))
-        }
+        // one bad write (e.g. too big for the quota left) must not fail the others queued with
+        // it: after a refused transaction each write is tried again in one of its own
+        if (!(await this.commit(store, ops, ops.length < 2))) for (const op of ops) await this.commit(store, [op], true)
       }
     } catch (e) {
       for (const op of this.wq.splice(0)) op.rej(e)
     } finally {
       this.writing = false
     }
+  }
+
+  /**
+   * Store `ops` in one transaction and hand out their handles.
+   * @internal
+   * @param {Store} store
+   * @param {typeof this.wq} ops
+   * @param {boolean} final on failure reject them (else leave them to the caller)
+   * @returns {Promise<boolean>} stored
+   */
+  async commit(store, ops, final) {
+    try {
+      const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
+      for (const op of ops) {
+        const seq = /** @type {number} */ (op.seq)
+        /** @type {Promise<WriteResult>} */
+        const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
+        // nobody has to look at it: a client that stops first must not leave unhandled rejections
+        result.catch(() => {})
+        op.res({ seq, coll: op.c, id: op.id, result })
+      }
+      this.changed(changes, 'local', true)
+      if (this.syncer) this.syncer.pump()
+      else this.tabs.post({ t: 'outbox' })
+      return true
+    } catch (e) {
+      if (!final) return false
+      for (const op of ops) op.rej(e)
+      this.emit('error', storeError(e, false))
+      return true
+    }
+  }
+
+  /**
+   * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
+   * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
+   * @returns {Promise<import('./types.js').StorageInfo>}
+   */
+  async storage() {
+    const s = this.o.storage
+    const [persisted, est] = await Promise.all([s?.persist?.(), s?.estimate?.()])
+    return { persisted: !!persisted, usage: est?.usage ?? null, quota: est?.quota ?? null }
   }
 
   /**
@@ -317,11 +374,17 @@ export class SyncClient extends EventTarget {
     return store.outboxCount()
   }
 
-  /** Resolves when the outbox is empty (every write acknowledged by the hub). @returns {Promise<void>} */
+  /**
+   * Resolves when the outbox is empty (every write acknowledged by the hub). Rejects when sync is
+   * stopped (`close()`, a fatal error, `unauthorized`: `UnauthorizedError`), also when it stops
+   * while this call waits.
+   * @returns {Promise<void>}
+   */
   async flush() {
     const { store } = await this.ready
     for (;;) {
       if (this.dead) throw this.dead
+      if (this.halted) throw stopError(this.halted)
       const wait = new Promise((res, rej) => this.waiters.add({ res: () => res(undefined), rej }))
       wait.catch(() => {})
       if (this.wq.length === 0 && !this.writing && (await store.outboxCount()) === 0) return
@@ -343,10 +406,17 @@ export class SyncClient extends EventTarget {
     return false
   }
 
-  /** Reconnect after a fatal close (e.g. 4010 unauthorized once a new token is available). */
+  /**
+   * Resume after a fatal stop (`unauthorized` once the user signed in again, `closed`,
+   * `user-mismatch`); otherwise reconnect at once if disconnected. In a follower tab the request
+   * goes to the leader tab.
+   */
   reconnect() {
-    if (this.syncer?.stopped && !this.dead) this.syncer.start()
-    else this.syncer?.kick()
+    const s = this.syncer
+    if (this.dead) return
+    if (!s) this.tabs.post({ t: 'reconnect' })
+    else if (s.stopped) s.start()
+    else s.kick()
   }
 
   /**
@@ -366,6 +436,8 @@ export class SyncClient extends EventTarget {
     const dead = (this.dead ||= new Error('client closed'))
     this.syncer?.stop()
     this.syncer = null
+    // followers show `offline` until another tab has taken over
+    this.setStatus('offline', this.leader)
     this.tabs.close()
     const ev = this.o.events
     ev?.removeEventListener('online', this.onOnline)
@@ -374,7 +446,6 @@ export class SyncClient extends EventTarget {
     for (const w of [...this.waiters, ...this.wr.values()]) w.rej(dead)
     this.waiters.clear()
     this.wr.clear()
-    this.setStatus('offline', false)
   }
 
   /** Close the connection, release the lock (another tab takes over) and close the database. */

@@ -5,7 +5,21 @@
  * client options.
  */
 import { refreshDelay, refreshRetryDelay } from './core/refresh.js'
-import { syncError } from './core/errors.js'
+import { syncError, tokenOutcome } from './core/errors.js'
+
+/**
+ * Ask a `token` function for a token.
+ * @param {() => Promise<string | null>} t
+ * @returns {Promise<string | import('./types.js').SyncError>} the token, or the error to report
+ *   when it threw, rejected or gave nothing (`unauthorized`: it threw `UnauthorizedError`)
+ */
+export async function getToken(t) {
+  try {
+    return tokenOutcome(await t())
+  } catch (e) {
+    return tokenOutcome(null, e ?? 'threw')
+  }
+}
 
 /**
  * @typedef {object} Session the connection the refresh works on (the `Syncer`), read live
@@ -15,6 +29,7 @@ import { syncError } from './core/errors.js'
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {() => string[]} ended collections whose subscription the hub ended
  * @property {() => void} kick reconnect at once
+ * @property {(err: import('./types.js').SyncError, status: import('./core/state.js').Status) => void} halt stop until `reconnect()`
  * @property {{emit: import('./sync.js').Emit}} h
  * @property {import('./client.js').Options} o
  */
@@ -92,18 +107,14 @@ export class TokenRefresh {
     this.#authP = new Promise((res) => (this.#authDone = res))
     const p = this.#authP
     ;(async () => {
-      let token = null
-      try {
-        token = await t()
-      } catch (e) {
-        this.s.h.emit('error', syncError('token', 0, e, true))
-      }
+      const token = await getToken(t)
       if (gen !== this.s.gen) return
-      if (token) this.s.sock?.send({ t: 'auth', token })
-      else {
-        this.#settle(false)
-        this.#retry()
-      }
+      if (typeof token === 'string') return this.s.sock?.send({ t: 'auth', token })
+      this.#settle(false)
+      // `UnauthorizedError`: the user signed out, stop syncing
+      if (!token.retry) return this.s.halt(token, 'unauthorized')
+      this.s.h.emit('error', token)
+      this.#retry()
     })()
     return p
   }

@@ -6,10 +6,10 @@
  * writes, applying acks) and the token refresh (`refresh.js`). Time, timers, randomness, the
  * WebSocket constructor and the store are injected through the host.
  */
-import { backoff } from './core/backoff.js'
+import { backoff, pauseDelay } from './core/backoff.js'
 import { closeAction, sessionStatus } from './core/state.js'
 import { openSocket } from './transport-ws.js'
-import { TokenRefresh } from './refresh.js'
+import { TokenRefresh, getToken } from './refresh.js'
 import { jwtExp } from './core/refresh.js'
 import { OutboxPump } from './pump.js'
 import { Subscriptions } from './subscriptions.js'
@@ -36,6 +36,8 @@ import { syncError, storeError } from './core/errors.js'
 
 export class Syncer {
   #attempt = 0
+  /** quota pauses in a row */
+  #pauses = 0
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #retryTimer = undefined
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -70,6 +72,7 @@ export class Syncer {
 
   /** Start (or restart after a fatal close). */
   start() {
+    this.o.timers.clearTimeout(this.#retryTimer)
     this.stopped = false
     this.#attempt = 0
     this.#connect()
@@ -96,26 +99,41 @@ export class Syncer {
     this.sock?.close(1000, 'offline')
   }
 
-  stop() {
+  /** Stop until `start()`: close the socket now; nothing of this session runs on. @param {string} [reason] */
+  stop(reason = 'client closed') {
     this.stopped = true
     this.o.timers.clearTimeout(this.#retryTimer)
-    this.#auth.stop()
-    this.sock?.close(1000, 'client closed')
+    const sock = this.sock
+    this.#teardown()
+    sock?.close(1000, reason)
+  }
+
+  /**
+   * Stop until `reconnect()`: report `err` and show `status`.
+   * @param {import('./types.js').SyncError} err
+   * @param {Status} status
+   * @param {string} [reason] close reason for an open socket
+   */
+  halt(err, status, reason) {
+    this.stop(reason)
+    this.h.emit('error', err)
+    this.h.setStatus(status)
   }
 
   async #connect() {
     if (this.stopped || this.sock) return
     const gen = ++this.gen
     this.h.setStatus('connecting')
-    /** @type {string | null} */
-    let token = null
-    try {
-      const t = this.o.token
-      token = typeof t === 'function' ? await t() : t
-    } catch (e) {
-      this.h.emit('error', syncError('token', 0, e, true))
-    }
+    const t = this.o.token
+    // a token function that fails is asked again later: never connect without its token
+    const token = typeof t === 'function' ? await getToken(t) : t
     if (gen !== this.gen || this.stopped) return
+    if (token !== null && typeof token === 'object') {
+      if (!token.retry) return this.halt(token, 'unauthorized')
+      this.h.emit('error', token)
+      this.h.setStatus('offline')
+      return this.#later(false)
+    }
     this.exp = jwtExp(token)
     this.sock = openSocket(this.o.WebSocket, this.o.url, this.o.limits, {
       open: () => {
@@ -143,6 +161,23 @@ export class Syncer {
    */
   #closed(gen, code, reason, byClient) {
     if (gen !== this.gen) return
+    this.#teardown()
+    const action = byClient ? 'retry' : closeAction(code)
+    if (action === 'unauthorized') return this.halt(syncError('unauthorized', code, reason, false, { fatal: true }), 'unauthorized')
+    this.h.setStatus('offline')
+    if (action === 'stop') return this.halt(syncError('closed', code, reason, false, { fatal: true }), 'offline')
+    this.#later(action === 'now')
+  }
+
+  /** Connect again, at once or after the backoff delay. @param {boolean} now */
+  #later(now) {
+    if (now) this.#attempt = 0
+    const delay = now ? 0 : backoff(this.#attempt++, this.o.backoffMin, this.o.backoffMax, this.o.random)
+    this.#retryTimer = this.o.timers.setTimeout(() => this.#connect(), delay)
+  }
+
+  /** Forget the connection: later callbacks of its socket, timers and frames do nothing. */
+  #teardown() {
     this.o.timers.clearTimeout(this.#liveTimer)
     this.#auth.reset()
     this.sock = null
@@ -151,17 +186,6 @@ export class Syncer {
     this.#subs.clear()
     this.#queue = []
     this.gen++
-    this.h.setStatus('offline')
-    if (this.stopped) return
-    const action = byClient ? 'retry' : closeAction(code)
-    if (action === 'stop') {
-      this.stopped = true
-      this.h.emit('error', syncError('closed', code, reason, false, { fatal: true }))
-      return
-    }
-    if (action === 'now') this.#attempt = 0
-    const delay = action === 'now' ? 0 : backoff(this.#attempt++, this.o.backoffMin, this.o.backoffMax, this.o.random)
-    this.#retryTimer = this.o.timers.setTimeout(() => this.#connect(), delay)
   }
 
   /**
@@ -212,10 +236,17 @@ export class Syncer {
       }
     } catch (e) {
       // The store refused the change (quota, closed database): nothing half-applied was kept,
-      // the cursor did not move. Report, drop the socket and come back later.
+      // the cursor did not move. Report, drop the socket and come back later; on a full disk
+      // (which a reconnect does not cure) pause until `reconnect()` or a long timer.
       if (gen === this.gen) {
-        this.h.emit('error', storeError(e, true))
-        this.sock?.close(1000, 'store error')
+        const err = storeError(e, true)
+        if (err.kind === 'quota') {
+          this.halt(err, 'paused', 'quota')
+          this.#retryTimer = this.o.timers.setTimeout(() => this.start(), pauseDelay(this.#pauses++, this.o.backoffMax, this.o.random))
+        } else {
+          this.h.emit('error', err)
+          this.sock?.close(1000, 'store error')
+        }
       }
     } finally {
       this.#running = false
@@ -260,9 +291,7 @@ export class Syncer {
     const u = this.o.user
     if (u != null && m.user !== undefined && m.user !== u) {
       // this database (and its outbox) is another user's: send nothing, keep it as it is
-      this.stopped = true
-      this.h.emit('error', syncError('user-mismatch', 0, 'the hub authenticated another user', false, { user: m.user, fatal: true }))
-      return this.sock?.close(1000, 'user mismatch')
+      return this.halt(syncError('user-mismatch', 0, 'the hub authenticated another user', false, { user: m.user, fatal: true }), 'offline', 'user mismatch')
     }
     this.welcomed = true
     this.#pingMs = m.ping_ms
@@ -287,7 +316,7 @@ export class Syncer {
 
   #status() {
     const s = sessionStatus(this.welcomed, this.#subs.syncing())
-    if (s === 'live') this.#attempt = 0
+    if (s === 'live') this.#attempt = this.#pauses = 0
     this.h.setStatus(s)
   }
 

@@ -6,7 +6,13 @@
 export {}
 
 /** @typedef {{[field: string]: unknown}} Doc a document: a msgpack-encodable map; stored documents carry their `id` */
-/** @typedef {import('./core/state.js').Status} Status `offline` → `connecting` → `syncing` → `live` */
+/** @typedef {import('./core/state.js').Status} Status `offline` → `connecting` → `syncing` → `live`; `unauthorized`: stopped until `reconnect()`; `paused`: the disk is full, waiting for `reconnect()` or a long timer */
+/**
+ * @typedef {object} StorageInfo what `storage()` reports (from `navigator.storage`)
+ * @property {boolean} persisted the browser keeps this origin's data under storage pressure
+ * @property {number | null} usage bytes used by the origin, when reported
+ * @property {number | null} quota bytes the origin may use, when reported
+ */
 /**
  * @template {object} T
  * @typedef {T & {id: string}} WithId a stored document: `T` with its `id`
@@ -60,7 +66,7 @@ export {}
  * @property {WithId<T> | null} doc
  * @property {bigint} ts the write's clock (HLC)
  */
-/** @typedef {'protocol' | 'closed' | 'quota' | 'store' | 'versionchange' | 'open' | 'mutation' | 'sub' | 'unsub' | 'auth' | 'token' | 'hub' | 'subscriber' | 'user-mismatch'} ErrorKind */
+/** @typedef {'protocol' | 'closed' | 'quota' | 'store' | 'versionchange' | 'open' | 'mutation' | 'sub' | 'unsub' | 'auth' | 'token' | 'unauthorized' | 'hub' | 'subscriber' | 'user-mismatch'} ErrorKind */
 /**
  * @template {object} [T=Doc]
  * @typedef {object} SyncError the `detail` of every `error` event
@@ -68,14 +74,14 @@ export {}
  * @property {number} code the hub's code (close code, `error` frame or result code); 0 when there is none
  * @property {string} message
  * @property {boolean} retry the client tries again by itself (reconnect, backoff, next connection)
- * @property {boolean} fatal the client stopped; `reconnect()` (after `closed`, `user-mismatch`) or a reload is needed
+ * @property {boolean} fatal the client stopped; `reconnect()` (after `closed`, `unauthorized`, `user-mismatch`) or a reload is needed; `flush()` rejects meanwhile
  * @property {string} [coll] `mutation`, `sub`, `unsub`
  * @property {string} [id] `mutation`
  * @property {number} [seq] `mutation`: the write's outbox sequence number
  * @property {WithId<T> | null} [local] `mutation`: the document written (null: a delete)
  * @property {WithId<T> | null} [server] `mutation` (final): the document the view fell back to
  * @property {string | null} [user] `user-mismatch`: the subject the hub authenticated
- * @property {unknown} [cause] the exception behind it (`quota`, `store`, `open`, `token`, `protocol`, `subscriber`); not sent to other tabs
+ * @property {unknown} [cause] the exception behind it (`quota`, `store`, `open`, `token`, `unauthorized`, `protocol`, `subscriber`); not sent to other tabs
  */
 /**
  * @template {object} [T=Doc]
@@ -110,6 +116,7 @@ export {}
  * @property {typeof WebSocket} [WebSocket] default: `globalThis.WebSocket` (Node: the `ws` package)
  * @property {IDBFactory} [indexedDB] default: `globalThis.indexedDB` (Node: `fake-indexeddb`)
  * @property {import('./tabs.js').LockManagerLike | null} [locks] Web Locks; default `navigator.locks`; `null` = every tab connects
+ * @property {{persist?: () => Promise<boolean>, estimate?: () => Promise<{usage?: number, quota?: number}>} | null} [storage] for `storage()`; default `navigator.storage`
  * @property {(typeof BroadcastChannel) | null} [BroadcastChannel] default: the global; `null` = no cross-tab fan-out
  * @property {EventTarget | null} [events] source of `online`/`offline`; default the global scope
  * @property {{visibilityState: string, addEventListener: EventTarget['addEventListener'], removeEventListener: EventTarget['removeEventListener']} | null} [document] source of `visibilitychange`
@@ -125,7 +132,7 @@ export {}
  *   gets a database of its own, `<dbName>:<user>` (documents, cursors, outbox, tab lock), and the
  *   client stops (error `user-mismatch`) rather than sync it when the hub authenticates someone
  *   else. Without it every user of the browser shares one database and one outbox.
- * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`)
+ * @property {string | null | (() => Promise<string | null>)} [token] sent in `hello`; a function is called on every connect and, before the token expires, for an in-band refresh (`auth`); when it throws, rejects or returns nothing the client retries with backoff (it never connects without a token), and when it throws `UnauthorizedError` sync stops (`unauthorized`) until `reconnect()`
  * @property {string | null} [app] sent in `hello`
  * @property {number} [backoffMin] ms (default 500)
  * @property {number} [backoffMax] ms (default 20000)

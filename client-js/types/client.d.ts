@@ -7,6 +7,7 @@ export type SyncEventMap = import('./types.js').SyncEventMap;
 export type WriteResult = import('./types.js').WriteResult;
 export type WriteHandle = import('./types.js').WriteHandle;
 export type PendingWrite = import('./types.js').PendingWrite;
+export type SyncError = import('./types.js').SyncError;
 export type StoredChange = import('./store.js').StoredChange;
 export type Store = import('./store.js').Store;
 export type Options = Required<Omit<SyncClientOptions, 'env'>> & Required<import('./types.js').Env>;
@@ -45,13 +46,24 @@ export declare class SyncClient extends EventTarget {
      */
     collection<T extends object = Doc>(name: string): Collection<T>;
     /**
+     * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
+     * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
+     * @returns {Promise<import('./types.js').StorageInfo>}
+     */
+    storage(): Promise<import('./types.js').StorageInfo>;
+    /**
      * Outbox entries not acknowledged yet (persisted: survives reloads), oldest first.
      * @returns {Promise<PendingWrite[]>}
      */
     pendingWrites(): Promise<PendingWrite[]>;
     /** Number of outbox entries not acknowledged yet. @returns {Promise<number>} */
     pendingCount(): Promise<number>;
-    /** Resolves when the outbox is empty (every write acknowledged by the hub). @returns {Promise<void>} */
+    /**
+     * Resolves when the outbox is empty (every write acknowledged by the hub). Rejects when sync is
+     * stopped (`close()`, a fatal error, `unauthorized`: `UnauthorizedError`), also when it stops
+     * while this call waits.
+     * @returns {Promise<void>}
+     */
     flush(): Promise<void>;
     /**
      * Call the `token` function now and hand the new token to the hub without reconnecting (e.g.
@@ -62,7 +74,11 @@ export declare class SyncClient extends EventTarget {
      *   `token` option is not a function, or this tab is a follower
      */
     refreshToken(): Promise<boolean>;
-    /** Reconnect after a fatal close (e.g. 4010 unauthorized once a new token is available). */
+    /**
+     * Resume after a fatal stop (`unauthorized` once the user signed in again, `closed`,
+     * `user-mismatch`); otherwise reconnect at once if disconnected. In a follower tab the request
+     * goes to the leader tab.
+     */
     reconnect(): void;
     /** Close the connection, release the lock (another tab takes over) and close the database. */
     close(): Promise<void>;

@@ -1,3 +1,10 @@
+/**
+ * Ask a `token` function for a token.
+ * @param {() => Promise<string | null>} t
+ * @returns {Promise<string | import('./types.js').SyncError>} the token, or the error to report
+ *   when it threw, rejected or gave nothing (`unauthorized`: it threw `UnauthorizedError`)
+ */
+export declare function getToken(t: () => Promise<string | null>): Promise<string | import('./types.js').SyncError>;
 export type Session = {
     /**
      * connection generation; a change makes timers and answers stale
@@ -20,6 +27,10 @@ export type Session = {
      * reconnect at once
      */
     kick: () => void;
+    /**
+     * stop until `reconnect()`
+     */
+    halt: (err: import('./types.js').SyncError, status: import('./core/state.js').Status) => void;
     h: {
         emit: import('./sync.js').Emit;
     };
@@ -33,6 +44,7 @@ export type Session = {
  * @property {import('./transport-ws.js').Socket | null} sock
  * @property {() => string[]} ended collections whose subscription the hub ended
  * @property {() => void} kick reconnect at once
+ * @property {(err: import('./types.js').SyncError, status: import('./core/state.js').Status) => void} halt stop until `reconnect()`
  * @property {{emit: import('./sync.js').Emit}} h
  * @property {import('./client.js').Options} o
  */

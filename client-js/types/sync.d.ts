@@ -61,7 +61,15 @@ export declare class Syncer {
     kick(): void;
     /** The network went away: drop the socket now instead of waiting for timeouts. */
     drop(): void;
-    stop(): void;
+    /** Stop until `start()`: close the socket now; nothing of this session runs on. @param {string} [reason] */
+    stop(reason?: string): void;
+    /**
+     * Stop until `reconnect()`: report `err` and show `status`.
+     * @param {import('./types.js').SyncError} err
+     * @param {Status} status
+     * @param {string} [reason] close reason for an open socket
+     */
+    halt(err: import('./types.js').SyncError, status: Status, reason?: string): void;
     /**
      * `refreshToken()`: a new token now, without reconnecting.
      * @returns {Promise<boolean>} true once the hub accepted it

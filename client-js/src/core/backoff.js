@@ -14,3 +14,13 @@ export function backoff(step, min, max, random) {
   const ceiling = Math.min(max, min * 2 ** Math.min(Math.max(step, 0), 30))
   return Math.floor(random() * ceiling)
 }
+
+/**
+ * Delay before sync tries again after pausing on a full disk (quota): never shorter than `max`
+ * (the largest reconnect delay), then growing to 31 × `max` (20 s to ~10 min with the defaults).
+ * @param {number} step pauses in a row so far
+ * @param {number} max the reconnect backoff's largest delay in ms
+ * @param {() => number} random
+ * @returns {number}
+ */
+export const pauseDelay = (step, max, random) => max + backoff(step, max, 30 * max, random)

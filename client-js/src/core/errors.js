@@ -60,3 +60,40 @@ export function verdict(entry, r) {
  */
 export const storeError = (e, retry) =>
   syncError(/** @type {{name?: string} | null} */ (e)?.name === 'QuotaExceededError' ? 'quota' : 'store', 0, e, retry)
+
+/**
+ * What a `token` function throws to say "the user is signed out": sync stops (status
+ * `unauthorized`) until `reconnect()`, instead of retrying. Also what `flush()` rejects with while
+ * the client is `unauthorized`.
+ */
+export class UnauthorizedError extends Error {
+  /** @param {string} [message] @param {ErrorOptions} [options] */
+  constructor(message = 'unauthorized', options) {
+    super(message, options)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+/**
+ * Judge what a `token` function gave: a token, or the `error` to report (`unauthorized` for an
+ * `UnauthorizedError`, stopping sync; `token` otherwise, retried with backoff).
+ * @param {unknown} token what it returned (resolved), when it did not throw
+ * @param {unknown} [thrown] what it threw (or rejected with)
+ * @returns {string | SyncError}
+ */
+export function tokenOutcome(token, thrown) {
+  if (thrown !== undefined) {
+    return /** @type {{name?: string} | null} */ (thrown)?.name === 'UnauthorizedError'
+      ? syncError('unauthorized', 0, thrown, false, { fatal: true })
+      : syncError('token', 0, thrown, true)
+  }
+  return typeof token === 'string' && token ? token : syncError('token', 0, 'no token', true)
+}
+
+/**
+ * What `flush()` rejects with while sync is stopped by `halt` (a fatal `error`).
+ * @param {SyncError} halt
+ * @returns {Error}
+ */
+export const stopError = (halt) =>
+  halt.kind === 'unauthorized' ? new UnauthorizedError(halt.message, { cause: halt }) : new Error(halt.message, { cause: halt })

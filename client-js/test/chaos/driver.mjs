@@ -460,10 +460,10 @@ const clientCmds = {
     const ms = num(a, 'timeout_ms')
     if (client instanceof BrowserClient) return inPage(client, 'flush', { timeout_ms: ms })
     const f = client.flush()
-    f.catch(() => {}) // may reject after the timeout won: nobody listens then
+    f.catch(() => {}) // may reject after the timeout won (sync stopped): nobody listens then
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let timer
-    const flushed = await Promise.race([f.then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+    const flushed = await Promise.race([f.then(() => true, () => false), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
     clearTimeout(timer)
     return { flushed, pending: await client.pendingCount() }
   },

@@ -221,7 +221,7 @@ const cmds = {
     const f = client.flush()
     f.catch(() => {})
     let timer
-    const flushed = await Promise.race([f.then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), a.timeout_ms)))])
+    const flushed = await Promise.race([f.then(() => true, () => false), new Promise((r) => (timer = setTimeout(() => r(false), a.timeout_ms)))])
     clearTimeout(timer)
     return { flushed, pending: await client.pendingCount() }
   },

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { backoff } from '../../src/core/backoff.js'
+import { backoff, pauseDelay } from '../../src/core/backoff.js'
 
 test('ceiling doubles per step and is capped', () => {
   const top = () => 0.999999
@@ -22,4 +22,11 @@ test('full jitter: anywhere from 0 below the ceiling', () => {
 
 test('negative steps behave like step 0', () => {
   assert.equal(backoff(-3, 500, 20000, () => 0.5), 250)
+})
+
+test('pauseDelay (quota): never below max, growing to 31 x max', () => {
+  assert.equal(pauseDelay(0, 20000, () => 0), 20000)
+  assert.equal(pauseDelay(0, 20000, () => 0.999999), 20000 + 19999)
+  assert.equal(pauseDelay(3, 20000, () => 0.999999), 20000 + 159999)
+  assert.equal(pauseDelay(50, 20000, () => 0.999999), 20000 + 599999)
 })

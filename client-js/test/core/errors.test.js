@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { syncError, verdict, retryLater, storeError } from '../../src/core/errors.js'
+import { syncError, verdict, retryLater, storeError, tokenOutcome, stopError, UnauthorizedError } from '../../src/core/errors.js'
 
 test('verdict: ok and dup are applied; error carries code and message; other statuses the server doc', () => {
   const e = { seq: 3, c: 'todos', id: 'a', op: 'put', doc: { id: 'a' }, ts: 1n, base: 0n, dep: false }
@@ -30,4 +30,35 @@ test('storeError: quota for QuotaExceededError, store otherwise', () => {
   assert.deepEqual(storeError(q, false), { kind: 'quota', code: 0, message: 'full', retry: false, fatal: false, cause: q })
   assert.equal(storeError(new Error('closed'), true).kind, 'store')
   assert.equal(storeError('gone', true).message, 'gone')
+})
+
+test('tokenOutcome: a non-empty string is the token; nothing or a throw retries; UnauthorizedError stops', () => {
+  assert.equal(tokenOutcome('t1'), 't1')
+  for (const v of [null, undefined, '', 42]) {
+    const e = /** @type {any} */ (tokenOutcome(v))
+    assert.equal(e.kind, 'token')
+    assert.equal(e.retry, true)
+    assert.equal(e.fatal, false)
+  }
+  const boom = new Error('backend down')
+  assert.deepEqual(tokenOutcome(null, boom), { kind: 'token', code: 0, message: 'backend down', retry: true, fatal: false, cause: boom })
+  const out = new UnauthorizedError('signed out')
+  assert.deepEqual(tokenOutcome(null, out), { kind: 'unauthorized', code: 0, message: 'signed out', retry: false, fatal: true, cause: out })
+  // by name, so a second copy of the package (another realm) is recognised too
+  const alike = Object.assign(new Error('x'), { name: 'UnauthorizedError' })
+  assert.equal(/** @type {any} */ (tokenOutcome(null, alike)).kind, 'unauthorized')
+})
+
+test('stopError: UnauthorizedError for unauthorized, an Error otherwise; the SyncError is the cause', () => {
+  const u = syncError('unauthorized', 4010, 'rejected', false, { fatal: true })
+  const e1 = stopError(u)
+  assert.ok(e1 instanceof UnauthorizedError)
+  assert.equal(e1.name, 'UnauthorizedError')
+  assert.equal(e1.message, 'rejected')
+  assert.equal(e1.cause, u)
+  const c = syncError('closed', 4003, 'expected hello', false, { fatal: true })
+  const e2 = stopError(c)
+  assert.ok(!(e2 instanceof UnauthorizedError))
+  assert.equal(e2.message, 'expected hello')
+  assert.equal(e2.cause, c)
 })

@@ -477,7 +477,8 @@ class Run {
       if (c.code === 1000 && c.reason === 'user mismatch' && errs('user-mismatch').length) continue
       this.fail(`client closed ${c.code} ${c.reason}`)
     }
-    const fatal = errs('closed').length
+    // 4010 stops as `unauthorized`, the other codes as `closed`
+    const fatal = errs('closed').length + errs('unauthorized').filter((d) => d.code === 4010).length
     const stops = this.sockets.filter((s, i) => s.hubClose && !mark.closed[i] && s.hubClose >= 4000 && s.hubClose < 4500).length
     if (fatal !== stops) this.fail(`${stops} hub closes 4000-4499 but ${fatal} fatal close events`)
     if (st.k === 'burst') return
@@ -559,6 +560,10 @@ class Run {
         if (!(d.cause instanceof ProtocolViolation) || !PROTOCOL_CODES.includes(d.code)) this.fail(`protocol event ${show(d)}`)
         return
       case 'closed':
+        if (d.code === 4010) this.fail('4010 reported as closed, not unauthorized')
+        return
+      case 'unauthorized':
+        if (d.code !== 4010 || !d.fatal) this.fail(`unauthorized event ${show(d)}`)
         return
       case 'mutation':
         if (!COLLS.includes(d.coll) || typeof d.id !== 'string' || !Number.isSafeInteger(d.seq)) this.fail(`mutation error for no write of the app: ${show({ ...d, local: undefined, server: undefined })}`)
@@ -661,7 +666,10 @@ class Run {
   async validSession(colls) {
     const client = this.client
     if (client.dead) return this.fail('client dead before the valid session')
-    if (client.syncer?.stopped) client.reconnect()
+    if (client.syncer?.stopped) {
+      client.reconnect()
+      await settle() // the token function answers before the socket opens
+    }
     const s = this.sock
     if (s) {
       this.now({ k: 'close', code: 4500, reason: 'going away' })

@@ -82,7 +82,7 @@ test('socket dropped mid-batch: unacknowledged seqs are resent, applied once', a
   assert.equal(await client.pendingCount(), 0)
 })
 
-test('reconnect after hub restarts with backoff; 4500 retries, 4010 stops with an error', async (t) => {
+test('reconnect after hub restarts with backoff; 4500 retries, 4010 stops as unauthorized', async (t) => {
   const hub = await startFakeHub()
   t.after(() => hub.close())
   const client = makeClient(hub.url)
@@ -99,11 +99,12 @@ test('reconnect after hub restarts with backoff; 4500 retries, 4010 stops with a
   assert.equal(errors.length, 0)
   hub.closeAll(4010, 'unauthorized')
   await waitFor(() => errors.length === 1)
+  assert.equal(errors[0].kind, 'unauthorized')
   assert.equal(errors[0].code, 4010)
   assert.equal(errors[0].fatal, true)
   await sleep(200)
   assert.equal(hub.connections, 4, 'no retry after 4010')
-  assert.equal(client.status, 'offline')
+  assert.equal(client.status, 'unauthorized')
   client.reconnect()
   await waitFor(() => client.status === 'live', { what: 'manual reconnect' })
 })

@@ -2,10 +2,10 @@
 // through the package's own `exports`) by `npm run test:types`, which `npm test` runs. Each
 // `expectType` must hold exactly; each `@ts-expect-error` line must fail to compile (tsc reports
 // an unused one), so a declaration that grows too loose or too strict breaks the build.
-import { SyncClient, Collection } from 'synchub-client'
+import { SyncClient, Collection, UnauthorizedError } from 'synchub-client'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
-  Conflict, SyncEventMap, SyncClientOptions, Env,
+  Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo,
 } from 'synchub-client'
 
 // exact type equality, as expect-type's `toEqualTypeOf`
@@ -98,6 +98,33 @@ client.addEventListener('error', (e) => {
 })
 client.addEventListener('status', (e) => {
   expectType<typeof e.detail.newStatus>().toBe<Status>()
+  if (e.detail.newStatus === 'unauthorized') client.reconnect()
+  // @ts-expect-error not a status
+  if (e.detail.newStatus === 'signed-out') return
+})
+expectType<Status>().toBe<'offline' | 'connecting' | 'syncing' | 'live' | 'unauthorized' | 'paused'>()
+expectType<Extract<ErrorKind, 'unauthorized' | 'token'>>().toBe<'unauthorized' | 'token'>()
+
+// ---- auth: a token function says "signed out" with UnauthorizedError; flush() rejects with it ----
+new SyncClient({
+  url: 'wss://x/sync',
+  token: async () => {
+    throw new UnauthorizedError('signed out')
+  },
+})
+const signedOut = new UnauthorizedError()
+expectType<typeof signedOut.name>().toBe<string>()
+const isError: Error = signedOut
+void isError
+client.flush().catch((e: unknown) => e instanceof UnauthorizedError && client.reconnect())
+
+// ---- storage: what the browser keeps, how much is used ----------------------------------------
+const storageEnv: Env = { storage: { persist: async () => true, estimate: async () => ({ usage: 1, quota: 2 }) } }
+void storageEnv
+client.storage().then((info) => {
+  expectType<typeof info>().toBe<StorageInfo>()
+  expectType<typeof info.persisted>().toBe<boolean>()
+  expectType<typeof info.quota>().toBe<number | null>()
 })
 client.addEventListener('progress', (e) => expectType<typeof e.detail.total>().toBe<number | null>())
 client.addEventListener('resync', (e) => expectType<typeof e.detail.coll>().toBe<string>())

@@ -11,3 +11,12 @@
  * @returns {number} delay in ms, 0 <= delay < min(max, min * 2^step) (0 when that ceiling is 0)
  */
 export declare function backoff(step: number, min: number, max: number, random: () => number): number;
+/**
+ * Delay before sync tries again after pausing on a full disk (quota): never shorter than `max`
+ * (the largest reconnect delay), then growing to 31 × `max` (20 s to ~10 min with the defaults).
+ * @param {number} step pauses in a row so far
+ * @param {number} max the reconnect backoff's largest delay in ms
+ * @param {() => number} random
+ * @returns {number}
+ */
+export declare const pauseDelay: (step: number, max: number, random: () => number) => number;

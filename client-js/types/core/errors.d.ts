@@ -38,3 +38,26 @@ export declare function verdict(entry: OutboxEntry, r: AckResult): WriteResult;
  * @param {boolean} retry
  */
 export declare const storeError: (e: unknown, retry: boolean) => SyncError;
+/**
+ * What a `token` function throws to say "the user is signed out": sync stops (status
+ * `unauthorized`) until `reconnect()`, instead of retrying. Also what `flush()` rejects with while
+ * the client is `unauthorized`.
+ */
+export declare class UnauthorizedError extends Error {
+    /** @param {string} [message] @param {ErrorOptions} [options] */
+    constructor(message?: string, options?: ErrorOptions);
+}
+/**
+ * Judge what a `token` function gave: a token, or the `error` to report (`unauthorized` for an
+ * `UnauthorizedError`, stopping sync; `token` otherwise, retried with backoff).
+ * @param {unknown} token what it returned (resolved), when it did not throw
+ * @param {unknown} [thrown] what it threw (or rejected with)
+ * @returns {string | SyncError}
+ */
+export declare function tokenOutcome(token: unknown, thrown?: unknown): string | SyncError;
+/**
+ * What `flush()` rejects with while sync is stopped by `halt` (a fatal `error`).
+ * @param {SyncError} halt
+ * @returns {Error}
+ */
+export declare const stopError: (halt: SyncError) => Error;
