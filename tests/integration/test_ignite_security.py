@@ -30,7 +30,9 @@ from tests.integration.conftest import HubFactory, fresh, ignite_docs, sub
 from tests.support.hubproc import render_toml
 from tests.support.wsclient import HubClient
 
-pytestmark = pytest.mark.timeout(60)
+# the first test of a module also pays for its cluster (persistent, activated, a user created):
+# over 60 s on a loaded 2-core box (a fresh-clone run, 2026-12-01)
+pytestmark = pytest.mark.timeout(240)
 async_test = pytest.mark.asyncio(loop_scope="session")
 
 USER, PASSWORD = "synchub_app", "s3cret-Pw"
@@ -45,7 +47,7 @@ def _cluster(tmp: Path, label: str, **security: Any) -> Iterator[LocalCluster]:
     block = reserve_port_block(1)
     cluster = block.cluster(tmp, name=f"test-{label}", heap_mb=512, region_max_mb=512, **security)
     try:
-        cluster.start(timeout=60)
+        cluster.start()
         yield cluster
     finally:
         try:
