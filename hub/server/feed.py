@@ -46,6 +46,7 @@ SETTLE_EVERY_S = 1.0  # settle this often while changes flow
 SETTLE_IDLE_S = 10.0  # and at least this often when none do (repairs events that never came)
 LOSS_CHECK_S = 5.0  # look for lost partitions and a new epoch this often
 MAX_SEEN = 500_000  # ids remembered between two settles; more means settling cannot keep up
+STOP_TIMEOUT_S = 5.0  # a feed that has not ended this long after stop() is left behind (logged)
 _END = object()
 _TICK = object()
 
@@ -89,24 +90,43 @@ class Feed:
         self._last_settle = 0.0
         self.live = False
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._opened = asyncio.Event()
 
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self, timeout: float = 30.0) -> None:
         """Start the feed and wait until it is open (so no change after this call is missed)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"feed:{self.coll}")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._opened.wait()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop the feed's task: cancelled, again and again until it ends, within ``timeout``.
+
+        One cancellation is not enough: a library call that completes as the cancellation arrives
+        can drop it (pyignite connects with ``asyncio.wait_for``, which on Python 3.11 does), and
+        the loop then carried on reopening the feed; the hub's shutdown awaited it for ever and a
+        SIGTERMed hub whose Ignite was gone never exited (found by the chaos suite)."""
         self.live = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not task.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                log.error("feed of %r did not stop within %.0fs: left behind", self.coll, timeout)
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=min(0.5, left))
+        if not task.cancelled():
+            with contextlib.suppress(BaseException):
+                task.result()
 
     def add(self, sub: Subscription) -> None:
         self.subscribers.add(sub)
@@ -119,7 +139,7 @@ class Feed:
     async def _run(self) -> None:
         delay = self.backoff[0]
         lost = False
-        while True:
+        while not self._stopping:
             try:
                 # Read before the continuous query starts: what is at or below it committed before.
                 start = (await self.store.info(self.coll)).closed
