@@ -193,6 +193,28 @@ async def test_hub_pings_and_closes_silent_clients() -> None:
         await c.close()
 
 
+async def test_a_client_ahead_of_a_slow_store_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the hub holds back reading a client whose batches wait for the store (backpressure),
+    the client's pongs go unread: that is not silence (4508), found by the connection soak."""
+    async with hub_running(ping_ms=200) as h:
+        real_apply = h.store.apply
+
+        async def slow_apply(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.6)  # longer than 2 x ping_ms
+            return await real_apply(*args, **kwargs)
+
+        monkeypatch.setattr(h.store, "apply", slow_apply)
+        async with h.client() as c:
+            for i in range(8):  # 4 queue up; the reader then waits 0.6 s per batch for the others
+                await c.send({"t": "mut", "batch": [c.put_op("todos", f"s{i}", {"x": i})]})
+            await c.wait(
+                lambda: sum(m["t"] == "ack" for m in c.received) == 8 or c.close_code is not None, 10
+            )
+            await c.barrier()  # a close (4508) waits for the batches in flight: ask once more
+            assert c.close_code is None
+            assert all(m["results"][0]["s"] == "ok" for m in c.received if m["t"] == "ack")
+
+
 async def test_health_and_ready(hub: Hub) -> None:
     async with httpx.AsyncClient(base_url=hub.run.http) as http:
         assert (await http.get("/healthz")).text == "ok"

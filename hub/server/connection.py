@@ -96,6 +96,7 @@ class Connection:
         self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
         self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
         self.hello_timeout_ms = cfg.hello_timeout_ms
+        self.listening = True  # False while the reader waits to hand a frame on (backpressure)
         self.draining = False
         self.frames_in = 0
         self.started = time.monotonic()
@@ -273,7 +274,13 @@ class Connection:
             except ClientProtocolError as exc:
                 await self.driver.apply(self.session.fail(exc))
                 continue
-            await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+            # Applying may wait for room in the batch queue (a client ahead of the store): the
+            # reader reads nothing meanwhile, so the client's silence is not counted.
+            self.listening = False
+            try:
+                await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+            finally:
+                self.listening = True
 
     # ----------------------------------------------------------------- limits
 

@@ -56,6 +56,7 @@ class Host(Protocol):
     metrics: HubMetrics
     mut_bucket: TokenBucket
     hello_timeout_ms: int
+    listening: bool  # False while the reader holds back (backpressure): silence is not counted
 
     @property
     def identity(self) -> Identity | None: ...
@@ -154,7 +155,7 @@ class SessionDriver:
                 log.info("token expired on a live connection")
                 h.request_close(CloseCode.TOKEN_EXPIRED, "expired")
                 return
-            effects = h.session.tick(now)
+            effects = h.session.tick(now, listening=h.listening)
             for eff in effects:
                 if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
                     h.metrics.rate_limited.labels("idle").inc()
