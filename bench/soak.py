@@ -308,6 +308,7 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
             f"-sub-coll={quiet}",
             f"-write-coll={written}",
             f"-interval={args.sample}s",
+            f"-inflight={args.inflight}",
         ]
         progress(" ".join(cmd))
         try:
@@ -336,7 +337,7 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
                     elif line["kind"] == "summary":
                         state["phase"] = "done"
             code = await proc.wait()
-            await asyncio.sleep(args.sample)  # a sample after the load
+            await asyncio.sleep(2 * args.sample + 1)  # samples at rest after the load
         finally:
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -381,6 +382,16 @@ def report(
         values = [float(r[f"{name}_cpu_s"]) for r in rows if r.get(f"{name}_cpu_s") is not None]
         if len(values) >= 2:
             cpu[name] = round(values[-1] - values[0], 1)
+    # at rest: the last idle sample before the load and the last sample after it (every
+    # connection closed): fds, tasks and cursors must be back where they were
+    after = [r for r in rows if r["phase"] == "done"]
+    at_rest = {}
+    if idle and after:
+        for metric in ("hub_fds", "asyncio_tasks", "ignite_cursors", "connections", "hub_rss_bytes"):
+            before_v, after_v = idle[-1].get(metric), after[-1].get(metric)
+            if before_v not in (None, "") and after_v not in (None, ""):
+                at_rest[metric] = {"before": float(before_v), "after": float(after_v)}
+    back = all(v["after"] <= v["before"] for k, v in at_rest.items() if k != "hub_rss_bytes")
     rss_trend = next((t for t in found if t.metric == "hub_rss_bytes"), None)
     churned_per_min = args.churn * 60
     result = {
@@ -391,6 +402,8 @@ def report(
         "samples": len(rows),
         "trends": [t.__dict__ for t in found],
         "flat": all(t.flat for t in found),
+        "at_rest": at_rest,
+        "back_to_rest": back,
         "rss_per_connection_bytes": rss_per_conn,
         "rss_growth_per_churned_connection_bytes": (
             rss_trend.per_min / churned_per_min if rss_trend and churned_per_min else None
@@ -409,9 +422,16 @@ def report(
             f"  drift {t.drift / scale:+10.1f}{unit} (allowed {t.allowed / scale:.1f})"
             f"  {'flat' if t.flat else 'NOT FLAT'}"
         )
+    for metric, v in at_rest.items():
+        print(f"  at rest {metric:16} before {v['before']:12.0f}  after {v['after']:12.0f}")
     if rss_per_conn is not None:
         print(f"  RSS per connection: {rss_per_conn / 1024:.1f} KiB")
     print(f"  CPU seconds: {cpu}")
+    print(
+        f"  achieved: {summary['churn_per_s']:.1f} churn/s, {summary['writes_acked_per_s']:.1f} writes/s; "
+        f"sync p50/p99 {summary['sync_time']['p50_ms']:.0f}/{summary['sync_time']['p99_ms']:.0f} ms, "
+        f"ack p50/p99 {summary['ack_rtt']['p50_ms']:.0f}/{summary['ack_rtt']['p99_ms']:.0f} ms"
+    )
     print(f"  load generator: unexpected {summary['unexpected_total']} {summary['unexpected']}")
     print(f"  outputs: {out}{' (with soak.png)' if plotted else ''}")
     return bool(summary["unexpected_total"] == 0)
@@ -422,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     for name in ("conns", "churn", "writes", "duration", "settle", "ramp"):
         parser.add_argument(f"--{name}", type=float, help="overrides the profile")
+    parser.add_argument("--inflight", type=int, default=512, help="connections being opened at once")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--ignite", help="host:port of a running Ignite node (default: start one)")
     parser.add_argument("--ignite-heap-mb", type=int, default=1024)
@@ -434,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.conns = int(args.conns)
-    out: Path = args.out or REPO / "test-artifacts" / "soak-conn" / args.profile
+    out: Path = (args.out or REPO / "test-artifacts" / "soak-conn" / args.profile).resolve()
     out.mkdir(parents=True, exist_ok=True)
     return asyncio.run(soak(args, out))
 

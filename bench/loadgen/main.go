@@ -207,7 +207,7 @@ func main() {
 	flag.IntVar(&o.SourceIPs, "src-ips", 8, "spread source addresses over 127.0.0.2.. (loopback hub only; 0: off)")
 	flag.IntVar(&o.Docs, "docs", 500, "distinct documents per writer")
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
-	flag.IntVar(&o.Inflight, "inflight", 128, "connections being opened at once, at most")
+	flag.IntVar(&o.Inflight, "inflight", 512, "connections being opened at once, at most")
 	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (fanout: 1)")
 	flag.Parse()
 	switch o.Mode {
@@ -315,6 +315,12 @@ func run(o Options) int {
 				case <-steady.Done():
 					return
 				case <-t.C:
+					if r.pending.Load() >= int64(o.Inflight) {
+						// the hub is not taking connections as fast as the target churn:
+						// hold back rather than queue without bound (the achieved rate is reported)
+						stats.Inc("churn_deferred")
+						continue
+					}
 					if victim := r.live.TakeRandom(); victim != nil {
 						how := closingGraceful
 						if rand.Float64() < o.Abrupt {
@@ -337,7 +343,7 @@ func run(o Options) int {
 			case <-steady.Done():
 				return
 			case <-t.C:
-				deficit := int64(o.Conns) - int64(r.live.Len()) - r.pending.Load()
+				deficit := min(int64(o.Conns)-int64(r.live.Len())-r.pending.Load(), int64(o.Inflight)-r.pending.Load())
 				for i := int64(0); i < deficit && i < int64(o.RampRate); i++ {
 					stats.Inc("topup")
 					r.spawn()
@@ -405,6 +411,9 @@ func run(o Options) int {
 		"delivery": stats.Delivery.Summary(), "delivered_per_s": float64(delivered) / steadyS,
 		"cpu_user_s": u, "cpu_sys_s": s, "go_sys_bytes": mem.Sys,
 	}
+	churned := steadyCounts["closed_graceful"] + steadyCounts["closed_abrupt"]
+	summary["churn_per_s"] = float64(churned) / steadyS
+	summary["writes_acked_per_s"] = float64(steadyCounts["ack:ok"]) / steadyS
 	if o.Mode == "fanout" {
 		acked := steadyCounts["ack:ok"]
 		summary["expected_deliveries"] = acked * uint64(o.Conns)
