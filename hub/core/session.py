@@ -197,6 +197,14 @@ class Session:
             return [Send(m.ping(self.pings_sent))]
         return []
 
+    def next_tick_ms(self) -> int:
+        """When :meth:`tick` next has something to do if nothing else happens: the next ping or the
+        idle deadline (a frame heard meanwhile only moves the deadline later)."""
+        idle = self.last_heard_ms + 2 * self.cfg.ping_ms + 1
+        if self.state is State.READY:
+            return min(idle, self.last_ping_ms + self.cfg.ping_ms)
+        return idle
+
     def authenticated(self, now_ms: int, user: str | None = None) -> list[Effect]:
         """The token of the ``hello`` was accepted; ``user`` is its subject (None: anonymous)."""
         if self.state is not State.AUTHENTICATING:
