@@ -215,6 +215,34 @@ async def test_a_client_ahead_of_a_slow_store_is_not_idle(monkeypatch: pytest.Mo
             assert all(m["results"][0]["s"] == "ok" for m in c.received if m["t"] == "ack")
 
 
+async def test_syncs_read_the_store_a_bounded_number_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost feed resyncs every subscriber at once: their store reads queue for a few hub-wide
+    slots instead of racing (thousands timed out together and closed with 4503 in the soak)."""
+    import hub.server.hub as hub_module
+
+    monkeypatch.setattr(hub_module, "SYNC_READ_SLOTS", 2)
+    async with hub_running() as h:
+        running, most = 0, 0
+        real_changes = h.store.changes
+
+        async def slow_changes(*args: Any, **kwargs: Any) -> Any:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            try:
+                await asyncio.sleep(0.05)
+                return await real_changes(*args, **kwargs)
+            finally:
+                running -= 1
+
+        monkeypatch.setattr(h.store, "changes", slow_changes)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(h.client()) for _ in range(8)]
+            await asyncio.gather(*(c.sub("todos") for c in clients))
+            assert all(c.close_code is None for c in clients)
+        assert most == 2
+
+
 async def test_health_and_ready(hub: Hub) -> None:
     async with httpx.AsyncClient(base_url=hub.run.http) as http:
         assert (await http.get("/healthz")).text == "ok"

@@ -35,7 +35,7 @@ from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
-from hub.server.subscription import Subscriptions
+from hub.server.subscription import SYNC_READ_SLOTS, Subscriptions, SyncReads
 from hub.server.writer import Writer
 from hub.store.base import Store
 
@@ -75,11 +75,13 @@ class Connection:
         authenticator: Authenticator,
         registry: Connections,
         now_s: Callable[[], float],
+        sync_slots: asyncio.Semaphore | None = None,
     ) -> None:
         cfg = settings
         self.ws = ws
         self.id = conn_id
         self.store = store
+        self.sync_reads = SyncReads(store, sync_slots or asyncio.Semaphore(SYNC_READ_SLOTS))
         self.policy = policy
         self.metrics = metrics
         self.registry = registry
@@ -129,6 +131,7 @@ class Connection:
             authenticator=hub.authenticator,
             registry=hub.connections,
             now_s=hub.now_s,
+            sync_slots=hub.sync_slots,
         )
 
     @property
