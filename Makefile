@@ -8,12 +8,13 @@ BIN     := $(VENV)/bin
 STAMPS  := $(VENV)/.stamps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test soak-tests fuzz chaos lint stop clean jars system-deps
+.PHONY: help setup run test soak soak-tests fuzz chaos lint stop clean jars system-deps loadgen
 
 help:
 	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose, faketime"
 	@echo "make run    - local Ignite node + hub (synchub dev)"
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
+	@echo "make soak   - connection soak: 10,000 connections, 100 churn/s, writes, 10 min (bench/soak.py)"
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
 	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
 	@echo "make chaos SCHEDULES=1000 SEED=1 - long fault-injection convergence profile (tests/chaos/)"
@@ -39,6 +40,13 @@ $(STAMPS)/npm-tests-node: $(wildcard tests/node/package.json tests/node/package-
 jars: $(STAMPS)/pip
 	$(BIN)/python -m hub.dev.cluster fetch
 
+# The Go load generator of the soak (bench/loadgen; modules from the Go module proxy).
+$(STAMPS)/loadgen: $(wildcard bench/loadgen/go.* bench/loadgen/*.go) | $(BIN)/python
+	cd bench/loadgen && go vet ./... && go build -o $(abspath $(BIN))/synchub-loadgen .
+	@mkdir -p $(STAMPS) && touch $@
+
+loadgen: $(STAMPS)/loadgen
+
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v docker-compose >/dev/null || ! command -v faketime >/dev/null; then \
 	  pkgs=""; \
@@ -49,20 +57,21 @@ system-deps:
 	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; \
 	fi
 
-setup: $(STAMPS)/pip $(STAMPS)/npm-client-js $(STAMPS)/npm-tests-node jars system-deps
+setup: $(STAMPS)/pip $(STAMPS)/npm-client-js $(STAMPS)/npm-tests-node jars system-deps $(STAMPS)/loadgen
 
 # `synchub dev` starts the local Ignite node itself (state in .synchub/ignite).
 run: setup
 	$(BIN)/synchub dev
 
 lint: setup
-	$(BIN)/ruff check hub tests
-	$(BIN)/ruff format --check hub tests
+	$(BIN)/ruff check hub tests bench
+	$(BIN)/ruff format --check hub tests bench
 	$(BIN)/mypy
 
 test: setup
-	$(BIN)/ruff check hub tests
+	$(BIN)/ruff check hub tests bench
 	$(BIN)/mypy
+	cd bench/loadgen && go test ./...
 	$(BIN)/pytest
 	@if [ -f client-js/package.json ]; then npm --prefix client-js test; fi
 
@@ -78,6 +87,11 @@ fuzz: setup
 SCHEDULES ?= 1000
 chaos: setup
 	$(BIN)/python -m tests.chaos.run --profile long --schedules $(SCHEDULES) --seed $(SEED) --shrink
+
+# Connection soak (issue 10 §3; a 30 s quick profile runs in `make test`): bench/soak.py, docs/reliability.md.
+SOAK_ARGS ?=
+soak: setup
+	nice -n 5 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 N ?= 10
 soak-tests:

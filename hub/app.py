@@ -117,6 +117,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         hub: Hub = request.app.state.hub
         for name, feed in hub.feeds.items():
             metrics.feed_live.labels(name).set(1 if feed.live else 0)
+        metrics.sample(getattr(hub.store, "open_cursors", None))
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def status_page(request: Request) -> Response:

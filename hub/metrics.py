@@ -8,10 +8,12 @@ with :data:`CONTENT_TYPE`. Updates take a lock, so they are safe from worker thr
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Generic, TypeVar
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -343,5 +345,52 @@ class HubMetrics:
             p + "feed_live", "1 while the collection's live feed (continuous query) is up.", ("coll",)
         )
 
+        self.process_rss_bytes = r.gauge(
+            p + "process_resident_memory_bytes", "Resident set size of the hub process (at scrape time)."
+        )
+        self.process_fds = r.gauge(p + "process_open_fds", "Open file descriptors of the hub process.")
+        self.asyncio_tasks = r.gauge(p + "asyncio_tasks", "Tasks of the hub's event loop not yet done.")
+        self.ignite_cursors = r.gauge(
+            p + "ignite_cursors",
+            "Ignite cursors the hub holds open: sql, scan, cq (continuous queries).",
+            ("kind",),
+        )
+
+    def sample(self, cursors: Mapping[str, int] | None = None) -> None:
+        """Set the gauges read at scrape time: the process (RSS, fds), the event loop's tasks (when
+        called inside a running loop) and ``cursors`` (open Ignite cursors by kind, if the store
+        counts them). Costs one small read of /proc and a walk of the fd directory."""
+        rss, fds = process_usage()
+        if rss is not None:
+            self.process_rss_bytes.set(rss)
+        if fds is not None:
+            self.process_fds.set(fds)
+        try:
+            self.asyncio_tasks.set(len(asyncio.all_tasks()))
+        except RuntimeError:  # no running loop
+            pass
+        for kind, n in (cursors or {}).items():
+            self.ignite_cursors.labels(kind).set(n)
+
     def render(self) -> str:
         return self.registry.render()
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def process_usage(pid: int | str = "self") -> tuple[int | None, int | None]:
+    """(resident set size in bytes, open file descriptors) of a process, from /proc; None for what
+    cannot be read (no /proc, or another user's process)."""
+    rss: int | None = None
+    fds: int | None = None
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            rss = int(f.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        pass
+    return rss, fds

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import threading
 
 import pytest
 
-from hub.metrics import CONTENT_TYPE, OVERFLOW, Counter, Gauge, Histogram, HubMetrics, Registry
+from hub.metrics import (
+    CONTENT_TYPE,
+    OVERFLOW,
+    Counter,
+    Gauge,
+    Histogram,
+    HubMetrics,
+    Registry,
+    process_usage,
+)
+from hub.store.ignite.cursors import CursorTally
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
@@ -158,6 +170,10 @@ def test_hub_metrics_predefined() -> None:
         "synchub_feed_live": "gauge",
         "synchub_clock_skew_seconds": "gauge",
         "synchub_events_repaired_total": "counter",
+        "synchub_process_resident_memory_bytes": "gauge",
+        "synchub_process_open_fds": "gauge",
+        "synchub_asyncio_tasks": "gauge",
+        "synchub_ignite_cursors": "gauge",
     }
     assert {name: kind for name, (kind, _) in meta.items()} == expected
     assert sample(samples, "synchub_connections") == 1
@@ -231,3 +247,59 @@ def test_thread_safety() -> None:
     assert sample(samples, "synchub_frames_in_total") == 40_000
     assert sample(samples, "synchub_push_lag_seconds_count") == 40_000
     assert sample(samples, "synchub_mutations_total", status="ok") == 40_000
+
+
+def test_process_usage_reads_proc() -> None:
+    rss, fds = process_usage()
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    assert rss is not None and abs(rss - pages * os.sysconf("SC_PAGE_SIZE")) < 64 << 20
+    assert fds is not None and abs(fds - len(os.listdir("/proc/self/fd"))) <= 2
+    r, w = os.pipe()
+    try:
+        assert process_usage()[1] == fds + 2
+    finally:
+        os.close(r)
+        os.close(w)
+    assert process_usage(pid=2**22 + 7) == (None, None)  # above pid_max: no such process
+
+
+async def test_sample_sets_scrape_time_gauges() -> None:
+    m = HubMetrics()
+    sleepers = [asyncio.create_task(asyncio.sleep(30)) for _ in range(5)]
+    try:
+        m.sample({"sql": 2, "scan": 0, "cq": 1})
+        _, samples = parse(m.render())
+        tasks_now = len(asyncio.all_tasks())
+    finally:
+        for t in sleepers:
+            t.cancel()
+        await asyncio.gather(*sleepers, return_exceptions=True)
+    assert sample(samples, "synchub_asyncio_tasks") == tasks_now >= 6  # this test's task + 5
+    assert sample(samples, "synchub_process_resident_memory_bytes") > 1 << 20
+    assert sample(samples, "synchub_process_open_fds") >= 3
+    assert sample(samples, "synchub_ignite_cursors", kind="sql") == 2
+    assert sample(samples, "synchub_ignite_cursors", kind="scan") == 0
+    assert sample(samples, "synchub_ignite_cursors", kind="cq") == 1
+    m.sample()  # no store cursors: the last values stay
+    _, samples = parse(m.render())
+    assert sample(samples, "synchub_ignite_cursors", kind="cq") == 1
+
+
+def test_sample_outside_a_loop_skips_tasks() -> None:
+    m = HubMetrics()
+    m.sample()
+    _, samples = parse(m.render())
+    assert sample(samples, "synchub_asyncio_tasks") == 0
+    assert sample(samples, "synchub_process_open_fds") > 0
+
+
+def test_cursor_tally_counts_while_held() -> None:
+    tally = CursorTally()
+    with tally.holding("sql"), tally.holding("sql"):
+        assert tally.open == {"sql": 2, "scan": 0, "cq": 0}
+    with pytest.raises(RuntimeError), tally.holding("cq"):
+        assert tally.open["cq"] == 1
+        raise RuntimeError("query failed")
+    assert tally.open == {"sql": 0, "scan": 0, "cq": 0}
+    assert tally.opened == {"sql": 2, "scan": 0, "cq": 1}

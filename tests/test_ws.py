@@ -193,6 +193,56 @@ async def test_hub_pings_and_closes_silent_clients() -> None:
         await c.close()
 
 
+async def test_a_client_ahead_of_a_slow_store_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the hub holds back reading a client whose batches wait for the store (backpressure),
+    the client's pongs go unread: that is not silence (4508), found by the connection soak."""
+    async with hub_running(ping_ms=200) as h:
+        real_apply = h.store.apply
+
+        async def slow_apply(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.6)  # longer than 2 x ping_ms
+            return await real_apply(*args, **kwargs)
+
+        monkeypatch.setattr(h.store, "apply", slow_apply)
+        async with h.client() as c:
+            for i in range(8):  # 4 queue up; the reader then waits 0.6 s per batch for the others
+                await c.send({"t": "mut", "batch": [c.put_op("todos", f"s{i}", {"x": i})]})
+            await c.wait(
+                lambda: sum(m["t"] == "ack" for m in c.received) == 8 or c.close_code is not None, 10
+            )
+            await c.barrier()  # a close (4508) waits for the batches in flight: ask once more
+            assert c.close_code is None
+            assert all(m["results"][0]["s"] == "ok" for m in c.received if m["t"] == "ack")
+
+
+async def test_syncs_read_the_store_a_bounded_number_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost feed resyncs every subscriber at once: their store reads queue for a few hub-wide
+    slots instead of racing (thousands timed out together and closed with 4503 in the soak)."""
+    import hub.server.hub as hub_module
+
+    monkeypatch.setattr(hub_module, "SYNC_READ_SLOTS", 2)
+    async with hub_running() as h:
+        running, most = 0, 0
+        real_changes = h.store.changes
+
+        async def slow_changes(*args: Any, **kwargs: Any) -> Any:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            try:
+                await asyncio.sleep(0.05)
+                return await real_changes(*args, **kwargs)
+            finally:
+                running -= 1
+
+        monkeypatch.setattr(h.store, "changes", slow_changes)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(h.client()) for _ in range(8)]
+            await asyncio.gather(*(c.sub("todos") for c in clients))
+            assert all(c.close_code is None for c in clients)
+        assert most == 2
+
+
 async def test_health_and_ready(hub: Hub) -> None:
     async with httpx.AsyncClient(base_url=hub.run.http) as http:
         assert (await http.get("/healthz")).text == "ok"

@@ -178,10 +178,17 @@ class Session:
         """Close for a protocol error found outside the session (decoder, frame size, text frame)."""
         return self._close(exc.close_code, exc.message)
 
-    def tick(self, now_ms: int) -> list[Effect]:
-        """Liveness: ping every ``ping_ms``; close a peer silent for 2 x ``ping_ms``."""
+    def tick(self, now_ms: int, *, listening: bool = True) -> list[Effect]:
+        """Liveness: ping every ``ping_ms``; close a peer silent for 2 x ``ping_ms``.
+
+        ``listening`` False: the adapter is not reading the peer's frames (its reader waits for
+        room in the batch queue: backpressure on a client ahead of the store). The peer cannot be
+        heard then, so its silence counts from when the hub listens again.
+        """
         if self.state is State.CLOSED:
             return []
+        if not listening:
+            self.last_heard_ms = max(self.last_heard_ms, now_ms)
         if now_ms - self.last_heard_ms > 2 * self.cfg.ping_ms:
             return self._close(CloseCode.IDLE_TIMEOUT, "ping timeout")
         if self.state is State.READY and now_ms - self.last_ping_ms >= self.cfg.ping_ms:
@@ -189,6 +196,14 @@ class Session:
             self.pings_sent += 1
             return [Send(m.ping(self.pings_sent))]
         return []
+
+    def next_tick_ms(self) -> int:
+        """When :meth:`tick` next has something to do if nothing else happens: the next ping or the
+        idle deadline (a frame heard meanwhile only moves the deadline later)."""
+        idle = self.last_heard_ms + 2 * self.cfg.ping_ms + 1
+        if self.state is State.READY:
+            return min(idle, self.last_ping_ms + self.cfg.ping_ms)
+        return idle
 
     def authenticated(self, now_ms: int, user: str | None = None) -> list[Effect]:
         """The token of the ``hello`` was accepted; ``user`` is its subject (None: anonymous)."""

@@ -133,6 +133,13 @@ class AuthFlow:
         log.info("token refreshed", extra={"exp": exp})
         return Refresh(m.authed(exp), None, tuple(result.ended), tuple(result.resync))
 
+    def seconds_left(self) -> float | None:
+        """Seconds until the token in force expires (None: it does not, or none yet)."""
+        identity = self.identity
+        if identity is None or identity.expires_at is None:
+            return None
+        return float(identity.expires_at) - self.now_s()
+
     def expired(self) -> bool:
         """Whether the token in force has expired (the connection then closes with 4511)."""
         identity = self.identity

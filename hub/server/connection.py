@@ -35,7 +35,7 @@ from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
-from hub.server.subscription import Subscriptions
+from hub.server.subscription import SYNC_READ_SLOTS, Subscriptions, SyncReads
 from hub.server.writer import Writer
 from hub.store.base import Store
 
@@ -75,11 +75,13 @@ class Connection:
         authenticator: Authenticator,
         registry: Connections,
         now_s: Callable[[], float],
+        sync_slots: asyncio.Semaphore | None = None,
     ) -> None:
         cfg = settings
         self.ws = ws
         self.id = conn_id
         self.store = store
+        self.sync_reads = SyncReads(store, sync_slots or asyncio.Semaphore(SYNC_READ_SLOTS))
         self.policy = policy
         self.metrics = metrics
         self.registry = registry
@@ -96,6 +98,7 @@ class Connection:
         self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
         self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
         self.hello_timeout_ms = cfg.hello_timeout_ms
+        self.listening = True  # False while the reader waits to hand a frame on (backpressure)
         self.draining = False
         self.frames_in = 0
         self.started = time.monotonic()
@@ -128,6 +131,7 @@ class Connection:
             authenticator=hub.authenticator,
             registry=hub.connections,
             now_s=hub.now_s,
+            sync_slots=hub.sync_slots,
         )
 
     @property
@@ -273,7 +277,13 @@ class Connection:
             except ClientProtocolError as exc:
                 await self.driver.apply(self.session.fail(exc))
                 continue
-            await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+            # Applying may wait for room in the batch queue (a client ahead of the store): the
+            # reader reads nothing meanwhile, so the client's silence is not counted.
+            self.listening = False
+            try:
+                await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+            finally:
+                self.listening = True
 
     # ----------------------------------------------------------------- limits
 

@@ -56,6 +56,7 @@ class Host(Protocol):
     metrics: HubMetrics
     mut_bucket: TokenBucket
     hello_timeout_ms: int
+    listening: bool  # False while the reader holds back (backpressure): silence is not counted
 
     @property
     def identity(self) -> Identity | None: ...
@@ -139,12 +140,27 @@ class SessionDriver:
     # ----------------------------------------------------------------- ticker
 
     async def ticker(self) -> None:
-        """The ticker task: ticks the session, closes on the ``hello`` timeout and token expiry."""
+        """The ticker task: ticks the session, closes on the ``hello`` timeout and token expiry.
+
+        Until the session is ready it wakes every 250 ms at most; then it sleeps until the session
+        has something to do (the next ping or the idle deadline) or the token expires, and at most
+        ``ping_ms / 4`` (a token refreshed to an earlier expiry, a reader held back). One wake-up
+        per connection every 250 ms was most of the CPU of a hub holding thousands of idle
+        connections (the connection soak, docs/reliability.md).
+        """
         h = self.host
-        interval = min(max(h.session.cfg.ping_ms / 4000, 0.01), 0.25)
+        cap_ms = max(h.session.cfg.ping_ms / 4, 10.0)
         opened = now_ms()
         while h.close_code is None:
-            await asyncio.sleep(interval)
+            now = now_ms()
+            if h.session.state is State.READY:
+                wait_ms = min(cap_ms, max(h.session.next_tick_ms() - now, 1))
+                left = h.auth.seconds_left()
+                if left is not None:
+                    wait_ms = min(wait_ms, max(left * 1000, 1))
+            else:
+                wait_ms = min(cap_ms, 250.0)
+            await asyncio.sleep(wait_ms / 1000)
             now = now_ms()
             state = h.session.state
             if state in (State.CONNECTED, State.AUTHENTICATING) and now - opened > h.hello_timeout_ms:
@@ -154,7 +170,7 @@ class SessionDriver:
                 log.info("token expired on a live connection")
                 h.request_close(CloseCode.TOKEN_EXPIRED, "expired")
                 return
-            effects = h.session.tick(now)
+            effects = h.session.tick(now, listening=h.listening)
             for eff in effects:
                 if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
                     h.metrics.rate_limited.labels("idle").inc()

@@ -25,6 +25,7 @@ from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.connections import Connections
 from hub.server.feed import Feed
+from hub.server.subscription import SYNC_READ_SLOTS
 from hub.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Hub:
             BucketMap(cfg.connect_rate, max(1, cfg.connect_burst)) if cfg.connect_rate > 0 else None
         )
         self.draining = False
+        self.sync_slots = asyncio.Semaphore(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
         self._gc_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -25,7 +25,7 @@ from hub.core.errors import RetentionPassed
 from hub.core.limits import DEFAULT_DOC_LIMITS
 from hub.core.outqueue import OutQueue
 from hub.core.types import Change
-from hub.store.base import Store
+from hub.store.base import CollectionInfo, Store
 
 if TYPE_CHECKING:
     from hub.auth.identity import Identity
@@ -35,6 +35,48 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
+
+
+#: Store calls of syncs (snapshots, catch-ups) running at once, hub-wide.
+SYNC_READ_SLOTS = 32
+
+
+class SyncReads:
+    """The store calls of syncs, at most ``slots`` at a time for the whole hub.
+
+    A lost feed resyncs every subscriber of its collection at once; thousands of catch-ups then
+    raced for the store, each call timed out, and every connection closed with 4503 (the
+    connection soak, docs/reliability.md). Bounded, they queue here and complete at the store's
+    pace. Only store calls hold a slot, never a send: a stalled client cannot keep one.
+    """
+
+    def __init__(self, store: Store, slots: asyncio.Semaphore) -> None:
+        self.store = store
+        self.slots = slots
+
+    async def info(self, coll: str) -> CollectionInfo:
+        async with self.slots:
+            return await self.store.info(coll)
+
+    async def count(self, coll: str) -> int:
+        async with self.slots:
+            return await self.store.count(coll)
+
+    async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
+        async with self.slots:
+            return await self.store.changes(coll, after, limit, include_deleted=include_deleted)
+
+    async def advance(self, coll: str) -> int:
+        async with self.slots:
+            return await self.store.advance(coll)
+
+    async def reader_mark(self, coll: str, client: str) -> str | None:
+        async with self.slots:
+            return await self.store.reader_mark(coll, client)
+
+    async def set_reader_mark(self, coll: str, client: str, mark: str) -> None:
+        async with self.slots:
+            await self.store.set_reader_mark(coll, client, mark)
 
 
 class SubState(enum.Enum):
@@ -47,6 +89,7 @@ class Port(Protocol):
     """What a subscription needs from its connection."""
 
     store: Store
+    sync_reads: SyncReads
     overlap_ms: int
     max_frame: int
     hold_bytes: int
@@ -193,14 +236,14 @@ class Subscription:
         count would tell a user how much exists that they cannot read)."""
         if mode != "snapshot" or self.port.policy.has_row_filter(self.coll):
             return None
-        return await self.port.store.count(self.coll)
+        return await self.port.sync_reads.count(self.coll)
 
     def _count_resync(self, reason: str) -> None:
         self.port.metrics.resyncs.labels(reason).inc()
 
     async def _sync(self, cursor: Cursor | None, reason: str | None, announced: bool = False) -> None:
         port, coll = self.port, self.coll
-        store = port.store
+        store = port.sync_reads
         started = time.monotonic()
         info = await store.info(coll)
         plan = plan_sync(cursor, info.epoch, info.floor, port.overlap_ms)

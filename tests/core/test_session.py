@@ -144,6 +144,31 @@ def test_ping_pong_and_liveness() -> None:
     assert close_code(s.tick(2021 + 20)) == 4508  # silent since t=20 for more than 2 x ping_ms
 
 
+def test_next_tick_is_the_next_ping_or_the_idle_deadline() -> None:
+    s = new_session()
+    assert s.next_tick_ms() == 0 + 2 * 1000 + 1  # before hello: only the idle deadline
+    s = ready()  # heard and pinged at t=2
+    assert s.next_tick_ms() == 2 + 1000
+    assert s.tick(1002) == [Send(m.ping(1))]
+    assert s.next_tick_ms() == 1002 + 1000  # the next ping, just before the idle deadline (2003)
+    assert s.tick(2002) == [Send(m.ping(2))]
+    assert s.next_tick_ms() == 2 + 2000 + 1  # still silent since t=2: the idle deadline
+    assert s.receive_frame({"t": "pong", "n": 1}, 2100) == []
+    assert s.next_tick_ms() == 2002 + 1000
+
+
+def test_silence_is_not_counted_while_the_hub_does_not_listen() -> None:
+    s = ready()
+    assert s.receive_frame({"t": "pong", "n": 1}, 20) == []
+    # the reader holds back (backpressure) until t=4000: the peer cannot be heard meanwhile
+    assert s.tick(500, listening=False) == []
+    assert s.tick(1020, listening=False) == [Send(m.ping(1))]
+    assert s.tick(4000, listening=False) == [Send(m.ping(2))]  # no 4508: not silence
+    assert s.tick(4500) == []
+    assert s.tick(5000) == [Send(m.ping(3))]
+    assert close_code(s.tick(6001)) == 4508  # silent for more than 2 x ping_ms since t=4000
+
+
 def test_receive_never_raises() -> None:
     s = new_session()
     s.cfg = SessionConfig("h", None, ping_ms=1)  # type: ignore[arg-type]  # broken config: a bug

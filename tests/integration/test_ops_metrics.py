@@ -23,6 +23,10 @@ async def test_metrics_follow_traffic(ignite_addresses: list[tuple[str, int]]) -
             assert m1["synchub_connections"] == 2
             assert m1['synchub_catchup_seconds_count{mode="snapshot"}'] == 2
             assert m1['synchub_resyncs_total{reason="epoch"}'] == 1
+            assert m1['synchub_ignite_cursors{kind="cq"}'] >= 1  # the collection's feed
+            assert m1["synchub_asyncio_tasks"] > 2
+            assert m1["synchub_process_open_fds"] > 2
+            assert m1["synchub_process_resident_memory_bytes"] > 10 << 20
 
             # hub writes and an external write (pyignite, like another application)
             op = a.put_op(coll, "d1", {"v": 1})

@@ -46,6 +46,7 @@ from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo
 from hub.store.ignite import closed, loss, read, schema, write
+from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
 from hub.store.ignite.recent import RecentCommits
@@ -284,6 +285,12 @@ class IgniteStore:
     def clock_skew_ms(self) -> int:
         """How far other hubs' versions run ahead of this hub's clock (0 when they do not)."""
         return self.ctx.skew_ms
+
+    @property
+    def open_cursors(self) -> Mapping[str, int]:
+        """Ignite cursors (SQL, scan) and continuous queries open in this process, by kind
+        (:mod:`~.cursors`; read by ``/metrics``)."""
+        return CURSORS.open
 
     async def unseen(
         self, coll: str, after: int, upto: int, seen: Mapping[str, int], limit: int = 5000

@@ -32,6 +32,7 @@ from hub.core.types import Change
 from hub.ignite import continuous_query
 from hub.store.base import TimedChanges
 from hub.store.ignite.cover import RENEW_S, Lease
+from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.stamp import STAMP_CHUNK, partition_differences, process_events, stamp
 from hub.store.ignite.tx import Context
@@ -143,6 +144,8 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
         await cq.__aenter__()
     except (ContinuousQueryError, ConnectionError, OSError) as e:
         raise StoreUnavailable(f"cannot start a continuous query on {c.spec.cache_name!r}: {e}") from e
+    held = contextlib.ExitStack()
+    held.enter_context(CURSORS.holding("cq"))
     lease = Lease(ctx, c.spec.name)
     it = _iterate(ctx, c, cq, lease)
 
@@ -166,4 +169,7 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
         await lease.release()
         with contextlib.suppress(Exception):
             await it.aclose()
-        await cq.aclose()
+        try:
+            await cq.aclose()
+        finally:
+            held.close()

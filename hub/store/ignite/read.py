@@ -35,6 +35,7 @@ from hub.ignite.connection import request
 from hub.ignite.decode import BinaryReader
 from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
+from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
@@ -154,19 +155,20 @@ async def scan_pages(
     body = await _call(conn, OpCode.QUERY_SCAN, query)
     cursor: int = I64.unpack_from(body, 0)[0]
     more = True
-    try:
-        rows, more = await decoder.run(_read_page, body, 8)
-        yield rows
-        while more:
-            body = await _call(conn, OpCode.QUERY_SCAN_CURSOR_GET_PAGE, I64.pack(cursor))
-            rows, more = await decoder.run(_read_page, body, 0)
+    with CURSORS.holding("scan"):
+        try:
+            rows, more = await decoder.run(_read_page, body, 8)
             yield rows
-    finally:
-        if more and conn.alive:  # the server keeps an unfinished cursor open: close it
-            try:
-                await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
-            except Exception as e:  # the cursor dies with the connection anyway
-                log.debug("closing scan cursor %d failed: %r", cursor, e)
+            while more:
+                body = await _call(conn, OpCode.QUERY_SCAN_CURSOR_GET_PAGE, I64.pack(cursor))
+                rows, more = await decoder.run(_read_page, body, 0)
+                yield rows
+        finally:
+            if more and conn.alive:  # the server keeps an unfinished cursor open: close it
+                try:
+                    await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
+                except Exception as e:  # the cursor dies with the connection anyway
+                    log.debug("closing scan cursor %d failed: %r", cursor, e)
 
 
 # -- SQL reads of the meta table ------------------------------------------------------------------------
@@ -176,9 +178,10 @@ async def sql(client: Any, query: str, args: Sequence[Any] = (), page_size: int 
     """All rows of one SQL query."""
     cur = await client.sql(query, query_args=list(args), page_size=page_size)
     rows: list[list[Any]] = []
-    async with cur:
-        async for row in cur:
-            rows.append(row)
+    with CURSORS.holding("sql"):
+        async with cur:
+            async for row in cur:
+                rows.append(row)
     return rows
 
 

@@ -26,6 +26,7 @@ from hub.core.errors import BinaryDecodeError, FastPathUnavailable, StoreUnavail
 from hub.core.types import Change
 from hub.ignite import EventType
 from hub.store.ignite.closed import observe as observe_closed
+from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.loss import lost_partitions
 from hub.store.ignite.read import get_all, scan_pages
@@ -154,10 +155,11 @@ async def _hashes(cache: Any, name: str, partition: int) -> dict[str, int]:
     except (BinaryDecodeError, FastPathUnavailable) as e:
         log.debug("collection %s: partition %d scanned through pyignite (%s)", name, partition, e)
         out.clear()
-        async with cache.scan(page_size=1000, partitions=partition) as cur:
-            async for key, value in cur:
-                if isinstance(key, str):
-                    out[key] = doc_hash(plain_doc(value))
+        with CURSORS.holding("scan"):
+            async with cache.scan(page_size=1000, partitions=partition) as cur:
+                async for key, value in cur:
+                    if isinstance(key, str):
+                        out[key] = doc_hash(plain_doc(value))
     return out
 
 
