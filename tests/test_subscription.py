@@ -12,7 +12,8 @@ from hub.config import Config, HubSettings
 from hub.core import messages as m
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
-from hub.server.subscription import SYNC_READ_SLOTS, Subscription, SyncReads
+from hub.server.subscription import Subscription
+from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
 from tests.support.wsclient import HubClient

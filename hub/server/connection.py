@@ -35,7 +35,8 @@ from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
-from hub.server.subscription import SYNC_READ_SLOTS, Subscriptions, SyncReads
+from hub.server.subscription import Subscriptions
+from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.server.writer import Writer
 from hub.store.base import Store
 

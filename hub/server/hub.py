@@ -25,7 +25,7 @@ from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.connections import Connections
 from hub.server.feed import Feed
-from hub.server.subscription import SYNC_READ_SLOTS
+from hub.server.syncreads import SYNC_READ_SLOTS
 from hub.store.base import Store
 
 log = logging.getLogger(__name__)
