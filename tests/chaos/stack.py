@@ -147,6 +147,7 @@ class Stack:
         self._driver_log: IO[bytes] | None = None
         # background restarts (hub or node) started by a fault; awaited before the check
         self.pending: set[asyncio.Task[None]] = set()
+        self.failed: list[BaseException] = []  # background restarts that raised
         self.down_hubs: set[int] = set()
         self.down_nodes: set[int] = set()
         self.paused: set[int] = set()
@@ -173,13 +174,13 @@ class Stack:
         self.http_port = free_port()
         for i in range(HUBS):
             # the second hub's wall clock is off (versions and cursors must not depend on clocks)
-            wrap = ["faketime", "-f", f"{self.skew_s:+d}s"] if i == 1 and self.skew_s else []
+            skew = self.skew_s if i == 1 else 0
             hub = HubProcess(
                 f"{self.label}-{i}",
                 addresses,
                 COLLECTIONS,
                 config_dir=self.tmp,
-                wrap=wrap,
+                clock_skew_s=skew,
                 auth=AUTH,
                 # the Chromium client's page is served by the driver on this port
                 hub={
@@ -236,11 +237,19 @@ class Stack:
     def _background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        # a restart that failed must fail the schedule, not leave a hub or node down unnoticed
+        if not task.cancelled() and task.exception() is not None:
+            self.failed.append(task.exception())  # type: ignore[arg-type]
 
     async def settle(self, timeout: float = 180.0) -> None:
         """Wait for every background restart to finish (and fail if one failed)."""
         deadline = time.monotonic() + timeout
+        if self.failed:
+            raise self.failed.pop(0)
         while self.pending:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -248,6 +257,8 @@ class Stack:
             done, _ = await asyncio.wait(set(self.pending), timeout=left)
             for task in done:
                 task.result()
+        if self.failed:
+            raise self.failed.pop(0)
 
     def hub_busy(self, i: int) -> bool:
         return i in self.down_hubs or i in self.paused

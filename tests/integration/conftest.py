@@ -183,6 +183,7 @@ class HubFactory:
         start: bool = True,
         ignite: Mapping[str, Any] | None = None,
         wrap: Sequence[str] = (),
+        clock_skew_s: int = 0,
         **hub: Any,
     ) -> HubProcess:
         proc = HubProcess(
@@ -193,6 +194,7 @@ class HubFactory:
             ignite=ignite,
             config_dir=self.tmp,
             wrap=wrap,
+            clock_skew_s=clock_skew_s,
         )
         self.started.append(proc)
         if start:

@@ -1,6 +1,6 @@
 """Catch-up that does not depend on clocks: hubs whose clocks are a minute apart, a commit held
 past the old overlap, a device whose clock runs hours ahead, a collection with no deletes for
-longer than the tombstone retention. Real Ignite, real hub processes (``faketime`` shifts one hub's
+longer than the tombstone retention. Real Ignite, real hub processes (libfaketime shifts one hub's
 wall clock), clients over WebSockets. Each test failed before the closed watermark
 (hub/store/ignite/closed.py) and the settled cursors (hub/server/feed.py)."""
 
@@ -47,7 +47,7 @@ async def test_catchup_finds_writes_of_a_hub_whose_clock_is_off(
     coll = fresh("skew")
     colls = {coll: {"cache": coll}}
     a, b = await asyncio.gather(
-        hubs("a", ignite_addresses, colls, wrap=["faketime", "-f", f"{skew:+d}s"]),
+        hubs("a", ignite_addresses, colls, clock_skew_s=skew),
         hubs("b", ignite_addresses, colls),
     )
     fast, slow = (b, a) if skew < 0 else (a, b)
@@ -192,7 +192,7 @@ async def test_last_writer_wins_across_hubs_whose_clocks_are_off(
     colls = {coll: {"cache": coll, "policy": "lww"}}
     good, off = await asyncio.gather(
         hubs("good", ignite_addresses, colls),
-        hubs("off", ignite_addresses, colls, wrap=["faketime", "-f", f"{skew:+d}s"]),
+        hubs("off", ignite_addresses, colls, clock_skew_s=skew),
     )
     # the hubs learn of each other's clocks through the versions they see (as in production)
     warm = await _client(clients, good)

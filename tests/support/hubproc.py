@@ -29,6 +29,20 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 SYNCHUB = REPO_ROOT / ".venv" / "bin" / "synchub"
 
 
+def faketime_library() -> str:
+    """Debian's libfaketime (package ``faketime``), preloaded into a hub whose clock is off.
+
+    Not the ``faketime`` wrapper: a SIGKILLed wrapper leaves its named semaphore and shared memory
+    in /dev/shm (``faketime_shm_<pid>``), and a later wrapper that gets the same pid refuses to
+    start ("sem_open: File exists"); in a chaos run that kills the skewed hub again and again, its
+    restart then failed for good (a fresh-clone run, 2026-12-01). The library preloaded directly
+    starts whatever /dev/shm holds; :meth:`HubProcess.kill` removes what it leaves."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("libfaketime not found: install Debian's faketime package (make setup does)")
+    return str(found[0])
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -83,9 +97,11 @@ class HubProcess:
         config_dir: Path,
         wrap: Sequence[str] = (),
         auth: Mapping[str, Any] | None = None,
+        clock_skew_s: int = 0,
     ) -> None:
         self.name = name
-        self.wrap = list(wrap)  # a command prefix, e.g. faketime for a hub whose clock is off
+        self.wrap = list(wrap)  # a command prefix (e.g. a profiler)
+        self.clock_skew_s = clock_skew_s  # this hub's wall clock is off by this much (libfaketime)
         self.port = free_port()
         self.config_path = config_dir / f"hub-{name}.toml"
         self.config_path.write_text(render_toml(addresses, collections, hub, ignite, auth))
@@ -134,6 +150,9 @@ class HubProcess:
         cmd += ["--config", str(self.config_path), "--port", str(self.port)]
         if self.wrap:
             cmd[:0] = self.wrap
+        if self.clock_skew_s:
+            env["LD_PRELOAD"] = faketime_library()
+            env["FAKETIME"] = f"{self.clock_skew_s:+d}s"
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # only the wall clock is off
         self.proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
@@ -161,6 +180,11 @@ class HubProcess:
         if self.proc is not None and self.proc.poll() is None:
             self._signal(signal.SIGKILL)
         self._reap()
+        if self.clock_skew_s and self.proc is not None:
+            # what libfaketime keeps per process and removes only when the process exits normally
+            for name in (f"faketime_shm_{self.proc.pid}", f"sem.faketime_sem_{self.proc.pid}"):
+                with contextlib.suppress(OSError):
+                    (Path("/dev/shm") / name).unlink()
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM (uvicorn shuts down: 4500 to clients), SIGKILL after ``grace`` seconds."""
@@ -173,8 +197,8 @@ class HubProcess:
         self._reap()
 
     def _signal(self, sig: int) -> None:
-        """Signal the hub's whole process group (its own session): with a ``wrap`` such as
-        ``faketime`` the hub is a child of the process started here, and must not outlive it."""
+        """Signal the hub's whole process group (its own session): with a ``wrap`` the hub is a
+        child of the process started here, and must not outlive it."""
         assert self.proc is not None
         try:
             os.killpg(self.proc.pid, sig)
