@@ -43,7 +43,6 @@ async def test_a_feed_stops_although_its_store_swallows_the_cancellation() -> No
     assert store.calls > 0 and not feed.live
     async with asyncio.timeout(10):
         await feed.stop()
-    assert store.swallowed >= 1 or store.calls > 0
     calls = store.calls
     await asyncio.sleep(0.3)
     assert store.calls == calls  # nothing runs on after stop()
