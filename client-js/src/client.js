@@ -133,8 +133,7 @@ export class SyncClient extends EventTarget {
   /** @internal */
   async init() {
     const store = await openStore(this.o.indexedDB, this.o.dbName, () =>
-      this.fail('versionchange', new Error('database upgraded or deleted elsewhere; reload'))
-    )
+      this.fail('versionchange', new Error('database upgraded or deleted elsewhere; reload')), this.o.indexes)
     const clientId = await store.clientId()
     const ev = this.o.events
     ev?.addEventListener('online', this.onOnline)
@@ -223,12 +222,13 @@ export class SyncClient extends EventTarget {
   }
 
   /**
-   * Outbox entries were answered: hand their verdicts to the handles of this client object, and
-   * wake `flush()`.
+   * Outbox entries were answered: fire `acked`, hand their verdicts to the handles of this client
+   * object, and wake `flush()`.
    * @internal
    * @param {WriteResult[]} done
    */
   settle(done) {
+    if (done.length) this.emit('acked', done)
     for (const r of done) {
       this.wr.get(r.seq)?.res(r)
       this.wr.delete(r.seq)

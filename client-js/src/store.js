@@ -7,7 +7,7 @@ import { localWrite, remoteChange, ackWrite } from './core/records.js'
 import { mergeCursor } from './core/cursor.js'
 import { verdict, syncError } from './core/errors.js'
 import {
-  DB_VERSION, DOCS, OUTBOX as OUT, META, DOC_KEY_PATH, OUTBOX_KEY_PATH, OUTBOX_BY_DOC, CLOCK_KEY, CLIENT_KEY,
+  DOCS, OUTBOX as OUT, META, DOC_KEY_PATH, OUTBOX_KEY_PATH, OUTBOX_BY_DOC, CLOCK_KEY, CLIENT_KEY,
   docKey, docTag, collBounds, cursorKey,
 } from './core/keys.js'
 
@@ -68,33 +68,61 @@ const pushChange = (out, rec) =>
   out.push({ type: rec.doc ? 'put' : 'delete', coll: rec.c, id: rec.id, doc: rec.doc })
 
 /**
- * Open (creating if needed) the client database.
+ * Create the base layout (version 1) in a new database: `docs`, `outbox` (with its `doc` index)
+ * and `meta`. Later versions only add indexes (`synchub-client/query`).
+ * @param {IDBDatabase} db
+ */
+export function createLayout(db) {
+  db.createObjectStore(DOCS, { keyPath: DOC_KEY_PATH })
+  db.createObjectStore(OUT, { keyPath: OUTBOX_KEY_PATH }).createIndex(OUTBOX_BY_DOC, DOC_KEY_PATH)
+  db.createObjectStore(META)
+}
+
+/**
+ * @typedef {object} Schema what `indexes()` of `synchub-client/query` hands to the client
+ * @property {(factory: IDBFactory, name: string) => Promise<IDBDatabase>} open opens the database
+ *   at whatever version holds the declared indexes (upgrading it when needed)
+ * @property {(rec: DocRecord) => DocRecord} dress adds the derived index keys to a record before it is stored
+ */
+
+/** @type {Schema} the base layout, no query indexes */
+const PLAIN = {
+  open(factory, name) {
+    const r = factory.open(name)
+    r.onupgradeneeded = () => createLayout(r.result)
+    return req(r)
+  },
+  dress: (r) => r,
+}
+
+/**
+ * Open (creating if needed) the client database. Opened at its current version: query indexes
+ * (`schema`) raise it above 1.
  * @param {IDBFactory} factory
  * @param {string} name
  * @param {() => void} onVersionChange called after another context asked to upgrade or delete
  *   the database; the connection is closed by then
+ * @param {Schema | null} [schema]
  * @returns {Promise<Store>}
  */
-export async function openStore(factory, name, onVersionChange) {
-  const r = factory.open(name, DB_VERSION)
-  r.onupgradeneeded = () => {
-    const db = r.result
-    db.createObjectStore(DOCS, { keyPath: DOC_KEY_PATH })
-    db.createObjectStore(OUT, { keyPath: OUTBOX_KEY_PATH }).createIndex(OUTBOX_BY_DOC, DOC_KEY_PATH)
-    db.createObjectStore(META)
-  }
-  const db = await req(r)
+export async function openStore(factory, name, onVersionChange, schema) {
+  schema ||= PLAIN
+  const db = await schema.open(factory, name)
   db.onversionchange = () => {
     db.close()
     onVersionChange()
   }
-  return new Store(db)
+  return new Store(db, schema.dress)
 }
 
 export class Store {
-  /** @param {IDBDatabase} db */
-  constructor(db) {
+  /**
+   * @param {IDBDatabase} db
+   * @param {(rec: DocRecord) => DocRecord} dress applied to every record stored
+   */
+  constructor(db, dress) {
     this.db = db
+    this.x = dress
   }
 
   /**
@@ -127,7 +155,7 @@ export class Store {
       const m = tx.objectStore(META)
       let id = /** @type {string | undefined} */ (await req(m.get(CLIENT_KEY)))
       if (!id) {
-        id = globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
+        id = globalThis.crypto?.randomUUID?.() ?? Date.now() + '' + Math.random()
         m.put(id, CLIENT_KEY)
       }
       return id
@@ -159,7 +187,7 @@ export class Store {
         clock.ts = nextTs(clock.ts)
         op.seq = ++clock.seq
         cache.set(key, w.rec)
-        docs.put(w.rec)
+        docs.put(this.x(w.rec))
         out.add(/** @type {OutboxEntry} */ ({ seq: clock.seq, c, id, op: doc ? 'put' : 'del', doc, ts: clock.ts, base: w.base, dep: w.dep }))
         pushChange(changes, w.rec)
       }
@@ -190,7 +218,7 @@ export class Store {
         const r = remoteChange(cur, c, id, ver, doc)
         if (!r) continue
         held.set(id, r.rec)
-        docs.put(r.rec)
+        docs.put(this.x(r.rec))
         if (r.visible) pushChange(out, r.rec)
       }
       if (cursor) await this.#putCursor(tx, c, cursor)
@@ -278,7 +306,7 @@ export class Store {
         const key = docTag(entry.c, entry.id)
         const a = ackWrite(held.get(key) ?? (await reads[i]), entry, r)
         held.set(key, a.rec)
-        docs.put(a.rec)
+        docs.put(this.x(a.rec))
         if (!dense) outbox.delete(r.seq)
         const at = { seq: r.seq, coll: entry.c, id: entry.id, local: /** @type {any} */ (entry.doc) }
         if (a.conflict) conflicts.push({ ...at, server: /** @type {any} */ (r.doc ?? null), outcome: /** @type {Conflict['outcome']} */ (r.s), ver: r.ver })

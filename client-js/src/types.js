@@ -101,6 +101,8 @@ export {}
  * @property {{coll: string, reason: string, mode: string}} resync `reason`: `epoch`, `retention`, `cq_lost`, `slow`, `auth`; `mode`: `snapshot` or `catchup`
  * @property {Conflict} conflict
  * @property {SyncError} error
+ * @property {WriteResult[]} acked the hub answered these writes (of any tab of this database): their
+ *   verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
  */
 /**
  * @template {keyof SyncEventMap} K
@@ -140,5 +142,7 @@ export {}
  * @property {number} [maxInFlight] mutation batches awaiting an ack (default 4)
  * @property {import('./core/limits.js').DocLimits} [docLimits] what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
  * @property {import('./transport-ws.js').Limits} [limits] msgpack decoder limits for hub frames
+ * @property {import('./store.js').Schema | null} [indexes] query indexes, declared with `indexes()` of
+ *   `synchub-client/query` (docs/client.md, "Queries")
  * @property {Env} [env] the platform (WebSocket, IndexedDB, locks, clock, timers…)
  */

@@ -28,19 +28,42 @@ export type WriteResult = import('./types.js').WriteResult;
  */
 export declare function req<T>(r: IDBRequest<T>): Promise<T>;
 /**
- * Open (creating if needed) the client database.
+ * Create the base layout (version 1) in a new database: `docs`, `outbox` (with its `doc` index)
+ * and `meta`. Later versions only add indexes (`synchub-client/query`).
+ * @param {IDBDatabase} db
+ */
+export declare function createLayout(db: IDBDatabase): void;
+export type Schema = {
+    /**
+     * opens the database
+     * at whatever version holds the declared indexes (upgrading it when needed)
+     */
+    open: (factory: IDBFactory, name: string) => Promise<IDBDatabase>;
+    /**
+     * adds the derived index keys to a record before it is stored
+     */
+    dress: (rec: DocRecord) => DocRecord;
+};
+/**
+ * Open (creating if needed) the client database. Opened at its current version: query indexes
+ * (`schema`) raise it above 1.
  * @param {IDBFactory} factory
  * @param {string} name
  * @param {() => void} onVersionChange called after another context asked to upgrade or delete
  *   the database; the connection is closed by then
+ * @param {Schema | null} [schema]
  * @returns {Promise<Store>}
  */
-export declare function openStore(factory: IDBFactory, name: string, onVersionChange: () => void): Promise<Store>;
+export declare function openStore(factory: IDBFactory, name: string, onVersionChange: () => void, schema?: Schema | null): Promise<Store>;
 export declare class Store {
     #private;
     db: IDBDatabase;
-    /** @param {IDBDatabase} db */
-    constructor(db: IDBDatabase);
+    x: (rec: DocRecord) => DocRecord;
+    /**
+     * @param {IDBDatabase} db
+     * @param {(rec: DocRecord) => DocRecord} dress applied to every record stored
+     */
+    constructor(db: IDBDatabase, dress: (rec: DocRecord) => DocRecord);
     /**
      * Run `fn` in one transaction; resolves after the commit, rejects (and aborts) on any error.
      * @template T

@@ -185,6 +185,11 @@ export type SyncEventMap = {
     };
     conflict: Conflict;
     error: SyncError;
+    /**
+     * the hub answered these writes (of any tab of this database): their
+     * verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
+     */
+    acked: WriteResult[];
 };
 export type SyncEvent<K extends keyof SyncEventMap> = CustomEvent<SyncEventMap[K]>;
 export type Timers = {
@@ -289,6 +294,11 @@ export type SyncClientOptions = {
      */
     limits?: import('./transport-ws.js').Limits;
     /**
+     * query indexes, declared with `indexes()` of
+     * `synchub-client/query` (docs/client.md, "Queries")
+     */
+    indexes?: import('./store.js').Schema | null;
+    /**
      * the platform (WebSocket, IndexedDB, locks, clock, timers…)
      */
     env?: Env;
@@ -389,6 +399,8 @@ export type SyncClientOptions = {
  * @property {{coll: string, reason: string, mode: string}} resync `reason`: `epoch`, `retention`, `cq_lost`, `slow`, `auth`; `mode`: `snapshot` or `catchup`
  * @property {Conflict} conflict
  * @property {SyncError} error
+ * @property {WriteResult[]} acked the hub answered these writes (of any tab of this database): their
+ *   verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
  */
 /**
  * @template {keyof SyncEventMap} K
@@ -428,5 +440,7 @@ export type SyncClientOptions = {
  * @property {number} [maxInFlight] mutation batches awaiting an ack (default 4)
  * @property {import('./core/limits.js').DocLimits} [docLimits] what `put` accepts (docs/protocol.md "Document limits"); the hub's, once connected
  * @property {import('./transport-ws.js').Limits} [limits] msgpack decoder limits for hub frames
+ * @property {import('./store.js').Schema | null} [indexes] query indexes, declared with `indexes()` of
+ *   `synchub-client/query` (docs/client.md, "Queries")
  * @property {Env} [env] the platform (WebSocket, IndexedDB, locks, clock, timers…)
  */

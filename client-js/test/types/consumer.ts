@@ -3,6 +3,8 @@
 // `expectType` must hold exactly; each `@ts-expect-error` line must fail to compile (tsc reports
 // an unused one), so a declaration that grows too loose or too strict breaks the build.
 import { SyncClient, Collection, UnauthorizedError } from 'synchub-client'
+import { query, indexes, observe, Query, LiveQuery } from 'synchub-client/query'
+import type { Snapshot, SnapshotMeta, Explain } from 'synchub-client/query'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
   Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo,
@@ -154,5 +156,62 @@ client.o
 // @ts-expect-error internal
 todos.client
 
+// ---- queries (synchub-client/query): field names and values typed by T ----------------------------
+interface Task {
+  title: string
+  done: boolean
+  team: string
+  updatedAt: number
+}
+const qclient = new SyncClient({ url: 'wss://x/sync', indexes: indexes({ tasks: ['updatedAt', ['team', 'done', 'updatedAt']] }) })
+// @ts-expect-error `indexes` takes what indexes() returns, not the declaration itself
+new SyncClient({ url: 'wss://x/sync', indexes: { tasks: ['team'] } })
+const tasks = qclient.collection<Task>('tasks')
+const q = query(tasks).where('team', '==', 'a').where('done', '==', false).orderBy('updatedAt', 'desc').limit(20)
+expectType<typeof q>().toBe<Query<Task>>()
+query(tasks).where('team', 'in', ['a', 'b']).where('updatedAt', '>=', 5).where('id', '==', 'x')
+// @ts-expect-error no such field
+query(tasks).where('titel', '==', 'x')
+// @ts-expect-error `done` is a boolean
+query(tasks).where('done', '==', 'yes')
+// @ts-expect-error `in` takes a list
+query(tasks).where('team', 'in', 'a')
+// @ts-expect-error unknown operator
+query(tasks).where('team', '!=', 'a')
+// @ts-expect-error no such field
+query(tasks).orderBy('updated')
+// @ts-expect-error direction
+query(tasks).orderBy('updatedAt', 'down')
+// untyped collections take any field
+query(client.collection('any')).where('whatever.nested', '>', 3)
+
+async function queries() {
+  const page = await q.get()
+  expectType<typeof page>().toBe<WithId<Task>[]>()
+  const next = await q.startAfter(page[page.length - 1]).get()
+  expectType<typeof next[number]['updatedAt']>().toBe<number>()
+  expectType<Awaited<ReturnType<typeof q.count>>>().toBe<number>()
+  expectType<ReturnType<typeof q.explain>>().toBe<Explain>()
+  const stop = q.observe((docs, meta) => {
+    expectType<typeof docs>().toBe<WithId<Task>[]>()
+    expectType<typeof meta>().toBe<SnapshotMeta>()
+    expectType<typeof meta.pending>().toBe<boolean>()
+  })
+  expectType<typeof stop>().toBe<() => void>()
+  observe(q, (docs) => expectType<typeof docs[number]['title']>().toBe<string>())
+  // the pair useSyncExternalStore takes
+  const lq = q.live()
+  expectType<typeof lq>().toBe<LiveQuery<Task>>()
+  const snap = lq.getSnapshot()
+  expectType<typeof snap>().toBe<Snapshot<Task>>()
+  expectType<typeof snap.fromCache>().toBe<boolean>()
+  const unsub: () => void = lq.subscribe(() => {})
+  unsub()
+  lq.close()
+  // the `acked` event
+  qclient.addEventListener('acked', (e) => expectType<typeof e.detail>().toBe<WriteResult[]>())
+}
+
 expectType<typeof client.status>().toBe<Status>()
 void collections
+void queries
