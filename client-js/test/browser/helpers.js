@@ -1,20 +1,6 @@
 // Real Chromium (Debian's /usr/bin/chromium) driven by playwright-core against a hub serving the demo.
 import assert from 'node:assert/strict'
-import { chromium } from 'playwright-core'
-
-export const BASE = process.env.SYNCHUB_URL?.replace(/\/+$/, '')
-assert.ok(BASE, 'SYNCHUB_URL must be the http base URL of a hub serving the demo')
-
-export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-
-export function launch() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  })
-}
+export { CHROMIUM, launch } from './helpers-launch.js'
 
 /** Open the demo and wait until its client is live. */
 export async function openDemo(context) {
