@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict'
 export { CHROMIUM, launch } from './helpers-launch.js'
 
+export const BASE = process.env.SYNCHUB_URL?.replace(/\/+$/, '')
+assert.ok(BASE, 'SYNCHUB_URL must be the http base URL of a hub serving the demo')
+
 /** Open the demo and wait until its client is live. */
 export async function openDemo(context) {
   const page = await context.newPage()
