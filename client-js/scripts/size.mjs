@@ -25,3 +25,20 @@ if (br > BUDGET) {
   console.error('size budget exceeded')
   process.exit(1)
 }
+
+// The `synchub-client/presence` entry point (rooms), on its own: what an app adds by importing it.
+const PRESENCE_BUDGET = 2500
+const presence = await build({
+  entryPoints: [fileURLToPath(new URL('../src/presence.js', import.meta.url))],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  write: false,
+})
+const pbr = brotliCompressSync(presence.outputFiles[0].contents, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
+console.log(`synchub-client/presence size: ${pbr} B brotli (budget ${PRESENCE_BUDGET} B)`)
+if (pbr > PRESENCE_BUDGET) {
+  console.error('presence size budget exceeded')
+  process.exit(1)
+}

@@ -68,6 +68,8 @@ export class SyncClient extends EventTarget {
   tabs
   /** @internal @type {Promise<{store: Store, clientId: string}>} */
   ready
+  /** @internal @type {(m: any) => void} every hub frame, for the rooms (presence.js sets it) */
+  ext = () => {}
   /** @internal */
   onOnline = () => this.syncer?.kick()
   /** @internal */
@@ -166,6 +168,7 @@ export class SyncClient extends EventTarget {
       },
       observe: (v) => (this.ts = hlcObserve(this.ts, v, this.o.now())),
       colls: () => [...this.colls.keys()],
+      ext: (m) => this.ext(m),
     })
     this.syncer.start()
   }

@@ -2,7 +2,7 @@
 
 Client messages ``join``, ``pupdate``, ``leave`` and ``bcast`` (parsed here, registered in
 :mod:`hub.core.messages`) and the hub messages ``members``, ``joined``, ``updated``, ``left``,
-``bcast`` and the room ``error``. A hub that predates rooms answers ``join`` with close 4004
+``bcast`` and ``rerror`` (a refused request). A hub that predates rooms answers ``join`` with close 4004
 (unknown type): clients look for ``"rooms"`` in the ``features`` of ``welcome`` first.
 """
 
@@ -103,5 +103,6 @@ def bcast(room: str, sender: str, user: str | None, msg: Any) -> dict[str, Any]:
 
 
 def room_error(room: str, code: int, msg: str) -> dict[str, Any]:
-    """A refused room request (the connection stays open): ``ref`` nil, ``room`` says which."""
-    return {"t": "error", "code": code, "msg": msg, "ref": None, "room": room}
+    """A refused room request (the connection stays open). Not an ``error`` frame: a room frame
+    like the others, which clients hand to their rooms."""
+    return {"t": "rerror", "room": room, "code": code, "msg": msg}

@@ -61,7 +61,7 @@ def members(c: HubClient, room: str) -> dict[str, Any]:
 
 
 def room_errors(c: HubClient, room: str) -> list[int]:
-    return [e["code"] for e in c.errors if e.get("room") == room]
+    return [e["code"] for e in frames(c, "rerror", room)]
 
 
 async def two_hubs(hubs: HubFactory, addresses: Any) -> tuple[HubProcess, HubProcess]:

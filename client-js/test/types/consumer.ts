@@ -156,3 +156,13 @@ todos.client
 
 expectType<typeof client.status>().toBe<Status>()
 void collections
+
+// ---- rooms: the `synchub-client/presence` entry point ---------------------------------------------
+import { room, Room } from 'synchub-client/presence'
+import type { Member } from 'synchub-client/presence'
+const lobby = room(client, 'lobby').join({ cursor: null })
+expectType<typeof lobby>().toBe<Room>()
+expectType<typeof lobby.members>().toBe<Member[]>()
+expectType<ReturnType<typeof lobby.broadcast>>().toBe<boolean>()
+// @ts-expect-error a room needs a name
+room(client)
