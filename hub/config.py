@@ -19,6 +19,7 @@ from typing import Any
 from hub.core.conflict import MergeHook, Policy
 from hub.core.errors import HubUsageError
 from hub.core.types import CollectionSpec
+from hub.rooms import RoomSettings, parse_rooms
 
 Address = tuple[str, int]
 
@@ -96,6 +97,7 @@ class Config:
     collections: tuple[CollectionSpec, ...] = ()
     auth: Mapping[str, Any] | None = None  # the [auth] table, see hub/auth.py
     access: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [collections.X.access]
+    rooms: RoomSettings = field(default_factory=RoomSettings)  # [rooms], hub/rooms.py
 
     def collection(self, name: str) -> CollectionSpec | None:
         return next((c for c in self.collections if c.name == name), None)
@@ -249,7 +251,7 @@ def parse_config(
     data: Mapping[str, Any], env: Mapping[str, str] | None = None, src: str = "config"
 ) -> Config:
     """Build a validated Config from a parsed TOML document and environment overrides."""
-    _check_keys(src, data, {"hub": dict, "ignite": dict, "collections": dict, "auth": dict})
+    _check_keys(src, data, {"hub": dict, "ignite": dict, "collections": dict, "auth": dict, "rooms": dict})
     hub_table = dict(data.get("hub", {}))
     _check_keys(f"{src}: [hub]", hub_table, _HUB_TYPES)
     ignite_table = dict(data.get("ignite", {}))
@@ -304,7 +306,8 @@ def parse_config(
             authenticator_from_config(auth)
         except HubUsageError as exc:
             raise HubUsageError(f"{src}: [auth] {exc.message}") from exc
-    return Config(hub, ignite, tuple(specs), auth, access)
+    rooms = parse_rooms(data.get("rooms", {}), roles_claim=hub.roles_claim, where=f"{src}: [rooms]")
+    return Config(hub, ignite, tuple(specs), auth, access, rooms)
 
 
 def _ignite(table: Mapping[str, Any], env: Mapping[str, str], src: str) -> IgniteSettings:

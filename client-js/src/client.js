@@ -28,6 +28,13 @@ import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
  * @template {keyof SyncEventMap} K
  * @typedef {((ev: CustomEvent<SyncEventMap[K]>) => void) | EventListenerObject | null} Listener
  */
+/**
+ * An EventTarget whose listeners are typed by `SyncEventMap` (a type only: no code of its own).
+ * @typedef {Omit<EventTarget, 'addEventListener' | 'removeEventListener'> & {
+ *   addEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | AddEventListenerOptions): void,
+ *   removeEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | EventListenerOptions): void,
+ * }} SyncEventTarget
+ */
 
 const g = /** @type {any} */ (globalThis)
 /** What other tabs get of an error: all but its `cause` (an exception need not survive postMessage). @param {any} e */
@@ -37,7 +44,7 @@ const bare = (e) => e && { ...e, cause: undefined }
  * Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in
  * `detail`; `SyncEventMap` types each).
  */
-export class SyncClient extends EventTarget {
+export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventTarget) {
   /** @internal @type {Options} */
   o
   /** @type {Status} */
@@ -48,7 +55,7 @@ export class SyncClient extends EventTarget {
   colls = new Map()
   /** @internal @type {Map<string, Set<(changes: Change[]) => void>>} */
   subs = new Map()
-  /** @internal @type {{c: string, id: string, doc: Doc | null, seq?: number, res: (h: WriteHandle) => void, rej: (e: unknown) => void}[]} writes waiting for their transaction */
+  /** @internal @type {{c: string, id: string, doc: Doc | null | ((cur: Doc | undefined) => Doc | null), seq?: number, res: (h: WriteHandle) => void, rej: (e: unknown) => void}[]} writes waiting for their transaction */
   wq = []
   /** @internal */
   writing = false
@@ -68,6 +75,8 @@ export class SyncClient extends EventTarget {
   tabs
   /** @internal @type {Promise<{store: Store, clientId: string}>} */
   ready
+  /** @internal @type {(m: any) => void} every hub frame, for the rooms (presence.js sets it) */
+  ext = () => {}
   /** @internal */
   onOnline = () => this.syncer?.kick()
   /** @internal */
@@ -94,7 +103,8 @@ export class SyncClient extends EventTarget {
       app: null,
       now: Date.now,
       random: Math.random,
-      timers: { setTimeout: (/** @type {() => void} */ f, /** @type {number} */ ms) => setTimeout(f, ms), clearTimeout: (/** @type {any} */ t) => clearTimeout(t) },
+      // the platform's own setTimeout/clearTimeout, called as methods of the global object
+      timers: g,
       backoffMin: 500,
       backoffMax: 20000,
       connectTimeout: 15000,
@@ -108,26 +118,6 @@ export class SyncClient extends EventTarget {
     this.tabs = new Tabs('synchub:' + this.o.dbName, this.o.locks, this.o.BroadcastChannel, (m) => this.onTab(m))
     this.ready = this.init()
     this.ready.catch((e) => this.fail('open', e))
-  }
-
-  /**
-   * @template {keyof SyncEventMap} K
-   * @param {K} type
-   * @param {Listener<K>} listener
-   * @param {boolean | AddEventListenerOptions} [options]
-   */
-  addEventListener(type, listener, options) {
-    super.addEventListener(type, /** @type {EventListener} */ (listener), options)
-  }
-
-  /**
-   * @template {keyof SyncEventMap} K
-   * @param {K} type
-   * @param {Listener<K>} listener
-   * @param {boolean | EventListenerOptions} [options]
-   */
-  removeEventListener(type, listener, options) {
-    super.removeEventListener(type, /** @type {EventListener} */ (listener), options)
   }
 
   /** @internal */
@@ -165,6 +155,7 @@ export class SyncClient extends EventTarget {
       },
       observe: (v) => (this.ts = hlcObserve(this.ts, v, this.o.now())),
       colls: () => [...this.colls.keys()],
+      ext: (m) => this.ext(m),
     })
     this.syncer.start()
   }
@@ -288,7 +279,7 @@ export class SyncClient extends EventTarget {
    * @internal
    * @param {string} c
    * @param {string} id
-   * @param {Doc | null} doc
+   * @param {Doc | null | ((cur: Doc | undefined) => Doc | null)} doc a function: `update()`
    * @returns {Promise<WriteHandle>}
    */
   write(c, id, doc) {
@@ -343,20 +334,10 @@ export class SyncClient extends EventTarget {
     } catch (e) {
       if (!final) return false
       for (const op of ops) op.rej(e)
-      this.emit('error', storeError(e, false))
+      // a document update() computed that put() would refuse: the caller's error, not the store's
+      if (!(e instanceof TypeError)) this.emit('error', storeError(e, false))
       return true
     }
-  }
-
-  /**
-   * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
-   * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
-   * @returns {Promise<import('./types.js').StorageInfo>}
-   */
-  async storage() {
-    const s = this.o.storage
-    const [persisted, est] = await Promise.all([s?.persist?.(), s?.estimate?.()])
-    return { persisted: !!persisted, usage: est?.usage ?? null, quota: est?.quota ?? null }
   }
 
   /**

@@ -36,15 +36,36 @@ export class Collection {
    * @returns {Promise<import('./types.js').WriteHandle<T>>}
    */
   put(doc) {
-    // checked as the hub will: without `id`, which travels beside the document
-    const { id, ...body } = /** @type {Doc} */ (doc || { id: null })
-    let why = typeof id !== 'string' || !id || new TextEncoder().encode(id).length > 512 ? 'doc.id: string of 1..512 bytes expected' : ''
-    try {
-      why ||= docProblem(body, encode(body, { useBigInt64: true, ignoreUndefined: true }).byteLength, this.client.o.docLimits)
-    } catch (e) {
-      why = 'document is not msgpack-encodable: ' + e
-    }
-    return why ? Promise.reject(new TypeError('put: ' + why)) : /** @type {any} */ (this.client.write(this.name, /** @type {string} */ (id), /** @type {Doc} */ (doc)))
+    return this.update(/** @type {any} */ (doc)?.id, () => doc, 'put')
+  }
+
+  /**
+   * Read-modify-write in one local transaction: `fn` (synchronous) gets the local view of `id`
+   * (undefined when absent) and returns the new document, or null to delete it. The write is based
+   * on the version `fn` read, so a change that arrives from the hub meanwhile is not silently
+   * overwritten (under `reject-if-stale` the hub refuses the write: a `conflict` event). Resolves
+   * like `put`; a document `fn` returns that `put` would refuse rejects with a TypeError.
+   * @param {string} id
+   * @param {(cur: import('./types.js').WithId<T> | undefined) => T | null} fn
+   * @returns {Promise<import('./types.js').WriteHandle<T>>}
+   */
+  update(id, fn, op = 'update') {
+    // checked as the hub will: the id (1..512 bytes of UTF-8; msgpack adds up to 3) travels
+    // beside the document
+    if (typeof id !== 'string' || !id || encode(id).byteLength > 515) return Promise.reject(new TypeError(op + ': doc.id: string of 1..512 bytes expected'))
+    return /** @type {any} */ (this.client.write(this.name, id, (cur) => {
+      const doc = fn(/** @type {any} */ (cur))
+      if (doc === null) return null
+      const { id: _, ...body } = /** @type {Doc} */ (doc)
+      let why
+      try {
+        why = docProblem(body, encode(body, { useBigInt64: true, ignoreUndefined: true }).byteLength, this.client.o.docLimits)
+      } catch (e) {
+        why = '' + e // not msgpack-encodable
+      }
+      if (why) throw new TypeError(op + ': ' + why)
+      return { ...body, id }
+    }))
   }
 
   /**

@@ -165,7 +165,9 @@ export class Store {
   /**
    * Apply local writes and queue them, all in one transaction (seq and clock included). Each op
    * gets its `seq`.
-   * @param {{c: string, id: string, doc: Doc | null, seq?: number}[]} ops
+   * @param {{c: string, id: string, doc: Doc | null | ((cur: Doc | undefined) => Doc | null), seq?: number}[]} ops
+   *   a function `doc` (`update()`) computes the document from the local view it replaces, here,
+   *   so that the write's base is the version it read
    * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
    * @returns {Promise<StoredChange[]>}
    */
@@ -180,9 +182,10 @@ export class Store {
       /** @type {StoredChange[]} */
       const changes = []
       for (const op of ops) {
-        const { c, id, doc } = op
+        const { c, id } = op
         const key = docTag(c, id)
         const held = cache.has(key) ? cache.get(key) : /** @type {DocRecord | undefined} */ (await req(docs.get(docKey(c, id))))
+        const doc = typeof op.doc == 'function' ? op.doc(held?.doc ?? undefined) : op.doc
         const w = localWrite(held, c, id, doc)
         clock.ts = nextTs(clock.ts)
         op.seq = ++clock.seq

@@ -32,6 +32,7 @@ import { syncError, storeError } from './core/errors.js'
  * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
+ * @property {(m: ServerMessage) => void} ext every frame from the hub (presence.js takes room frames and `welcome`)
  */
 
 export class Syncer {
@@ -261,6 +262,7 @@ export class Syncer {
    * @param {ServerMessage} m
    */
   async #handle(m) {
+    this.h.ext(m) // rooms (presence.js) take their frames, and `welcome` to join again
     switch (m.t) {
       case 'welcome':
         return this.#welcome(m)

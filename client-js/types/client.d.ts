@@ -12,31 +12,22 @@ export type StoredChange = import('./store.js').StoredChange;
 export type Store = import('./store.js').Store;
 export type Options = Required<Omit<SyncClientOptions, 'env'>> & Required<import('./types.js').Env>;
 export type Listener<K extends keyof SyncEventMap> = ((ev: CustomEvent<SyncEventMap[K]>) => void) | EventListenerObject | null;
+export type SyncEventTarget = Omit<EventTarget, 'addEventListener' | 'removeEventListener'> & {
+    addEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | AddEventListenerOptions): void;
+    removeEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | EventListenerOptions): void;
+};
+declare const SyncClient_base: new () => SyncEventTarget;
 /**
  * Fires `status`, `conflict`, `resync`, `error` and `progress` events (`CustomEvent`, payload in
  * `detail`; `SyncEventMap` types each).
  */
-export declare class SyncClient extends EventTarget {
+export declare class SyncClient extends /** @type {new () => SyncEventTarget} */ /** @type {new () => SyncEventTarget} */ SyncClient_base {
     /** @type {Status} */
     status: Status;
     /** Holds the connection for this database (false in follower tabs). */
     leader: boolean;
     /** @param {SyncClientOptions} options */
     constructor(options: SyncClientOptions);
-    /**
-     * @template {keyof SyncEventMap} K
-     * @param {K} type
-     * @param {Listener<K>} listener
-     * @param {boolean | AddEventListenerOptions} [options]
-     */
-    addEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | AddEventListenerOptions): void;
-    /**
-     * @template {keyof SyncEventMap} K
-     * @param {K} type
-     * @param {Listener<K>} listener
-     * @param {boolean | EventListenerOptions} [options]
-     */
-    removeEventListener<K extends keyof SyncEventMap>(type: K, listener: Listener<K>, options?: boolean | EventListenerOptions): void;
     /**
      * The collection named `name`; it is subscribed on the hub from now on. `T` types its documents
      * (not checked at run time).
@@ -45,12 +36,6 @@ export declare class SyncClient extends EventTarget {
      * @returns {Collection<T>}
      */
     collection<T extends object = Doc>(name: string): Collection<T>;
-    /**
-     * How the browser keeps this origin's data: `persisted` (asks for persistent storage, which
-     * the browser may grant or refuse), `usage` and `quota` in bytes (null when not reported).
-     * @returns {Promise<import('./types.js').StorageInfo>}
-     */
-    storage(): Promise<import('./types.js').StorageInfo>;
     /**
      * Outbox entries not acknowledged yet (persisted: survives reloads), oldest first.
      * @returns {Promise<PendingWrite[]>}
@@ -83,3 +68,4 @@ export declare class SyncClient extends EventTarget {
     /** Close the connection, release the lock (another tab takes over) and close the database. */
     close(): Promise<void>;
 }
+export {};

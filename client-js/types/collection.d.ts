@@ -18,6 +18,17 @@ export declare class Collection<T extends object = Doc> {
      */
     put(doc: import('./types.js').WithId<T>): Promise<import('./types.js').WriteHandle<T>>;
     /**
+     * Read-modify-write in one local transaction: `fn` (synchronous) gets the local view of `id`
+     * (undefined when absent) and returns the new document, or null to delete it. The write is based
+     * on the version `fn` read, so a change that arrives from the hub meanwhile is not silently
+     * overwritten (under `reject-if-stale` the hub refuses the write: a `conflict` event). Resolves
+     * like `put`; a document `fn` returns that `put` would refuse rejects with a TypeError.
+     * @param {string} id
+     * @param {(cur: import('./types.js').WithId<T> | undefined) => T | null} fn
+     * @returns {Promise<import('./types.js').WriteHandle<T>>}
+     */
+    update(id: string, fn: (cur: import('./types.js').WithId<T> | undefined) => T | null, op?: string): Promise<import('./types.js').WriteHandle<T>>;
+    /**
      * Delete a document; resolves like `put`.
      * @param {string} id
      * @returns {Promise<import('./types.js').WriteHandle<T>>}

@@ -78,14 +78,16 @@ export declare class Store {
     /**
      * Apply local writes and queue them, all in one transaction (seq and clock included). Each op
      * gets its `seq`.
-     * @param {{c: string, id: string, doc: Doc | null, seq?: number}[]} ops
+     * @param {{c: string, id: string, doc: Doc | null | ((cur: Doc | undefined) => Doc | null), seq?: number}[]} ops
+     *   a function `doc` (`update()`) computes the document from the local view it replaces, here,
+     *   so that the write's base is the version it read
      * @param {(stored: bigint) => bigint} nextTs next clock value given the last stored one
      * @returns {Promise<StoredChange[]>}
      */
     write(ops: {
         c: string;
         id: string;
-        doc: Doc | null;
+        doc: Doc | null | ((cur: Doc | undefined) => Doc | null);
         seq?: number;
     }[], nextTs: (stored: bigint) => bigint): Promise<StoredChange[]>;
     /**

@@ -20,6 +20,10 @@ export type SyncHost = {
     acked: (done: import('./types.js').WriteResult[]) => void;
     observe: (ver: bigint) => void;
     colls: () => string[];
+    /**
+     * every frame from the hub (presence.js takes room frames and `welcome`)
+     */
+    ext: (m: ServerMessage) => void;
 };
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -38,6 +42,7 @@ export type SyncHost = {
  * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
+ * @property {(m: ServerMessage) => void} ext every frame from the hub (presence.js takes room frames and `welcome`)
  */
 export declare class Syncer {
     #private;

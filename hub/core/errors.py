@@ -68,6 +68,11 @@ class ErrorCode(IntEnum):
     FORBIDDEN = 4403
     UNKNOWN_COLLECTION = 4404  # no hub of the cluster has ever served it: final
     DOC_TOO_LARGE = 4413  # the document breaks the document limits (hub/core/limits.py): final
+    # Rooms (docs/protocol.md "Rooms"): answered with ``error {room}``, the connection stays open.
+    NOT_JOINED = 4409  # pupdate / bcast / leave of a room the connection is not in
+    TOO_LARGE = 4413  # a member state or broadcast beyond the room limits
+    TOO_MANY_ROOMS = 4429  # the connection is in ``max_rooms`` rooms already
+    RATE_LIMITED = 4529  # broadcasts beyond the rate: this one was dropped; slow down
     # This hub does not serve the collection, another hub of the cluster does (a rolling deploy):
     # not applied and not recorded, so the client keeps it and sends it again on its next connection.
     NOT_SERVED_HERE = 4504

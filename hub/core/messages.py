@@ -19,6 +19,8 @@ from .cursor import Cursor
 from .doc import ID_FIELD, check_id
 from .errors import BadFrame, BadMessage, UnknownType
 from .limits import DEFAULT_DOC_LIMITS, OVERSIZE, DocLimits, fit
+from .room_messages import PARSERS as ROOM_PARSERS
+from .room_messages import RoomMessage
 
 MAX_CLIENT_ID = 128
 MAX_COLL_LEN = 256
@@ -93,7 +95,7 @@ class Pong:
     n: int
 
 
-ClientMessage = Hello | Auth | Sub | Unsub | Mut | Ping | Pong
+ClientMessage = Hello | Auth | Sub | Unsub | Mut | Ping | Pong | RoomMessage
 
 
 # --------------------------------------------------------------------------- field checks
@@ -207,6 +209,7 @@ _PARSERS: dict[str, Any] = {
     "ping": lambda o: Ping(_int(o, "n")),
     "auth": lambda o: Auth(_str(o, "token", max_len=MAX_TOKEN_LEN)),
     "pong": lambda o: Pong(_int(o, "n")),
+    **ROOM_PARSERS,  # join, pupdate, leave, bcast (room_messages.py)
 }
 
 
@@ -261,9 +264,11 @@ def welcome(
     max_frame: int,
     user: str | None = None,
     doc_limits: DocLimits = DEFAULT_DOC_LIMITS,
+    features: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``user``: the authenticated subject (None when anonymous), so a client whose local data
-    belongs to another user can stop before it replays anything."""
+    belongs to another user can stop before it replays anything. ``features``: optional parts of
+    protocol v1 this hub serves (``"rooms"``), so a client never sends what the hub would refuse."""
     return {
         "t": "welcome",
         "v": v,
@@ -273,6 +278,7 @@ def welcome(
         "max_frame": max_frame,
         "user": user,
         "doc_limits": doc_limits.to_wire(),
+        "features": list(features),
     }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages as m
+from . import room_messages as rm
 from .cursor import Cursor
 from .errors import BadMessage, ClientProtocolError, CloseCode, ErrorCode, UnexpectedMessage
 from .limits import DEFAULT_DOC_LIMITS, DocLimits, check
@@ -42,6 +43,10 @@ TRANSITIONS: dict[State, dict[type[Any], State]] = {
         m.Mut: State.READY,
         m.Ping: State.READY,
         m.Pong: State.READY,
+        rm.Join: State.READY,
+        rm.PresenceUpdate: State.READY,
+        rm.Leave: State.READY,
+        rm.Broadcast: State.READY,
     },
     State.CLOSED: {},
 }
@@ -99,13 +104,21 @@ class ApplyBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomOp:
+    """A room request (join, pupdate, leave, bcast) for the hub's presence service; its answers
+    are the service's (access, limits and the backplane are not the session's to judge)."""
+
+    msg: rm.RoomMessage
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     code: int
     reason: str
     error: BaseException | None = None  # a bug caught in receive(): the adapter logs its traceback
 
 
-Effect = Send | Authenticate | Reauthenticate | Subscribe | Unsubscribe | ApplyBatch | Close
+Effect = Send | Authenticate | Reauthenticate | Subscribe | Unsubscribe | ApplyBatch | RoomOp | Close
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,8 @@ class SessionConfig:
     max_frame: int = 1 << 20
     versions: tuple[int, ...] = PROTOCOL_VERSIONS
     doc_limits: DocLimits = DEFAULT_DOC_LIMITS
+    features: tuple[str, ...] = ()  # optional parts of v1 served (welcome ``features``)
+    room_limits: dict[str, int] | None = None  # welcome ``room_limits`` when rooms are served
 
     @property
     def limits(self) -> DocLimits:
@@ -213,8 +228,17 @@ class Session:
         self.last_heard_ms = self.last_ping_ms = now_ms
         cfg = self.cfg
         welcome = m.welcome(
-            self.version, cfg.hub_id, cfg.ping_ms, cfg.max_batch, cfg.max_frame, user, cfg.limits
+            self.version,
+            cfg.hub_id,
+            cfg.ping_ms,
+            cfg.max_batch,
+            cfg.max_frame,
+            user,
+            cfg.limits,
+            cfg.features,
         )
+        if cfg.room_limits is not None:
+            welcome["room_limits"] = dict(cfg.room_limits)
         return [Send(welcome)]
 
     def auth_failed(self, code: int, reason: str) -> list[Effect]:
@@ -258,6 +282,11 @@ class Session:
             return [Send(m.pong(msg.n))]
         if isinstance(msg, m.Auth):
             return [Reauthenticate(msg.token)]
+        if isinstance(msg, rm.Join | rm.PresenceUpdate | rm.Leave | rm.Broadcast):
+            if rm.FEATURE not in self.cfg.features:
+                # parsed, but this hub runs without rooms: as a hub that predates them would
+                return self._close(CloseCode.UNKNOWN_TYPE, "unknown message type: rooms are not served")
+            return [RoomOp(msg)]
         return []  # Pong: liveness only
 
     def _hello(self, msg: m.Hello) -> list[Effect]:

@@ -26,6 +26,7 @@ from hub.config import HubSettings
 from hub.core.cursor import Cursor
 from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, FrameTooLarge, HubError
 from hub.core.ratelimit import TokenBucket
+from hub.core.room_messages import FEATURE, RoomMessage
 from hub.core.session import Session, SessionConfig
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
@@ -35,6 +36,7 @@ from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
+from hub.server.presence import Presence
 from hub.server.subscription import Subscriptions
 from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.server.writer import Writer
@@ -77,6 +79,7 @@ class Connection:
         registry: Connections,
         now_s: Callable[[], float],
         sync_slots: asyncio.Semaphore | None = None,
+        presence: Presence | None = None,
     ) -> None:
         cfg = settings
         self.ws = ws
@@ -114,16 +117,27 @@ class Connection:
         self.driver = SessionDriver(self)
         self.finished = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.presence = presence
+        self.rooms = presence.for_connection() if presence is not None else None
 
     @classmethod
     def for_hub(cls, hub: Hub, ws: WebSocket, conn_id: str) -> Connection:
         """A connection wired to ``hub``'s store, feeds, policy, authenticator and registry."""
         cfg = hub.config.hub
+        rooms = hub.presence is not None
         return cls(
             ws,
             conn_id=conn_id,
             settings=cfg,
-            session=SessionConfig(hub.id, hub.writable, cfg.ping_ms, cfg.max_batch, cfg.max_frame),
+            session=SessionConfig(
+                hub.id,
+                hub.writable,
+                cfg.ping_ms,
+                cfg.max_batch,
+                cfg.max_frame,
+                features=(FEATURE,) if rooms else (),
+                room_limits=hub.config.rooms.limits.to_wire() if rooms else None,
+            ),
             store=hub.store,
             feeds=hub.feeds,
             specs=hub.specs,
@@ -133,6 +147,7 @@ class Connection:
             registry=hub.connections,
             now_s=hub.now_s,
             sync_slots=hub.sync_slots,
+            presence=hub.presence,
         )
 
     @property
@@ -172,6 +187,11 @@ class Connection:
 
     def delivered(self, coll: str) -> Cursor | None:
         return self.queue.delivered.get(coll)
+
+    async def room_op(self, msg: RoomMessage) -> None:
+        """A room request (hub/server/presence.py)."""
+        if self.presence is not None and self.rooms is not None:
+            await self.presence.handle(self, self.rooms, msg)
 
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, HubError):
@@ -226,6 +246,8 @@ class Connection:
 
     async def _shutdown(self) -> None:
         self.subs.stop_all()
+        if self.presence is not None and self.rooms is not None:
+            self.presence.disconnected(self, self.rooms)
         writer = self._tasks[0]
         if self.close_code is None:
             self.request_close(CloseCode.NORMAL, "")

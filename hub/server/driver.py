@@ -19,12 +19,14 @@ from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode
 from hub.core.ratelimit import TokenBucket
+from hub.core.room_messages import RoomMessage
 from hub.core.session import (
     ApplyBatch,
     Authenticate,
     Close,
     Effect,
     Reauthenticate,
+    RoomOp,
     Send,
     Session,
     State,
@@ -70,6 +72,8 @@ class Host(Protocol):
 
     async def throttle(self, bucket: TokenBucket, n: int, kind: str) -> bool: ...
 
+    async def room_op(self, msg: RoomMessage) -> None: ...
+
 
 class SessionDriver:
     """Carries out one connection's session effects and runs its ticker task."""
@@ -93,6 +97,8 @@ class SessionDriver:
             elif isinstance(eff, Authenticate):
                 h.mutations.client_clock(eff.client_now)
                 await self.apply(await self._authenticate(eff.token))
+            elif isinstance(eff, RoomOp):
+                await h.room_op(eff.msg)
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)
             elif isinstance(eff, Close):

@@ -25,7 +25,9 @@ from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.connections import Connections
 from hub.server.feed import Feed
+from hub.server.presence import Presence
 from hub.server.syncreads import SYNC_READ_SLOTS
+from hub.store.backplane import Backplane, LocalBackplane
 from hub.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -67,9 +69,15 @@ class Hub:
         self.draining = False
         self.sync_slots = asyncio.Semaphore(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
         self._gc_task: asyncio.Task[None] | None = None
+        self.presence: Presence | None = None
 
     async def start(self) -> None:
         await self.store.open()
+        rooms = self.config.rooms
+        make = getattr(self.store, "presence_backplane", None)  # the Ignite store's; else in process
+        backplane: Backplane = make(rooms.ttl_ms, rooms.backups) if make is not None else LocalBackplane()
+        self.presence = Presence(self.id, rooms, backplane, self.metrics)
+        await self.presence.start()
         for spec in self.specs.values():
             await self.store.ensure_collection(spec)
         for name, spec in self.specs.items():
@@ -123,6 +131,8 @@ class Hub:
             with contextlib.suppress(BaseException):
                 await self._gc_task
         await self.connections.close_all(CloseCode.GOING_AWAY, "hub shutting down", 3)
+        if self.presence is not None:
+            await self.presence.stop()
         for feed in self.feeds.values():
             await feed.stop()
         with contextlib.suppress(HubError, OSError):
@@ -136,7 +146,8 @@ class Hub:
                 ok = await self.store.ping()
         except Exception:
             return False
-        return bool(ok) and all(f.live for f in self.feeds.values())
+        rooms_live = self.presence is None or self.presence.live.is_set()
+        return bool(ok) and rooms_live and all(f.live for f in self.feeds.values())
 
     def refusal(
         self, origin: str | None, host: str | None, address: str, now_ms: int

@@ -107,6 +107,7 @@ def test_builders() -> None:
         "max_frame": 30,
         "user": None,
         "doc_limits": {"bytes": 256 * 1024, "entries": 10_000, "depth": 16},
+        "features": [],
     }
     assert m.welcome(1, "h", 10, 20, 30, "alice")["user"] == "alice"
     assert m.page("c", 1, chs, 2, None)["changes"] == [["a", 5, {"x": 1}], ["b", 6, None]]

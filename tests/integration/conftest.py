@@ -184,6 +184,7 @@ class HubFactory:
         ignite: Mapping[str, Any] | None = None,
         wrap: Sequence[str] = (),
         clock_skew_s: int = 0,
+        rooms: Mapping[str, Any] | None = None,
         **hub: Any,
     ) -> HubProcess:
         proc = HubProcess(
@@ -195,6 +196,7 @@ class HubFactory:
             config_dir=self.tmp,
             wrap=wrap,
             clock_skew_s=clock_skew_s,
+            rooms=rooms,
         )
         self.started.append(proc)
         if start:

@@ -126,6 +126,8 @@ def js_hub(ignite_addresses: list[tuple[str, int]]) -> Iterator[HubProc]:
     synchub = Path(sys.executable).parent / "synchub"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("SYNCHUB_")}
+    # the hub of this checkout, not whatever the venv's install points at (a worktree shares a venv)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     logs: list[IO[bytes]] = [open(log, "wb"), open(wlog, "wb")]
     hub = subprocess.Popen(
         [str(synchub), "serve", "--config", str(cfg)],

@@ -46,8 +46,8 @@ def faketime_library() -> str:
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list | tuple):
@@ -61,6 +61,7 @@ def render_toml(
     hub: Mapping[str, Any] | None = None,
     ignite: Mapping[str, Any] | None = None,
     auth: Mapping[str, Any] | None = None,
+    rooms: Mapping[str, Any] | None = None,
 ) -> str:
     """The hub config: ``[hub]`` (dev auth by default), ``[ignite]`` (addresses plus ``ignite``,
     e.g. credentials and TLS) and one table per collection."""
@@ -80,6 +81,12 @@ def render_toml(
             if isinstance(inner, Mapping):
                 lines += ["", f"[collections.{name}.{sub}]"]
                 lines += [f"{k} = {_toml_value(v)}" for k, v in inner.items()]
+    if rooms:
+        lines += ["", "[rooms]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in rooms.items() if k != "access"]
+        for prefix, rules in rooms.get("access", {}).items():  # [rooms.access."<prefix>"]
+            lines += ["", f"[rooms.access.{_toml_value(prefix)}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in rules.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -98,13 +105,14 @@ class HubProcess:
         wrap: Sequence[str] = (),
         auth: Mapping[str, Any] | None = None,
         clock_skew_s: int = 0,
+        rooms: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.wrap = list(wrap)  # a command prefix (e.g. a profiler)
         self.clock_skew_s = clock_skew_s  # this hub's wall clock is off by this much (libfaketime)
         self.port = free_port()
         self.config_path = config_dir / f"hub-{name}.toml"
-        self.config_path.write_text(render_toml(addresses, collections, hub, ignite, auth))
+        self.config_path.write_text(render_toml(addresses, collections, hub, ignite, auth, rooms))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / f"hub-{name}.log"
         self.log_path.write_text("")

@@ -10,7 +10,7 @@ import { DOC_LIMITS, OVERSIZE, docOver } from './limits.js'
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits, features?: unknown}
  *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
@@ -19,7 +19,8 @@ import { DOC_LIMITS, OVERSIZE, docOver } from './limits.js'
  *   | {t: 'error', code: number, msg: string, ref: number | null}
  *   | {t: 'authed', exp: number | null}
  *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
- *   | {t: 'ping' | 'pong', n: number}} ServerMessage
+ *   | {t: 'ping' | 'pong', n: number}
+ *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}} ServerMessage
  */
 
 /** A frame from the hub broke the protocol. `code` is the close code the client sends. */
@@ -161,6 +162,7 @@ export function parseServerMessage(m, fit = { limits: DOC_LIMITS, size: () => 0 
         // undefined: a hub too old to say who it authenticated
         user: o.user == null ? /** @type {null | undefined} */ (o.user) : str(o.user, 'user'),
         doc_limits: limits(o.doc_limits),
+        features: o.features, // checked by presence.js
       }
     case 'page':
       return {
@@ -219,6 +221,8 @@ export function parseServerMessage(m, fit = { limits: DOC_LIMITS, size: () => 0 
     case 'pong':
       return { t: o.t, n: int(o.n, 'n') }
     default:
+      // room frames (members, joined, updated, left, bcast, rerror): checked by presence.js
+      if (o.room) return /** @type {any} */ (o)
       throw new ProtocolViolation(4004, `unknown message type ${String(o.t).slice(0, 40)}`)
   }
 }

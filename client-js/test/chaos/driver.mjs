@@ -355,7 +355,7 @@ const clientCmds = {
     return {}
   },
 
-  // Read the local view of doc.id and put `doc` with `value` appended to the view's list `field`
+  // Put `doc` with `value` appended to the local view's list `field` (read and written atomically)
   // (as an app editing what it shows: the chaos suite's reject-if-stale history).
   async append(a) {
     const [, client] = opened(a)
@@ -363,11 +363,14 @@ const clientCmds = {
     const field = str(a, 'field')
     if (!a.doc || typeof a.doc !== 'object' || typeof a.doc.id !== 'string') fail("append: 'doc' (object with an id) required")
     if (client instanceof BrowserClient) return inPage(client, 'append', { coll: c, doc: a.doc, field, value: a.value })
-    const col = coll(client, c)
-    const cur = await col.get(a.doc.id)
-    const list = cur && Array.isArray(cur[field]) ? cur[field] : []
-    await col.put({ ...a.doc, [field]: [...list, a.value] })
-    return { length: list.length + 1 }
+    // update(): read and write in one transaction, so the write is based on the version read
+    let length = 0
+    await coll(client, c).update(a.doc.id, (cur) => {
+      const list = cur && Array.isArray(cur[field]) ? cur[field] : []
+      length = list.length + 1
+      return { ...a.doc, [field]: [...list, a.value] }
+    })
+    return { length }
   },
 
   // The user's credential changes (e.g. new claims): every tab of the database sends it from now on;

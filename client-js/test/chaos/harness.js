@@ -179,11 +179,13 @@ const cmds = {
   },
 
   async append(a) {
-    const col = coll(a.coll)
-    const cur = await col.get(a.doc.id)
-    const list = cur && Array.isArray(cur[a.field]) ? cur[a.field] : []
-    await col.put({ ...a.doc, [a.field]: [...list, a.value] })
-    return { length: list.length + 1 }
+    let length = 0
+    await coll(a.coll).update(a.doc.id, (cur) => {
+      const list = cur && Array.isArray(cur[a.field]) ? cur[a.field] : []
+      length = list.length + 1
+      return { ...a.doc, [a.field]: [...list, a.value] }
+    })
+    return { length }
   },
 
   async del(a) {

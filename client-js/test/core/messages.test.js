@@ -14,7 +14,7 @@ const code = (fn) => {
 
 test('welcome, chg and ack are normalised', () => {
   assert.deepEqual(parseServerMessage({ t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, extra: 1 }), {
-    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, user: undefined, doc_limits: { bytes: 262144, entries: 10000, depth: 16 },
+    t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000, user: undefined, doc_limits: { bytes: 262144, entries: 10000, depth: 16 }, features: undefined,
   })
   // `user`: who the hub authenticated; null when anonymous, undefined from an older hub
   const welcome = { t: 'welcome', v: 1, hub: 'h', ping_ms: 100, max_batch: 10, max_frame: 1000 }
@@ -38,6 +38,9 @@ test('violations carry close codes', () => {
   assert.equal(code(() => parseServerMessage([1, 2])), 4000)
   assert.equal(code(() => parseServerMessage('x')), 4000)
   assert.equal(code(() => parseServerMessage({ t: 'nope' })), 4004)
+  // room frames go to the rooms (presence.js checks them); without a room they are unknown
+  assert.deepEqual(parseServerMessage({ t: 'joined', room: 'r', member: {} }), { t: 'joined', room: 'r', member: {} })
+  assert.equal(code(() => parseServerMessage({ t: 'joined' })), 4004)
   assert.equal(code(() => parseServerMessage({})), 4004)
   assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [[1, 2, null]], cursor: ['e', 1] })), 4001)
   assert.equal(code(() => parseServerMessage({ t: 'chg', coll: 'c', changes: [['', 2, null]], cursor: ['e', 1] })), 4001)

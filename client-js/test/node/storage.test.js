@@ -2,6 +2,7 @@
 // quota while applying hub changes pauses sync (no reconnect loop) until `reconnect()` or a long
 // timer; one write refused for quota does not fail the others queued with it; `storage()`.
 import { test } from 'node:test'
+import { storage as storageInfo } from '../../src/storage.js'
 import assert from 'node:assert/strict'
 import { startFakeHub } from '../helpers/fake-hub.js'
 import { quotaIDB } from '../helpers/quota-idb.js'
@@ -96,12 +97,12 @@ test('storage(): persisted, usage and quota from env.storage; nulls without it',
   }
   const c1 = makeClient(hub.url, { env: { storage } })
   t.after(() => c1.close())
-  assert.deepEqual(await c1.storage(), { persisted: true, usage: 1234, quota: 5678 })
+  assert.deepEqual(await storageInfo(c1), { persisted: true, usage: 1234, quota: 5678 })
   assert.equal(asked, 1)
   const c2 = makeClient(hub.url, { env: { storage: null } })
   t.after(() => c2.close())
-  assert.deepEqual(await c2.storage(), { persisted: false, usage: null, quota: null })
+  assert.deepEqual(await storageInfo(c2), { persisted: false, usage: null, quota: null })
   const c3 = makeClient(hub.url, { env: { storage: { estimate: async () => ({ usage: 1 }) } } })
   t.after(() => c3.close())
-  assert.deepEqual(await c3.storage(), { persisted: false, usage: 1, quota: null })
+  assert.deepEqual(await storageInfo(c3), { persisted: false, usage: 1, quota: null })
 })

@@ -5,6 +5,7 @@
 import { SyncClient, Collection, UnauthorizedError } from 'synchub-client'
 import { query, indexes, observe, Query, LiveQuery } from 'synchub-client/query'
 import type { Snapshot, SnapshotMeta, Explain } from 'synchub-client/query'
+import { storage as storageInfo } from 'synchub-client/storage'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
   Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo,
@@ -123,7 +124,7 @@ client.flush().catch((e: unknown) => e instanceof UnauthorizedError && client.re
 // ---- storage: what the browser keeps, how much is used ----------------------------------------
 const storageEnv: Env = { storage: { persist: async () => true, estimate: async () => ({ usage: 1, quota: 2 }) } }
 void storageEnv
-client.storage().then((info) => {
+storageInfo(client).then((info) => {
   expectType<typeof info>().toBe<StorageInfo>()
   expectType<typeof info.persisted>().toBe<boolean>()
   expectType<typeof info.quota>().toBe<number | null>()
@@ -215,3 +216,13 @@ async function queries() {
 expectType<typeof client.status>().toBe<Status>()
 void collections
 void queries
+
+// ---- rooms: the `synchub-client/presence` entry point ---------------------------------------------
+import { room, Room } from 'synchub-client/presence'
+import type { Member } from 'synchub-client/presence'
+const lobby = room(client, 'lobby').join({ cursor: null })
+expectType<typeof lobby>().toBe<Room>()
+expectType<typeof lobby.members>().toBe<Member[]>()
+expectType<ReturnType<typeof lobby.broadcast>>().toBe<boolean>()
+// @ts-expect-error a room needs a name
+room(client)

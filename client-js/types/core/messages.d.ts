@@ -15,6 +15,7 @@ export type ServerMessage = {
     max_frame: number;
     user?: string | null;
     doc_limits: import('./limits.js').DocLimits;
+    features?: unknown;
 } | {
     t: 'page';
     coll: string;
@@ -60,13 +61,17 @@ export type ServerMessage = {
 } | {
     t: 'ping' | 'pong';
     n: number;
+} | {
+    t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror';
+    room: string;
+    [k: string]: unknown;
 };
 /** @typedef {import('./records.js').Doc} Doc */
 /** @typedef {import('./records.js').AckResult} AckResult */
 /** @typedef {import('./cursor.js').Cursor} Cursor */
 /** @typedef {[string, bigint, Doc | null]} Change */
 /**
- * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits}
+ * @typedef {{t: 'welcome', v: number, hub: string, ping_ms: number, max_batch: number, max_frame: number, user?: string | null, doc_limits: import('./limits.js').DocLimits, features?: unknown}
  *   | {t: 'page', coll: string, id: number, changes: Change[], done: number, total: number | null, cursor: Cursor | null}
  *   | {t: 'synced', coll: string, id: number, cursor: Cursor, mode: string, reset: boolean}
  *   | {t: 'resync', coll: string, reason: string, mode: string}
@@ -75,7 +80,8 @@ export type ServerMessage = {
  *   | {t: 'error', code: number, msg: string, ref: number | null}
  *   | {t: 'authed', exp: number | null}
  *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
- *   | {t: 'ping' | 'pong', n: number}} ServerMessage
+ *   | {t: 'ping' | 'pong', n: number}
+ *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}} ServerMessage
  */
 /** A frame from the hub broke the protocol. `code` is the close code the client sends. */
 export declare class ProtocolViolation extends Error {

@@ -49,6 +49,7 @@ from hub.store.ignite import closed, loss, read, schema, write
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
+from hub.store.ignite.presence import IgniteBackplane
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
 from hub.store.ignite.stamp import partition_differences
@@ -349,6 +350,10 @@ class IgniteStore:
         )
 
     # -- feed ------------------------------------------------------------------------------------
+    def presence_backplane(self, ttl_ms: int, backups: int) -> IgniteBackplane:
+        """Rooms' members and broadcasts between hubs (hub/store/ignite/presence.py); after open()."""
+        return IgniteBackplane(self.client, ttl_ms=ttl_ms, backups=backups)
+
     def feed(self, coll: str) -> contextlib.AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
         return open_feed(self.ctx, self.coll(coll))
 
