@@ -193,6 +193,11 @@ class Connection:
         if self.presence is not None and self.rooms is not None:
             await self.presence.handle(self, self.rooms, msg)
 
+    async def rooms_recheck(self) -> None:
+        """After a token refresh: leave the rooms the new claims no longer allow."""
+        if self.presence is not None and self.rooms is not None:
+            await self.presence.recheck(self, self.rooms)
+
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, HubError):
             self.request_close(exc.close_code, exc.message or type(exc).__name__)

@@ -74,6 +74,8 @@ class Host(Protocol):
 
     async def room_op(self, msg: RoomMessage) -> None: ...
 
+    async def rooms_recheck(self) -> None: ...
+
 
 class SessionDriver:
     """Carries out one connection's session effects and runs its ticker task."""
@@ -128,6 +130,7 @@ class SessionDriver:
                 log.info("subscription ended by token refresh", extra={"coll": coll})
         for coll in outcome.resync:
             h.subs.restart(coll, "auth")
+        await h.rooms_recheck()  # rooms follow the claims too; `authed` comes last
         if outcome.reply is not None:
             h.send_control(outcome.reply)
 

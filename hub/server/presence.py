@@ -188,6 +188,16 @@ class Presence:
         except HubError as exc:
             log.warning("broadcast not published to other hubs: %s", exc.message)
 
+    async def recheck(self, port: Port, cr: ConnRooms) -> None:
+        """After an in-band token refresh: like collections, rooms follow the new claims. A room the
+        identity may no longer join is left (the others see ``left``) and refused with 4403."""
+        who = port.identity
+        if who is None:
+            return
+        for room in [r for r in cr.joined if not self.settings.can_join(who, r)]:
+            await self._leave(port, cr, room)
+            port.send_control(rm.room_error(room, ErrorCode.FORBIDDEN, "forbidden (token refreshed)"))
+
     def disconnected(self, port: Port, cr: ConnRooms) -> None:
         """The connection closed: its members stay listed for the grace period."""
         now = now_ms()

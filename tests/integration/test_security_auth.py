@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import jwt
 import pytest
 
 from hub.core.errors import CloseCode
+from hub.rooms import parse_rooms
 from tests.support.acl import (
     SECRET,
     Keys,
@@ -154,6 +156,54 @@ async def test_refresh_that_removes_a_permission_ends_the_subscription(
             await c.sub(secret, wait=False)
             await c.wait(lambda: any(e["code"] == 4403 for e in c.errors))
             assert c.close_code is None
+
+
+def listed(c: HubClient, room: str) -> set[str]:
+    """The member ids ``c`` holds for ``room``: its last snapshot, then the deltas after it."""
+    out: set[str] = set()
+    for r in c.received:
+        if r.get("room") != room:
+            continue
+        if r["t"] == "members":
+            out = {m["id"] for m in r["members"]}
+        elif r["t"] == "joined":
+            out.add(r["member"]["id"])
+        elif r["t"] == "left":
+            out.discard(r["id"])
+    return out
+
+
+async def test_refresh_that_removes_a_permission_leaves_the_room(
+    ignite_addresses: list[tuple[str, int]],
+) -> None:
+    """Rooms follow the claims like collections: after an ``auth`` refresh without the role, the
+    member leaves the room (the others see ``left``) and is told 4403; other rooms stay joined."""
+    staff, lobby = fresh("staff-"), fresh("lobby-")
+    cfg = config(ignite_addresses, {})
+    rules = {"staff-": {"read": ["role:staff"], "write": ["role:staff"]}}
+    rooms = parse_rooms({"access": rules}, roles_claim="roles")
+    cfg = dataclasses.replace(cfg, rooms=rooms)
+    async with (
+        hub_on_ignite(cfg) as run,
+        connected(run.url, token("alice", roles=["staff"])) as a,
+        connected(run.url, token("bob", roles=["staff"])) as b,
+    ):
+        for c in (a, b):
+            for room in (staff, lobby):
+                await c.send({"t": "join", "room": room, "state": None})
+        await b.wait(lambda: a.client_id in listed(b, staff) and a.client_id in listed(b, lobby))
+        await a.send({"t": "auth", "token": token("alice", roles=[])})
+        await a.wait(lambda: any(r["t"] == "authed" for r in a.received))
+        assert [(r["room"], r["code"]) for r in a.received if r["t"] == "rerror"] == [(staff, 4403)]
+        await b.wait(lambda: a.client_id not in listed(b, staff), timeout=15)
+        # still in the lobby: a broadcast there reaches bob; in the staff room alice is not a member
+        await a.send({"t": "bcast", "room": lobby, "msg": "hi"})
+        await a.send({"t": "bcast", "room": staff, "msg": "no"})
+        await b.wait(lambda: any(r["t"] == "bcast" and r["room"] == lobby for r in b.received))
+        await a.wait(lambda: len([r for r in a.received if r["t"] == "rerror"]) == 2)
+        assert [r["code"] for r in a.received if r["t"] == "rerror"] == [4403, 4409]
+        assert a.client_id in listed(b, lobby)
+        assert a.close_code is None
 
 
 async def test_hook_authentication_and_explicit_anonymous(ignite_addresses: list[tuple[str, int]]) -> None:
