@@ -210,6 +210,8 @@ def _npm(script: str, hub: HubProc) -> None:
         out = (exc.stdout or b"").decode(errors="replace") + f"\n(timed out after {NPM_TIMEOUT_S:.0f} s)"
         code = None
     out_file.write_text(out)
+    if code != 0:  # kept: the next run of the suite overwrites out_file (flakes are diagnosed from these)
+        (ARTIFACTS / f"{out_file.stem}-failed-{time.strftime('%Y%m%dT%H%M%S')}.log").write_text(out)
     skipped = re.findall(r"^# (?:skipped|todo) (\d+)$", out, re.M)
     assert code == 0 and not any(int(n) for n in skipped), (
         f"npm run {script} exited with {code} ({_counts(out)}); full output in {out_file}\n"
