@@ -246,7 +246,7 @@ class IgniteStore:
         async def run() -> CollectionInfo:
             await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
             await closed.sample(self.ctx, spec.name)
-            return await schema.info(self.ctx, spec.name)
+            return await closed.info(self.ctx, spec.name)
 
         return await self.ctx.call(run, timeout=60.0)
 
@@ -258,7 +258,7 @@ class IgniteStore:
 
     async def info(self, coll: str) -> CollectionInfo:
         self.coll(coll)
-        return await self.ctx.call(lambda: schema.info(self.ctx, coll))
+        return await self.ctx.call(lambda: closed.info(self.ctx, coll))
 
     # -- writes and reads ---------------------------------------------------------------------------------
     async def apply(

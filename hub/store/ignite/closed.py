@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from pyignite.datatypes import LongObject  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.hlc import physical_ms
+from hub.store.base import CollectionInfo
 from hub.store.ignite.read import get_all
-from hub.store.ignite.schema import closed_key, floor_key
+from hub.store.ignite.schema import closed_key, epoch_key, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,15 @@ SKEW_WARN_MS = 5_000
 #: Skew readings are kept this long (ms), at most SKEW_SAMPLES of them.
 SKEW_WINDOW_MS = 120_000
 SKEW_SAMPLES = 256
+
+
+async def info(ctx: Context, coll: str) -> CollectionInfo:
+    """The collection's epoch, tombstone floor and watermark, in one request (every sync and page
+    asks: three gets were a sixth of a hub's CPU under connection churn)."""
+    keys = (epoch_key(coll), floor_key(coll), closed_key(coll))
+    values = await get_all(ctx.sys, keys)
+    epoch, floor, closed = (values.get(k) for k in keys)
+    return CollectionInfo(str(epoch or ""), int(floor or 0), int(closed or 0))
 
 
 async def observe(ctx: Context, colls: Iterable[str]) -> dict[str, int]:

@@ -51,7 +51,6 @@ from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused
 
 from hub.core.errors import HubUsageError
 from hub.core.types import CollectionSpec
-from hub.store.base import CollectionInfo
 from hub.store.ignite.encode import ObjectLayout, RawBinary
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import ValueType, query_entity_fields
@@ -300,11 +299,3 @@ async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tup
             '(e.g. WITH "atomicity=transactional") or configure the collection read-only'
         )
     return data, settings, atomic
-
-
-async def info(ctx: Context, coll: str) -> CollectionInfo:
-    """The collection's epoch and tombstone floor."""
-    epoch = await ctx.sys.get(epoch_key(coll))
-    floor = await ctx.sys.get(floor_key(coll))
-    closed = await ctx.sys.get(closed_key(coll))
-    return CollectionInfo(str(epoch or ""), int(floor or 0), int(closed or 0))
