@@ -352,7 +352,7 @@ class IgniteStore:
     # -- feed ------------------------------------------------------------------------------------
     def presence_backplane(self, ttl_ms: int, backups: int) -> IgniteBackplane:
         """Rooms' members and broadcasts between hubs (hub/store/ignite/presence.py); after open()."""
-        return IgniteBackplane(self.client, ttl_ms=ttl_ms, backups=backups)
+        return IgniteBackplane(self.client, ttl_ms=ttl_ms, backups=backups, ready=self._await_nodes_started)
 
     def feed(self, coll: str) -> contextlib.AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
         return open_feed(self.ctx, self.coll(coll))

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pyignite.datatypes import ExpiryPolicy  # type: ignore[import-untyped,unused-ignore]
@@ -91,8 +91,11 @@ def _cache_config(name: str, backups: int) -> dict[int, Any]:
 
 
 class IgniteBackplane:
-    def __init__(self, client: Any, *, ttl_ms: int, backups: int) -> None:
+    def __init__(
+        self, client: Any, *, ttl_ms: int, backups: int, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.client = client
+        self._ready = ready  # no cache is created while a node is starting (it can crash the node)
         self.ttl_ms = ttl_ms
         self.backups = backups
         self.presence: Any = None
@@ -111,6 +114,8 @@ class IgniteBackplane:
             raise
 
     async def open(self) -> None:
+        if self._ready is not None:
+            await self._ready()
         presence = await self._call(
             "cache", self.client.get_or_create_cache(_cache_config(PRESENCE_CACHE, self.backups))
         )
@@ -160,6 +165,9 @@ class IgniteBackplane:
 
     async def events(self) -> AsyncIterator[list[Event]]:
         """Both caches' events, merged; raises SubscriptionLost when either stream is lost."""
+        # the caches may be gone since the last stream (a node restarted without persistence):
+        # get-or-create them first, or the reopened query would fail on them for ever
+        await self.open()
         queue: asyncio.Queue[list[Event] | BaseException] = asyncio.Queue()
         async with contextlib.AsyncExitStack() as stack:
             cqs = []
