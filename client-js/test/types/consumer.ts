@@ -226,3 +226,64 @@ expectType<typeof lobby.members>().toBe<Member[]>()
 expectType<ReturnType<typeof lobby.broadcast>>().toBe<boolean>()
 // @ts-expect-error a room needs a name
 room(client)
+
+// ---- framework bindings: synchub-client/react, /svelte, /vue -----------------------------------
+import * as R from 'synchub-client/react'
+import * as S from 'synchub-client/svelte'
+import * as V from 'synchub-client/vue'
+import type { Readable } from 'synchub-client/svelte'
+import { shallowRef, type Ref } from 'vue'
+
+function reactComponent(id: string) {
+  const open = R.useLiveQuery(query(tasks).where('done', '==', false))
+  expectType<typeof open>().toBe<WithId<Task>[]>()
+  expectType<typeof open[number]['team']>().toBe<string>()
+  const snap = R.useLiveSnapshot(q)
+  expectType<typeof snap>().toBe<Snapshot<Task>>()
+  const one = R.useDoc(tasks, id)
+  expectType<typeof one>().toBe<WithId<Task> | null | undefined>()
+  expectType<ReturnType<typeof R.useSyncStatus>>().toBe<Status>()
+  expectType<ReturnType<typeof R.usePendingWrites>>().toBe<PendingWrite[]>()
+  // untyped collections give Doc
+  expectType<ReturnType<typeof R.useLiveQuery<Doc>>>().toBe<WithId<Doc>[]>()
+  // @ts-expect-error a query, not a collection
+  R.useLiveQuery(tasks)
+  // @ts-expect-error the document's id is a string
+  R.useDoc(tasks, 1)
+  // @ts-expect-error a client, not a collection
+  R.useSyncStatus(tasks)
+}
+
+function svelteStores() {
+  const open = S.liveQuery(query(tasks).where('team', '==', 'a'))
+  expectType<typeof open>().toBe<Readable<WithId<Task>[]>>()
+  const unsub = open.subscribe((docs) => expectType<typeof docs[number]['updatedAt']>().toBe<number>())
+  expectType<typeof unsub>().toBe<() => void>()
+  S.liveSnapshot(q).subscribe((s) => expectType<typeof s.pending>().toBe<boolean>())
+  S.doc(tasks, 'x').subscribe((d) => expectType<typeof d>().toBe<WithId<Task> | null | undefined>())
+  S.syncStatus(qclient).subscribe((s) => expectType<typeof s>().toBe<Status>())
+  S.pendingWrites(qclient).subscribe((w) => expectType<typeof w>().toBe<PendingWrite[]>())
+  // @ts-expect-error a store's callback gets the documents, not a snapshot
+  open.subscribe((docs: Snapshot<Task>) => docs)
+}
+
+function vueSetup(id: Ref<string>, done: Ref<boolean>) {
+  const list = V.useLiveQuery(() => query(tasks).where('done', '==', done.value))
+  expectType<typeof list.value>().toBe<WithId<Task>[]>()
+  // a query, a ref to one or a getter
+  expectType<ReturnType<typeof V.useLiveQuery<Task>>>().toBe<Readonly<Ref<WithId<Task>[]>>>()
+  V.useLiveQuery(shallowRef(q))
+  // @ts-expect-error a getter of a query, not of a collection
+  V.useLiveQuery(() => tasks)
+  const snap = V.useLiveSnapshot(q)
+  expectType<typeof snap.value.fromCache>().toBe<boolean>()
+  const one = V.useDoc(tasks, id)
+  expectType<typeof one.value>().toBe<WithId<Task> | null | undefined>()
+  expectType<typeof V.useSyncStatus extends (c: SyncClient) => Readonly<Ref<Status>> ? true : false>().toBe<true>()
+  expectType<ReturnType<typeof V.usePendingWrites>['value']>().toBe<PendingWrite[]>()
+  // @ts-expect-error the refs are read-only
+  list.value = []
+}
+void reactComponent
+void svelteStores
+void vueSetup
