@@ -18,7 +18,9 @@ from typing import Any
 
 from hub.core.conflict import MergeHook, Policy
 from hub.core.errors import HubUsageError
+from hub.core.query import Template
 from hub.core.types import CollectionSpec
+from hub.queryconfig import parse_fields, parse_subscriptions
 from hub.rooms import RoomSettings, parse_rooms
 
 Address = tuple[str, int]
@@ -98,6 +100,8 @@ class Config:
     auth: Mapping[str, Any] | None = None  # the [auth] table, see hub/auth.py
     access: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [collections.X.access]
     rooms: RoomSettings = field(default_factory=RoomSettings)  # [rooms], hub/rooms.py
+    # [collections.X.subscriptions.NAME] (hub/queryconfig.py): named query subscriptions
+    subscriptions: Mapping[str, Mapping[str, Template]] = field(default_factory=dict)
 
     def collection(self, name: str) -> CollectionSpec | None:
         return next((c for c in self.collections if c.name == name), None)
@@ -154,6 +158,8 @@ _COLL_TYPES: dict[str, Any] = {
     "atomicity": str,
     "backups": int,
     "access": dict,
+    "fields": dict,
+    "subscriptions": dict,
 }
 _POSITIVE = (
     "port",
@@ -244,6 +250,7 @@ def _collection(name: str, table: Mapping[str, Any], src: str) -> CollectionSpec
         writable=table.get("writable", True),
         atomicity=atomicity,
         backups=table.get("backups", 1),
+        fields=parse_fields(where, table.get("fields", {})),
     )
 
 
@@ -284,11 +291,15 @@ def parse_config(
 
     colls_table = data.get("collections", {})
     specs = []
+    subs: dict[str, Mapping[str, Template]] = {}
     access: dict[str, Mapping[str, Any]] = {}
     for name, table in colls_table.items():
         if not isinstance(table, dict):
             raise HubUsageError(f"{src}: [collections.{name}] must be a table")
-        specs.append(_collection(name, table, src))
+        specs.append(spec := _collection(name, table, src))
+        if "subscriptions" in table:
+            where = f"{src}: [collections.{name}]"
+            subs[name] = parse_subscriptions(where, name, spec.fields, table["subscriptions"])
         if "access" in table:
             access[name] = table["access"]
     if access:
@@ -307,7 +318,7 @@ def parse_config(
         except HubUsageError as exc:
             raise HubUsageError(f"{src}: [auth] {exc.message}") from exc
     rooms = parse_rooms(data.get("rooms", {}), roles_claim=hub.roles_claim, where=f"{src}: [rooms]")
-    return Config(hub, ignite, tuple(specs), auth, access, rooms)
+    return Config(hub, ignite, tuple(specs), auth, access, rooms, subs)
 
 
 def _ignite(table: Mapping[str, Any], env: Mapping[str, str], src: str) -> IgniteSettings:

@@ -68,6 +68,8 @@ class ErrorCode(IntEnum):
     FORBIDDEN = 4403
     UNKNOWN_COLLECTION = 4404  # no hub of the cluster has ever served it: final
     DOC_TOO_LARGE = 4413  # the document breaks the document limits (hub/core/limits.py): final
+    # A query subscription's filter, named subscription or parameters cannot be served (hub/core/subsets.py).
+    INVALID_QUERY = 4422
     # Rooms (docs/protocol.md "Rooms"): answered with ``error {room}``, the connection stays open.
     NOT_JOINED = 4409  # pupdate / bcast / leave of a room the connection is not in
     TOO_LARGE = 4413  # a member state or broadcast beyond the room limits

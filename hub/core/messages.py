@@ -49,14 +49,25 @@ class Auth:
 
 @dataclass(frozen=True, slots=True)
 class Sub:
+    """``filter`` (the client's, validated by hub/core/subsets.py) or ``name`` + ``params`` (a
+    named subscription) make it a query subscription: a subset of ``coll``, one per ``id``."""
+
     id: int
     coll: str
     cursor: Cursor | None
+    filter: Any = None
+    name: str | None = None
+    params: Mapping[str, Any] | None = None
+
+    @property
+    def query(self) -> bool:
+        return self.filter is not None or self.name is not None
 
 
 @dataclass(frozen=True, slots=True)
 class Unsub:
     coll: str
+    id: int | None = None  # a query subscription's id; None: every subscription of ``coll``
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +202,22 @@ def _parse_hello(obj: Mapping[str, Any]) -> Hello:
 
 
 def _parse_sub(obj: Mapping[str, Any]) -> Sub:
-    return Sub(_int(obj, "id"), _str(obj, "coll"), _cursor(obj.get("cursor")))
+    name = _opt_str(obj, "name")
+    params = obj.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise BadMessage("field 'params' must be a map or nil")
+    if obj.get("filter") is not None and name is not None:
+        raise BadMessage("a sub has a 'filter' or a 'name', not both")
+    return Sub(
+        _int(obj, "id"), _str(obj, "coll"), _cursor(obj.get("cursor")), obj.get("filter"), name, params
+    )
+
+
+def _parse_unsub(obj: Mapping[str, Any]) -> Unsub:
+    sub_id = obj.get("id")
+    if sub_id is not None and not _is_int(sub_id):
+        raise BadMessage("field 'id' must be an int or nil")
+    return Unsub(_str(obj, "coll"), sub_id)
 
 
 def _parse_mut(obj: Mapping[str, Any]) -> Mut:
@@ -204,7 +230,7 @@ def _parse_mut(obj: Mapping[str, Any]) -> Mut:
 _PARSERS: dict[str, Any] = {
     "hello": _parse_hello,
     "sub": _parse_sub,
-    "unsub": lambda o: Unsub(_str(o, "coll")),
+    "unsub": _parse_unsub,
     "mut": _parse_mut,
     "ping": lambda o: Ping(_int(o, "n")),
     "auth": lambda o: Auth(_str(o, "token", max_len=MAX_TOKEN_LEN)),
@@ -315,6 +341,49 @@ def chg(
     coll: str, cs: Sequence[ChangeLike], cursor: Cursor, limits: DocLimits = DEFAULT_DOC_LIMITS
 ) -> dict[str, Any]:
     return {"t": "chg", "coll": coll, "changes": changes(cs, limits), "cursor": list(cursor)}
+
+
+def qpage(
+    coll: str,
+    sub_id: int,
+    cs: Sequence[ChangeLike],
+    done: int,
+    cursor: Cursor | None = None,
+    limits: DocLimits = DEFAULT_DOC_LIMITS,
+) -> dict[str, Any]:
+    """A page of a query subscription's sync: ``[id, ver, nil]`` is a removal from the subset."""
+    return {
+        "t": "qpage",
+        "coll": coll,
+        "id": sub_id,
+        "changes": changes(cs, limits),
+        "done": done,
+        "cursor": None if cursor is None else list(cursor),
+    }
+
+
+def qsynced(coll: str, sub_id: int, q: str, cursor: Cursor, mode: str, reset: bool) -> dict[str, Any]:
+    """A query subscription's sync is complete; its live changes come as ``qchg {q}``."""
+    return {
+        "t": "qsynced",
+        "coll": coll,
+        "id": sub_id,
+        "q": q,
+        "cursor": list(cursor),
+        "mode": mode,
+        "reset": reset,
+    }
+
+
+def qresync(coll: str, sub_id: int, reason: str, mode: str) -> dict[str, Any]:
+    return {"t": "qresync", "coll": coll, "id": sub_id, "reason": reason, "mode": mode}
+
+
+def qchg(
+    coll: str, q: str, cs: Sequence[ChangeLike], cursor: Cursor, limits: DocLimits = DEFAULT_DOC_LIMITS
+) -> dict[str, Any]:
+    """Live changes of the subset ``q``, the same bytes for all its subscribers."""
+    return {"t": "qchg", "coll": coll, "q": q, "changes": changes(cs, limits), "cursor": list(cursor)}
 
 
 def ack(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -85,11 +85,24 @@ def _scalar(v: Any, where: str) -> Scalar:
     return v  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Cond:
     field: str
     op: str
     value: Scalar | tuple[Scalar, ...]
+
+    # Equal by value_key, not Python's ==: ``1 == True`` there, but a filter on ``n == 1`` and one
+    # on ``n == True`` are different subsets and must not share subscribers (found by the index's
+    # property test).
+    def _canon(self) -> tuple[str, str, Any]:
+        v = self.value
+        return (self.field, self.op, tuple(value_key(x) for x in v) if isinstance(v, tuple) else value_key(v))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cond) and self._canon() == other._canon()
+
+    def __hash__(self) -> int:
+        return hash(self._canon())
 
     def holds(self, doc: Mapping[str, Any]) -> bool:
         have = doc.get(self.field)

@@ -64,11 +64,19 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    """Start (or restart) syncing ``coll`` for request ``sub_id`` from ``cursor``."""
+    """Start (or restart) syncing ``coll`` for request ``sub_id`` from ``cursor``; with a filter or
+    a name, a query subscription (the adapter binds it: claims are its to know)."""
 
     coll: str
     sub_id: int
     cursor: Cursor | None
+    filter: Any = None
+    name: str | None = None
+    params: Mapping[str, Any] | None = None
+
+    @property
+    def query(self) -> bool:
+        return self.filter is not None or self.name is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,7 @@ class Reauthenticate:
 @dataclass(frozen=True, slots=True)
 class Unsubscribe:
     coll: str
+    sub_id: int | None = None  # a query subscription; None: every subscription of ``coll``
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +279,13 @@ class Session:
                 err = m.error(ErrorCode.UNKNOWN_COLLECTION, f"unknown collection {msg.coll!r}", msg.id)
                 return [Send(err)]
             self.subscriptions.add(msg.coll)
-            return [Subscribe(msg.coll, msg.id, msg.cursor)]
+            return [Subscribe(msg.coll, msg.id, msg.cursor, msg.filter, msg.name, msg.params)]
         if isinstance(msg, m.Unsub):
             if msg.coll not in self.subscriptions:
                 return []
-            self.subscriptions.discard(msg.coll)
-            return [Unsubscribe(msg.coll)]
+            if msg.id is None:
+                self.subscriptions.discard(msg.coll)
+            return [Unsubscribe(msg.coll, msg.id)]
         if isinstance(msg, m.Mut):
             return self._mut(msg)
         if isinstance(msg, m.Ping):

@@ -30,6 +30,9 @@ class CollectionSpec:
     writable: bool = True
     atomicity: Literal["TRANSACTIONAL", "ATOMIC"] = "TRANSACTIONAL"
     backups: int = 1  # durable by default: a node lost loses nothing (docs/operations.md)
+    #: Declared fields (name, type: string | long | double | bool): SQL columns with an index each,
+    #: which query subscriptions may filter on (hub/core/subsets.py).
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def cache_name(self) -> str:
@@ -42,11 +45,17 @@ class CollectionSpec:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A committed, stamped change. ``doc`` is None for a delete. ``doc`` never holds ``id``."""
+    """A committed, stamped change. ``doc`` is None for a delete. ``doc`` never holds ``id``.
+
+    ``old``: the document before this change, when ``prior`` says it is known (a continuous-query
+    event carries it); query subscriptions use it to tell enter / stay / leave (hub/core/subsets.py).
+    Neither takes part in equality."""
 
     id: str
     ver: int
     doc: Doc | None
+    old: Doc | None = field(default=None, compare=False)
+    prior: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, FrameTooLa
 from hub.core.ratelimit import TokenBucket
 from hub.core.room_messages import FEATURE, RoomMessage
 from hub.core.session import Session, SessionConfig
+from hub.core.subsets import FEATURE as QUERY_FEATURE
+from hub.core.subsets import QuerySpec
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.authflow import AuthFlow
@@ -37,7 +39,7 @@ from hub.server.feed import Feed
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
 from hub.server.presence import Presence
-from hub.server.subscription import Subscriptions
+from hub.server.subscriptions import Subscriptions
 from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.server.writer import Writer
 from hub.store.base import Store
@@ -80,6 +82,7 @@ class Connection:
         now_s: Callable[[], float],
         sync_slots: asyncio.Semaphore | None = None,
         presence: Presence | None = None,
+        queries: Mapping[str, QuerySpec] | None = None,
     ) -> None:
         cfg = settings
         self.ws = ws
@@ -118,6 +121,7 @@ class Connection:
         self.finished = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.presence = presence
+        self.queries: Mapping[str, QuerySpec] = queries or {}
         self.rooms = presence.for_connection() if presence is not None else None
 
     @classmethod
@@ -135,7 +139,7 @@ class Connection:
                 cfg.ping_ms,
                 cfg.max_batch,
                 cfg.max_frame,
-                features=(FEATURE,) if rooms else (),
+                features=((FEATURE,) if rooms else ()) + (QUERY_FEATURE,),
                 room_limits=hub.config.rooms.limits.to_wire() if rooms else None,
             ),
             store=hub.store,
@@ -148,6 +152,7 @@ class Connection:
             now_s=hub.now_s,
             sync_slots=hub.sync_slots,
             presence=hub.presence,
+            queries=hub.queries,
         )
 
     @property

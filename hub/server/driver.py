@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hub.auth.identity import Identity
 from hub.authz import AccessPolicy
 from hub.core import messages as m
 from hub.core.errors import CloseCode, ErrorCode
+from hub.core.query import FilterError
 from hub.core.ratelimit import TokenBucket
 from hub.core.room_messages import RoomMessage
 from hub.core.session import (
@@ -33,10 +35,12 @@ from hub.core.session import (
     Subscribe,
     Unsubscribe,
 )
+from hub.core.subsets import QuerySpec, resolve
 from hub.metrics import HubMetrics
 from hub.server.authflow import AuthFlow, Refused
 from hub.server.mutations import MutationWorker
-from hub.server.subscription import Subscriptions
+from hub.server.subscription import Query
+from hub.server.subscriptions import Subscriptions
 
 # The endpoint's logger name, kept when this code left ws.py: log lines and their filters stay as they were.
 log = logging.getLogger("hub.server.ws")
@@ -58,6 +62,7 @@ class Host(Protocol):
     metrics: HubMetrics
     mut_bucket: TokenBucket
     hello_timeout_ms: int
+    queries: Mapping[str, QuerySpec]  # collections serving query subscriptions
     listening: bool  # False while the reader holds back (backpressure): silence is not counted
 
     @property
@@ -91,7 +96,7 @@ class SessionDriver:
             elif isinstance(eff, Subscribe):
                 self._subscribe(eff)
             elif isinstance(eff, Unsubscribe):
-                h.subs.stop(eff.coll)
+                h.subs.stop(eff.coll, eff.sub_id)
             elif isinstance(eff, ApplyBatch):
                 if not await h.throttle(h.mut_bucket, len(eff.slots), "mutations"):
                     return
@@ -130,6 +135,7 @@ class SessionDriver:
                 log.info("subscription ended by token refresh", extra={"coll": coll})
         for coll in outcome.resync:
             h.subs.restart(coll, "auth")
+        self._rebind()
         await h.rooms_recheck()  # rooms follow the claims too; `authed` comes last
         if outcome.reply is not None:
             h.send_control(outcome.reply)
@@ -141,10 +147,40 @@ class SessionDriver:
         identity = h.identity
         if identity is not None and not h.policy.can_read(identity, eff.coll):
             log.info("subscription refused", extra={"coll": eff.coll})
-            h.session.subscription_ended(eff.coll)
+            if not eff.query:
+                h.session.subscription_ended(eff.coll)
             h.send_control(m.error(ErrorCode.FORBIDDEN, "forbidden", eff.sub_id))
             return
-        h.subs.start(eff.coll, eff.sub_id, eff.cursor)
+        query = None
+        if eff.query:
+            try:
+                query = self._bind(eff.coll, eff.filter, eff.name, eff.params)
+            except FilterError as exc:
+                h.send_control(m.error(ErrorCode.INVALID_QUERY, str(exc)[:200], eff.sub_id))
+                return
+        h.subs.start(eff.coll, eff.sub_id, eff.cursor, query)
+
+    def _bind(self, coll: str, raw: Any, name: str | None, params: Mapping[str, Any] | None) -> Query:
+        """A query subscription's subset, with the claims of the token in force."""
+        identity = self.host.identity
+        claims = identity.claims if identity is not None else {}
+        f = resolve(self.host.queries.get(coll), raw, name, params, claims)
+        return Query(f, name, params)
+
+    def _rebind(self) -> None:
+        """After an ``auth`` refresh: a named subscription bound to claims that now bind another
+        subset (or none) ends (``unsub {code: 4403, query: true}``); the client subscribes again."""
+        h = self.host
+        for sub in h.subs.queries():
+            q = sub.query
+            if q is None or q.name is None:
+                continue
+            try:
+                same = self._bind(sub.coll, None, q.name, q.params) == q
+            except FilterError:
+                same = False
+            if not same:
+                h.subs.end_one(sub, ErrorCode.FORBIDDEN, "the token's claims bind another subset")
 
     # ----------------------------------------------------------------- ticker
 

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hub import codec
@@ -31,6 +32,8 @@ from hub.core import messages as m
 from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.limits import DEFAULT_DOC_LIMITS
+from hub.core.query import Filter, FilterIndex
+from hub.core.subsets import live
 from hub.core.types import Change
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Store
@@ -78,7 +81,11 @@ class Feed:
         self.backoff = backoff
         self.max_pending = max_pending
         self.sweep_partitions = sweep_partitions
-        self.subscribers: set[Subscription] = set()
+        self.subscribers: set[Subscription] = set()  # whole-collection subscriptions
+        # Query subscriptions, by distinct filter, and the index that finds a change's filters.
+        self.index = FilterIndex()
+        self.by_filter: dict[Filter, set[Subscription]] = {}
+        self._q: dict[Filter, str] = {}  # each filter's stream name
         self.epoch = ""
         # Every change with a version <= covered was committed before this feed opened or has been
         # fanned out; _seen: the versions fanned out above it, since the last settle.
@@ -129,10 +136,36 @@ class Feed:
                 task.result()
 
     def add(self, sub: Subscription) -> None:
-        self.subscribers.add(sub)
+        if sub.query is None:
+            self.subscribers.add(sub)
+            return
+        f = sub.query.filter
+        subs = self.by_filter.setdefault(f, set())
+        if sub not in subs:
+            subs.add(sub)
+            self.index.add(f)
+            self._q.setdefault(f, sub.query.q)
 
     def remove(self, sub: Subscription) -> None:
-        self.subscribers.discard(sub)
+        if sub.query is None:
+            self.subscribers.discard(sub)
+            return
+        f = sub.query.filter
+        subs = self.by_filter.get(f)
+        if subs is not None and sub in subs:
+            subs.discard(sub)
+            self.index.remove(f)
+            if not subs:
+                del self.by_filter[f]
+                self._q.pop(f, None)
+
+    def all_subscribers(self) -> list[Subscription]:
+        return [*self.subscribers, *(sub for subs in self.by_filter.values() for sub in subs)]
+
+    def _subscribed(self, sub: Subscription) -> bool:
+        if sub.query is None:
+            return sub in self.subscribers
+        return sub in self.by_filter.get(sub.query.filter, ())
 
     # ----------------------------------------------------------------- the loop
 
@@ -153,7 +186,7 @@ class Feed:
                     lost = False
                     # Anyone subscribed now synced while no feed ran (a lost one, or a first open
                     # slower than start()'s timeout): live changes may have been missed.
-                    for sub in list(self.subscribers):
+                    for sub in self.all_subscribers():
                         sub.resync("cq_lost")
                     await self._pump(changes)
                     self.live = False  # the store closed the feed: /readyz must not report it live
@@ -231,7 +264,7 @@ class Feed:
                 if epoch != self.epoch:
                     log.warning("feed of %r: new epoch %s; its subscribers resync", self.coll, epoch)
                     self.epoch, self._cursor_sent = epoch, 0
-                    for sub in list(self.subscribers):
+                    for sub in self.all_subscribers():
                         sub.resync("epoch")
 
         reader = asyncio.create_task(read(), name=f"feed-reader:{self.coll}")
@@ -303,6 +336,9 @@ class Feed:
             self._cursor_sent = closed
             frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
+            for f, subs in list(self.by_filter.items()):
+                frame = codec.encode(m.qchg(self.coll, self._q[f], [], (self.epoch, closed)))
+                await self._hand_out(frame, list(subs), 0.0, 0)
 
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
         return m.chg(self.coll, cs, (self.epoch, self.covered), self.doc_limits)
@@ -318,11 +354,33 @@ class Feed:
         filtered = self.policy.has_row_filter(self.coll)
         for start in range(0, len(changes), self.max_changes):
             chunk = changes[start : start + self.max_changes]
+            if self.by_filter:
+                await self._fan_out_queries(chunk, received, filtered)
+            if not self.subscribers:
+                continue
             if filtered:
                 await self._fan_out_filtered(chunk, received)
                 continue
             # Fast path: one encoded frame for every subscriber.
             await self._deliver(chunk, list(self.subscribers), received)
+
+    async def _fan_out_queries(self, chunk: list[Change], received: float, filtered: bool) -> None:
+        """Query subscriptions: per distinct filter the change concerns (enter, stay: the document;
+        leave: a removal; hub/core/subsets.py), one ``qchg`` encoded once for its subscribers."""
+        for f, cs in live(self.index, chunk).items():
+            subs = self.by_filter.get(f)
+            if not subs:
+                continue
+            build = partial(self._build_q, self._q[f])
+            if not filtered:
+                await self._deliver(cs, list(subs), received, build)
+                continue
+            pairs = [(sub, sub.identity) for sub in list(subs) if sub.identity is not None]
+            for group, visible in self.policy.fanout(self.coll, cs, pairs):
+                await self._deliver(visible, group, received, build)
+
+    def _build_q(self, q: str, cs: Sequence[Change]) -> dict[str, Any]:
+        return m.qchg(self.coll, q, cs, (self.epoch, self.covered), self.doc_limits)
 
     async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
         """Row-filtered collection: group subscribers by what they may see (the filter runs once
@@ -332,11 +390,15 @@ class Feed:
             await self._deliver(visible, group, received)
 
     async def _deliver(
-        self, changes: Sequence[Change], subs: Sequence[Subscription], received: float
+        self,
+        changes: Sequence[Change],
+        subs: Sequence[Subscription],
+        received: float,
+        build: Callable[[Sequence[Change]], dict[str, Any]] | None = None,
     ) -> None:
         """Encode ``changes`` once (split to fit ``max_frame``) and hand the same bytes to ``subs``
         (those still subscribed), yielding to the event loop every FANOUT_YIELD_EVERY of them."""
-        for frame, part in encode_chunks(self._build, changes, self.max_frame):
+        for frame, part in encode_chunks(build or self._build, changes, self.max_frame):
             await self._hand_out(frame, subs, received, len(part))
 
     async def _hand_out(
@@ -347,5 +409,5 @@ class Feed:
         for i, sub in enumerate(subs):
             if i and i % FANOUT_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if sub in self.subscribers:
+            if self._subscribed(sub):
                 sub.on_frame(frame, cursor, received, events)

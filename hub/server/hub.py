@@ -23,6 +23,7 @@ from hub.core.errors import CloseCode, HubError
 from hub.core.ratelimit import BucketMap
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
+from hub.queryconfig import query_specs
 from hub.server.connections import Connections
 from hub.server.feed import Feed
 from hub.server.presence import Presence
@@ -55,6 +56,7 @@ class Hub:
         self.id = uuid.uuid4().hex[:12]
         self.specs: dict[str, CollectionSpec] = {c.name: c for c in config.collections}
         self.writable = {c.name: c.writable for c in config.collections}
+        self.queries = query_specs({c.name: c.fields for c in config.collections}, config.subscriptions)
         self.feeds: dict[str, Feed] = {}
         if authenticator is None:
             authenticator = make_authenticator(config.auth, dev_auth=cfg.dev_auth, tokens=cfg.tokens)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,7 +24,8 @@ from hub.core import messages as m
 from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
 from hub.core.limits import DEFAULT_DOC_LIMITS
-from hub.core.outqueue import OutQueue
+from hub.core.query import Filter
+from hub.core.subsets import classify, qkey
 from hub.core.types import Change
 from hub.server.syncreads import SyncReads
 from hub.store.base import Store
@@ -92,11 +94,35 @@ def encode_chunks(
     return encode_chunks(build, changes[:half], max_frame) + encode_chunks(build, changes[half:], max_frame)
 
 
+def stream_key(coll: str, sub_id: int, query: bool) -> str:
+    """The out-queue key of a subscription's frames (its delivered cursor, what a resync drops): the
+    collection for a whole-collection subscription, one per ``sub`` id for query subscriptions."""
+    return f"{coll}\x1f{sub_id}" if query else coll
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query subscription's subset: the bound filter, its stream name ``q``, and how it was asked
+    for (a named subscription is bound again when the token's claims change)."""
+
+    filter: Filter
+    name: str | None = None
+    params: Mapping[str, Any] | None = None
+
+    @property
+    def q(self) -> str:
+        return qkey(self.filter)
+
+
 class Subscription:
-    def __init__(self, port: Port, coll: str, sub_id: int, cursor: Cursor | None) -> None:
+    def __init__(
+        self, port: Port, coll: str, sub_id: int, cursor: Cursor | None, query: Query | None = None
+    ) -> None:
         self.port = port
         self.coll = coll
         self.sub_id = sub_id
+        self.query = query
+        self.key = stream_key(coll, sub_id, query is not None)
         self.cursor = cursor  # where the current sync started; once synced, the cursor it sent
         self.doc_limits = DEFAULT_DOC_LIMITS.for_frame(port.max_frame)  # pages hold what a client can
         self.state = SubState.CATCHING_UP
@@ -121,7 +147,7 @@ class Subscription:
         self.held.clear()
         self.held_bytes = 0
         self.held_overflow = False
-        self.task = asyncio.create_task(self._run(cursor, reason, announced), name=f"sync:{self.coll}")
+        self.task = asyncio.create_task(self._run(cursor, reason, announced), name=f"sync:{self.key}")
 
     def resync(self, reason: str) -> None:
         """A gap in the live stream (``slow``, ``cq_lost``): catch up from the last cursor written
@@ -129,7 +155,7 @@ class Subscription:
         after it is lost, and a lost feed does not make every subscriber re-read everything."""
         if self.state is SubState.STOPPED:
             return
-        delivered, held = self.port.delivered(self.coll), self.cursor
+        delivered, held = self.port.delivered(self.key), self.cursor
         if held is None or (delivered is not None and delivered[0] == held[0] and delivered[1] > held[1]):
             held = delivered
         self.start(held, reason)
@@ -144,7 +170,7 @@ class Subscription:
 
     def on_frame(self, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0) -> None:
         if self.state is SubState.LIVE:
-            if not self.port.push_live(self.coll, frame, cursor, received, events):
+            if not self.port.push_live(self.key, frame, cursor, received, events):
                 self.resync("slow")
         elif self.state is SubState.CATCHING_UP:
             if self.held_overflow:
@@ -172,7 +198,28 @@ class Subscription:
     ) -> dict[str, Any]:
         # a page cut into several frames: only its last frame holds everything up to ``at``
         cursor = at if cs[-1] is last else None
+        if self.query is not None:
+            return m.qpage(self.coll, self.sub_id, cs, done, cursor, self.doc_limits)
         return m.page(self.coll, self.sub_id, cs, done, total, cursor, self.doc_limits)
+
+    def _resync_msg(self, reason: str, mode: str) -> dict[str, Any]:
+        if self.query is not None:
+            return m.qresync(self.coll, self.sub_id, reason, mode)
+        return m.resync(self.coll, reason, mode)
+
+    async def _read(self, after: int, include_deleted: bool) -> tuple[list[Change], int, bool]:
+        """One page from ``after``: its changes, the version it reached, whether it was full."""
+        reads = self.port.sync_reads
+        if self.query is not None and not include_deleted:
+            sub = await reads.subset(self.coll, self.query.filter, after, PAGE_SIZE)
+            return sub.changes, sub.last, sub.full
+        batch = await reads.changes(self.coll, after, PAGE_SIZE, include_deleted=include_deleted)
+        last = batch[-1].ver if batch else after
+        if self.query is not None:
+            # Catch-up of a subset: every change since the cursor, removed when it does not match
+            # now (hub/core/subsets.py: a document that left since the cursor is always removed).
+            batch = classify(self.query.filter, batch)
+        return batch, last, len(batch) >= PAGE_SIZE
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""
@@ -193,7 +240,7 @@ class Subscription:
     async def _total(self, mode: str) -> int | None:
         """``page.total`` of a snapshot: the collection's size, unless a row filter applies (the
         count would tell a user how much exists that they cannot read)."""
-        if mode != "snapshot" or self.port.policy.has_row_filter(self.coll):
+        if mode != "snapshot" or self.query is not None or self.port.policy.has_row_filter(self.coll):
             return None
         return await self.port.sync_reads.count(self.coll)
 
@@ -227,7 +274,7 @@ class Subscription:
         mode, after, reset = plan.mode, plan.after, plan.reset
         if reason is not None:
             if not announced:
-                port.send_control(m.resync(coll, reason, mode), coll)
+                port.send_control(self._resync_msg(reason, mode), self.key)
             self._count_resync(reason)
         total = await self._total(mode)
         done = 0
@@ -245,11 +292,11 @@ class Subscription:
         include_deleted = mode == "catchup"
         while True:
             try:
-                batch = await store.changes(coll, after, PAGE_SIZE, include_deleted=include_deleted)
+                batch, last, full = await self._read(after, include_deleted)
             except RetentionPassed:
                 if mode == "snapshot":
                     raise
-                port.send_control(m.resync(coll, "retention", "snapshot"), coll)
+                port.send_control(self._resync_msg("retention", "snapshot"), self.key)
                 self._count_resync("retention")
                 mode, after, reset, include_deleted, done = "snapshot", 0, True, False, 0
                 total = await self._total("snapshot")
@@ -261,12 +308,12 @@ class Subscription:
                     # Resuming a catch-up from here misses nothing: every version up to the
                     # page's last one was read, and none at or below ``covered`` can still commit
                     # (one above it could, below the page's last version).
-                    at = (info.epoch, min(batch[-1].ver, covered)) if resumable else None
+                    at = (info.epoch, min(last, covered)) if resumable else None
                     build = partial(self._page, done, total, at, visible[-1])
                     for frame, _chunk in encode_chunks(build, visible, port.max_frame):
-                        await port.send_sync(coll, frame)
-                after = batch[-1].ver
-            if len(batch) < PAGE_SIZE:
+                        await port.send_sync(self.key, frame)
+            after = last
+            if not full:
                 if not self.held_overflow:
                     break
                 # Live changes were dropped while we paged: what they carried committed after the
@@ -281,7 +328,11 @@ class Subscription:
         out: Cursor = (info.epoch, ver)
         if mark is not None:  # before the cursor leaves: whoever resumes from it is checked
             await store.set_reader_mark(coll, port.client_id, f"{mark} {out[1]}")
-        port.send_control(m.synced(coll, self.sub_id, out, mode, reset), coll, out)
+        if self.query is not None:
+            done_msg = m.qsynced(coll, self.sub_id, self.query.q, out, mode, reset)
+        else:
+            done_msg = m.synced(coll, self.sub_id, out, mode, reset)
+        port.send_control(done_msg, self.key, out)
         # The client holds ``out`` once that frame is written, and control frames are never dropped:
         # a resync before it is written (held frames overflowing right below) starts from it, not
         # from where this sync started (for a first sync: nothing, a needless snapshot).
@@ -292,7 +343,7 @@ class Subscription:
         held, self.held = self.held, []
         self.held_bytes = 0
         for frame, c, received, events in held:
-            if not port.push_live(coll, frame, c, received, events):
+            if not port.push_live(self.key, frame, c, received, events):
                 self.resync("slow")
                 return
 
@@ -304,75 +355,3 @@ def parse_mark(value: str | None) -> tuple[str | None, int]:
         return None, 0
     mark, _, since = value.partition(" ")
     return mark, int(since) if since.isdigit() else 0
-
-
-class Fanout(Protocol):
-    """A collection's live feed, as a subscription registers with it (``hub/server/feed.py``)."""
-
-    def add(self, sub: Subscription) -> None: ...
-
-    def remove(self, sub: Subscription) -> None: ...
-
-
-class Subscriptions:
-    """The subscriptions of one connection, by collection, each registered with its feed.
-
-    Args:
-        port: The connection.
-        feeds: The live feed of every collection.
-        queue: The connection's out-queue (a restarted sync drops what was queued for it).
-    """
-
-    def __init__(self, port: Port, feeds: Mapping[str, Fanout], queue: OutQueue) -> None:
-        self.port = port
-        self.feeds = feeds
-        self.queue = queue
-        self.by_coll: dict[str, Subscription] = {}
-
-    def names(self) -> list[str]:
-        return list(self.by_coll)
-
-    def start(self, coll: str, sub_id: int, cursor: Cursor | None) -> None:
-        """``sub``: register (once) and (re)start the sync from ``cursor``."""
-        sub = self.by_coll.get(coll)
-        if sub is None:
-            sub = self.by_coll[coll] = Subscription(self.port, coll, sub_id, cursor)
-            self.feeds[coll].add(sub)
-        sub.sub_id = sub_id
-        self.queue.drop(coll)
-        sub.start(cursor)
-
-    def stop(self, coll: str) -> None:
-        """``unsub`` (or an ended subscription): stop the sync and leave the feed."""
-        sub = self.by_coll.pop(coll, None)
-        if sub is not None:
-            sub.stop()
-            self.feeds[coll].remove(sub)
-        self.queue.forget(coll)
-
-    def end(self, coll: str, code: int, reason: str) -> bool:
-        """The hub ends ``coll``'s subscription: tell the client with ``unsub``, then stop."""
-        sub = self.by_coll.get(coll)
-        if sub is None:
-            return False
-        self.port.send_control(m.unsub(coll, sub.sub_id, code, reason))
-        self.stop(coll)
-        return True
-
-    def restart(self, coll: str, reason: str) -> None:
-        """Re-send ``coll`` as a snapshot, announced with ``resync {reason}``."""
-        sub = self.by_coll.get(coll)
-        if sub is None:
-            return
-        self.queue.drop(coll)
-        self.port.send_control(m.resync(coll, reason, "snapshot"), coll)
-        sub.start(None, reason, announced=True)
-
-    def stop_all(self) -> None:
-        """The connection is closing."""
-        for sub in self.by_coll.values():
-            sub.stop()
-            feed = self.feeds.get(sub.coll)
-            if feed is not None:
-                feed.remove(sub)
-        self.by_coll.clear()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from hub.core.query import Filter
 from hub.core.types import Change
-from hub.store.base import CollectionInfo, Store
+from hub.store.base import CollectionInfo, Store, SubsetPage
 
 #: Store calls of syncs (snapshots, catch-ups) running at once, hub-wide.
 SYNC_READ_SLOTS = 32
@@ -35,6 +36,10 @@ class SyncReads:
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         async with self.slots:
             return await self.store.changes(coll, after, limit, include_deleted=include_deleted)
+
+    async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
+        async with self.slots:
+            return await self.store.subset(coll, where, after, limit)
 
     async def advance(self, coll: str) -> int:
         async with self.slots:

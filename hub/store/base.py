@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from hub.core.query import Filter
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 
 
@@ -21,6 +22,16 @@ class CollectionInfo:
     epoch: str  # generation of the collection's sync metadata; a new one invalidates cursors
     floor: int  # tombstones with versions <= floor may have been purged
     closed: int = 0  # every change with a version <= closed that will ever commit has committed
+
+
+@dataclass(frozen=True, slots=True)
+class SubsetPage:
+    """A page of a subset: the matching documents, the version the page reached (resume with
+    ``VER > last``), and whether it was full (more may follow)."""
+
+    changes: list[Change]
+    last: int
+    full: bool
 
 
 class TimedChanges(list[Change]):
@@ -62,6 +73,11 @@ class Store(Protocol):
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         """Changes with ``ver > after`` in version order: ``limit`` of them, or a few more so that
         a page never ends between two changes with the same version (resume with the last ``ver``)."""
+        ...
+
+    async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
+        """Live documents matching ``where`` with ``ver > after`` in version order, read over the
+        collection's declared fields (query subscriptions' snapshots); paged as ``changes``."""
         ...
 
     def hub_time_ms(self) -> int:

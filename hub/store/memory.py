@@ -22,9 +22,10 @@ from hub.core.conflict import Stored
 from hub.core.dedup import DedupRecord, record_key
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.hlc import Hlc, physical_ms
+from hub.core.query import Filter
 from hub.core.types import Change, CollectionSpec, Doc, Mutation, MutationResult, WriteCheck
 
-from .base import CollectionInfo
+from .base import CollectionInfo, SubsetPage
 
 _LOST = object()
 _END = object()
@@ -167,6 +168,20 @@ class MemoryStore:
         while 0 < end < len(items) and items[end][0] == items[end - 1][0]:
             end += 1
         return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in items[:end]]
+
+    async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
+        self._check()
+        c = self._coll(coll)
+        items = sorted(
+            (s.ver, i, s.doc)
+            for i, s in c.docs.items()
+            if s.ver > after and s.doc is not None and where.matches(s.doc)
+        )
+        end = limit
+        while 0 < end < len(items) and items[end][0] == items[end - 1][0]:
+            end += 1
+        page = [Change(i, ver, dict(doc)) for ver, i, doc in items[:end] if doc is not None]
+        return SubsetPage(page, page[-1].ver if page else after, len(items) > end)
 
     def hub_time_ms(self) -> int:
         """One process, one clock: its wall clock, never below a version it issued or saw."""

@@ -41,11 +41,12 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
 )
 
 from hub.core.errors import HubUsageError, IgniteConnectError, StoreUnavailable
+from hub.core.query import Filter
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
-from hub.store.base import CollectionInfo
-from hub.store.ignite import closed, loss, read, schema, write
+from hub.store.base import CollectionInfo, SubsetPage
+from hub.store.ignite import closed, loss, read, schema, subset, write
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
@@ -274,6 +275,10 @@ class IgniteStore:
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
         c = self.coll(coll)
         return await self.ctx.call(lambda: read.changes(self.ctx, c, after, limit, include_deleted))
+
+    async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
+        c = self.coll(coll)
+        return await self.ctx.call(lambda: subset.page(self.ctx, c, where, after, limit))
 
     async def advance(self, coll: str) -> int:
         self.coll(coll)

@@ -52,6 +52,7 @@ from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused
 from hub.core.errors import HubUsageError
 from hub.core.types import CollectionSpec
 from hub.store.ignite.encode import ObjectLayout, RawBinary
+from hub.store.ignite.fields import FieldTable, field_table, query_entity, with_columns
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import ValueType, query_entity_fields
 
@@ -218,6 +219,10 @@ class Coll:
     # Cache group ids of the data and meta caches, looked up once, and their LOST partitions (loss.py).
     groups: list[int] = field(default_factory=list)
     lost: set[int] = field(default_factory=set)
+    # The SQL table of the declared fields (query subscriptions, fields.py); None: none declared.
+    fields: FieldTable | None = None
+    # Keys whose last event was skipped as stale: their next change's old value is not trusted (stamp.py).
+    unsure: set[str] = field(default_factory=set)
 
 
 async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: dict[str, Coll]) -> None:
@@ -239,7 +244,10 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
     vtype = ValueType(spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name))
     old = colls.get(spec.name)
     table = meta_table_name(spec.cache_name)
-    colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic)
+    fields = field_table(spec, settings)
+    if fields is not None:
+        fields = await with_columns(client, fields)
+    colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic, fields=fields)
     # hubs sweep from different places, so that together they cover the partitions sooner
     colls[spec.name].sweep_next = old.sweep_next if old is not None else secrets.randbelow(1024)
     if created and old_epoch is not None:
@@ -281,6 +289,7 @@ async def _data_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tup
         )
     data = await client.get_or_create_cache(
         {
+            **(query_entity(spec) if spec.fields else {}),
             PROP_NAME: spec.cache_name,
             PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.ATOMIC
             if spec.atomicity == "ATOMIC"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 STAMP_CHUNK = 500
 
 _REMOVED = (EventType.REMOVED, EventType.EXPIRED)
+_CREATED = EventType.CREATED
 _ABSENT = MetaRow(0, 0, "", 0, True)
 
 
@@ -105,6 +107,7 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
     """
     latest: dict[str, tuple[int, Any]] = {}
     repeated: set[str] = set()
+    before: dict[str, Any] = {}  # the document before the key's event (query subscriptions)
     for ev in events:
         key = ev.key
         if not isinstance(key, str):
@@ -114,6 +117,32 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
         if latest.pop(key, None) is not None:
             repeated.add(key)
         latest[key] = (doc_hash(doc), doc)
+        if ev.old is not None:
+            before[key] = plain_doc(ev.old)
+        elif ev.type == _CREATED:
+            before[key] = None
+    out = await _stamped(ctx, c, latest, repeated)
+    # What a subscriber of a subset may hold is the key's value before its first event here; with
+    # several events (or no old value) that is not known, and query fan-out is conservative. So it
+    # is after a stale event that was skipped (its key's next change must not be judged from the
+    # skipped value, which no subscriber received).
+    emitted = {ch.id for ch in out}
+    unsure = c.unsure
+    result = []
+    for ch in out:
+        if ch.id in before and ch.id not in repeated and ch.id not in unsure:
+            ch = replace(ch, old=before[ch.id], prior=True)
+        unsure.discard(ch.id)
+        result.append(ch)
+    unsure.update(k for k, (_, doc) in latest.items() if k not in emitted and doc is not None)
+    if len(unsure) > 100_000:  # stale events are followed by their key's next one: never this many
+        unsure.clear()
+    return result
+
+
+async def _stamped(
+    ctx: Context, c: Coll, latest: dict[str, tuple[int, Any]], repeated: set[str]
+) -> list[Change]:
     if not latest:
         return []
     recent, cache = ctx.recent, c.spec.cache_name
