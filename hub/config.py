@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -20,10 +19,9 @@ from hub.core.conflict import MergeHook, Policy
 from hub.core.errors import HubUsageError
 from hub.core.query import Template
 from hub.core.types import CollectionSpec
+from hub.igniteconfig import IGNITE_TYPES, IgniteSettings, env_bool, parse_ignite, str_list
 from hub.queryconfig import parse_fields, parse_subscriptions
 from hub.rooms import RoomSettings, parse_rooms
-
-Address = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,35 +59,6 @@ class HubSettings:
     roles_claim: str = "roles"
     log_level: str = "INFO"
     log_json: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class IgniteSettings:
-    addresses: tuple[Address, ...] = (("127.0.0.1", 10800),)
-    username: str | None = None
-    password: str | None = None
-    use_ssl: bool = False
-    ssl_keyfile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_ca_certfile: str | None = None
-    connect_timeout_ms: int = 10_000  # `synchub serve` gives up at start after this
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``pyignite.AioClient`` (authentication and TLS)."""
-        out: dict[str, Any] = {}
-        if self.username is not None:
-            out["username"] = self.username
-            out["password"] = self.password or ""
-        if self.use_ssl:
-            out["use_ssl"] = True
-            for key in ("ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
-                value = getattr(self, key)
-                if value is not None:
-                    out[key] = value
-            if self.ssl_ca_certfile is not None:
-                # pyignite's default is ssl.CERT_NONE: a CA file alone would verify nothing.
-                out["ssl_cert_reqs"] = ssl.CERT_REQUIRED
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +107,6 @@ _HUB_TYPES: dict[str, Any] = {
     "log_level": str,
     "log_json": bool,
 }
-_IGNITE_TYPES: dict[str, Any] = {
-    "addresses": list,
-    "username": str,
-    "password": str,
-    "password_env": str,
-    "use_ssl": bool,
-    "ssl_keyfile": str,
-    "ssl_certfile": str,
-    "ssl_ca_certfile": str,
-    "connect_timeout_ms": int,
-}
 _COLL_TYPES: dict[str, Any] = {
     "cache": str,
     "value_type": str,
@@ -193,19 +151,6 @@ def _check_keys(where: str, table: Mapping[str, Any], allowed: Mapping[str, Any]
         if not ok:
             name = " or ".join(w.__name__ for w in want) if isinstance(want, tuple) else want.__name__
             raise HubUsageError(f"{where}: {key!r} must be {name}, not {type(value).__name__}")
-
-
-def _str_list(where: str, key: str, value: list[Any]) -> tuple[str, ...]:
-    if not all(isinstance(v, str) for v in value):
-        raise HubUsageError(f"{where}: {key!r} must be a list of strings")
-    return tuple(value)
-
-
-def parse_address(text: str, where: str = "ignite") -> Address:
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise HubUsageError(f"{where}: address {text!r} must look like host:port")
-    return (host, int(port))
 
 
 def import_hook(spec: str, where: str) -> MergeHook:
@@ -262,7 +207,7 @@ def parse_config(
     hub_table = dict(data.get("hub", {}))
     _check_keys(f"{src}: [hub]", hub_table, _HUB_TYPES)
     ignite_table = dict(data.get("ignite", {}))
-    _check_keys(f"{src}: [ignite]", ignite_table, _IGNITE_TYPES)
+    _check_keys(f"{src}: [ignite]", ignite_table, IGNITE_TYPES)
 
     env = os.environ if env is None else env
     hub_kwargs: dict[str, Any] = {}
@@ -270,7 +215,7 @@ def parse_config(
         if f.name in hub_table:
             value = hub_table[f.name]
             hub_kwargs[f.name] = (
-                _str_list(f"{src}: [hub]", f.name, value) if isinstance(value, list) else value
+                str_list(f"{src}: [hub]", f.name, value) if isinstance(value, list) else value
             )
     hub_kwargs.update(_env_hub(env))
     hub = HubSettings(**hub_kwargs)
@@ -287,7 +232,7 @@ def parse_config(
     if hub.catchup_overlap_ms < 0 or hub.tombstone_retention_ms < 0:
         raise HubUsageError(f"{src}: [hub] catchup_overlap_ms and tombstone_retention_ms must be >= 0")
 
-    ignite = _ignite(ignite_table, env, src)
+    ignite = parse_ignite(ignite_table, env, src)
 
     colls_table = data.get("collections", {})
     specs = []
@@ -321,55 +266,6 @@ def parse_config(
     return Config(hub, ignite, tuple(specs), auth, access, rooms, subs)
 
 
-def _ignite(table: Mapping[str, Any], env: Mapping[str, str], src: str) -> IgniteSettings:
-    where = f"{src}: [ignite]"
-    kwargs: dict[str, Any] = {}
-    if "addresses" in table:
-        addrs = _str_list(where, "addresses", table["addresses"])
-        kwargs["addresses"] = tuple(parse_address(a, where) for a in addrs)
-    if env.get("SYNCHUB_IGNITE"):
-        parts = [p for p in env["SYNCHUB_IGNITE"].split(",") if p.strip()]
-        kwargs["addresses"] = tuple(parse_address(p, "SYNCHUB_IGNITE") for p in parts)
-    for key in ("username", "password", "use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
-        if key in table:
-            kwargs[key] = table[key]
-    if "connect_timeout_ms" in table:
-        if table["connect_timeout_ms"] <= 0:
-            raise HubUsageError(f"{where} connect_timeout_ms must be > 0")
-        kwargs["connect_timeout_ms"] = table["connect_timeout_ms"]
-    if "password_env" in table:
-        if "password" in table:
-            raise HubUsageError(f"{where}: set password or password_env, not both")
-        value = env.get(table["password_env"])
-        if value is None:
-            raise HubUsageError(
-                f"{where} password_env: environment variable {table['password_env']} is not set"
-            )
-        kwargs["password"] = value
-    if env.get("SYNCHUB_IGNITE_USERNAME"):
-        kwargs["username"] = env["SYNCHUB_IGNITE_USERNAME"]
-    if env.get("SYNCHUB_IGNITE_PASSWORD"):
-        kwargs["password"] = env["SYNCHUB_IGNITE_PASSWORD"]
-    if "SYNCHUB_IGNITE_USE_SSL" in env:
-        kwargs["use_ssl"] = _env_bool("SYNCHUB_IGNITE_USE_SSL", env["SYNCHUB_IGNITE_USE_SSL"])
-    ignite = IgniteSettings(**kwargs)
-    if not ignite.addresses:
-        raise HubUsageError(f"{where} addresses must not be empty")
-    if ignite.password is not None and ignite.username is None:
-        raise HubUsageError(f"{where}: password without username")
-    for key in ("ssl_keyfile", "ssl_certfile", "ssl_ca_certfile"):
-        path = getattr(ignite, key)
-        if path is not None and not Path(path).is_file():
-            raise HubUsageError(f"{where} {key}: file {path} not found")
-    return ignite
-
-
-def _env_bool(name: str, raw: str) -> bool:
-    if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-        raise HubUsageError(f"{name}: expected a boolean, got {raw!r}")
-    return raw.lower() in ("1", "true", "yes", "on")
-
-
 def _env_hub(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(HubSettings):
@@ -379,7 +275,7 @@ def _env_hub(env: Mapping[str, str]) -> dict[str, Any]:
         want = _HUB_TYPES[f.name]
         name = f"SYNCHUB_{f.name.upper()}"
         if want is bool:
-            out[f.name] = _env_bool(name, raw)
+            out[f.name] = env_bool(name, raw)
         elif want == (int, float):
             try:
                 out[f.name] = float(raw)

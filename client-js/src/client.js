@@ -6,9 +6,9 @@
 import { openStore } from './store.js'
 import { Collection } from './collection.js'
 import { Syncer } from './sync.js'
-import { syncError, storeError, stopError } from './core/errors.js'
+import { syncError, stopError } from './core/errors.js'
 import { Tabs } from './tabs.js'
-import { hlcNext, hlcObserve } from './core/hlc.js'
+import { hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
 import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
 
@@ -272,72 +272,6 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
       this.syncer?.subscribe(name)
     }
     return c
-  }
-
-  /**
-   * Queue a local write; writes issued together commit in one transaction.
-   * @internal
-   * @param {string} c
-   * @param {string} id
-   * @param {Doc | null | ((cur: Doc | undefined) => Doc | null)} doc a function: `update()`
-   * @returns {Promise<WriteHandle>}
-   */
-  write(c, id, doc) {
-    if (this.dead) return Promise.reject(this.dead)
-    return new Promise((res, rej) => {
-      this.wq.push({ c, id, doc, res, rej })
-      if (!this.writing) this.drain()
-    })
-  }
-
-  /** @internal */
-  async drain() {
-    this.writing = true
-    try {
-      const { store } = await this.ready
-      while (this.wq.length) {
-        const ops = this.wq.splice(0, 2000)
-        // one bad write (e.g. too big for the quota left) must not fail the others queued with
-        // it: after a refused transaction each write is tried again in one of its own
-        if (!(await this.commit(store, ops, ops.length < 2))) for (const op of ops) await this.commit(store, [op], true)
-      }
-    } catch (e) {
-      for (const op of this.wq.splice(0)) op.rej(e)
-    } finally {
-      this.writing = false
-    }
-  }
-
-  /**
-   * Store `ops` in one transaction and hand out their handles.
-   * @internal
-   * @param {Store} store
-   * @param {typeof this.wq} ops
-   * @param {boolean} final on failure reject them (else leave them to the caller)
-   * @returns {Promise<boolean>} stored
-   */
-  async commit(store, ops, final) {
-    try {
-      const changes = await store.write(ops, (stored) => (this.ts = hlcNext(stored > this.ts ? stored : this.ts, this.o.now())))
-      for (const op of ops) {
-        const seq = /** @type {number} */ (op.seq)
-        /** @type {Promise<WriteResult>} */
-        const result = new Promise((res, rej) => this.wr.set(seq, { res, rej }))
-        // nobody has to look at it: a client that stops first must not leave unhandled rejections
-        result.catch(() => {})
-        op.res({ seq, coll: op.c, id: op.id, result })
-      }
-      this.changed(changes, 'local', true)
-      if (this.syncer) this.syncer.pump()
-      else this.tabs.post({ t: 'outbox' })
-      return true
-    } catch (e) {
-      if (!final) return false
-      for (const op of ops) op.rej(e)
-      // a document update() computed that put() would refuse: the caller's error, not the store's
-      if (!(e instanceof TypeError)) this.emit('error', storeError(e, false))
-      return true
-    }
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { encode } from '@msgpack/msgpack'
 import { docProblem } from './core/limits.js'
+import { write } from './writes.js'
 
 /** @typedef {import('./types.js').Doc} Doc */
 /** @typedef {import('./client.js').SyncClient} SyncClient */
@@ -53,7 +54,7 @@ export class Collection {
     // checked as the hub will: the id (1..512 bytes of UTF-8; msgpack adds up to 3) travels
     // beside the document
     if (typeof id !== 'string' || !id || encode(id).byteLength > 515) return Promise.reject(new TypeError(op + ': doc.id: string of 1..512 bytes expected'))
-    return /** @type {any} */ (this.client.write(this.name, id, (cur) => {
+    return /** @type {any} */ (write(this.client, this.name, id, (cur) => {
       const doc = fn(/** @type {any} */ (cur))
       if (doc === null) return null
       const { id: _, ...body } = /** @type {Doc} */ (doc)
@@ -75,7 +76,7 @@ export class Collection {
    */
   delete(id) {
     if (typeof id !== 'string' || !id) return Promise.reject(new TypeError('delete: id required'))
-    return /** @type {any} */ (this.client.write(this.name, id, null))
+    return /** @type {any} */ (write(this.client, this.name, id, null))
   }
 
   /** @param {string} id @returns {Promise<import('./types.js').WithId<T> | undefined>} the local view (pending writes included) */

@@ -13,9 +13,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.config import Config, HubSettings, IgniteSettings
+from hub.config import Config, HubSettings
 from hub.core.conflict import MergeContext, Policy
 from hub.core.types import CollectionSpec
+from hub.igniteconfig import IgniteSettings
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub import codec
 from hub.core import messages as m
+from hub.core import query_messages as qm
 from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.limits import DEFAULT_DOC_LIMITS
@@ -337,7 +338,7 @@ class Feed:
             frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
             for f, subs in list(self.by_filter.items()):
-                frame = codec.encode(m.qchg(self.coll, self._q[f], [], (self.epoch, closed)))
+                frame = codec.encode(qm.qchg(self.coll, self._q[f], [], (self.epoch, closed)))
                 await self._hand_out(frame, list(subs), 0.0, 0)
 
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
@@ -380,7 +381,7 @@ class Feed:
                 await self._deliver(visible, group, received, build)
 
     def _build_q(self, q: str, cs: Sequence[Change]) -> dict[str, Any]:
-        return m.qchg(self.coll, q, cs, (self.epoch, self.covered), self.doc_limits)
+        return qm.qchg(self.coll, q, cs, (self.epoch, self.covered), self.doc_limits)
 
     async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
         """Row-filtered collection: group subscribers by what they may see (the filter runs once

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import codec
 from hub.core import messages as m
+from hub.core import query_messages as qm
 from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
 from hub.core.limits import DEFAULT_DOC_LIMITS
@@ -199,12 +200,12 @@ class Subscription:
         # a page cut into several frames: only its last frame holds everything up to ``at``
         cursor = at if cs[-1] is last else None
         if self.query is not None:
-            return m.qpage(self.coll, self.sub_id, cs, done, cursor, self.doc_limits)
+            return qm.qpage(self.coll, self.sub_id, cs, done, cursor, self.doc_limits)
         return m.page(self.coll, self.sub_id, cs, done, total, cursor, self.doc_limits)
 
     def _resync_msg(self, reason: str, mode: str) -> dict[str, Any]:
         if self.query is not None:
-            return m.qresync(self.coll, self.sub_id, reason, mode)
+            return qm.qresync(self.coll, self.sub_id, reason, mode)
         return m.resync(self.coll, reason, mode)
 
     async def _read(self, after: int, include_deleted: bool) -> tuple[list[Change], int, bool]:
@@ -329,7 +330,7 @@ class Subscription:
         if mark is not None:  # before the cursor leaves: whoever resumes from it is checked
             await store.set_reader_mark(coll, port.client_id, f"{mark} {out[1]}")
         if self.query is not None:
-            done_msg = m.qsynced(coll, self.sub_id, self.query.q, out, mode, reset)
+            done_msg = qm.qsynced(coll, self.sub_id, self.query.q, out, mode, reset)
         else:
             done_msg = m.synced(coll, self.sub_id, out, mode, reset)
         port.send_control(done_msg, self.key, out)

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hub.auth.identity import Identity
-from hub.config import Config, HubSettings, IgniteSettings
+from hub.config import Config, HubSettings
 from hub.core.types import CollectionSpec
+from hub.igniteconfig import IgniteSettings
 from hub.store.ignite import IgniteStore
 from tests.support.server import Running, running_hub
 from tests.support.wsclient import HubClient
