@@ -33,9 +33,9 @@ from hub.core import query_messages as qm
 from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.limits import DEFAULT_DOC_LIMITS
-from hub.core.query import Filter, FilterIndex
 from hub.core.subsets import live
 from hub.core.types import Change
+from hub.server.audience import Audience
 from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
 from hub.store.base import Store
 
@@ -82,11 +82,9 @@ class Feed:
         self.backoff = backoff
         self.max_pending = max_pending
         self.sweep_partitions = sweep_partitions
-        self.subscribers: set[Subscription] = set()  # whole-collection subscriptions
-        # Query subscriptions, by distinct filter, and the index that finds a change's filters.
-        self.index = FilterIndex()
-        self.by_filter: dict[Filter, set[Subscription]] = {}
-        self._q: dict[Filter, str] = {}  # each filter's stream name
+        self.audience = Audience()
+        self.subscribers = self.audience.whole  # whole-collection subscriptions
+        self.by_filter = self.audience.by_filter  # query subscriptions by distinct filter
         self.epoch = ""
         # Every change with a version <= covered was committed before this feed opened or has been
         # fanned out; _seen: the versions fanned out above it, since the last settle.
@@ -137,36 +135,10 @@ class Feed:
                 task.result()
 
     def add(self, sub: Subscription) -> None:
-        if sub.query is None:
-            self.subscribers.add(sub)
-            return
-        f = sub.query.filter
-        subs = self.by_filter.setdefault(f, set())
-        if sub not in subs:
-            subs.add(sub)
-            self.index.add(f)
-            self._q.setdefault(f, sub.query.q)
+        self.audience.add(sub)
 
     def remove(self, sub: Subscription) -> None:
-        if sub.query is None:
-            self.subscribers.discard(sub)
-            return
-        f = sub.query.filter
-        subs = self.by_filter.get(f)
-        if subs is not None and sub in subs:
-            subs.discard(sub)
-            self.index.remove(f)
-            if not subs:
-                del self.by_filter[f]
-                self._q.pop(f, None)
-
-    def all_subscribers(self) -> list[Subscription]:
-        return [*self.subscribers, *(sub for subs in self.by_filter.values() for sub in subs)]
-
-    def _subscribed(self, sub: Subscription) -> bool:
-        if sub.query is None:
-            return sub in self.subscribers
-        return sub in self.by_filter.get(sub.query.filter, ())
+        self.audience.remove(sub)
 
     # ----------------------------------------------------------------- the loop
 
@@ -187,7 +159,7 @@ class Feed:
                     lost = False
                     # Anyone subscribed now synced while no feed ran (a lost one, or a first open
                     # slower than start()'s timeout): live changes may have been missed.
-                    for sub in self.all_subscribers():
+                    for sub in self.audience.all():
                         sub.resync("cq_lost")
                     await self._pump(changes)
                     self.live = False  # the store closed the feed: /readyz must not report it live
@@ -265,7 +237,7 @@ class Feed:
                 if epoch != self.epoch:
                     log.warning("feed of %r: new epoch %s; its subscribers resync", self.coll, epoch)
                     self.epoch, self._cursor_sent = epoch, 0
-                    for sub in self.all_subscribers():
+                    for sub in self.audience.all():
                         sub.resync("epoch")
 
         reader = asyncio.create_task(read(), name=f"feed-reader:{self.coll}")
@@ -338,7 +310,7 @@ class Feed:
             frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
             for f, subs in list(self.by_filter.items()):
-                frame = codec.encode(qm.qchg(self.coll, self._q[f], [], (self.epoch, closed)))
+                frame = codec.encode(qm.qchg(self.coll, self.audience.q[f], [], (self.epoch, closed)))
                 await self._hand_out(frame, list(subs), 0.0, 0)
 
     def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
@@ -368,11 +340,11 @@ class Feed:
     async def _fan_out_queries(self, chunk: list[Change], received: float, filtered: bool) -> None:
         """Query subscriptions: per distinct filter the change concerns (enter, stay: the document;
         leave: a removal; hub/core/subsets.py), one ``qchg`` encoded once for its subscribers."""
-        for f, cs in live(self.index, chunk).items():
+        for f, cs in live(self.audience.index, chunk).items():
             subs = self.by_filter.get(f)
             if not subs:
                 continue
-            build = partial(self._build_q, self._q[f])
+            build = partial(self._build_q, self.audience.q[f])
             if not filtered:
                 await self._deliver(cs, list(subs), received, build)
                 continue
@@ -410,5 +382,5 @@ class Feed:
         for i, sub in enumerate(subs):
             if i and i % FANOUT_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if self._subscribed(sub):
+            if self.audience.holds(sub):
                 sub.on_frame(frame, cursor, received, events)
