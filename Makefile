@@ -8,12 +8,13 @@ BIN     := $(VENV)/bin
 STAMPS  := $(VENV)/.stamps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test soak soak-tests fuzz chaos lint stop clean jars system-deps loadgen
+.PHONY: help setup run test bench soak soak-tests fuzz chaos lint stop clean jars system-deps loadgen
 
 help:
 	@echo "make setup  - venv + Python deps, npm deps, Ignite jars, chromium, docker-compose, faketime"
 	@echo "make run    - local Ignite node + hub (synchub dev)"
 	@echo "make test   - ruff, mypy, pytest (real Ignite nodes), client-js tests"
+	@echo "make bench  - benchmarks side by side with their baselines and peers (docs/benchmarks.md)"
 	@echo "make soak   - connection soak: 10,000 connections, 100 churn/s, writes, 10 min (bench/soak.py)"
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
 	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
@@ -92,6 +93,16 @@ chaos: setup
 SOAK_ARGS ?=
 soak: setup
 	nice -n 5 $(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# The peer of the fan-out benchmark: Centrifugo v6.9.1, built from the Go module proxy.
+CENTRIFUGO := $(BIN)/centrifugo
+$(CENTRIFUGO): | $(BIN)/python
+	GOBIN=$(abspath $(BIN)) go install github.com/centrifugal/centrifugo/v6@v6.9.1
+
+# Benchmarks (issue 13; their quick modes run in `make test`): tables and plots for docs/benchmarks.md
+# under test-artifacts/bench/.
+bench: setup $(CENTRIFUGO)
+	$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
 
 N ?= 10
 soak-tests:

@@ -80,6 +80,7 @@ type Conn struct {
 	done    chan struct{}
 	stats   *Stats
 	onAck   func(map[string]any)
+	json    bool // a Centrifugo connection (centrifugo.go)
 }
 
 func (c *Conn) send(msg map[string]any) error {
@@ -232,6 +233,10 @@ func (c *Conn) Subscribe(coll string) error {
 
 // Serve reads until the connection ends and counts how it ended; it closes c.done.
 func (c *Conn) Serve() {
+	if c.json {
+		c.serveCent()
+		return
+	}
 	defer close(c.done)
 	for {
 		m, err := c.read(90 * time.Second) // the hub pings every 15 s by default

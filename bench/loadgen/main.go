@@ -6,10 +6,12 @@
 //	        of them abruptly) and open as many, while -writers connections send -writes put
 //	        mutations per second; every outcome is counted by kind.
 //	fanout  -conns subscribers of one collection and one publisher at -writes updates per
-//	        second; latency from the payload timestamp to receipt (log-linear histogram).
+//	        second (in batches of -batch); latency from the payload timestamp to receipt
+//	        (log-linear histogram). -target centrifugo drives Centrifugo v6 instead (the
+//	        benchmark's peer, centrifugo.go): -url is its WebSocket, -api its HTTP API.
 //
 // Output: one JSON object per line on stdout: "start", then "interval" every -interval, a
-// "steady" marker once the ramp-up is over, and a final "summary" (counts by kind, unexpected
+// "steady" marker once the ramp-up is over, "steady_end" when the load stops, and a final "summary" (counts by kind, unexpected
 // outcomes, latency percentiles, CPU seconds of this process).
 package main
 
@@ -47,6 +49,18 @@ type Options struct {
 	PadBytes     int
 	Inflight     int
 	Batch        int
+	Target       string
+	API          string
+	APIKey       string
+}
+
+// Publisher sends the writes: a synchub writer connection, or Centrifugo's HTTP API.
+type Publisher interface {
+	Connect(ctx context.Context) error
+	Alive() bool
+	Put(n int)
+	Pending() int
+	Close()
 }
 
 // LiveSet holds the subscribers that are synced and not being closed, for random victims.
@@ -150,8 +164,12 @@ func (r *Run) spawn() {
 			coll = r.opt.WriteColl
 		}
 		t0 := time.Now()
-		c, err := r.dialer.Open(r.ctx, fmt.Sprintf("lg-%s-s%d", r.dialer.RunID, n))
-		if err == nil {
+		id := fmt.Sprintf("lg-%s-s%d", r.dialer.RunID, n)
+		var c *Conn
+		var err error
+		if r.opt.Target == "centrifugo" {
+			c, err = r.dialer.OpenCentrifugo(r.ctx, id, coll)
+		} else if c, err = r.dialer.Open(r.ctx, id); err == nil {
 			if err = c.Subscribe(coll); err != nil {
 				r.stats.Inc("sync_failed:" + errKind(err))
 				_ = c.ws.Close()
@@ -208,12 +226,19 @@ func main() {
 	flag.IntVar(&o.Docs, "docs", 500, "distinct documents per writer")
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
 	flag.IntVar(&o.Inflight, "inflight", 512, "connections being opened at once, at most")
-	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (fanout: 1)")
+	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (Centrifugo: publications per /api/batch)")
+	flag.StringVar(&o.Target, "target", "synchub", "fanout: synchub, or centrifugo (its JSON protocol at -url, HTTP API at -api)")
+	flag.StringVar(&o.API, "api", "http://127.0.0.1:8010/api", "Centrifugo HTTP API base URL")
+	flag.StringVar(&o.APIKey, "api-key", "bench", "Centrifugo HTTP API key")
 	flag.Parse()
+	if o.Target != "synchub" && (o.Target != "centrifugo" || o.Mode != "fanout") {
+		fmt.Fprintln(os.Stderr, "-target centrifugo needs -mode fanout; unknown -target", o.Target)
+		os.Exit(2)
+	}
 	switch o.Mode {
 	case "churn":
 	case "fanout":
-		o.Churn, o.Writers, o.SubWriteFrac, o.SubColl, o.Batch = 0, 1, 0, o.WriteColl, 1
+		o.Churn, o.Writers, o.SubWriteFrac, o.SubColl = 0, 1, 0, o.WriteColl
 	default:
 		fmt.Fprintln(os.Stderr, "unknown -mode", o.Mode)
 		os.Exit(2)
@@ -252,9 +277,12 @@ func run(o Options) int {
 	}()
 
 	// writers first: subscribers to the written collection see their changes from the start
-	writers := make([]*Writer, 0, o.Writers)
+	writers := make([]Publisher, 0, o.Writers)
 	for i := 0; i < o.Writers; i++ {
-		w := NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes)
+		var w Publisher = NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes)
+		if o.Target == "centrifugo" {
+			w = NewCentPublisher(o.API, o.APIKey, o.WriteColl, o.PadBytes, stats)
+		}
 		if err := w.Connect(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "writer connect:", err)
 		}
@@ -353,6 +381,8 @@ func run(o Options) int {
 	}()
 	wg.Wait()
 	steadyS := time.Since(steadyAt).Seconds()
+	emit(map[string]any{"kind": "steady_end", "ts": float64(time.Now().UnixNano()) / 1e9,
+		"elapsed_s": time.Since(r.start).Seconds(), "delivered": stats.Delivered.Load() - startDelivered})
 	endCounts := stats.Snapshot()
 	delivered := stats.Delivered.Load() - startDelivered
 
@@ -379,7 +409,7 @@ func run(o Options) int {
 	var closing sync.WaitGroup
 	for _, w := range writers {
 		closing.Add(1)
-		go func(w *Writer) { defer closing.Done(); w.Close() }(w)
+		go func(w Publisher) { defer closing.Done(); w.Close() }(w)
 	}
 	for c := r.live.TakeRandom(); c != nil; c = r.live.TakeRandom() {
 		closing.Add(1)

@@ -1,0 +1,44 @@
+"""The fan-out benchmark's quick mode (``python -m bench.fanout --profile quick``) as a smoke test.
+
+It checks that the benchmark runs end to end against a real hub on the session's Ignite node and
+that its figures are sane (every update delivered to every subscriber, latencies and CPU seconds
+measured); it is not a speed check: the figures go to docs/benchmarks.md from ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_fanout_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    host, port = ignite_addresses[0]
+    out = REPO / "test-artifacts" / "bench" / "fanout" / "smoke"
+    args = ["--profile", "quick", "--servers", "synchub", "--workers", "1", "--ignite", f"{host}:{port}"]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.fanout", *args, "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, f"fanout failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+    result = json.loads((out / "results.json").read_text())
+    [r] = result["runs"]
+    assert r["server"] == "synchub" and r["subscribers"] == 50 and r["exit"] == 0
+    assert r["unexpected"] == {}
+    # every update acknowledged reached every subscriber (the window may cut the last few)
+    assert r["latency_ms"]["count"] >= 0.9 * r["offered_per_s"] * r["window_s"]
+    assert 0 < r["latency_ms"]["p50_ms"] <= r["latency_ms"]["p99_ms"]
+    assert r["cpu_s"]["server"] > 0 and r["cpu_s"]["loadgen"] > 0
+    assert r["events_per_server_cpu_s"] > 0
+    assert "50 x 50" in (out / "table.md").read_text()
