@@ -103,6 +103,7 @@ $(CENTRIFUGO): | $(BIN)/python
 # under test-artifacts/bench/.
 bench: setup $(CENTRIFUGO)
 	$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
+	$(BIN)/python -m bench.push
 
 N ?= 10
 soak-tests:

@@ -174,7 +174,7 @@ async def one_run(
             line = json.loads(raw)
             lines.append(line)
             if line["kind"] in ("steady", "steady_end"):
-                marks[line["kind"]] = {**srv.cpu(), "loadgen": cpu_seconds(proc.pid), "t": line["ts"]}
+                marks[line["kind"]] = {**srv.cpu(), "loadgen": line["cpu_s"], "t": line["ts"]}
     code = await proc.wait()
     summary = next((x for x in lines if x["kind"] == "summary"), None)
     if summary is None or "steady" not in marks or "steady_end" not in marks:

@@ -300,8 +300,9 @@ func run(o Options) int {
 	}
 	r.phase.Store("steady")
 	steadyAt := time.Now()
+	cu, cs := cpuSeconds()
 	emit(map[string]any{"kind": "steady", "ts": float64(steadyAt.UnixNano()) / 1e9,
-		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load()})
+		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load(), "cpu_s": cu + cs})
 	startCounts := stats.Snapshot()
 	startDelivered := stats.Delivered.Load()
 
@@ -381,8 +382,10 @@ func run(o Options) int {
 	}()
 	wg.Wait()
 	steadyS := time.Since(steadyAt).Seconds()
+	cu, cs = cpuSeconds()
 	emit(map[string]any{"kind": "steady_end", "ts": float64(time.Now().UnixNano()) / 1e9,
-		"elapsed_s": time.Since(r.start).Seconds(), "delivered": stats.Delivered.Load() - startDelivered})
+		"elapsed_s": time.Since(r.start).Seconds(), "delivered": stats.Delivered.Load() - startDelivered,
+		"cpu_s": cu + cs})
 	endCounts := stats.Snapshot()
 	delivered := stats.Delivered.Load() - startDelivered
 

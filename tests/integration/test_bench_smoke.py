@@ -42,3 +42,24 @@ def test_fanout_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     assert r["cpu_s"]["server"] > 0 and r["cpu_s"]["loadgen"] > 0
     assert r["events_per_server_cpu_s"] > 0
     assert "50 x 50" in (out / "table.md").read_text()
+
+
+def test_push_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    host, port = ignite_addresses[0]
+    out = REPO / "test-artifacts" / "bench" / "push" / "smoke"
+    args = ["--profile", "quick", "--workers", "1", "--ignite", f"{host}:{port}", "--out", str(out)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.push", *args], cwd=REPO, capture_output=True, text=True, timeout=240
+    )
+    assert run.returncode == 0, f"push failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+    [r] = json.loads((out / "results.json").read_text())["runs"]
+    assert r["sent"] > 0 and r["unexpected"] == {}
+    # every external put reached every subscriber through the hub (a change may be sent twice: an
+    # external write's event and the sweep that stamps it can both find it; clients keep the
+    # higher version), and the baseline listener
+    assert r["expected_deliveries"] == r["sent"] * 20
+    assert r["expected_deliveries"] <= r["hub_deliveries"] <= 1.1 * r["expected_deliveries"]
+    assert r["baseline"]["count"] == r["sent"]
+    assert 0 < r["hub"]["p50_ms"] <= r["hub"]["p99_ms"] and 0 < r["baseline"]["p50_ms"]
+    assert r["cpu_s"]["hub"] > 0 and r["cpu_s"]["writer"] > 0
