@@ -197,6 +197,7 @@ async def one_run(
         "connect_s": summary["sync_time"],
         "cpu_s": cpu,
         "events_per_server_cpu_s": round(delivered / server_cpu) if server_cpu else None,
+        "events_per_hub_cpu_s": round(delivered / cpu["server"]) if cpu.get("server") else None,
         "unexpected": summary["unexpected"],
         "exit": code,
     }
@@ -213,6 +214,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": med(lambda r: r["latency_ms"]["p99_ms"]),
         "p999_ms": med(lambda r: r["latency_ms"]["p999_ms"]),
         "epcs": med(lambda r: r["events_per_server_cpu_s"]),
+        "epcs_own": med(lambda r: r["events_per_hub_cpu_s"]),
         "server_cpu_per_s": med(
             lambda r: (r["cpu_s"].get("server", 0) + r["cpu_s"].get("ignite", 0)) / r["window_s"]
         ),
@@ -225,7 +227,8 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, dict[str, Any]]], servers: Sequence[str]) -> str:
     head = "| subscribers x updates/s | " + " | ".join(
-        f"{s} delivered/s (of offered), p50 / p99 / p999 | {s} events per server CPU-s" for s in servers
+        f"{s} delivered/s (of offered), p50 / p99 / p999 | {s} events per CPU-s (server alone / with Ignite)"
+        for s in servers
     )
     lines = [head + " |", "|---" * (1 + 2 * len(servers)) + "|"]
     for scenario, by_server in results.items():
@@ -240,7 +243,8 @@ def table(results: dict[str, dict[str, dict[str, Any]]], servers: Sequence[str])
                 f"{m['delivered_per_s']:,.0f} ({share:.0f} %), {m['p50_ms']:.1f} / {m['p99_ms']:.1f} / "
                 f"{m['p999_ms']:.1f} ms"
             )
-            cells.append(f"{m['epcs']:,.0f}")
+            own = f"{m['epcs_own']:,.0f}"
+            cells.append(own if m["epcs_own"] == m["epcs"] else f"{own} / {m['epcs']:,.0f}")
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
