@@ -104,6 +104,7 @@ $(CENTRIFUGO): | $(BIN)/python
 bench: setup $(CENTRIFUGO)
 	$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
 	$(BIN)/python -m bench.push
+	$(BIN)/python -m bench.presence
 
 N ?= 10
 soak-tests:

@@ -5,6 +5,9 @@
 //	churn   hold -conns subscribed connections, close -churn random ones per second (a share
 //	        of them abruptly) and open as many, while -writers connections send -writes put
 //	        mutations per second; every outcome is counted by kind.
+//	presence -conns room members over -rooms rooms and the hubs of -url (comma separated),
+//	        -writes presence updates per second; delay until the other members see them
+//	        (presence.go).
 //	fanout  -conns subscribers of one collection and one publisher at -writes updates per
 //	        second (in batches of -batch); latency from the payload timestamp to receipt
 //	        (log-linear histogram). -target centrifugo drives Centrifugo v6 instead (the
@@ -49,6 +52,7 @@ type Options struct {
 	PadBytes     int
 	Inflight     int
 	Batch        int
+	Rooms        int
 	Target       string
 	API          string
 	APIKey       string
@@ -227,6 +231,7 @@ func main() {
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
 	flag.IntVar(&o.Inflight, "inflight", 512, "connections being opened at once, at most")
 	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (Centrifugo: publications per /api/batch)")
+	flag.IntVar(&o.Rooms, "rooms", 100, "presence: rooms the members are spread over")
 	flag.StringVar(&o.Target, "target", "synchub", "fanout: synchub, or centrifugo (its JSON protocol at -url, HTTP API at -api)")
 	flag.StringVar(&o.API, "api", "http://127.0.0.1:8010/api", "Centrifugo HTTP API base URL")
 	flag.StringVar(&o.APIKey, "api-key", "bench", "Centrifugo HTTP API key")
@@ -239,6 +244,11 @@ func main() {
 	case "churn":
 	case "fanout":
 		o.Churn, o.Writers, o.SubWriteFrac, o.SubColl = 0, 1, 0, o.WriteColl
+	case "presence":
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := runPresence(ctx, o, NewStats(), fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff))
+		cancel()
+		os.Exit(code)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown -mode", o.Mode)
 		os.Exit(2)

@@ -63,3 +63,22 @@ def test_push_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     assert r["baseline"]["count"] == r["sent"]
     assert 0 < r["hub"]["p50_ms"] <= r["hub"]["p99_ms"] and 0 < r["baseline"]["p50_ms"]
     assert r["cpu_s"]["hub"] > 0 and r["cpu_s"]["writer"] > 0
+
+
+def test_presence_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    host, port = ignite_addresses[0]
+    out = REPO / "test-artifacts" / "bench" / "presence" / "smoke"
+    args = ["--profile", "quick", "--ignite", f"{host}:{port}", "--out", str(out)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.presence", *args], cwd=REPO, capture_output=True, text=True, timeout=240
+    )
+    assert run.returncode == 0, f"presence failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+    [r] = json.loads((out / "results.json").read_text())["runs"]
+    assert r["unexpected"] == {} and r["exit"] == 0 and r["updates_sent"] > 0
+    # 40 members in 4 rooms: each update reaches the 9 others, on both hubs (a member's updates may
+    # be merged into its latest state, never duplicated)
+    assert r["updates_expected"] == 9 * r["updates_sent"]
+    assert 0.9 * r["updates_expected"] <= r["updates_seen"] <= r["updates_expected"]
+    assert r["same_hub"]["count"] > 0 and r["cross_hub"]["count"] > 0 and r["joined"]["count"] > 0
+    assert 0 < r["cross_hub"]["p50_ms"] <= r["cross_hub"]["p99_ms"]
