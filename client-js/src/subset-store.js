@@ -44,20 +44,21 @@ function read(tx, c, id) {
 
 /**
  * Record that `id` is held by `h` (the keys left); with none, drop the document unless it has
- * pending writes (then mark it, `[]`), its collection is synced whole, or the hub holds a newer
- * version than the removal's `ver` (a later change of it decides).
+ * pending writes (then mark it, `[]`) or its collection is synced whole. Also when the client
+ * holds a version above the removal's (its own write, acknowledged first): if that version is in
+ * a subset, its subscription's stream sends it after the removal (streams are in version order)
+ * and it comes back; if not, dropping it is right.
  * @param {IDBTransaction} tx @param {Store} store @param {string} c @param {string} id
- * @param {string[]} h @param {bigint | null} ver the removal's version; null: the subscription ended or reset
- * @param {boolean} whole @param {StoredChange[]} out
+ * @param {string[]} h @param {boolean} whole @param {StoredChange[]} out
  * @param {DocRecord | undefined} [rec] the record, when already read
  */
-async function hold(tx, store, c, id, h, ver, whole, out, rec) {
+async function hold(tx, store, c, id, h, whole, out, rec) {
   const meta = tx.objectStore(META)
   const docs = tx.objectStore(DOCS)
   if (h.length) return meta.put(h, holdKey(c, id))
   if (!whole) {
     rec ??= await req(docs.get(docKey(c, id)))
-    if (rec && (rec.pend > 0 || (ver !== null && ver < rec.ver))) return meta.put([], holdKey(c, id))
+    if (rec?.pend) return meta.put([], holdKey(c, id))
     if (rec) {
       docs.delete(docKey(c, id))
       if (rec.doc) out.push({ type: 'delete', coll: c, id, doc: null })
@@ -96,7 +97,7 @@ export function applySubset(store, c, keys, changes, cursor, cursorKeys, whole) 
         docs.put(store.x(r.rec))
         if (r.visible) out.push({ type: 'put', coll: c, id, doc: r.rec.doc })
       } else if (rec || held.length) {
-        await hold(tx, store, c, id, held.filter((k) => !keys.includes(k)), ver, whole, out, rec)
+        await hold(tx, store, c, id, held.filter((k) => !keys.includes(k)), whole, out, rec)
       }
     }
     if (cursor) for (const k of cursorKeys) meta.put({ cursor: mergeCursor((await req(meta.get(stateKey(k))))?.cursor, cursor) }, stateKey(k))
@@ -149,7 +150,7 @@ async function release(tx, store, c, key, keep, whole) {
     const id = /** @type {string} */ (/** @type {unknown[]} */ (ks[i])[2])
     /** @type {string[]} */
     const h = hs[i]
-    if (h.includes(key) && !keep.has(id)) await hold(tx, store, c, id, h.filter((k) => k !== key), null, whole, out)
+    if (h.includes(key) && !keep.has(id)) await hold(tx, store, c, id, h.filter((k) => k !== key), whole, out)
   }
   return out
 }
@@ -175,7 +176,7 @@ export function settleLeft(store, pairs) {
     const out = []
     for (const [c, id] of pairs) {
       const h = await req(tx.objectStore(META).get(holdKey(c, id)))
-      if (h && !h.length) await hold(tx, store, c, id, [], null, false, out)
+      if (h && !h.length) await hold(tx, store, c, id, [], false, out)
     }
     return out
   })
