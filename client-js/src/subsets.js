@@ -361,7 +361,7 @@ class Engine {
 
   /** Writes were acknowledged: documents that left every subscription while pending go now. @param {import('./types.js').WriteResult[]} done */
   async acked(done) {
-    const pairs = /** @type {[string, string][]} */ (done.filter((r) => this.colls.has(r.coll)).map((r) => [r.coll, r.id]))
+    const pairs = /** @type {[string, string][]} */ (done.filter((r) => this.colls.has(r.coll) && !this.c.colls.has(r.coll)).map((r) => [r.coll, r.id]))
     if (!pairs.length) return
     const { store } = await this.c.ready
     this.c.changed(await settleLeft(store, pairs), 'remote', true)
