@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url'
 // again); 3 kB was the first guess, the planner and its checked errors took 4.5.
 const ENTRIES = [
   { name: 'synchub-client', file: '../src/index.js', budget: 10 * 1000 },
-  { name: 'synchub-client/query', file: '../src/query.js', budget: 4.5 * 1000 },
+  // then 8 kB (issue 12): query subscriptions (`sync()`, `subset()`, `syncNamed()` and their store);
+  // collection.js and store.js are counted again here: next to the core they add 2.0 kB
+  { name: 'synchub-client/query', file: '../src/query.js', budget: 8 * 1000 },
   // rooms (issue 12): presence and broadcasts, on their own
   { name: 'synchub-client/presence', file: '../src/presence.js', budget: 2.5 * 1000 },
   // storage(client): persist() and the estimate, moved out of the core for its budget

@@ -11,6 +11,7 @@ import { Tabs } from './tabs.js'
 import { hlcObserve } from './core/hlc.js'
 import { DEFAULT_LIMITS } from './transport-ws.js'
 import { DOC_LIMITS, OVERSIZE } from './core/limits.js'
+import { toMutation } from './core/outbox-logic.js'
 
 /** @typedef {import('./types.js').Doc} Doc */
 /** @typedef {import('./types.js').Status} Status */
@@ -75,7 +76,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
   tabs
   /** @internal @type {Promise<{store: Store, clientId: string}>} */
   ready
-  /** @internal @type {(m: any) => void} every hub frame, for the rooms (presence.js sets it) */
+  /** @internal @type {(m: any) => unknown} every hub frame, for the rooms (presence.js) and query subscriptions (subsets.js); truthy (or resolving so): taken */
   ext = () => {}
   /** @internal */
   onOnline = () => this.syncer?.kick()
@@ -280,7 +281,8 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
    */
   async pendingWrites() {
     const { store } = await this.ready
-    return (await store.outboxAll()).map((e) => ({ seq: e.seq, coll: e.c, id: e.id, op: e.op, doc: /** @type {any} */ (e.doc), ts: e.ts }))
+    // the wire form: `base` rides along (not typed), sharing the pump's conversion
+    return /** @type {any} */ ((await store.outboxAll()).map(toMutation))
   }
 
   /** Number of outbox entries not acknowledged yet. @returns {Promise<number>} */

@@ -42,7 +42,12 @@ export function room(client, name) {
   if (!set) {
     const s = (set = new Set())
     rooms.set(client, s)
-    client.ext = (m) => s.forEach((r) => r.on(m))
+    // after whatever took `ext` before (query subscriptions): every frame reaches both
+    const prev = client.ext
+    client.ext = (m) => {
+      s.forEach((r) => r.on(m))
+      return prev(m)
+    }
   }
   const r = new Room(client, name)
   set.add(r)

@@ -13,9 +13,12 @@ import { checkWhere, FIELD } from './core/query.js'
 import { prepare } from './core/plan.js'
 import { readQuery, countQuery } from './query-run.js'
 import { LiveQuery } from './live-query.js'
+import { syncFilter } from './subsets.js'
 
 export { indexes } from './query-schema.js'
 export { LiveQuery } from './live-query.js'
+export { subset, syncNamed, Subset } from './subsets.js'
+/** @typedef {import('./subsets.js').SubsetEventMap} SubsetEventMap */
 
 /** @typedef {import('./types.js').Doc} Doc */
 /** @typedef {import('./core/query.js').WhereOp} WhereOp */
@@ -78,16 +81,39 @@ export class Query {
   /**
    * Keep the documents whose `field` compares so with `value` (`in`: equals one of the values).
    * Ranges compare within the value's type (numbers, strings, dates, booleans); a missing field
-   * matches nothing. Clauses add up (AND).
+   * matches nothing. Clauses add up (AND). `where({team: 'x', done: false})`: equalities.
+   * @overload
+   * @param {{[K in FieldOf<T>]?: ValueOf<T, K>}} fields
+   * @returns {Query<T>}
+   */
+  /**
    * @template {FieldOf<T>} K
    * @template {WhereOp} O
+   * @overload
    * @param {K} field
    * @param {O} op
    * @param {O extends 'in' ? readonly ValueOf<T, K>[] : ValueOf<T, K>} value
    * @returns {Query<T>}
    */
+  /**
+   * @param {any} field @param {any} [op] @param {unknown} [value]
+   * @returns {Query<T>}
+   */
   where(field, op, value) {
+    if (field && typeof field === 'object') return Object.entries(field).reduce((q, [f, v]) => q.where(/** @type {any} */ (f), '==', v), /** @type {Query<T>} */ (this))
     return this.#with({ where: [...this.spec.where, checkWhere({ field, op, value })] })
+  }
+
+  /**
+   * Sync this query's subset from the hub (a query subscription, docs/client.md "Partial sync"):
+   * its `where` clauses are the filter (`orderBy` stays local; `limit` and `startAfter` cannot be
+   * synced). The documents land in the collection; read them with this query (offline too).
+   * @returns {import('./subsets.js').Subset}
+   */
+  sync() {
+    const s = this.spec
+    if (s.limit !== null || s.after) throw new TypeError('sync: limit and startAfter are local only; sync the filter, then query it')
+    return syncFilter(this.collection, s.where.map((w) => [w.field, w.op, w.value]))
   }
 
   /**

@@ -32,7 +32,7 @@ import { syncError, storeError } from './core/errors.js'
  * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
- * @property {(m: ServerMessage) => void} ext every frame from the hub (presence.js takes room frames and `welcome`)
+ * @property {(m: ServerMessage) => unknown} ext every frame from the hub, awaited; truthy: taken (presence.js, subsets.js)
  */
 
 export class Syncer {
@@ -215,7 +215,6 @@ export class Syncer {
     try {
       while (this.#queue.length && gen === this.gen) {
         let m = /** @type {ServerMessage} */ (this.#queue.shift())
-        const next = this.#queue[0]
         if (m.t === 'chg') {
           const changes = [...m.changes]
           let cursor = m.cursor
@@ -225,7 +224,7 @@ export class Syncer {
             cursor = n.cursor
           }
           m = { ...m, changes, cursor }
-        } else if (m.t === 'ack' && next?.t === 'ack') {
+        } else if (m.t === 'ack') {
           const results = [...m.results]
           for (let n = this.#queue[0]; n && n.t === 'ack'; n = this.#queue[0]) {
             this.#queue.shift()
@@ -262,7 +261,11 @@ export class Syncer {
    * @param {ServerMessage} m
    */
   async #handle(m) {
-    this.h.ext(m) // rooms (presence.js) take their frames, and `welcome` to join again
+    // rooms (presence.js) and query subscriptions (subsets.js) take their frames (truthy: theirs,
+    // a promise the queue waits for), and see `welcome`; no await for the others: `welcome` must
+    // run in this tick, before a close can end the connection it belongs to
+    const taken = this.h.ext(m)
+    if (taken) return taken
     switch (m.t) {
       case 'welcome':
         return this.#welcome(m)

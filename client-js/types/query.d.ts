@@ -1,6 +1,8 @@
 import { LiveQuery } from './live-query.js';
 export { indexes } from './query-schema.js';
 export { LiveQuery } from './live-query.js';
+export { subset, syncNamed, Subset } from './subsets.js';
+export type SubsetEventMap = import('./subsets.js').SubsetEventMap;
 export type Doc = import('./types.js').Doc;
 export type WhereOp = import('./core/query.js').WhereOp;
 export type Spec = import('./core/plan.js').Spec;
@@ -39,15 +41,54 @@ export declare class Query<T extends object = Doc> {
     /**
      * Keep the documents whose `field` compares so with `value` (`in`: equals one of the values).
      * Ranges compare within the value's type (numbers, strings, dates, booleans); a missing field
-     * matches nothing. Clauses add up (AND).
+     * matches nothing. Clauses add up (AND). `where({team: 'x', done: false})`: equalities.
+     * @overload
+     * @param {{[K in FieldOf<T>]?: ValueOf<T, K>}} fields
+     * @returns {Query<T>}
+     */
+    /**
      * @template {FieldOf<T>} K
      * @template {WhereOp} O
+     * @overload
      * @param {K} field
      * @param {O} op
      * @param {O extends 'in' ? readonly ValueOf<T, K>[] : ValueOf<T, K>} value
      * @returns {Query<T>}
      */
+    /**
+     * @param {any} field @param {any} [op] @param {unknown} [value]
+     * @returns {Query<T>}
+     */
+    where(fields: { [K in FieldOf<T>]?: ValueOf<T, K>; }): Query<T>;
+    /**
+     * Keep the documents whose `field` compares so with `value` (`in`: equals one of the values).
+     * Ranges compare within the value's type (numbers, strings, dates, booleans); a missing field
+     * matches nothing. Clauses add up (AND). `where({team: 'x', done: false})`: equalities.
+     * @overload
+     * @param {{[K in FieldOf<T>]?: ValueOf<T, K>}} fields
+     * @returns {Query<T>}
+     */
+    /**
+     * @template {FieldOf<T>} K
+     * @template {WhereOp} O
+     * @overload
+     * @param {K} field
+     * @param {O} op
+     * @param {O extends 'in' ? readonly ValueOf<T, K>[] : ValueOf<T, K>} value
+     * @returns {Query<T>}
+     */
+    /**
+     * @param {any} field @param {any} [op] @param {unknown} [value]
+     * @returns {Query<T>}
+     */
     where<K extends FieldOf<T>, O extends WhereOp>(field: K, op: O, value: O extends 'in' ? readonly ValueOf<T, K>[] : ValueOf<T, K>): Query<T>;
+    /**
+     * Sync this query's subset from the hub (a query subscription, docs/client.md "Partial sync"):
+     * its `where` clauses are the filter (`orderBy` stays local; `limit` and `startAfter` cannot be
+     * synced). The documents land in the collection; read them with this query (offline too).
+     * @returns {import('./subsets.js').Subset}
+     */
+    sync(): import('./subsets.js').Subset;
     /**
      * Order by `field` (then by the next `orderBy`, and last by id). Documents without the field
      * come last (first when descending).

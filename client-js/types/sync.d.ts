@@ -21,9 +21,9 @@ export type SyncHost = {
     observe: (ver: bigint) => void;
     colls: () => string[];
     /**
-     * every frame from the hub (presence.js takes room frames and `welcome`)
+     * every frame from the hub, awaited; truthy: taken (presence.js, subsets.js)
      */
-    ext: (m: ServerMessage) => void;
+    ext: (m: ServerMessage) => unknown;
 };
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./core/state.js').Status} Status */
@@ -42,7 +42,7 @@ export type SyncHost = {
  * @property {(done: import('./types.js').WriteResult[]) => void} acked outbox entries were answered (final verdicts)
  * @property {(ver: bigint) => void} observe
  * @property {() => string[]} colls
- * @property {(m: ServerMessage) => void} ext every frame from the hub (presence.js takes room frames and `welcome`)
+ * @property {(m: ServerMessage) => unknown} ext every frame from the hub, awaited; truthy: taken (presence.js, subsets.js)
  */
 export declare class Syncer {
     #private;

@@ -64,6 +64,10 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
         "merged": 'policy = "merge"\nmerge = "hub.dev.demo:merge_union_max"',
         "metrics": 'writable = false\natomicity = "ATOMIC"',
         "bench": 'policy = "lww"',
+        # query subscriptions (client-js/test/real-hub/subsets.test.js): declared fields, a named one
+        "tasks": 'policy = "lww"\nfields = {team = "string", done = "bool", n = "long", room = "string"}\n'
+        + "[collections.tasks.subscriptions.room_tasks]\n"
+        + 'filter = [["room", "==", {param = "room"}]]',
     }
     parts = [
         "[hub]",

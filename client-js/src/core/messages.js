@@ -20,7 +20,9 @@ import { DOC_LIMITS, OVERSIZE, docOver } from './limits.js'
  *   | {t: 'authed', exp: number | null}
  *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
  *   | {t: 'ping' | 'pong', n: number}
- *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}} ServerMessage
+ *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}
+ *   | {t: 'qpage' | 'qsynced' | 'qchg' | 'qresync', changes: Change[], [k: string]: unknown}} ServerMessage
+ *   query-subscription frames: their `changes` checked here (none: []), the rest by subsets.js
  */
 
 /** A frame from the hub broke the protocol. `code` is the close code the client sends. */
@@ -217,6 +219,12 @@ export function parseServerMessage(m, fit = { limits: DOC_LIMITS, size: () => 0 
       return { t: 'authed', exp: o.exp == null ? null : int(o.exp, 'exp') }
     case 'unsub':
       return { t: 'unsub', coll: str(o.coll, 'coll'), id: int(o.id, 'id'), code: int(o.code, 'code'), msg: o.msg == null ? '' : str(o.msg, 'msg') }
+    case 'qpage':
+    case 'qchg':
+    case 'qsynced':
+    case 'qresync':
+      // query subscriptions: the changes here (their documents, as in `page`), the rest in subsets.js
+      return /** @type {any} */ ({ ...o, changes: changes(o.changes || [], fit) })
     case 'ping':
     case 'pong':
       return { t: o.t, n: int(o.n, 'n') }

@@ -3,8 +3,8 @@
 // `expectType` must hold exactly; each `@ts-expect-error` line must fail to compile (tsc reports
 // an unused one), so a declaration that grows too loose or too strict breaks the build.
 import { SyncClient, Collection, UnauthorizedError } from 'synchub-client'
-import { query, indexes, observe, Query, LiveQuery } from 'synchub-client/query'
-import type { Snapshot, SnapshotMeta, Explain } from 'synchub-client/query'
+import { query, indexes, observe, Query, LiveQuery, subset, syncNamed, Subset } from 'synchub-client/query'
+import type { Snapshot, SnapshotMeta, Explain, SubsetEventMap } from 'synchub-client/query'
 import { storage as storageInfo } from 'synchub-client/storage'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
@@ -213,9 +213,28 @@ async function queries() {
   qclient.addEventListener('acked', (e) => expectType<typeof e.detail>().toBe<WriteResult[]>())
 }
 
+// ---- query subscriptions (partial sync), in synchub-client/query ----------------------------------
+async function subsets() {
+  const own = subset<Task>(qclient, 'tasks')
+  expectType<typeof own>().toBe<Collection<Task>>()
+  const h = query(own).where({ team: 'a', done: false }).sync()
+  expectType<typeof h>().toBe<Subset>()
+  // @ts-expect-error `done` is a boolean
+  query(own).where({ done: 'no' })
+  // @ts-expect-error no such field
+  query(own).where({ titel: 'x' })
+  h.addEventListener('progress', (e) => expectType<typeof e.detail>().toBe<SubsetEventMap['progress']>())
+  h.addEventListener('error', (e) => expectType<typeof e.detail.code>().toBe<number>())
+  expectType<typeof h.ready>().toBe<Promise<void>>()
+  const named = syncNamed(own, 'room_messages', { room: 'R' })
+  await named.end()
+  h.close()
+}
+
 expectType<typeof client.status>().toBe<Status>()
 void collections
 void queries
+void subsets
 
 // ---- rooms: the `synchub-client/presence` entry point ---------------------------------------------
 import { room, Room } from 'synchub-client/presence'

@@ -65,6 +65,10 @@ export type ServerMessage = {
     t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror';
     room: string;
     [k: string]: unknown;
+} | {
+    t: 'qpage' | 'qsynced' | 'qchg' | 'qresync';
+    changes: Change[];
+    [k: string]: unknown;
 };
 /** @typedef {import('./records.js').Doc} Doc */
 /** @typedef {import('./records.js').AckResult} AckResult */
@@ -81,7 +85,9 @@ export type ServerMessage = {
  *   | {t: 'authed', exp: number | null}
  *   | {t: 'unsub', coll: string, id: number, code: number, msg: string}
  *   | {t: 'ping' | 'pong', n: number}
- *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}} ServerMessage
+ *   | {t: 'members' | 'joined' | 'updated' | 'left' | 'bcast' | 'rerror', room: string, [k: string]: unknown}
+ *   | {t: 'qpage' | 'qsynced' | 'qchg' | 'qresync', changes: Change[], [k: string]: unknown}} ServerMessage
+ *   query-subscription frames: their `changes` checked here (none: []), the rest by subsets.js
  */
 /** A frame from the hub broke the protocol. `code` is the close code the client sends. */
 export declare class ProtocolViolation extends Error {
