@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url'
 // typed events, write handles with the hub's verdict, one error shape, the `indexes` hook and
 // the `acked` event. query (issue 11): local and live queries (planner, IndexedDB adapter, schema
 // upgrade, live evaluation), measured alone (the few modules it shares with the core counted
-// again); 3 kB was the first guess, the planner and its checked errors took 4.5.
+// again); 3 kB was the first guess, the planner and its checked errors took 4.5; 5.5 for live
+// queries patched in memory instead of read again (live-window.js, ≈ 0.65 kB).
 const ENTRIES = [
   { name: 'synchub-client', file: '../src/index.js', budget: 10 * 1000 },
-  { name: 'synchub-client/query', file: '../src/query.js', budget: 4.5 * 1000 },
+  { name: 'synchub-client/query', file: '../src/query.js', budget: 5.5 * 1000 },
   // rooms (issue 12): presence and broadcasts, on their own
   { name: 'synchub-client/presence', file: '../src/presence.js', budget: 2.5 * 1000 },
   // storage(client): persist() and the estimate, moved out of the core for its budget
