@@ -7,8 +7,9 @@
  * tab's message may come after a newer local write) and patched into the result in memory
  * (`live-window.js`); the whole result is read again only when a patch cannot be exact (a limited
  * window ran short), after a resync or an error, or for more than `MAX_PATCH` documents at once.
- * Reads start at once, one at a time; results are published at most once per animation frame (a
- * timer where there are no frames, e.g. Node or a hidden tab).
+ * Reads start at once, one at a time. A result is published as soon as it is known, but at most
+ * once per animation frame (a timer where there are no frames, e.g. Node or a hidden tab): what
+ * comes later in the same frame is published in the next one, together.
  *
  * `getSnapshot()` returns the same object until something changed, and `subscribe(cb)` calls
  * `cb()` after each change: the pair `useSyncExternalStore` (React) and Svelte/Vue stores expect.
@@ -63,7 +64,8 @@ export class LiveQuery {
   /** @type {unknown} */
   #error = null
   #busy = false
-  #frame = false
+  /** 0: no publish in this animation frame; 1: one was made; 2: and another waits for the next frame */
+  #frame = 0
   #closed = false
   /** @type {import('./client.js').SyncClient} */
   #client
@@ -137,13 +139,17 @@ export class LiveQuery {
     if (!this.#busy && (this.#full || this.#touched.size)) this.#run()
   }
 
+  /** Publish now, unless that was done in this animation frame already: then in the next one. */
   #schedule() {
-    if (this.#frame || this.#closed) return
-    this.#frame = true
+    if (this.#closed) return
+    if (this.#frame) return void (this.#frame = 2)
+    this.#frame = 1
     nextFrame(() => {
-      this.#frame = false
-      this.#publish()
+      const again = this.#frame > 1
+      this.#frame = 0
+      if (again) this.#schedule()
     })
+    this.#publish()
   }
 
   /** Bring the window up to date with every change heard, then publish. */

@@ -148,3 +148,34 @@ test('live query: a change reads the changed documents only; a window that runs 
   assert.ok(reads.whole > 0, 'the short window was read again')
   assert.deepEqual(lq.getSnapshot().docs.map((d) => d.id), (await q.get()).map((d) => d.id))
 })
+
+test('live query: published at once, then at most once per animation frame (later changes of the frame together in the next one)', async (t) => {
+  const frames = []
+  globalThis.requestAnimationFrame = (f) => frames.push(f)
+  t.after(() => delete globalThis.requestAnimationFrame)
+  const runFrame = () => frames.splice(0).forEach((f) => f())
+  const client = makeClient('ws://127.0.0.1:9/sync', { indexes: indexes(IX) })
+  t.after(() => client.close())
+  const c = client.collection('todos')
+  await c.put({ id: 'x0', n: 0, a: 1 })
+  const calls = []
+  const stop = query(c).where('a', '==', 1).orderBy('n').observe((docs) => calls.push(docs.map((d) => d.id)))
+  t.after(stop)
+  await waitFor(() => calls.length === 1, { what: 'first result, without waiting for a frame' })
+  assert.deepEqual(calls[0], ['x0'])
+  // this frame has had its publish: five writes wait for the next one, and come in it together
+  for (let i = 1; i <= 5; i++) await c.put({ id: 'x' + i, n: i, a: 1 })
+  await waitFor(async () => (await client.collection('todos').getAll()).length === 6, { what: 'writes stored' })
+  assert.equal(calls.length, 1, 'nothing published before the frame')
+  let ran = 0
+  await waitFor(() => (ran++, runFrame(), calls.at(-1).length === 6), { what: 'the five writes published' })
+  assert.ok(calls.length - 1 <= ran, `at most one publish per frame: ${calls.length - 1} in ${ran}`)
+  assert.deepEqual(calls.at(-1), ['x0', 'x1', 'x2', 'x3', 'x4', 'x5'])
+  const n = calls.length
+  // a frame without publishes: the next change is published at once
+  runFrame()
+  await c.put({ id: 'x6', n: 6, a: 1 })
+  await waitFor(() => calls.length === n + 1, { what: 'published without a frame' })
+  assert.deepEqual(calls.at(-1).at(-1), 'x6')
+  assert.equal(frames.length, 1, 'and a frame is asked for, to hold back the next publish')
+})
