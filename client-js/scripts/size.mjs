@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url'
 // typed events, write handles with the hub's verdict, one error shape, the `indexes` hook and
 // the `acked` event. query (issue 11): local and live queries (planner, IndexedDB adapter, schema
 // upgrade, live evaluation), measured alone (the few modules it shares with the core counted
-// again); 3 kB was the first guess, the planner and its checked errors took 4.5.
+// again); 3 kB was the first guess, the planner and its checked errors took 4.5; 5.5 for live
+// queries patched in memory instead of read again (live-window.js, ≈ 0.65 kB).
 const ENTRIES = [
   { name: 'synchub-client', file: '../src/index.js', budget: 10 * 1000 },
-  // then 8 kB (issue 12): query subscriptions (`sync()`, `subset()`, `syncNamed()` and their store);
+  // then 9 kB (issue 12): query subscriptions (`sync()`, `subset()`, `syncNamed()` and their store);
   // collection.js and store.js are counted again here: next to the core they add 2.0 kB
-  { name: 'synchub-client/query', file: '../src/query.js', budget: 8 * 1000 },
+  { name: 'synchub-client/query', file: '../src/query.js', budget: 9 * 1000 },
   // rooms (issue 12): presence and broadcasts, on their own
   { name: 'synchub-client/presence', file: '../src/presence.js', budget: 2.5 * 1000 },
   // storage(client): persist() and the estimate, moved out of the core for its budget

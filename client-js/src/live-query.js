@@ -1,17 +1,23 @@
 /**
- * `LiveQuery`: a query kept answered. It evaluates once, then again after changes that can touch
- * its result: local writes, hub changes and other tabs' writes (all reach `Collection.subscribe`),
- * and acknowledgements of its documents' pending writes (`acked`, for `pending`). A change batch
- * whose documents are neither in the result nor match the query afterwards is skipped without a
- * read. Evaluations are batched per animation frame (a timer where there are no frames, e.g.
- * Node or a hidden tab), and one evaluation runs at a time.
+ * `LiveQuery`: a query kept answered. It reads its result once, then follows the changes that can
+ * touch it: local writes, hub changes and other tabs' writes (all reach `Collection.subscribe`),
+ * acknowledgements of its documents' pending writes (`acked`, for `pending`) and resyncs. A change
+ * batch whose documents are neither in the result nor belong in it is skipped without a read. The
+ * others are read back by id (the store, not the change, says what a document is now: another
+ * tab's message may come after a newer local write) and patched into the result in memory
+ * (`live-window.js`); the whole result is read again only when a patch cannot be exact (a limited
+ * window ran short), after a resync or an error, or for more than `MAX_PATCH` documents at once.
+ * Reads start at once, one at a time. A result is published as soon as it is known, but at most
+ * once per animation frame (a timer where there are no frames, e.g. Node or a hidden tab): what
+ * comes later in the same frame is published in the next one, together.
  *
  * `getSnapshot()` returns the same object until something changed, and `subscribe(cb)` calls
  * `cb()` after each change: the pair `useSyncExternalStore` (React) and Svelte/Vue stores expect.
  */
 import { readQuery } from './query-run.js'
-import { matches } from './core/query.js'
-import { sameDoc } from './core/records.js'
+import { req } from './store.js'
+import { DOCS, docKey } from './core/keys.js'
+import { Window } from './live-window.js'
 
 /** @typedef {import('./core/plan.js').Prepared} Prepared */
 /** @typedef {import('./core/records.js').DocRecord} DocRecord */
@@ -30,6 +36,9 @@ import { sameDoc } from './core/records.js'
  * @property {boolean} fromCache
  */
 
+/** Changed documents read back by id and patched in; beyond, the result is read again. */
+const MAX_PATCH = 256
+
 const g = /** @type {any} */ (globalThis)
 
 /** @param {() => void} f */
@@ -44,18 +53,26 @@ export class LiveQuery {
   #snap = { docs: [], pending: false, fromCache: true, loading: true, error: null }
   /** @type {Set<() => void>} */
   #cbs = new Set()
-  /** @type {Set<string>} ids in the result */
-  #ids = new Set()
   /** @type {(() => void)[]} */
   #off = []
-  #dirty = true
+  /** @type {Set<string>} ids changed since they were last read */
+  #touched = new Set()
+  /** read the whole result next */
+  #full = true
+  /** the window answers exactly (false before the first read and while a short one is read again) */
+  #exact = false
+  /** @type {unknown} */
+  #error = null
   #busy = false
-  #frame = false
+  /** 0: no publish in this animation frame; 1: one was made; 2: and another waits for the next frame */
+  #frame = 0
   #closed = false
   /** @type {import('./client.js').SyncClient} */
   #client
   /** @type {Prepared} */
   #q
+  /** @type {Window} */
+  #win
 
   /**
    * @internal
@@ -65,17 +82,37 @@ export class LiveQuery {
   constructor(coll, q) {
     this.#client = coll.client
     this.#q = q
-    this.#off.push(coll.subscribe((changes) => !this.#dirty && changes.some((c) => this.#ids.has(c.id) || matches(c.doc, q.cons)) && this.#mark()))
+    const win = (this.#win = new Window(q))
+    // while a read runs, what it returns is not known yet: every change counts
+    /** @param {string} id @param {object | null} [doc] */
+    const touch = (id, doc) => (this.#full || this.#busy || win.held.has(id) || (doc !== undefined && win.keeps(doc))) && this.#touched.add(id)
+    this.#off.push(
+      coll.subscribe((changes) => {
+        for (const c of changes) touch(c.id, c.doc)
+        this.#kick()
+      })
+    )
     /** @param {CustomEvent<import('./types.js').WriteResult[]>} e */
-    const acked = (e) => e.detail.some((r) => r.coll === coll.name && this.#ids.has(r.id)) && this.#mark()
+    const acked = (e) => {
+      for (const r of e.detail) if (r.coll === coll.name) touch(r.id)
+      this.#kick()
+    }
+    /** @param {CustomEvent<{coll: string}>} e */
+    const resync = (e) => {
+      if (e.detail.coll === coll.name) this.#full = true
+      this.#kick()
+    }
     const status = () => this.#schedule()
-    this.#client.addEventListener('acked', acked)
-    this.#client.addEventListener('status', status)
+    const c = this.#client
+    c.addEventListener('acked', acked)
+    c.addEventListener('resync', /** @type {any} */ (resync))
+    c.addEventListener('status', status)
     this.#off.push(() => {
-      this.#client.removeEventListener('acked', acked)
-      this.#client.removeEventListener('status', status)
+      c.removeEventListener('acked', acked)
+      c.removeEventListener('resync', /** @type {any} */ (resync))
+      c.removeEventListener('status', status)
     })
-    this.#schedule()
+    this.#kick()
   }
 
   /** The current result; the same object until it changed. */
@@ -98,46 +135,67 @@ export class LiveQuery {
     for (const f of this.#off.splice(0)) f()
   }
 
-  #mark() {
-    this.#dirty = true
-    this.#schedule()
+  #kick() {
+    if (!this.#busy && (this.#full || this.#touched.size)) this.#run()
   }
 
+  /** Publish now, unless that was done in this animation frame already: then in the next one. */
   #schedule() {
-    if (this.#frame || this.#closed) return
-    this.#frame = true
+    if (this.#closed) return
+    if (this.#frame) return void (this.#frame = 2)
+    this.#frame = 1
     nextFrame(() => {
-      this.#frame = false
-      this.#run()
+      const again = this.#frame > 1
+      this.#frame = 0
+      if (again) this.#schedule()
     })
+    this.#publish()
   }
 
-  /** Evaluate while changes came in since the last evaluation, then publish. */
+  /** Bring the window up to date with every change heard, then publish. */
   async #run() {
-    // the running evaluation looks at `#dirty` again when it ends
-    if (this.#busy || this.#closed) return
+    if (this.#closed) return
     this.#busy = true
-    const old = this.#snap
-    let { docs, pending, error } = old
+    const win = this.#win
     try {
-      const { store } = await this.#client.ready
-      while (this.#dirty && !this.#closed) {
-        this.#dirty = false
-        const recs = await readQuery(store.db, this.#q)
-        const next = /** @type {any[]} */ (recs.map((r) => r.doc))
-        if (next.length !== docs.length || next.some((d, i) => !sameDoc(d, docs[i]))) docs = next
-        pending = recs.some((r) => r.pend > 0)
-        this.#ids = new Set(recs.map((r) => r.id))
-        error = null
+      const { db } = (await this.#client.ready).store
+      while (!this.#closed && (this.#full || this.#touched.size)) {
+        const ids = [...this.#touched]
+        this.#touched.clear()
+        if (!this.#full && ids.length <= MAX_PATCH) {
+          const s = db.transaction(DOCS, 'readonly').objectStore(DOCS)
+          const recs = await Promise.all(ids.map((id) => req(s.get(docKey(this.#q.spec.coll, id)))))
+          if ((this.#exact = win.patch(new Map(ids.map((id, i) => [id, recs[i]]))))) continue
+        }
+        // changes heard until the read starts are in it
+        this.#full = false
+        this.#touched.clear()
+        const q = this.#q
+        win.reset(await readQuery(db, win.size == null ? q : { ...q, spec: { ...q.spec, limit: win.size } }))
+        this.#exact = true
+        this.#error = null
       }
     } catch (e) {
-      error = e
+      this.#error = e
+      this.#full = true
     } finally {
       this.#busy = false
     }
+    this.#schedule()
+  }
+
+  #publish() {
     if (this.#closed) return
+    const old = this.#snap
+    let { docs, pending } = old
+    const error = this.#error
+    if (this.#exact && !error) {
+      const r = this.#win.result()
+      pending = r.pending
+      if (r.docs.length !== docs.length || r.docs.some((d, i) => d !== docs[i])) docs = /** @type {any[]} */ (r.docs)
+    }
     const fromCache = this.#client.status !== 'live'
-    const loading = old.loading && error === null && this.#dirty
+    const loading = old.loading && !this.#exact && !error
     if (docs !== old.docs || pending !== old.pending || fromCache !== old.fromCache || loading !== old.loading || error !== old.error) {
       this.#snap = { docs, pending, fromCache, loading, error }
       for (const cb of [...this.#cbs]) {
