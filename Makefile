@@ -105,6 +105,7 @@ bench: setup $(CENTRIFUGO)
 	$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
 	$(BIN)/python -m bench.push
 	$(BIN)/python -m bench.presence
+	$(BIN)/python -m bench.subsets
 
 N ?= 10
 soak-tests:

@@ -201,9 +201,14 @@ func (d *Dialer) Open(ctx context.Context, id string) (*Conn, error) {
 	}
 }
 
-// Subscribe sends sub and waits for synced (answering pings, counting pages).
-func (c *Conn) Subscribe(coll string) error {
-	if err := c.send(map[string]any{"t": "sub", "id": 1, "coll": coll, "cursor": nil}); err != nil {
+// Subscribe sends sub and waits for synced (answering pings, counting pages). A non-nil filter
+// makes it a query subscription (qpage... qsynced, then qchg).
+func (c *Conn) Subscribe(coll string, filter []any) error {
+	sub := map[string]any{"t": "sub", "id": 1, "coll": coll, "cursor": nil}
+	if filter != nil {
+		sub["filter"] = filter
+	}
+	if err := c.send(sub); err != nil {
 		return err
 	}
 	for {
@@ -212,12 +217,12 @@ func (c *Conn) Subscribe(coll string) error {
 			return err
 		}
 		switch m["t"] {
-		case "page":
+		case "page", "qpage":
 			c.stats.Inc("page")
-		case "synced":
+		case "synced", "qsynced":
 			c.stats.Inc("synced")
 			return nil
-		case "chg":
+		case "chg", "qchg":
 			c.stats.Inc("chg_before_synced")
 		case "ping":
 			_ = c.send(map[string]any{"t": "pong", "n": m["n"]})
@@ -245,7 +250,7 @@ func (c *Conn) Serve() {
 			return
 		}
 		switch m["t"] {
-		case "chg":
+		case "chg", "qchg":
 			c.stats.Inc("chg")
 			changes, _ := m["changes"].([]any)
 			now := time.Now().UnixNano()
@@ -269,9 +274,9 @@ func (c *Conn) Serve() {
 			if c.onAck != nil {
 				c.onAck(m)
 			}
-		case "page", "synced":
+		case "page", "synced", "qpage", "qsynced":
 			c.stats.Inc(fmt.Sprintf("%v", m["t"]))
-		case "resync":
+		case "resync", "qresync":
 			c.stats.Inc(fmt.Sprintf("resync:%v", m["reason"]))
 		case "error":
 			code, _ := toInt64(m["code"])

@@ -53,6 +53,7 @@ type Options struct {
 	Inflight     int
 	Batch        int
 	Rooms        int
+	Filters      int
 	Target       string
 	API          string
 	APIKey       string
@@ -174,7 +175,11 @@ func (r *Run) spawn() {
 		if r.opt.Target == "centrifugo" {
 			c, err = r.dialer.OpenCentrifugo(r.ctx, id, coll)
 		} else if c, err = r.dialer.Open(r.ctx, id); err == nil {
-			if err = c.Subscribe(coll); err != nil {
+			var filter []any
+			if r.opt.Filters > 0 { // subscriber n follows the documents whose `team` is t<n mod filters>
+				filter = []any{[]any{"team", "==", fmt.Sprintf("t%d", n%int64(r.opt.Filters))}}
+			}
+			if err = c.Subscribe(coll, filter); err != nil {
 				r.stats.Inc("sync_failed:" + errKind(err))
 				_ = c.ws.Close()
 			}
@@ -231,6 +236,7 @@ func main() {
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
 	flag.IntVar(&o.Inflight, "inflight", 512, "connections being opened at once, at most")
 	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (Centrifugo: publications per /api/batch)")
+	flag.IntVar(&o.Filters, "filters", 0, "fanout: query subscriptions over this many distinct filters (team == t<i>), 0: whole collection")
 	flag.IntVar(&o.Rooms, "rooms", 100, "presence: rooms the members are spread over")
 	flag.StringVar(&o.Target, "target", "synchub", "fanout: synchub, or centrifugo (its JSON protocol at -url, HTTP API at -api)")
 	flag.StringVar(&o.API, "api", "http://127.0.0.1:8010/api", "Centrifugo HTTP API base URL")
@@ -289,7 +295,7 @@ func run(o Options) int {
 	// writers first: subscribers to the written collection see their changes from the start
 	writers := make([]Publisher, 0, o.Writers)
 	for i := 0; i < o.Writers; i++ {
-		var w Publisher = NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes)
+		var w Publisher = NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes, o.Filters)
 		if o.Target == "centrifugo" {
 			w = NewCentPublisher(o.API, o.APIKey, o.WriteColl, o.PadBytes, stats)
 		}
@@ -460,6 +466,9 @@ func run(o Options) int {
 	if o.Mode == "fanout" {
 		acked := steadyCounts["ack:ok"]
 		summary["expected_deliveries"] = acked * uint64(o.Conns)
+		if o.Filters > 0 { // each change matches one filter
+			summary["expected_deliveries"] = acked * uint64(o.Conns/o.Filters)
+		}
 	}
 	emit(summary)
 	if total > 0 {

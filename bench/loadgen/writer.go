@@ -18,6 +18,7 @@ type Writer struct {
 	Docs       int
 	Pad        string
 	MaxPending int
+	Filters    int // > 0: documents carry team = t<k mod Filters>
 	dialer     *Dialer
 	stats      *Stats
 
@@ -29,9 +30,9 @@ type Writer struct {
 	pending map[int64]int64 // seq -> send time (ns)
 }
 
-func NewWriter(d *Dialer, i int, coll string, docs, padBytes int) *Writer {
+func NewWriter(d *Dialer, i int, coll string, docs, padBytes, filters int) *Writer {
 	return &Writer{
-		Index: i, ClientID: fmt.Sprintf("lg-%s-w%d", d.RunID, i), Coll: coll, Docs: docs,
+		Index: i, ClientID: fmt.Sprintf("lg-%s-w%d", d.RunID, i), Coll: coll, Docs: docs, Filters: filters,
 		Pad: strings.Repeat("x", padBytes), MaxPending: 2000, dialer: d, stats: d.Stats,
 		pending: map[int64]int64{},
 	}
@@ -80,9 +81,13 @@ func (w *Writer) Put(n int) {
 		w.seq++
 		w.k++
 		id := fmt.Sprintf("w%d-%d", w.Index, w.k%w.Docs)
+		doc := map[string]any{"ts": now, "w": w.Index, "k": w.k, "pad": w.Pad}
+		if w.Filters > 0 { // a document keeps its team: it never leaves its subset
+			id = fmt.Sprintf("w%d-%d", w.Index, w.k)
+			doc["team"] = fmt.Sprintf("t%d", w.k%w.Filters)
+		}
 		batch = append(batch, map[string]any{
-			"seq": w.seq, "coll": w.Coll, "id": id, "op": "put", "ts": w.nextHLC(), "base": nil,
-			"doc": map[string]any{"ts": now, "w": w.Index, "k": w.k, "pad": w.Pad},
+			"seq": w.seq, "coll": w.Coll, "id": id, "op": "put", "ts": w.nextHLC(), "base": nil, "doc": doc,
 		})
 		w.pending[w.seq] = now
 	}

@@ -82,3 +82,29 @@ def test_presence_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None
     assert 0.9 * r["updates_expected"] <= r["updates_seen"] <= r["updates_expected"]
     assert r["same_hub"]["count"] > 0 and r["cross_hub"]["count"] > 0 and r["joined"]["count"] > 0
     assert 0 < r["cross_hub"]["p50_ms"] <= r["cross_hub"]["p99_ms"]
+
+
+def test_subsets_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    host, port = ignite_addresses[0]
+    out = REPO / "test-artifacts" / "bench" / "subsets" / "smoke"
+    args = ["--profile", "quick", "--docs", "5000", "--outside", "300", "--duration", "4"]
+    args += ["--ignite", f"{host}:{port}"]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.subsets", *args, "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert run.returncode == 0, f"subsets failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+    result = json.loads((out / "results.json").read_text())
+    [r] = result["sync"]["runs"]
+    assert r["subset_first"]["docs"] == 5 and r["subset_first"]["mode"] == "snapshot"  # team t42 of 5,000
+    assert r["catchup"]["mode"] == "catchup" and r["catchup"]["docs"] >= 100
+    assert r["whole_first"]["docs"] >= 5000
+    for case in ("whole", "filters"):
+        [c] = result["cost"][case]
+        assert c["busy"]["unexpected"] == {} and c["busy"]["changes"] > 0
+        assert c["busy"]["delivered"] >= c["busy"]["expected"] > 0
+        assert c["per_change_ms"] > 0
