@@ -8,6 +8,7 @@ measured); it is not a speed check: the figures go to docs/benchmarks.md from ``
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +88,7 @@ def test_presence_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None
 def test_subsets_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     host, port = ignite_addresses[0]
     out = REPO / "test-artifacts" / "bench" / "subsets" / "smoke"
-    args = ["--profile", "quick", "--docs", "5000", "--outside", "300", "--duration", "4"]
+    args = ["--profile", "quick", "--docs", "5000", "--outside", "300", "--duration", "5"]
     args += ["--ignite", f"{host}:{port}"]
     run = subprocess.run(
         [sys.executable, "-m", "bench.subsets", *args, "--out", str(out)],
@@ -107,4 +108,5 @@ def test_subsets_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
         [c] = result["cost"][case]
         assert c["busy"]["unexpected"] == {} and c["busy"]["changes"] > 0
         assert c["busy"]["delivered"] >= c["busy"]["expected"] > 0
-        assert c["per_change_ms"] > 0
+        # the idle cost subtracted is measured: on a busy machine a short run's difference is noise
+        assert c["busy"]["hub_cpu_s"] > 0 and math.isfinite(c["per_change_ms"])
