@@ -33,6 +33,7 @@ from hub.core import query_messages as qm
 from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
 from hub.core.limits import DEFAULT_DOC_LIMITS
+from hub.core.query import Filter
 from hub.core.subsets import live
 from hub.core.types import Change
 from hub.server.audience import Audience
@@ -92,6 +93,10 @@ class Feed:
         self._seen: dict[str, int] = {}
         self._top = 0  # the highest version fanned out
         self._cursor_sent = 0  # the cursor of the last settle frame
+        # Filters whose subscribers got changes since their last cursor frame: only they get the
+        # settle's empty ``qchg`` (a filter with nothing new keeps its older, still safe cursor; one
+        # frame per filter per settle would cost 10,000 frames/s at 1,000 filters of 10 each).
+        self._q_dirty: set[Filter] = set()
         self._sent_since_settle = False
         self._last_settle = 0.0
         self.live = False
@@ -309,7 +314,10 @@ class Feed:
             self._cursor_sent = closed
             frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
-            for f, subs in list(self.by_filter.items()):
+            dirty, self._q_dirty = self._q_dirty, set()
+            for f in dirty:
+                if not (subs := self.by_filter.get(f)):
+                    continue
                 frame = codec.encode(qm.qchg(self.coll, self.audience.q[f], [], (self.epoch, closed)))
                 await self._hand_out(frame, list(subs), 0.0, 0)
 
@@ -345,6 +353,7 @@ class Feed:
             if not subs:
                 continue
             build = partial(self._build_q, self.audience.q[f])
+            self._q_dirty.add(f)
             if not filtered:
                 await self._deliver(cs, list(subs), received, build)
                 continue

@@ -199,3 +199,35 @@ async def test_invalid_filters_are_refused_with_4422(
     assert c.close_code is None
     ok = await c.qsub(coll, 99, filter={"team": "x"})
     assert ok["t"] == "qsynced"
+
+
+@pytest.mark.timeout(120)
+async def test_settle_cursor_frames_go_only_to_filters_that_got_changes(
+    hubs: HubFactory, clients: list[Any], ignite_addresses: Any
+) -> None:
+    # The settle's empty qchg (the cursor moving past what was sent) goes to the filters whose
+    # subscribers got changes since their last cursor frame, not to every filter every second:
+    # at 1,000 filters that was 1,000 frames a second with nothing new in them.
+    coll = fresh("qd")
+    hub = await hubs("hub", ignite_addresses, {coll: {"cache": coll, "fields": FIELDS}})
+    w = await _client(clients, hub.url)
+    c = await _client(clients, hub.url)
+    busy = await c.qsub(coll, 1, filter=[["team", "==", "busy"]])
+    idle = await c.qsub(coll, 2, filter=[["team", "==", "idle"]])
+    mark = len(c.received)
+    for i in range(3):
+        await w.put(coll, f"b{i}", {"team": "busy", "done": False, "n": i})
+    # data, then at least one settle that covers it (settles run every second while changes flow)
+    await c.wait(lambda: len(c.subset(1)) == 3, 15)
+    ver = max(int(ch[1]) for m in c.qchgs if m["q"] == busy["q"] for ch in m["changes"])
+    await c.wait(
+        lambda: any(
+            m["t"] == "qchg" and m["q"] == busy["q"] and not m["changes"] and m["cursor"][1] >= ver
+            for m in c.received[mark:]
+        ),
+        15,
+    )
+    await w.put(coll, "b9", {"team": "busy", "done": False, "n": 9})  # and one more settle
+    await c.wait(lambda: len(c.subset(1)) == 4, 15)
+    await c.barrier()
+    assert not [m for m in c.received[mark:] if m["t"] == "qchg" and m["q"] == idle["q"]]
