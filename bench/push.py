@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -256,4 +257,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind: stop the hubs and Ignite
     sys.exit(main())

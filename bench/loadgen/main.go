@@ -5,6 +5,8 @@
 //	churn   hold -conns subscribed connections, close -churn random ones per second (a share
 //	        of them abruptly) and open as many, while -writers connections send -writes put
 //	        mutations per second; every outcome is counted by kind.
+//	ingest  -writers connections write as fast as the hub acknowledges (-window, -batch);
+//	rest    the same through Ignite's REST API, one HTTP request per record (ingest.go).
 //	presence -conns room members over -rooms rooms and the hubs of -url (comma separated),
 //	        -writes presence updates per second; delay until the other members see them
 //	        (presence.go).
@@ -54,6 +56,7 @@ type Options struct {
 	Batch        int
 	Rooms        int
 	Filters      int
+	Window       int
 	Target       string
 	API          string
 	APIKey       string
@@ -236,6 +239,7 @@ func main() {
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
 	flag.IntVar(&o.Inflight, "inflight", 512, "connections being opened at once, at most")
 	flag.IntVar(&o.Batch, "batch", 10, "mutations per mut frame (Centrifugo: publications per /api/batch)")
+	flag.IntVar(&o.Window, "window", 2000, "ingest: mutations unacknowledged per writer, at most")
 	flag.IntVar(&o.Filters, "filters", 0, "fanout: query subscriptions over this many distinct filters (team == t<i>), 0: whole collection")
 	flag.IntVar(&o.Rooms, "rooms", 100, "presence: rooms the members are spread over")
 	flag.StringVar(&o.Target, "target", "synchub", "fanout: synchub, or centrifugo (its JSON protocol at -url, HTTP API at -api)")
@@ -250,6 +254,16 @@ func main() {
 	case "churn":
 	case "fanout":
 		o.Churn, o.Writers, o.SubWriteFrac, o.SubColl = 0, 1, 0, o.WriteColl
+	case "ingest", "rest":
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := 0
+		if o.Mode == "rest" {
+			code = runREST(ctx, o, NewStats())
+		} else {
+			code = runIngest(ctx, o, NewStats(), fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff))
+		}
+		cancel()
+		os.Exit(code)
 	case "presence":
 		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := runPresence(ctx, o, NewStats(), fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff))

@@ -29,9 +29,7 @@ CONFIG_TEMPLATE = """\
     <property name="failureDetectionTimeout" value="5000"/>
     <property name="clientFailureDetectionTimeout" value="5000"/>
     <property name="metricsLogFrequency" value="0"/>
-{security}    <!-- No REST/binary TCP connector (would bind 11211+ shared by all clusters). -->
-    <property name="connectorConfiguration"><null/></property>
-
+{security}{connector}
     <property name="clientConnectorConfiguration">
       <bean class="org.apache.ignite.configuration.ClientConnectorConfiguration">
         <property name="host" value="127.0.0.1"/>
@@ -82,6 +80,22 @@ CONFIG_TEMPLATE = """\
 </beans>
 """
 
+
+NO_CONNECTOR_XML = """\
+    <!-- No REST/binary TCP connector (would bind 11211+ shared by all clusters). -->
+    <property name="connectorConfiguration"><null/></property>
+"""
+
+REST_CONNECTOR_XML = """\
+    <!-- REST over HTTP on {rest_port} (Jetty: IGNITE_JETTY_PORT), its TCP connector on {tcp_port}. -->
+    <property name="connectorConfiguration">
+      <bean class="org.apache.ignite.configuration.ConnectorConfiguration">
+        <property name="host" value="127.0.0.1"/>
+        <property name="port" value="{tcp_port}"/>
+        <property name="portRange" value="0"/>
+      </bean>
+    </property>
+"""
 
 SECURITY_XML = """\
     <!-- Authentication needs native persistence (users live in the metastorage). -->
@@ -138,6 +152,7 @@ class NodeLayout(Protocol):
     backups: int
     client_port: int
     discovery_port: int
+    rest_port: int | None
     communication_port: int
     region_initial_mb: int
     region_max_mb: int
@@ -170,8 +185,13 @@ def render_node_config(cluster: NodeLayout, i: int) -> str:
         storage_extra = STORAGE_XML.format(
             work=escape(str(cluster.work_dir(i))), wal_segment=4 * 1024 * 1024, wal_archive=64 * 1024 * 1024
         )
+    connector = NO_CONNECTOR_XML
+    if cluster.rest_port is not None:
+        port = cluster.rest_port + i
+        connector = REST_CONNECTOR_XML.format(rest_port=port, tcp_port=port + 100)
     return CONFIG_TEMPLATE.format(
         security=SECURITY_XML if cluster.authentication is not None else "",
+        connector=connector,
         client_ssl=client_ssl,
         persistence="true" if cluster.persistent else "false",
         storage_extra=storage_extra,

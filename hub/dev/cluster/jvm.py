@@ -70,6 +70,7 @@ def node_command(
     jvm_opts: Sequence[str],
     libs: Path,
     config_path: Path,
+    classpath: Sequence[str] = (),
 ) -> list[str]:
     """The JVM command line of one node (``CommandLineStartup`` with its Spring XML file)."""
     opens = add_opens()
@@ -89,7 +90,7 @@ def node_command(
         f"-Dsynchub.node={node_name}",
         *jvm_opts,
         "-cp",
-        f"{libs}/*",
+        ":".join(classpath or [f"{libs}/*"]),
         _MAIN_CLASS,
         str(config_path),
     ]

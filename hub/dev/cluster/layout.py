@@ -53,6 +53,7 @@ class ClusterLayout:
         cache_dir: Path | None = None,
         authentication: tuple[str, str] | None = None,
         ssl: SslFiles | None = None,
+        rest_port: int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
@@ -75,6 +76,9 @@ class ClusterLayout:
         # first start. ``ssl``: the thin-client connector accepts TLS only.
         self.authentication = authentication
         self.ssl = ssl
+        # Opt-in REST API over HTTP (ignite-rest-http, from libs/optional/) on rest_port + i, its
+        # TCP connector on rest_port + 100 + i: only the ingest benchmark's baseline uses it.
+        self.rest_port = rest_port
 
     # ---- persistence of parameters (lets `synchub ignite stop/status` find the cluster)
 
@@ -93,6 +97,7 @@ class ClusterLayout:
             # Throwaway local credentials, kept so `synchub ignite status/stop` can probe the node.
             "authentication": list(self.authentication) if self.authentication else None,
             "ssl": self.ssl.as_dict() if self.ssl else None,
+            "rest_port": self.rest_port,
             "version": IGNITE_VERSION,
         }
 
@@ -120,6 +125,7 @@ class ClusterLayout:
             ssl=SslFiles(Path(tls["keystore"]), str(tls["password"]), str(tls["store_type"]))
             if (tls := data.get("ssl"))
             else None,
+            rest_port=int(data["rest_port"]) if data.get("rest_port") is not None else None,
         )
 
     # ---- paths and addresses
@@ -175,12 +181,17 @@ class ClusterLayout:
 
     def command(self, i: int, libs: Path) -> list[str]:
         """The JVM command line for node ``i``."""
+        jvm_opts, classpath = list(self.jvm_opts), [f"{libs}/*"]
+        if self.rest_port is not None:  # the REST module, kept out of libs/ (jars.py)
+            classpath += [str(jar) for jar in (libs / "optional").glob("ignite-rest-http-*.jar")]
+            jvm_opts += ["-DIGNITE_JETTY_HOST=127.0.0.1", f"-DIGNITE_JETTY_PORT={self.rest_port + i}"]
         return node_command(
             heap_mb=self.heap_mb,
             state_dir=self.state_dir,
             work_dir=self.work_dir(i),
             node_name=self.node_name(i),
-            jvm_opts=self.jvm_opts,
+            jvm_opts=jvm_opts,
             libs=libs,
             config_path=self.config_path(i),
+            classpath=classpath,
         )
