@@ -106,6 +106,8 @@ bench: setup $(CENTRIFUGO)
 	$(BIN)/python -m bench.push
 	$(BIN)/python -m bench.presence
 	$(BIN)/python -m bench.subsets
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.report
 
 N ?= 10
 soak-tests:

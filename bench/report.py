@@ -1,0 +1,98 @@
+"""Write the results of ``make bench`` into docs/benchmarks.md (the part between the two markers).
+
+    .venv/bin/python -m bench.report            # after the benchmarks' full profiles ran
+
+Each benchmark leaves ``table.md`` (machine, command, medians) and maybe a PNG under
+``test-artifacts/bench/<name>/full/``; this copies the PNGs to ``docs/img/bench-<name>.png`` and
+replaces the text between ``<!-- make bench: begin -->`` and ``<!-- make bench: end -->`` with one
+section per benchmark, in the order of :data:`SECTIONS`. A benchmark without results is listed as
+not run, so a stale table is never left standing beside fresh ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+
+#: (directory under test-artifacts/bench, title, what it measures and its target)
+SECTIONS = [
+    (
+        "fanout",
+        "Fan-out, side by side with Centrifugo v6 (bench/fanout.py)",
+        "Delivered events/s and payload-to-receipt latency for N subscribers of one collection (synchub) "
+        "or channel (Centrifugo), one publisher in batches of 10. Target (issue 13): ≥ 200k events/s per "
+        "box and not behind Centrifugo per CPU-second.",
+    ),
+    (
+        "push",
+        "Push latency of external writes (bench/push.py)",
+        "A put by another Ignite client -> receipt at the hub's subscribers, beside a raw continuous-query "
+        "listener on the same cache. Target: p99 ≤ 20 ms, p50 ≤ 1.5x the baseline's.",
+    ),
+    (
+        "ingest",
+        "Ingest (bench/ingest.py)",
+        "Client mutations/s applied to Ignite (write rule, dedup, ack) through one hub process and through "
+        "the box, beside one REST request per record. Target: ≥ 20k mutations/s and ≥ 10x the REST baseline.",
+    ),
+    (
+        "presence",
+        "Presence across two hubs (bench/presence.py)",
+        "Join/update seen by the other members of a room, same hub and across hubs. Target (issue 12): p99 "
+        "≤ 100 ms at 1,000 members in 100 rooms.",
+    ),
+    (
+        "subsets",
+        "Query subscriptions (bench/subsets.py)",
+        "First sync and catch-up of a subset beside the whole collection; hub CPU per change with 10,000 "
+        "query subscribers over 1,000 filters beside 10 whole-collection subscribers. Targets (issue 12): "
+        "1,000-document subset of 1,000,000 in ≤ 0.5 s; catch-up proportional to the subset's changes; "
+        "cost per change within 2x.",
+    ),
+]
+
+
+def render(profile: str) -> str:
+    out = [
+        BEGIN,
+        "",
+        f"Written by `python -m bench.report` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+    ]
+    for name, title, about in SECTIONS:
+        out += [f"### {title}", "", about, ""]
+        src = REPO / "test-artifacts" / "bench" / name / profile
+        table = src / "table.md"
+        if not table.exists():
+            out += ["Not run.", ""]
+            continue
+        out += [table.read_text().strip(), ""]
+        for png in sorted(src.glob("*.png")):
+            dest = REPO / "docs" / "img" / f"bench-{name}.png"
+            shutil.copyfile(png, dest)
+            out += [f"![{title}](img/{dest.name})", ""]
+    out.append(END)
+    return "\n".join(out)
+
+
+def main() -> int:
+    profile = sys.argv[1] if len(sys.argv) > 1 else "full"
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        print(f"{DOC}: markers {BEGIN} / {END} not found", file=sys.stderr)
+        return 1
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(head + render(profile) + tail)
+    print(f"{DOC} updated from test-artifacts/bench/*/{profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
