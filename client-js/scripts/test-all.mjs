@@ -1,7 +1,8 @@
 // `npm test`: unit and fake-hub tests, the quick profile of the frame fuzzer, the type checks (src/
 // with --checkJs; the declarations emitted afresh, then the TypeScript app of test/types/ compiled
 // against them), the size report, and, when SYNCHUB_URL names a running hub, the real-hub and
-// browser suites.
+// browser suites (the browser suite also needs SYNCHUB_URL_B and SYNCHUB_B_GRACE_MS: a second hub
+// for rooms across hubs; it fails without them).
 import { spawnSync } from 'node:child_process'
 
 const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1
@@ -12,8 +13,8 @@ for (const p of ['tsconfig.json', 'tsconfig.types.json', 'test/types/tsconfig.js
 status = run(['scripts/size.mjs']) || status
 if (process.env.SYNCHUB_URL) {
   status ||= run(['--test', '--test-concurrency=1', 'test/real-hub/'])
-  status ||= run(['--test', '--test-concurrency=1', 'test/browser/'])
+  status ||= run(['scripts/require-env.mjs', 'SYNCHUB_URL_B', 'SYNCHUB_B_GRACE_MS']) || run(['--test', '--test-concurrency=1', 'test/browser/'])
 } else {
-  console.log('SYNCHUB_URL not set: the real-hub and browser suites run from pytest (tests/integration/test_client_js.py starts Ignite + a hub and sets it).')
+  console.log('SYNCHUB_URL not set: the real-hub and browser suites run from pytest (tests/integration/test_client_js.py starts Ignite + two hubs and sets them).')
 }
 process.exit(status)

@@ -28,8 +28,13 @@
  * @property {{code: number, msg: string}} error
  */
 
-/** @type {WeakMap<SyncClient, Set<Room>>} */
-const rooms = new WeakMap()
+/**
+ * Per client: its rooms, and whether the hub of the last `welcome` serves rooms (null: no
+ * `welcome` seen since the first room was made, the client was live already; room frames are then
+ * sent, a hub without rooms ignores them, and the next `welcome` tells).
+ * @type {WeakMap<SyncClient, {rooms: Set<Room>, served: boolean | null}>}
+ */
+const entries = new WeakMap()
 
 /**
  * The room `name` of `client` (one object per call; each is its own member, told apart by a tag).
@@ -38,19 +43,21 @@ const rooms = new WeakMap()
  */
 export function room(client, name) {
   if (typeof name !== 'string' || !name) throw new TypeError('room name required')
-  let set = rooms.get(client)
-  if (!set) {
-    const s = (set = new Set())
-    rooms.set(client, s)
+  let e = entries.get(client)
+  if (!e) {
+    const x = (e = { rooms: new Set(), served: /** @type {boolean | null} */ (null) })
+    entries.set(client, x)
     // after whatever took `ext` before (query subscriptions): every frame reaches both
     const prev = client.ext
     client.ext = (m) => {
-      s.forEach((r) => r.on(m))
+      // per client, not per room: a room made later, on the live connection, knows it too
+      if (m.t === 'welcome') x.served = Array.isArray(m.features) && m.features.includes('rooms')
+      x.rooms.forEach((r) => r.on(m))
       return prev(m)
     }
   }
   const r = new Room(client, name)
-  set.add(r)
+  e.rooms.add(r)
   return r
 }
 
@@ -59,7 +66,6 @@ export class Room extends EventTarget {
   #members = new Map()
   /** @type {{state: unknown} | null} what to join (again) with; null: not joined */
   #want = null
-  #served = false
   #tag = Math.random().toString(36).slice(2, 10)
 
   /** @param {SyncClient} client @param {string} name */
@@ -67,6 +73,11 @@ export class Room extends EventTarget {
     super()
     this.client = client
     this.name = name
+  }
+
+  /** The hub serves rooms: false, true, or not known (null; undefined: not made by `room()`). */
+  get #served() {
+    return entries.get(this.client)?.served
   }
 
   /** The members, this client's own included, as last heard from the hub. */
@@ -77,7 +88,8 @@ export class Room extends EventTarget {
   /** Enter the room with `state` (listed to the others), now or once connected. @param {unknown} [state] */
   join(state = null) {
     this.#want = { state }
-    this.#send('join', { state })
+    if (this.#served === false) this.#emit('error', null, { code: 0, msg: 'the hub serves no rooms' })
+    else this.#send('join', { state })
     return this
   }
 
@@ -107,13 +119,13 @@ export class Room extends EventTarget {
   /** Leave and forget this room object. */
   close() {
     this.leave()
-    rooms.get(this.client)?.delete(this)
+    entries.get(this.client)?.rooms.delete(this)
   }
 
   /** @param {string} t @param {object} body @param {boolean} [welcome] sent while `welcome` is handled */
   #send(t, body, welcome) {
     const s = this.client.syncer
-    if (!s?.sock || !this.#served || !(welcome || s.welcomed) || (t !== 'join' && !this.#want)) return false
+    if (!s?.sock || this.#served === false || !(welcome || s.welcomed) || (t !== 'join' && !this.#want)) return false
     s.sock.send({ t, room: this.name, tag: this.#tag, ...body })
     return true
   }
@@ -121,7 +133,6 @@ export class Room extends EventTarget {
   /** @internal @param {any} m a frame from the hub */
   on(m) {
     if (m.t === 'welcome') {
-      this.#served = Array.isArray(m.features) && m.features.includes('rooms')
       if (!this.#served && this.#want) this.#emit('error', null, { code: 0, msg: 'the hub serves no rooms' })
       else if (this.#want) this.#send('join', this.#want, true)
       return

@@ -176,7 +176,10 @@ class Engine {
   /** @type {Map<string, Collection<any>>} collections of `subset()` */
   colls = new Map()
   n = 0
-  /** @type {boolean | null} the hub serves query subscriptions (`welcome.features`); null: not known yet */
+  /**
+   * @type {boolean | null} the hub serves query subscriptions (`welcome.features`); null: not known
+   * (made on a live connection, its `welcome` unseen): `sub` is sent, the next `welcome` tells
+   */
   served = null
 
   /** @param {SyncClient} client */
@@ -212,7 +215,7 @@ class Engine {
    */
   async start(sub, welcome) {
     const s = this.c.syncer
-    if (!s?.sock || !(welcome || s.welcomed) || !this.served || this.subs.get(sub.key) !== sub) return
+    if (!s?.sock || !(welcome || s.welcomed) || this.served === false || this.subs.get(sub.key) !== sub) return
     const gen = s.gen
     const id = (sub.id = --this.n)
     this.ids.set(id, sub)

@@ -151,7 +151,10 @@ declare class Engine {
     /** @type {Map<string, Collection<any>>} collections of `subset()` */
     colls: Map<string, Collection<any>>;
     n: number;
-    /** @type {boolean | null} the hub serves query subscriptions (`welcome.features`); null: not known yet */
+    /**
+     * @type {boolean | null} the hub serves query subscriptions (`welcome.features`); null: not known
+     * (made on a live connection, its `welcome` unseen): `sub` is sent, the next `welcome` tells
+     */
     served: boolean | null;
     /** @param {SyncClient} client */
     constructor(client: SyncClient);

@@ -6,12 +6,20 @@ cache names unique to this run, plus the external metrics writer of ``hub.dev.de
 subprocess. The client's real-hub suite (node, fake-indexeddb) and its browser suite (Chromium via
 playwright-core) then run with ``SYNCHUB_URL`` pointing at it.
 
+The browser suite also gets a second hub on the same Ignite node and caches (``SYNCHUB_URL_B``):
+rooms across hubs with a page in Chromium (client-js/test/browser/rooms.test.js). Its config is
+the first one's but for the port and a short ``[rooms] grace_ms`` (``SYNCHUB_B_GRACE_MS``), so
+that a page closed abruptly leaves quickly; the first hub keeps the default grace, which the
+real-hub suite's reconnect-without-leave test relies on. ``ttl_ms`` stays the same on both: each
+hub judges the others' entries stale by its own ttl.
+
 Missing Chromium, Node or ``client-js/node_modules`` make these tests fail, never skip: ``make setup``
 installs them. Logs: ``test-artifacts/client-js/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,10 +30,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -56,7 +63,11 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
+#: ``[rooms] grace_ms`` of the second hub (the first keeps the default, 5000).
+GRACE_MS_B = 500
+
+
+def _config(port: int, addresses: list[tuple[str, int]], run: str, grace_ms: int | None = None) -> str:
     addrs = ", ".join(f'"{h}:{p}"' for h, p in addresses)
     colls = {
         "todos": 'policy = "lww"',
@@ -88,6 +99,8 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
             f'value_type = "{name}_{run}"',
             body,
         ]
+    if grace_ms is not None:
+        parts += ["", "[rooms]", f"grace_ms = {grace_ms}"]
     return "\n".join(parts) + "\n"
 
 
@@ -114,65 +127,90 @@ class HubProc:
     url: str
     log: Path
     proc: subprocess.Popen[bytes]
+    run: str
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in env.items() if not k.startswith("SYNCHUB_")}
+    # the hub of this checkout, not whatever the venv's install points at (a worktree shares a venv)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+@contextlib.contextmanager
+def _serve(name: str, config: Callable[[int], str], run: str) -> Iterator[HubProc]:
+    """``synchub serve`` with ``config(port)`` as ``<name>.toml``, yielded once ``/readyz`` answers
+    200; logs to ``<name>.log``; stopped (SIGINT, then SIGKILL) on exit."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cfg = ARTIFACTS / f"{name}.toml"
+    cfg.write_text(config(port))
+    log = ARTIFACTS / f"{name}.log"
+    synchub = Path(sys.executable).parent / "synchub"
+    with open(log, "wb") as out:
+        hub = subprocess.Popen(
+            [str(synchub), "serve", "--config", str(cfg)],
+            cwd=REPO_ROOT,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                if hub.poll() is not None:
+                    pytest.fail(f"{name} exited with {hub.returncode} before /readyz:\n{_tail(log)}")
+                try:
+                    with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{name} not ready after {READY_TIMEOUT_S:.0f} s:\n{_tail(log)}")
+                time.sleep(0.2)
+            yield HubProc(url, log, hub, run)
+        finally:
+            _stop(hub)
 
 
 @pytest.fixture(scope="module")
 def js_hub(ignite_addresses: list[tuple[str, int]]) -> Iterator[HubProc]:
     """A ``synchub serve`` subprocess with the dev-like config, ready (``/readyz``), plus the
     external metrics writer."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:8]
-    port = free_port()
-    cfg = ARTIFACTS / "hub.toml"
-    cfg.write_text(_config(port, ignite_addresses, run))
-    log = ARTIFACTS / "hub.log"
-    wlog = ARTIFACTS / "metrics-writer.log"
-    synchub = Path(sys.executable).parent / "synchub"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env = {k: v for k, v in env.items() if not k.startswith("SYNCHUB_")}
-    # the hub of this checkout, not whatever the venv's install points at (a worktree shares a venv)
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    logs: list[IO[bytes]] = [open(log, "wb"), open(wlog, "wb")]
-    hub = subprocess.Popen(
-        [str(synchub), "serve", "--config", str(cfg)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
-    )
     host, iport = ignite_addresses[0]
-    writer: subprocess.Popen[bytes] | None = None
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if hub.poll() is not None:
-                pytest.fail(f"hub exited with {hub.returncode} before /readyz:\n{_tail(log)}")
+    with _serve("hub", lambda port: _config(port, ignite_addresses, run), run) as hub:
+        writer: subprocess.Popen[bytes] | None = None
+        with open(ARTIFACTS / "metrics-writer.log", "wb") as wlog:
             try:
-                with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"hub not ready after {READY_TIMEOUT_S:.0f} s:\n{_tail(log)}")
-            time.sleep(0.2)
-        writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, host, str(iport), f"metrics_{run}", f"metrics_{run}"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=logs[1],
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        yield HubProc(url, log, hub)
-    finally:
-        if writer is not None:
-            _stop(writer)
-        _stop(hub)
-        for f in logs:
-            f.close()
+                writer = subprocess.Popen(
+                    [sys.executable, "-c", WRITER, host, str(iport), f"metrics_{run}", f"metrics_{run}"],
+                    cwd=REPO_ROOT,
+                    env=_env(),
+                    stdout=wlog,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
+                yield hub
+            finally:
+                if writer is not None:
+                    _stop(writer)
+
+
+@pytest.fixture(scope="module")
+def js_hub_b(js_hub: HubProc, ignite_addresses: list[tuple[str, int]]) -> Iterator[HubProc]:
+    """A second hub on the same Ignite node and caches as ``js_hub`` (rooms across hubs), with
+    ``[rooms] grace_ms = GRACE_MS_B``."""
+
+    def config(port: int) -> str:
+        return _config(port, ignite_addresses, js_hub.run, grace_ms=GRACE_MS_B)
+
+    with _serve("hub-b", config, js_hub.run) as hub:
+        yield hub
 
 
 def _prerequisites() -> None:
@@ -195,9 +233,11 @@ def _counts(out: str) -> str:
     return ", ".join(f"{k} {sum(map(int, v))}" for k, v in found.items() if v) or "no node:test summary"
 
 
-def _npm(script: str, hub: HubProc) -> None:
+def _npm(script: str, hub: HubProc, hub_b: HubProc | None = None) -> None:
     _prerequisites()
     env = {**os.environ, "SYNCHUB_URL": hub.url, "CHROMIUM": str(CHROMIUM)}
+    if hub_b is not None:
+        env |= {"SYNCHUB_URL_B": hub_b.url, "SYNCHUB_B_GRACE_MS": str(GRACE_MS_B)}
     out_file = ARTIFACTS / f"{script.replace(':', '-')}.log"
     try:
         proc = subprocess.run(
@@ -221,7 +261,8 @@ def _npm(script: str, hub: HubProc) -> None:
         f"npm run {script} exited with {code} ({_counts(out)}); full output in {out_file}\n"
         f"{out[-6000:]}\n--- hub log ({hub.log}) ---\n{_tail(hub.log, 3000)}"
     )
-    assert hub.proc.poll() is None, f"hub died during {script}:\n{_tail(hub.log)}"
+    for h in (hub, hub_b) if hub_b is not None else (hub,):
+        assert h.proc.poll() is None, f"hub {h.url} died during {script}:\n{_tail(h.log)}"
 
 
 @pytest.mark.timeout(900)
@@ -231,6 +272,7 @@ def test_real_hub_suite(js_hub: HubProc) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_browser_suite(js_hub: HubProc) -> None:
-    """client-js/test/browser: the demo in Chromium (two users offline/online, two tabs, screenshot)."""
-    _npm("test:browser", js_hub)
+def test_browser_suite(js_hub: HubProc, js_hub_b: HubProc) -> None:
+    """client-js/test/browser: the demo in Chromium (two users offline/online, two tabs, screenshot),
+    rooms across the two hubs."""
+    _npm("test:browser", js_hub, js_hub_b)

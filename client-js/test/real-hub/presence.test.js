@@ -66,3 +66,16 @@ test('a room the hub refuses reports an error event', { timeout: 30000 }, async 
   await waitFor(() => errors.length === 1, { timeout: 15000, what: 'error' })
   assert.equal(errors[0].code, 4413)
 })
+
+test('a room made once the client is live joins at once, also as the client\'s first room', { timeout: 30000 }, async (t) => {
+  const a = client({ token: 'alice' })
+  const b = client({ token: 'bob' })
+  t.after(() => Promise.all([a.close(), b.close()]))
+  room(b, `${RUN}-early`) // b's rooms saw the connection's `welcome`, a's did not
+  await waitFor(() => a.status === 'live' && b.status === 'live', { timeout: 15000, what: 'both live' })
+  const name = `${RUN}-late`
+  const ra = room(a, name).join({ n: 1 })
+  const rb = room(b, name).join({ n: 2 })
+  await waitFor(() => ra.members.length === 2 && rb.members.length === 2, { timeout: 15000, what: 'both listed' })
+  assert.deepEqual(rb.members.map((m) => [m.user, m.state]).sort(), [['alice', { n: 1 }], ['bob', { n: 2 }]])
+})

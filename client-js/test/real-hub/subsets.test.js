@@ -1,7 +1,8 @@
 // Against the real hub (and Ignite): query subscriptions (partial sync) through
 // `synchub-client/query`: first sync of a subset, overlapping subscriptions and ending them,
 // documents moving in and out while the client is offline, a pending write keeping a document that
-// left, resuming from the stored cursor after a reload, a filter the hub refuses, a named one.
+// left, resuming from the stored cursor after a reload, a filter the hub refuses, a named one, a
+// first subset made on a client that is live already.
 // The hub's `tasks` collection declares team (string), done (bool), n (long), room (string)
 // (tests/integration/test_client_js.py).
 import { test } from 'node:test'
@@ -248,4 +249,18 @@ test('a filter the hub refuses rejects its handle (4422); the connection and oth
   const missing = syncNamed(todos, 'room_tasks', {})
   await assert.rejects(missing.ready, (e) => e.code === 4422)
   assert.equal(s.status, 'live')
+})
+
+test('the first subset of a client that is live already syncs at once (no reconnect needed)', { timeout: 30000 }, async (t) => {
+  const { w, tasks } = await writer(t)
+  const tm = team()
+  await put(w, tasks, { id: `${tm}-1`, team: tm, done: false, n: 1 })
+  const a = client({ token: 'late' })
+  t.after(() => a.close())
+  await waitFor(() => a.status === 'live', { timeout: 15000, what: 'live' })
+  // the subscriptions' module saw no `welcome` of this connection
+  const st = subset(a, 'tasks')
+  const h = query(st).where({ team: tm }).sync()
+  await waitFor(() => h.synced, { timeout: 15000, what: 'synced without a reconnect' })
+  assert.deepEqual(await ids(st), [`${tm}-1`])
 })
