@@ -64,6 +64,8 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str) -> str:
         "merged": 'policy = "merge"\nmerge = "hub.dev.demo:merge_union_max"',
         "metrics": 'writable = false\natomicity = "ATOMIC"',
         "bench": 'policy = "lww"',
+        # client-js/test/browser/quota.test.js alone: a browser on a small quota syncs its snapshot
+        "quota": 'policy = "lww"',
     }
     parts = [
         "[hub]",
