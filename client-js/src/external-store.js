@@ -169,19 +169,12 @@ export function pendingSource(client) {
           busy = false
         }
       }
-      // the core has no client-wide change event (it is at its size budget): wrap the client's
-      // fan-out of stored changes, which sees local writes, hub changes and other tabs' writes
-      const fanOut = client.changed
-      /** @type {typeof client.changed} */
-      const changed = (...a) => {
-        fanOut.apply(client, a)
-        read()
-      }
-      client.changed = changed
+      // the outbox changes with local writes (`change`, also of other tabs) and acknowledgements
+      client.addEventListener('change', read)
       client.addEventListener('acked', read)
       read()
       return () => {
-        if (client.changed === changed) client.changed = fanOut
+        client.removeEventListener('change', read)
         client.removeEventListener('acked', read)
       }
     })
