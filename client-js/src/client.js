@@ -124,7 +124,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
   /** @internal */
   async init() {
     const store = await openStore(this.o.indexedDB, this.o.dbName, () =>
-      this.fail('versionchange', new Error('database upgraded or deleted elsewhere; reload')), this.o.indexes)
+      this.fail('versionchange', new Error('database upgraded or deleted elsewhere')), this.o.indexes)
     const clientId = await store.clientId()
     const ev = this.o.events
     ev?.addEventListener('online', this.onOnline)
@@ -230,7 +230,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
   }
 
   /**
-   * Deliver stored changes to subscribers (and to other tabs when they happened here).
+   * Deliver stored changes: `change` event, subscribers (and other tabs when they happened here).
    * @internal
    * @param {StoredChange[]} changes
    * @param {'local' | 'remote'} origin
@@ -238,6 +238,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
    */
   changed(changes, origin, share) {
     if (!changes.length) return
+    this.emit('change', changes)
     if (share) this.tabs.post({ t: 'changes', changes })
     /** @type {Map<string, Change[]>} */
     const by = new Map()
@@ -343,7 +344,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
    */
   fail(kind, error) {
     if (this.dead) return
-    this.dead = error instanceof Error ? error : new Error(String(error))
+    this.dead = error instanceof Error ? error : new Error(/** @type {any} */ (error))
     this.emit('error', syncError(kind, 0, error, false, { fatal: true }))
     this.shutdown()
   }

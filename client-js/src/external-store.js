@@ -17,6 +17,7 @@ import { sameDoc } from './core/records.js'
  * @typedef {object} ExternalStore
  * @property {(cb: () => void) => () => void} subscribe call `cb` after every change of the snapshot
  * @property {() => V} getSnapshot the current value; the same until it changed
+ * @property {() => V} getServerSnapshot the value before anything was read (server rendering, hydration)
  */
 
 /** @type {import('./live-query.js').Snapshot<any>} */
@@ -44,8 +45,10 @@ function lazy(value, start) {
     value = v
     for (const cb of [...cbs]) cb()
   }
+  const initial = value
   return {
     getSnapshot: () => value,
+    getServerSnapshot: () => initial,
     subscribe(cb) {
       clearTimeout(timer)
       cbs.add(cb)
@@ -126,6 +129,8 @@ export function docSource(coll, id) {
 export function statusSource(client) {
   return {
     getSnapshot: () => client.status,
+    // a client starts `offline`
+    getServerSnapshot: () => 'offline',
     subscribe(cb) {
       client.addEventListener('status', cb)
       return () => client.removeEventListener('status', cb)
@@ -164,19 +169,12 @@ export function pendingSource(client) {
           busy = false
         }
       }
-      // the core has no client-wide change event (it is at its size budget): wrap the client's
-      // fan-out of stored changes, which sees local writes, hub changes and other tabs' writes
-      const fanOut = client.changed
-      /** @type {typeof client.changed} */
-      const changed = (...a) => {
-        fanOut.apply(client, a)
-        read()
-      }
-      client.changed = changed
+      // the outbox changes with local writes (`change`, also of other tabs) and acknowledgements
+      client.addEventListener('change', read)
       client.addEventListener('acked', read)
       read()
       return () => {
-        if (client.changed === changed) client.changed = fanOut
+        client.removeEventListener('change', read)
         client.removeEventListener('acked', read)
       }
     })

@@ -139,17 +139,21 @@ export class LiveQuery {
     if (!this.#busy && (this.#full || this.#touched.size)) this.#run()
   }
 
-  /** Publish now, unless that was done in this animation frame already: then in the next one. */
+  /**
+   * Publish now, unless that was done in this animation frame already: then in the next one. A
+   * call that publishes nothing new (e.g. a status change while the first read runs) leaves the
+   * frame free, or the first result would wait for the next frame.
+   */
   #schedule() {
     if (this.#closed) return
     if (this.#frame) return void (this.#frame = 2)
+    if (!this.#publish()) return
     this.#frame = 1
     nextFrame(() => {
       const again = this.#frame > 1
       this.#frame = 0
       if (again) this.#schedule()
     })
-    this.#publish()
   }
 
   /** Bring the window up to date with every change heard, then publish. */
@@ -184,8 +188,9 @@ export class LiveQuery {
     this.#schedule()
   }
 
+  /** @returns {boolean} a new snapshot went out */
   #publish() {
-    if (this.#closed) return
+    if (this.#closed) return false
     const old = this.#snap
     let { docs, pending } = old
     const error = this.#error
@@ -208,6 +213,8 @@ export class LiveQuery {
           })
         }
       }
+      return true
     }
+    return false
   }
 }

@@ -9,7 +9,9 @@
  *   const unsaved = usePendingWrites(client).length
  *
  * The query may be built anew in every render: it is told apart by what it asks, and its live
- * query starts again only when that changes.
+ * query starts again only when that changes. Rendered on a server (and while hydrating), each
+ * hook gives its value before anything was read: no documents (`loading`), `undefined`,
+ * `offline`, no pending writes.
  */
 import { useMemo, useSyncExternalStore } from 'react'
 import { liveSource, docSource, statusSource, pendingSource, queryKey } from './external-store.js'
@@ -24,7 +26,7 @@ import { liveSource, docSource, statusSource, pendingSource, queryKey } from './
  */
 export function useLiveSnapshot(q) {
   const s = useSource(q)
-  return useSyncExternalStore(s.subscribe, s.getSnapshot)
+  return useSyncExternalStore(s.subscribe, s.getSnapshot, s.getServerSnapshot)
 }
 
 /**
@@ -36,7 +38,7 @@ export function useLiveSnapshot(q) {
  */
 export function useLiveQuery(q) {
   const s = useSource(q)
-  return useSyncExternalStore(s.subscribe, () => s.getSnapshot().docs)
+  return useSyncExternalStore(s.subscribe, () => s.getSnapshot().docs, () => s.getServerSnapshot().docs)
 }
 
 /**
@@ -55,7 +57,7 @@ const useSource = (q) => useMemo(() => liveSource(q), [q.collection, queryKey(q)
  */
 export function useDoc(coll, id) {
   const s = useMemo(() => docSource(coll, id), [coll, id])
-  return useSyncExternalStore(s.subscribe, s.getSnapshot)
+  return useSyncExternalStore(s.subscribe, s.getSnapshot, s.getServerSnapshot)
 }
 
 /**
@@ -65,7 +67,7 @@ export function useDoc(coll, id) {
  */
 export function useSyncStatus(client) {
   const s = useMemo(() => statusSource(client), [client])
-  return useSyncExternalStore(s.subscribe, s.getSnapshot)
+  return useSyncExternalStore(s.subscribe, s.getSnapshot, s.getServerSnapshot)
 }
 
 /**
@@ -76,5 +78,5 @@ export function useSyncStatus(client) {
  */
 export function usePendingWrites(client) {
   const s = pendingSource(client)
-  return useSyncExternalStore(s.subscribe, s.getSnapshot)
+  return useSyncExternalStore(s.subscribe, s.getSnapshot, s.getServerSnapshot)
 }

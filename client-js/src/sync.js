@@ -296,7 +296,7 @@ export class Syncer {
     const u = this.o.user
     if (u != null && m.user !== undefined && m.user !== u) {
       // this database (and its outbox) is another user's: send nothing, keep it as it is
-      return this.halt(syncError('user-mismatch', 0, 'the hub authenticated another user', false, { user: m.user, fatal: true }), 'offline', 'user mismatch')
+      return this.halt(syncError('user-mismatch', 0, 'the hub authenticated another user', false, { user: m.user, fatal: true }), 'offline', 'user-mismatch')
     }
     this.welcomed = true
     this.#pingMs = m.ping_ms

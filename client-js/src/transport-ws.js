@@ -93,7 +93,7 @@ export function openSocket(WS, url, limits, on) {
       }
       msg = parseServerMessage(raw, fit)
     } catch (e) {
-      const v = e instanceof ProtocolViolation ? e : new ProtocolViolation(4000, String(e))
+      const v = e instanceof ProtocolViolation ? e : new ProtocolViolation(4000, '' + e)
       on.violation(v)
       finish(v.code, v.message.slice(0, 100), true)
       return

@@ -103,6 +103,16 @@ export {}
  * @property {SyncError} error
  * @property {WriteResult[]} acked the hub answered these writes (of any tab of this database): their
  *   verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
+ * @property {StoredChange[]} change documents changed in the local store, of every collection: local
+ *   writes (of any tab of this database), the hub's changes, acknowledgements that changed a view;
+ *   fired before the `subscribe` callbacks of the collections
+ */
+/**
+ * @typedef {object} StoredChange one document changed in the local store (`change` event)
+ * @property {'put' | 'delete'} type
+ * @property {string} coll
+ * @property {string} id
+ * @property {Doc | null} doc null for `delete`
  */
 /**
  * @template {keyof SyncEventMap} K

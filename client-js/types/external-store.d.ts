@@ -9,6 +9,10 @@ export type ExternalStore<V> = {
      * the current value; the same until it changed
      */
     getSnapshot: () => V;
+    /**
+     * the value before anything was read (server rendering, hydration)
+     */
+    getServerSnapshot: () => V;
 };
 /**
  * A key telling queries apart by what they ask (the same query built again in each render has the

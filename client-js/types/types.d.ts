@@ -190,6 +190,21 @@ export type SyncEventMap = {
      * verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
      */
     acked: WriteResult[];
+    /**
+     * documents changed in the local store, of every collection: local
+     * writes (of any tab of this database), the hub's changes, acknowledgements that changed a view;
+     * fired before the `subscribe` callbacks of the collections
+     */
+    change: StoredChange[];
+};
+export type StoredChange = {
+    type: 'put' | 'delete';
+    coll: string;
+    id: string;
+    /**
+     * null for `delete`
+     */
+    doc: Doc | null;
 };
 export type SyncEvent<K extends keyof SyncEventMap> = CustomEvent<SyncEventMap[K]>;
 export type Timers = {
@@ -401,6 +416,16 @@ export type SyncClientOptions = {
  * @property {SyncError} error
  * @property {WriteResult[]} acked the hub answered these writes (of any tab of this database): their
  *   verdicts, as `WriteHandle.result` gets them; documents whose view did not change fire no `subscribe` callback
+ * @property {StoredChange[]} change documents changed in the local store, of every collection: local
+ *   writes (of any tab of this database), the hub's changes, acknowledgements that changed a view;
+ *   fired before the `subscribe` callbacks of the collections
+ */
+/**
+ * @typedef {object} StoredChange one document changed in the local store (`change` event)
+ * @property {'put' | 'delete'} type
+ * @property {string} coll
+ * @property {string} id
+ * @property {Doc | null} doc null for `delete`
  */
 /**
  * @template {keyof SyncEventMap} K

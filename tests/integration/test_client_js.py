@@ -79,6 +79,8 @@ def _config(port: int, addresses: list[tuple[str, int]], run: str, grace_ms: int
         "tasks": 'policy = "lww"\nfields = {team = "string", done = "bool", n = "long", room = "string"}\n'
         + "[collections.tasks.subscriptions.room_tasks]\n"
         + 'filter = [["room", "==", {param = "room"}]]',
+        # client-js/test/browser/quota.test.js alone: a browser on a small quota syncs its snapshot
+        "quota": 'policy = "lww"',
     }
     parts = [
         "[hub]",

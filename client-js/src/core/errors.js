@@ -23,7 +23,7 @@ export function syncError(kind, code, message, retry, more) {
   return {
     kind,
     code,
-    message: typeof message === 'string' ? message : String(e?.message ?? message),
+    message: typeof message === 'string' ? message : '' + (e?.message || message),
     retry,
     fatal: false,
     ...(typeof message === 'string' ? {} : { cause: message }),

@@ -204,7 +204,7 @@ export function parseServerMessage(m, fit = { limits: DOC_LIMITS, size: () => 0 
             ver: x.ver == null ? 0n : big(x.ver, 'ver'),
             doc: 'doc' in x ? doc(x.doc, 'doc', fit) : undefined,
             code: x.code == null ? undefined : int(x.code, 'code'),
-            msg: x.msg == null ? undefined : String(x.msg),
+            msg: x.msg == null ? undefined : '' + x.msg,
           }
         }),
       }

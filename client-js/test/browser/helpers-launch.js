@@ -4,11 +4,18 @@ import { chromium } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run']
+
 export function launch() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  })
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS })
+}
+
+/**
+ * A browser whose profile lives on disk in `dir` (one context). Chromium keeps the storage of
+ * `launch()`'s contexts in memory, where its quota accounting differs from a real profile's
+ * (test/browser/quota.test.js).
+ */
+export function launchPersistent(dir) {
+  return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS })
 }

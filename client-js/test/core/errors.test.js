@@ -30,6 +30,9 @@ test('storeError: quota for QuotaExceededError, store otherwise', () => {
   assert.deepEqual(storeError(q, false), { kind: 'quota', code: 0, message: 'full', retry: false, fatal: false, cause: q })
   assert.equal(storeError(new Error('closed'), true).kind, 'store')
   assert.equal(storeError('gone', true).message, 'gone')
+  // Chromium's QuotaExceededError at commit has an empty message: the error's name stands in
+  const bare = new DOMException('', 'QuotaExceededError')
+  assert.equal(storeError(bare, true).message, 'QuotaExceededError')
 })
 
 test('tokenOutcome: a non-empty string is the token; nothing or a throw retries; UnauthorizedError stops', () => {

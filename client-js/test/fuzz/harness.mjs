@@ -474,7 +474,7 @@ class Run {
     if (String(protocol) !== String(coded)) this.fail(`protocol closes ${coded} but protocol events ${protocol}`)
     for (const c of closes) {
       if (PROTOCOL_CODES.includes(c.code) || (c.code === 1000 && c.reason === 'timeout')) continue
-      if (c.code === 1000 && c.reason === 'user mismatch' && errs('user-mismatch').length) continue
+      if (c.code === 1000 && c.reason === 'user-mismatch' && errs('user-mismatch').length) continue
       this.fail(`client closed ${c.code} ${c.reason}`)
     }
     // 4010 stops as `unauthorized`, the other codes as `closed`

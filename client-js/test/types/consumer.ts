@@ -8,7 +8,7 @@ import type { Snapshot, SnapshotMeta, Explain, SubsetEventMap } from 'synchub-cl
 import { storage as storageInfo } from 'synchub-client/storage'
 import type {
   Doc, Status, Change, WithId, WriteHandle, WriteResult, WriteStatus, PendingWrite, SyncError, ErrorKind,
-  Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo,
+  Conflict, SyncEventMap, SyncClientOptions, Env, StorageInfo, StoredChange,
 } from 'synchub-client'
 
 // exact type equality, as expect-type's `toEqualTypeOf`
@@ -211,6 +211,11 @@ async function queries() {
   lq.close()
   // the `acked` event
   qclient.addEventListener('acked', (e) => expectType<typeof e.detail>().toBe<WriteResult[]>())
+  // the `change` event: every collection's changes, with their collection
+  qclient.addEventListener('change', (e) => {
+    expectType<typeof e.detail>().toBe<StoredChange[]>()
+    expectType<(typeof e.detail)[number]['coll']>().toBe<string>()
+  })
 }
 
 // ---- query subscriptions (partial sync), in synchub-client/query ----------------------------------

@@ -26,13 +26,22 @@ function makeClient(dbName) {
     indexes: indexes({ todos: [['run', 'n'], ['run', 'done', 'n']] }),
     token: async () => (await gate, 'dev'),
   })
+  listening(client)
   return { client, todos: client.collection('todos'), connect: () => connect() }
 }
 
 /** Subscribers of the collection `todos` (live queries and documents followed). */
 const followers = (client) => client.subs.get('todos')?.size ?? 0
-/** The client's change fan-out is its own again (usePendingWrites wraps it while used). */
-const unwrapped = (client) => client.changed === SyncClient.prototype.changed
+/** Count the client's event listeners by type (`client.listeners`). */
+function listening(client) {
+  const n = (client.listeners = {})
+  const add = client.addEventListener.bind(client)
+  const remove = client.removeEventListener.bind(client)
+  client.addEventListener = (type, cb, o) => ((n[type] = (n[type] ?? 0) + 1), add(type, cb, o))
+  client.removeEventListener = (type, cb, o) => ((n[type] -= 1), remove(type, cb, o))
+}
+/** usePendingWrites let go of the client: it listens to neither `change` nor `acked` any more. */
+const unwrapped = (client) => !client.listeners.change && !client.listeners.acked
 
 function List({ todos, run, commits }) {
   const docs = useLiveQuery(query(todos).where('run', '==', run).orderBy('n'))
