@@ -293,16 +293,25 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
 
 async def _fp_column(client: Any, table: str) -> None:
     """Give a meta table made by an older hub the ``FP`` column (its rows read NULL: no moves)."""
-    cur = await client.sql(
-        "SELECT COLUMN_NAME FROM SYS.TABLE_COLUMNS WHERE SCHEMA_NAME = 'PUBLIC' AND TABLE_NAME = ?",
-        query_args=[table],
-    )
-    async with cur:
-        have = {str(row[0]) async for row in cur}
-    if "FP" not in have:
+
+    async def present() -> bool:
+        cur = await client.sql(
+            "SELECT COLUMN_NAME FROM SYS.TABLE_COLUMNS WHERE SCHEMA_NAME = 'PUBLIC' AND TABLE_NAME = ?",
+            query_args=[table],
+        )
+        async with cur:
+            return "FP" in {str(row[0]) async for row in cur}
+
+    if await present():
+        return
+    try:
         cur = await client.sql(f"ALTER TABLE PUBLIC.{table} ADD COLUMN IF NOT EXISTS FP BIGINT")
         async with cur:
             pass
+    except Exception:
+        # hubs starting together: another one's ALTER may have won the race
+        if not await present():
+            raise
 
 
 async def _meta_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, bool]:
