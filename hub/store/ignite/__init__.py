@@ -246,6 +246,9 @@ class IgniteStore:
 
         async def run() -> CollectionInfo:
             await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
+            c = self._colls[spec.name]
+            if c.fields is not None:
+                c.moves = await moves.open_moves(self.ctx.client, spec, spec.backups, schema.LOSS_POLICY)
             await closed.sample(self.ctx, spec.name)
             return await closed.info(self.ctx, spec.name)
 

@@ -70,7 +70,7 @@ def mfloor_key(coll: str) -> str:
 
 @dataclass(slots=True)
 class Moves:
-    """A collection's moves table, once opened (schema.ensure)."""
+    """A collection's moves table, once opened (``IgniteStore.ensure_collection``)."""
 
     cache: Any
     table: str

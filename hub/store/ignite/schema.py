@@ -273,13 +273,11 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
     fields = field_table(spec, settings)
     if fields is not None:
         fields = await with_columns(client, fields)
-    moves = None
     if fields is not None:
-        from hub.store.ignite import moves as mv  # moves.py reads through modules importing this one
-
-        await _fp_column(client, table)
-        moves = await mv.open_moves(client, spec, spec.backups, LOSS_POLICY)
-    colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic, fields=fields, moves=moves)
+        await fp_column(client, table)
+    # (the facade opens the moves table then: moves.py reads through modules importing this one;
+    # until it does, writes record no move and no FP, which catch-ups treat as before moves)
+    colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic, fields=fields)
     # hubs sweep from different places, so that together they cover the partitions sooner
     colls[spec.name].sweep_next = old.sweep_next if old is not None else secrets.randbelow(1024)
     if created and old_epoch is not None:
@@ -291,7 +289,7 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
         await ctx.sys.put_if_absent(key, secrets.token_hex(8), value_hint=String)
 
 
-async def _fp_column(client: Any, table: str) -> None:
+async def fp_column(client: Any, table: str) -> None:
     """Give a meta table made by an older hub the ``FP`` column (its rows read NULL: no moves)."""
 
     async def present() -> bool:
