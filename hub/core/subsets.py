@@ -14,9 +14,12 @@ events of one key merged), every filter that does not match the new document get
 its subscribers may hold an older version, and a removal of a document a client does not hold is
 a no-op.
 
-Catch-up (:func:`classify`): every change since the cursor, as the document when it matches now,
-as a removal otherwise. A document that left the subset since the cursor has a version above it,
-so it is always removed; the price is removals of documents the client never held.
+Catch-up: the subset's documents changed since the cursor and the removals of those that left it,
+read from the moves the store keeps (``Store.leavers``, hub/store/ignite/moves.py). Where it keeps
+none (a cursor older than their retention, the memory store): :func:`classify`, every change since
+the cursor, as the document when it matches now, as a removal otherwise. A document that left the
+subset since the cursor has a version above it, so it is always removed; the price is removals of
+documents the client never held.
 
 Pure: no I/O, no clock.
 """

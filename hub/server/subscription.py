@@ -131,6 +131,9 @@ class Subscription:
         self.held_bytes = 0
         self.held_overflow = False
         self.task: asyncio.Task[None] | None = None
+        # A subset's catch-up: its removals (store.leavers), read with its first page; [None]: the
+        # store cannot tell, every change that does not match is a removal.
+        self.gone: list[list[Change] | None] = []
 
     @property
     def identity(self) -> Identity | None:
@@ -211,15 +214,26 @@ class Subscription:
     async def _read(self, after: int, include_deleted: bool) -> tuple[list[Change], int, bool]:
         """One page from ``after``: its changes, the version it reached, whether it was full."""
         reads = self.port.sync_reads
-        if self.query is not None and not include_deleted:
-            sub = await reads.subset(self.coll, self.query.filter, after, PAGE_SIZE)
-            return sub.changes, sub.last, sub.full
+        query = self.query
+        if query is not None and include_deleted and not self.gone:
+            self.gone = [await reads.leavers(self.coll, query.filter, after)]
+        gone = self.gone[0] if query is not None and include_deleted else []
+        if query is not None and gone is not None:
+            # A snapshot, or a catch-up: the subset's documents changed since ``after``, and the
+            # removals of those that left it (or were deleted in it), merged in version order.
+            sub = await reads.subset(self.coll, query.filter, after, PAGE_SIZE)
+            last = sub.last
+            out = [c for c in gone if c.ver > after and (not sub.full or c.ver <= last)]
+            if out:
+                last = max(last, out[-1].ver)
+                out = sorted(sub.changes + out, key=lambda c: c.ver)
+            return out or sub.changes, last, sub.full
         batch = await reads.changes(self.coll, after, PAGE_SIZE, include_deleted=include_deleted)
         last = batch[-1].ver if batch else after
-        if self.query is not None:
-            # Catch-up of a subset: every change since the cursor, removed when it does not match
-            # now (hub/core/subsets.py: a document that left since the cursor is always removed).
-            batch = classify(self.query.filter, batch)
+        if query is not None:
+            # Catch-up of a subset without moves: every change since the cursor, removed when it
+            # does not match now (a document that left since the cursor is always removed).
+            batch = classify(query.filter, batch)
         return batch, last, len(batch) >= PAGE_SIZE
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
@@ -291,6 +305,7 @@ class Subscription:
         # once paging ends, the client holds all of it (or newer), whatever the clocks.
         covered = info.closed
         include_deleted = mode == "catchup"
+        self.gone = []
         while True:
             try:
                 batch, last, full = await self._read(after, include_deleted)
@@ -320,6 +335,7 @@ class Subscription:
                 # Live changes were dropped while we paged: what they carried committed after the
                 # watermark of this round, so page again from it, tombstones included.
                 self.held_overflow = False
+                self.gone = []  # removals since the new ``after``
                 after = min(after, covered)
                 covered = (await store.info(coll)).closed
                 include_deleted = True

@@ -41,6 +41,10 @@ class SyncReads:
         async with self.slots:
             return await self.store.subset(coll, where, after, limit)
 
+    async def leavers(self, coll: str, where: Filter, after: int) -> list[Change] | None:
+        async with self.slots:
+            return await self.store.leavers(coll, where, after)
+
     async def advance(self, coll: str) -> int:
         async with self.slots:
             return await self.store.advance(coll)

@@ -80,6 +80,15 @@ class Store(Protocol):
         collection's declared fields (query subscriptions' snapshots); paged as ``changes``."""
         ...
 
+    async def leavers(self, coll: str, where: Filter, after: int) -> list[Change] | None:
+        """Removals a catch-up of the subset ``where`` from ``after`` must send, in version order:
+        documents that may have matched at ``after`` (a recorded move above it from values that
+        matched, or a version whose move was not recorded) and do not match now, or are deleted.
+        None when the store cannot tell (moves not recorded, or purged, since ``after``): then every
+        change since ``after`` that does not match is a removal. Raises RetentionPassed as
+        ``changes`` with ``include_deleted``."""
+        ...
+
     def hub_time_ms(self) -> int:
         """The fleet's time as this hub knows it (ms): its wall clock, corrected by how far the
         versions of other hubs run ahead of it. Client clocks are judged against it."""

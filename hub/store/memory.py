@@ -183,6 +183,11 @@ class MemoryStore:
         page = [Change(i, ver, dict(doc)) for ver, i, doc in items[:end] if doc is not None]
         return SubsetPage(page, page[-1].ver if page else after, len(items) > end)
 
+    async def leavers(self, coll: str, where: Filter, after: int) -> list[Change] | None:
+        """No moves kept: a catch-up removes every change since ``after`` that does not match."""
+        self._check()
+        return None
+
     def hub_time_ms(self) -> int:
         """One process, one clock: its wall clock, never below a version it issued or saw."""
         return max(int(self._clock()), physical_ms(self._hlc.last))

@@ -46,7 +46,7 @@ from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, Wri
 from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo, SubsetPage
-from hub.store.ignite import closed, loss, read, schema, subset, write
+from hub.store.ignite import closed, loss, moves, read, schema, subset, write
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
@@ -246,6 +246,9 @@ class IgniteStore:
 
         async def run() -> CollectionInfo:
             await schema.ensure(self.ctx, spec, self.dedup_ttl_ms, self._colls)
+            c = self._colls[spec.name]
+            if c.fields is not None:
+                c.moves = await moves.open_moves(self.ctx.client, spec, spec.backups, schema.LOSS_POLICY)
             await closed.sample(self.ctx, spec.name)
             return await closed.info(self.ctx, spec.name)
 
@@ -279,6 +282,11 @@ class IgniteStore:
     async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
         c = self.coll(coll)
         return await self.ctx.call(lambda: subset.page(self.ctx, c, where, after, limit))
+
+    async def leavers(self, coll: str, where: Filter, after: int) -> list[Change] | None:
+        c = self.coll(coll)
+        key = schema.floor_key(coll)
+        return await self.ctx.call(lambda: moves.leavers(self.ctx, c, where, after, key))
 
     async def advance(self, coll: str) -> int:
         self.coll(coll)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyignite.datatypes import LongObject  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.hlc import COUNTER_BITS
+from hub.store.ignite.moves import purge as purge_moves
 from hub.store.ignite.read import sql
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context
@@ -32,6 +33,7 @@ async def gc(ctx: Context, c: Coll, retention_ms: int, now_ms: int) -> int:
         if oldest > 0:
             await _raise_floor(ctx, floor_key(c.spec.name), oldest)
             await sql(ctx.client, f"DELETE FROM {c.table} WHERE DEL = TRUE AND VER <= ?", (oldest,))
+        await purge_moves(ctx, c, limit, _raise_floor)  # same retention (moves.py)
         return int(await ctx.sys.get(floor_key(c.spec.name)) or 0)
 
     return await ctx.call(run, timeout=120.0)

@@ -64,7 +64,15 @@ LOSS_POLICY = PartitionLossPolicy.READ_WRITE_SAFE
 DEDUP_CACHE = "synchub_dedup"
 
 _META_SCHEMA = OrderedDict(
-    [("VER", LongObject), ("LWW", LongObject), ("BY", String), ("H", LongObject), ("DEL", BoolObject)]
+    [
+        ("VER", LongObject),
+        ("LWW", LongObject),
+        ("BY", String),
+        ("H", LongObject),
+        ("DEL", BoolObject),
+        # the declared fields' fingerprint when the writer recorded this version's move (moves.py)
+        ("FP", LongObject),
+    ]
 )
 
 
@@ -76,7 +84,7 @@ META_LAYOUT = ObjectLayout(SynchubMeta)
 
 def encode_meta(row: MetaRow, compact: bool = True) -> bytes:
     """``row`` as a serialised ``SynchubMeta`` binary object (pass it as ``(bytes, RawBinary)``)."""
-    return META_LAYOUT.write((row.ver, row.lww, row.by, row.h, row.deleted), compact)
+    return META_LAYOUT.write((row.ver, row.lww, row.by, row.h, row.deleted, row.fp or None), compact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,7 @@ class MetaRow:
     by: str
     h: int
     deleted: bool
+    fp: int = 0  # moves.py: 0 when the writer recorded no move for this version
 
     @classmethod
     def from_ignite(cls, obj: Any) -> MetaRow | None:
@@ -95,12 +104,26 @@ class MetaRow:
         if isinstance(obj, dict):
             g = obj.get
             return cls(
-                int(g("VER") or 0), int(g("LWW") or 0), str(g("BY") or ""), int(g("H") or 0), bool(g("DEL"))
+                int(g("VER") or 0),
+                int(g("LWW") or 0),
+                str(g("BY") or ""),
+                int(g("H") or 0),
+                bool(g("DEL")),
+                int(g("FP") or 0),
             )
-        return cls(int(obj.VER or 0), int(obj.LWW or 0), str(obj.BY or ""), int(obj.H or 0), bool(obj.DEL))
+        return cls(
+            int(obj.VER or 0),
+            int(obj.LWW or 0),
+            str(obj.BY or ""),
+            int(obj.H or 0),
+            bool(obj.DEL),
+            int(getattr(obj, "FP", None) or 0),
+        )
 
     def to_ignite(self) -> Any:
-        return SynchubMeta(VER=self.ver, LWW=self.lww, BY=self.by, H=self.h, DEL=self.deleted)
+        return SynchubMeta(
+            VER=self.ver, LWW=self.lww, BY=self.by, H=self.h, DEL=self.deleted, FP=self.fp or None
+        )
 
 
 def meta_cache_name(data_cache: str) -> str:
@@ -146,6 +169,7 @@ def meta_cache_config(data_cache: str, backups: int) -> dict[int, Any]:
                     {"name": "BY", "type_name": "java.lang.String"},
                     {"name": "H", "type_name": "java.lang.Long"},
                     {"name": "DEL", "type_name": "java.lang.Boolean"},
+                    {"name": "FP", "type_name": "java.lang.Long"},
                 ],
                 "field_name_aliases": [],
                 "query_indexes": [
@@ -221,6 +245,8 @@ class Coll:
     lost: set[int] = field(default_factory=set)
     # The SQL table of the declared fields (query subscriptions, fields.py); None: none declared.
     fields: FieldTable | None = None
+    # The moves table (moves.py) of a collection with declared fields.
+    moves: Any = None
     # Keys whose last event was skipped as stale: their next change's old value is not trusted (stamp.py).
     unsure: set[str] = field(default_factory=set)
 
@@ -247,6 +273,10 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
     fields = field_table(spec, settings)
     if fields is not None:
         fields = await with_columns(client, fields)
+    if fields is not None:
+        await fp_column(client, table)
+    # (the facade opens the moves table then: moves.py reads through modules importing this one;
+    # until it does, writes record no move and no FP, which catch-ups treat as before moves)
     colls[spec.name] = Coll(spec, vtype, data, meta, table, not atomic, fields=fields)
     # hubs sweep from different places, so that together they cover the partitions sooner
     colls[spec.name].sweep_next = old.sweep_next if old is not None else secrets.randbelow(1024)
@@ -257,6 +287,29 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
         )
     else:
         await ctx.sys.put_if_absent(key, secrets.token_hex(8), value_hint=String)
+
+
+async def fp_column(client: Any, table: str) -> None:
+    """Give a meta table made by an older hub the ``FP`` column (its rows read NULL: no moves)."""
+
+    async def present() -> bool:
+        cur = await client.sql(
+            "SELECT COLUMN_NAME FROM SYS.TABLE_COLUMNS WHERE SCHEMA_NAME = 'PUBLIC' AND TABLE_NAME = ?",
+            query_args=[table],
+        )
+        async with cur:
+            return "FP" in {str(row[0]) async for row in cur}
+
+    if await present():
+        return
+    try:
+        cur = await client.sql(f"ALTER TABLE PUBLIC.{table} ADD COLUMN IF NOT EXISTS FP BIGINT")
+        async with cur:
+            pass
+    except Exception:
+        # hubs starting together: another one's ALTER may have won the race
+        if not await present():
+            raise
 
 
 async def _meta_cache(client: Any, spec: CollectionSpec, names: set[str]) -> tuple[Any, bool]:

@@ -30,6 +30,8 @@ from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.encode import string_key
 from hub.store.ignite.loss import lost_partitions
+from hub.store.ignite.moves import move
+from hub.store.ignite.moves import record as record_moves
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, partition_lost, retry_conflicts
@@ -50,13 +52,16 @@ def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
         yield items[i : i + n]
 
 
-async def stamp(ctx: Context, c: Coll, expected: Mapping[str, int]) -> list[Change]:
-    """Stamp ``expected`` (id -> hash of the data seen); return the changes to emit."""
+async def stamp(
+    ctx: Context, c: Coll, expected: Mapping[str, int], before: Mapping[str, Any] | None = None
+) -> list[Change]:
+    """Stamp ``expected`` (id -> hash of the data seen); return the changes to emit. ``before``: the
+    data a key had before its event, when the event said (its move, moves.py)."""
     out: list[Change] = []
     for keys in _chunks(list(expected), STAMP_CHUNK):
         out.extend(
             await retry_conflicts(
-                lambda keys=keys: _stamp_chunk(ctx, c, keys, expected),  # type: ignore[misc]
+                lambda keys=keys: _stamp_chunk(ctx, c, keys, expected, before or {}),  # type: ignore[misc]
                 refused="stamping failed",
                 gave_up=f"stamping {len(keys)} keys of {c.spec.name!r} failed",
             )
@@ -64,7 +69,9 @@ async def stamp(ctx: Context, c: Coll, expected: Mapping[str, int]) -> list[Chan
     return out
 
 
-async def _stamp_chunk(ctx: Context, c: Coll, keys: list[str], expected: Mapping[str, int]) -> list[Change]:
+async def _stamp_chunk(
+    ctx: Context, c: Coll, keys: list[str], expected: Mapping[str, int], before: Mapping[str, Any]
+) -> list[Change]:
     """One stamping transaction over ``keys`` (see the module doc)."""
     out: list[Change] = []
     if not c.transactional:  # ATOMIC caches cannot take part in a transaction
@@ -75,6 +82,8 @@ async def _stamp_chunk(ctx: Context, c: Coll, keys: list[str], expected: Mapping
         metas = await get_all(c.meta, keys)
         await observe_closed(ctx, [c.spec.name])  # stamp above the watermark (closed.py)
         writes: dict[str, Any] = {}
+        moved: list[tuple[str, int, Any]] = []
+        fp = c.moves.fp if c.moves is not None else 0
         now = ctx.clock()
         for key in keys:
             doc = plain_doc(data.get(key))
@@ -88,9 +97,15 @@ async def _stamp_chunk(ctx: Context, c: Coll, keys: list[str], expected: Mapping
             if meta is None and doc is None:
                 continue  # gone and never stamped: nobody holds a version of it
             ver = ctx.hlc.next_after(now, meta.ver if meta else 0)
-            writes[key] = meta_value(ctx, MetaRow(ver, ver, "", h, doc is None))
+            writes[key] = meta_value(ctx, MetaRow(ver, ver, "", h, doc is None, fp))
             out.append(Change(key, ver, doc))
+            if c.moves is not None:
+                mv = move(c.moves, before.get(key), meta, key in before, doc)
+                if mv is not None:
+                    moved.append((key, ver, mv))
         if writes:
+            if moved:
+                await record_moves(ctx, c.moves, moved)
             await register_meta(ctx)
             await c.meta.put_all({string_key(k): v for k, v in writes.items()})
             await tx.commit()
@@ -108,6 +123,7 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
     latest: dict[str, tuple[int, Any]] = {}
     repeated: set[str] = set()
     before: dict[str, Any] = {}  # the document before the key's event (query subscriptions)
+    first: dict[str, Any] = {}  # ... before its first event here (a stamp's move, moves.py)
     for ev in events:
         key = ev.key
         if not isinstance(key, str):
@@ -121,7 +137,9 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
             before[key] = plain_doc(ev.old)
         elif ev.type == _CREATED:
             before[key] = None
-    out = await _stamped(ctx, c, latest, repeated)
+        if key in before and key not in first and key not in repeated:
+            first[key] = before[key]
+    out = await _stamped(ctx, c, latest, repeated, first)
     # What a subscriber of a subset may hold is the key's value before its first event here; with
     # several events (or no old value) that is not known, and query fan-out is conservative. So it
     # is after a stale event that was skipped (its key's next change must not be judged from the
@@ -141,7 +159,11 @@ async def process_events(ctx: Context, c: Coll, events: Iterable[Any]) -> list[C
 
 
 async def _stamped(
-    ctx: Context, c: Coll, latest: dict[str, tuple[int, Any]], repeated: set[str]
+    ctx: Context,
+    c: Coll,
+    latest: dict[str, tuple[int, Any]],
+    repeated: set[str],
+    before: Mapping[str, Any] | None = None,
 ) -> list[Change]:
     if not latest:
         return []
@@ -169,7 +191,7 @@ async def _stamped(
         else:
             pending[key] = h
     if pending:
-        out.extend(await stamp(ctx, c, pending))
+        out.extend(await stamp(ctx, c, pending, before))
     return out
 
 

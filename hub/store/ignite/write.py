@@ -11,7 +11,7 @@ nothing. Conflicting commits (another hub on the same keys or the same client) a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,unused-ignore]
@@ -25,6 +25,8 @@ from hub.core.mutation import Encode
 from hub.core.types import Doc, Mutation, MutationResult, WriteCheck
 from hub.store.ignite.closed import observe as observe_closed
 from hub.store.ignite.encode import string_key
+from hub.store.ignite.moves import move
+from hub.store.ignite.moves import record as record_moves
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
@@ -86,6 +88,11 @@ class _Slot:
     meta: MetaRow | None
     dirty: bool = False
     obj: Any = None  # binary object to put when dirty and doc is not None
+    # the state read in the transaction, before the batch: what the new version's move is from
+    orig: tuple[dict[str, Any] | None, MetaRow | None] = (None, None)
+
+    def __post_init__(self) -> None:
+        self.orig = (self.doc, self.meta)
 
     @property
     def stamped(self) -> bool:
@@ -256,6 +263,11 @@ async def _flush(ctx: Context, colls: Mapping[str, Coll], state: _Tx) -> list[tu
         if removes:
             await c.data.remove_keys([string_key(k) for k in removes])
         metas = {k: s.meta for k, s in items if s.meta is not None}
+        if c.moves is not None:
+            fp = c.moves.fp
+            metas = {k: replace(row, fp=fp) for k, row in metas.items()}
+            found = ((k, s, move(c.moves, *s.orig, True, s.doc)) for k, s in items if s.meta is not None)
+            await record_moves(ctx, c.moves, ((k, metas[k].ver, mv) for k, _, mv in found if mv))
         await c.meta.put_all({string_key(k): meta_value(ctx, row) for k, row in metas.items()})
         # Only data puts: each fires exactly one CQ event of its own (a remove of an absent key or a
         # stamp of unchanged data may fire none, and an unconsumed entry could outlive its use).
