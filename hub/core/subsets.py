@@ -47,7 +47,7 @@ class QuerySpec:
     templates: Mapping[str, Template] = field(default_factory=dict)
 
 
-def _fits(kind: str, v: Any) -> bool:
+def fits(kind: str, v: Any) -> bool:
     if v is None:
         return True
     if kind == "string":
@@ -72,7 +72,7 @@ def check_declared(f: Filter, spec: QuerySpec) -> None:
             )
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         for v in values:
-            if not _fits(kind, v):
+            if not fits(kind, v):
                 raise FilterError(f"field {c.field!r} is a {kind}: {v!r} does not compare with it")
         if c.op not in ("==", "in") and (kind == "bool" or c.value is None):
             raise FilterError(f"field {c.field!r}: {c.op} needs a number or a string")

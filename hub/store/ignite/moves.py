@@ -46,12 +46,12 @@ from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unuse
 from hub.core.doc import doc_hash
 from hub.core.errors import RetentionPassed
 from hub.core.query import Filter
-from hub.core.subsets import _fits
+from hub.core.subsets import fits
 from hub.core.types import Change, CollectionSpec
 from hub.store.ignite.fields import JAVA_TYPES, FieldTable, data_table_name
-from hub.store.ignite.read import _data, get_all, sql
+from hub.store.ignite.read import data_for, get_all, sql
 from hub.store.ignite.schema import MetaRow
-from hub.store.ignite.subset import _arg, where
+from hub.store.ignite.subset import sql_arg, where
 from hub.store.ignite.values import plain_doc
 
 _HINTS = {"string": String, "long": LongObject, "double": DoubleObject, "bool": BoolObject}
@@ -87,9 +87,9 @@ class Moves:
         out = []
         for name, kind in self.kinds.items():
             v = doc.get(name)
-            if not _fits(kind, v):
+            if not fits(kind, v):
                 return None
-            out.append(None if v is None else _arg(kind, v))
+            out.append(None if v is None else sql_arg(kind, v))
         return tuple(out)
 
 
@@ -231,7 +231,7 @@ async def leavers(ctx: Any, c: Any, f: Filter, after: int, floor_key: str) -> li
     if ids:
         metas = {k: MetaRow.from_ignite(v) for k, v in (await get_all(c.meta, list(ids))).items()}
         live = [(str(k), r.h, r.deleted) for k, r in metas.items() if r is not None]
-        data = await _data(ctx, c, live)
+        data = await data_for(ctx, c, live)
         for key, row in metas.items():
             if row is None or row.ver <= after:
                 continue

@@ -212,7 +212,7 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
                 ctx.client, f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER = ?{where}", (last,)
             )
             rows = list(rows) + [r for r in tie if str(r[0]) not in have]
-        data = await _data(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
+        data = await data_for(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
         for key, ver, _h, deleted in rows:
             doc = None if deleted else plain_doc(data.get(key))
             # A live row whose data is gone is an external delete not stamped yet: the stamp (a higher
@@ -230,7 +230,7 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
     return out
 
 
-async def _data(ctx: Context, c: Coll, rows: Iterable[tuple[str, int, bool]]) -> dict[str, Any]:
+async def data_for(ctx: Context, c: Coll, rows: Iterable[tuple[str, int, bool]]) -> dict[str, Any]:
     """The data of the live ``(id, H, deleted)`` meta rows, each of its row's version or newer."""
     hashes = {key: h for key, h, deleted in rows if not deleted}
     data = dict(await get_all(c.data, list(hashes))) if hashes else {}
@@ -284,7 +284,7 @@ async def unseen(
         for key, ver, h, deleted in rows
         if seen.get(str(key), -1) < int(ver)
     ]
-    data = await _data(ctx, c, ((key, h, deleted) for key, _, h, deleted in missing))
+    data = await data_for(ctx, c, ((key, h, deleted) for key, _, h, deleted in missing))
     out = [
         Change(key, ver, None if deleted else plain_doc(data.get(key))) for key, ver, _, deleted in missing
     ]

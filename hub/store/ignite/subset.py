@@ -5,7 +5,7 @@ One page is the meta rows of the documents matching the filter, ``VER > after`` 
 a page never ends inside a group of equal versions). The data table is the driving table of the
 join (``enforce_join_order``: its index on a filtered field picks the subset, each row then finds
 its meta row by key), so the cost follows the subset, not the collection. The data of the rows is
-then read by key with the same hash check as whole-collection pages (``read._data``: a version is
+then read by key with the same hash check as whole-collection pages (``read.data_for``: a version is
 never paired with older content), and checked against the filter again: content that changed
 after the SQL read and left the subset is left out (its own, newer version reaches the subscriber
 live, as a removal it can ignore).
@@ -24,7 +24,7 @@ from hub.core.types import Change
 from hub.store.base import SubsetPage
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.fields import FieldTable
-from hub.store.ignite.read import _data
+from hub.store.ignite.read import data_for
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import plain_doc
@@ -32,7 +32,7 @@ from hub.store.ignite.values import plain_doc
 _OPS = {"==": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def _arg(kind: str, v: Any) -> Any:
+def sql_arg(kind: str, v: Any) -> Any:
     if kind == "long" and isinstance(v, float):
         return int(v)  # integral (subsets.check_declared refuses the others)
     if kind == "double" and isinstance(v, int) and not isinstance(v, bool):
@@ -53,7 +53,7 @@ def where(f: Filter, table: FieldTable, kinds: Mapping[str, str]) -> tuple[str, 
             alts = []
             if given:
                 alts.append(f"{col} IN ({', '.join('?' for _ in given)})")
-                args.extend(_arg(kind, v) for v in given)
+                args.extend(sql_arg(kind, v) for v in given)
             if len(given) < len(values):
                 alts.append(f"{col} IS NULL")
             parts.append("(" + " OR ".join(alts) + ")")
@@ -61,7 +61,7 @@ def where(f: Filter, table: FieldTable, kinds: Mapping[str, str]) -> tuple[str, 
             parts.append(f"{col} IS NULL")
         else:
             parts.append(f"{col} {_OPS[c.op]} ?")
-            args.append(_arg(kind, c.value))
+            args.append(sql_arg(kind, c.value))
     return " AND ".join(parts), args
 
 
@@ -96,7 +96,7 @@ async def page(ctx: Context, c: Coll, f: Filter, after: int, limit: int) -> Subs
         have = {str(r[0]) for r in rows if int(r[1]) == last}
         tie = await rows_of(f"{base} = ?", [*args, last])
         rows = list(rows) + [r for r in tie if str(r[0]) not in have]
-    data = await _data(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
+    data = await data_for(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
     out = []
     for key, ver, _h, _deleted in rows:
         doc = plain_doc(data.get(str(key)))
