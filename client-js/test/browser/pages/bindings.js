@@ -45,8 +45,12 @@ const unwrapped = (client) => !client.listeners.change && !client.listeners.acke
 
 function List({ todos, run, commits }) {
   const docs = useLiveQuery(query(todos).where('run', '==', run).orderBy('n'))
-  // one per commit (StrictMode runs it twice at mount only)
-  useEffect(() => void commits.n++)
+  // one per commit (StrictMode runs it twice at mount only); what each saw, for a failure message
+  useEffect(() => {
+    commits.n++
+    const last = commits.seen.at(-1)
+    commits.seen.push({ docs, titles: docs.map((d) => d.title).join(''), same: last ? docs.map((d, i) => d === last.docs[i]) : [] })
+  })
   return h('ul', { id: 'list' }, docs.length ? docs.map((d) => h('li', { key: d.id }, d.title)) : h('li', null, 'none'))
 }
 
@@ -61,7 +65,7 @@ function Bar({ client }) {
 
 function react(dbName, run) {
   const c = makeClient(dbName)
-  const commits = { n: 0 }
+  const commits = { n: 0, seen: [] }
   const root = createRoot(mount('react'))
   root.render(h(StrictMode, null, h(Bar, c), h(List, { todos: c.todos, run, commits }), h(Detail, { todos: c.todos, id: run + '-a' })))
   return { ...c, commits, unmount: () => root.unmount() }
