@@ -64,7 +64,8 @@ class QueryClient(HubClient):
             if seen is not None:
                 seen.add(doc_id)
             have = held.get(doc_id)
-            if have is None or ver > have[0]:
+            # a document at the version of a held absence replaces it (wsclient.HubClient._apply)
+            if have is None or ver > have[0] or (ver == have[0] and doc is not None and have[1] is None):
                 held[doc_id] = (ver, doc)
 
     async def _handle(self, msg: dict[str, Any]) -> None:

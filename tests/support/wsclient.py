@@ -237,7 +237,10 @@ class HubClient:
             if seen is not None:
                 seen.add(doc_id)
             held = model.get(doc_id)
-            if held is None or ver > held[0]:
+            # as the browser client (client-js/src/core/records.js remoteChange): a document at the
+            # version of a held absence replaces it; under a row filter a document the user may
+            # not read arrives as an absence with its version, and after new claims at that version
+            if held is None or ver > held[0] or (ver == held[0] and doc is not None and held[1] is None):
                 model[doc_id] = (ver, doc)
 
     def _take_cursor(self, coll: str, cursor: list[Any]) -> None:

@@ -101,6 +101,7 @@ test('React hooks render the live query, a document, the status and the outbox, 
   await see(a, '#bar', 'live 0')
   await frames(a)
   const renders = await a.evaluate((before) => app.commits.seen.slice(before).map((c) => `${c.titles} kept:${c.same.join(',')}`), before)
+  t.diagnostic(`renders before: ${await a.evaluate((before) => app.commits.seen.slice(0, before).map((c) => `${c.titles} kept:${c.same.join(',')}`).join(' | '), before)}`)
   assert.equal(renders.length, 1, `the list rendered ${renders.length} times: ${renders.join(' | ')}`)
 
   // another browser's writes arrive through the hub
