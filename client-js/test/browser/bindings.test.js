@@ -86,7 +86,14 @@ test('React hooks render the live query, a document, the status and the outbox, 
 
   // stable snapshots: the list renders once for the one change of its documents, not for a write
   // it does not match, the status going offline and back (`fromCache`) or acknowledgements (`pending`)
+  // the window starts once the list is still: after the sync it has been seen to render once more
+  // with the same documents as new objects (docs/testing.md, open), which is not what is measured here
+  for (let n = -1, m; n !== (m = await a.evaluate(() => app.commits.n)); ) {
+    n = m
+    await new Promise((r) => setTimeout(r, 500))
+  }
   const before = await a.evaluate(() => app.commits.n)
+  const madeBefore = await a.evaluate(() => app.client.made.resync)
   await a.context().setOffline(true)
   await a.evaluate(() => globalThis.dispatchEvent(new Event('offline')))
   await see(a, '#bar', 'offline 0')
@@ -100,7 +107,10 @@ test('React hooks render the live query, a document, the status and the outbox, 
   await a.evaluate(() => globalThis.dispatchEvent(new Event('online')))
   await see(a, '#bar', 'live 0')
   await frames(a)
-  const renders = await a.evaluate((before) => app.commits.seen.slice(before).map((c) => `${c.titles} kept:${c.same.join(',')}`), before)
+  const made = await a.evaluate(() => app.client.made.resync)
+  const renders = await a.evaluate((before) => app.commits.seen.slice(before - 1).map((c) => `${c.titles} kept:${c.same.join(',')} ${c.shapes}`), before)
+  const from = renders.shift() // the render the window starts from
+  if (renders.length !== 1) t.diagnostic(`from: ${from}; live queries made: ${madeBefore} then ${made}`)
   t.diagnostic(`renders before: ${await a.evaluate((before) => app.commits.seen.slice(0, before).map((c) => `${c.titles} kept:${c.same.join(',')}`).join(' | '), before)}`)
   assert.equal(renders.length, 1, `the list rendered ${renders.length} times: ${renders.join(' | ')}`)
 

@@ -37,7 +37,8 @@ function listening(client) {
   const n = (client.listeners = {})
   const add = client.addEventListener.bind(client)
   const remove = client.removeEventListener.bind(client)
-  client.addEventListener = (type, cb, o) => ((n[type] = (n[type] ?? 0) + 1), add(type, cb, o))
+  const made = (client.made = {})
+  client.addEventListener = (type, cb, o) => ((n[type] = (n[type] ?? 0) + 1), (made[type] = (made[type] ?? 0) + 1), add(type, cb, o))
   client.removeEventListener = (type, cb, o) => ((n[type] -= 1), remove(type, cb, o))
 }
 /** usePendingWrites let go of the client: it listens to neither `change` nor `acked` any more. */
@@ -49,7 +50,8 @@ function List({ todos, run, commits }) {
   useEffect(() => {
     commits.n++
     const last = commits.seen.at(-1)
-    commits.seen.push({ docs, titles: docs.map((d) => d.title).join(''), same: last ? docs.map((d, i) => d === last.docs[i]) : [] })
+    const shape = (d) => JSON.stringify(d, (k, v) => (typeof v === 'bigint' ? v + 'n' : v)) + ':' + Object.keys(d).map((k) => typeof d[k]).join('/')
+    commits.seen.push({ docs, titles: docs.map((d) => d.title).join(''), same: last ? docs.map((d, i) => d === last.docs[i]) : [], shapes: docs.map(shape).join(' ') })
   })
   return h('ul', { id: 'list' }, docs.length ? docs.map((d) => h('li', { key: d.id }, d.title)) : h('li', null, 'none'))
 }
