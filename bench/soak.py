@@ -217,7 +217,9 @@ def plot(rows: Sequence[dict[str, Any]], steady: tuple[float, float], path: Path
 
 
 @contextlib.contextmanager
-def ignite(addr: str | None, heap_mb: int) -> Iterator[tuple[list[tuple[str, int]], int | None]]:
+def ignite(
+    addr: str | None, heap_mb: int, region_max_mb: int = 512
+) -> Iterator[tuple[list[tuple[str, int]], int | None]]:
     """(addresses, JVM pid): ``addr`` as given, or a fresh one-node cluster stopped afterwards."""
     if addr:
         host, port = addr.rsplit(":", 1)
@@ -235,6 +237,7 @@ def ignite(addr: str | None, heap_mb: int) -> Iterator[tuple[list[tuple[str, int
             communication_port=base + 20,
             name="soak",
             heap_mb=heap_mb,
+            region_max_mb=region_max_mb,
         )
         progress(f"starting Ignite on {base}")
         cluster.start()

@@ -126,7 +126,8 @@ class Client:
 async def part_sync(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from tests.support.hubproc import HubProcess
 
-    with ignite(args.ignite, 2048) as (addresses, _):
+    # 1,000,000 documents with their meta rows and indexes do not fit the default 512 MB region
+    with ignite(args.ignite, 2048, region_max_mb=6144) as (addresses, _):
         store = IgniteStore(addresses)
         await store.open()
         try:
