@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from hub.codec import encode
-from hub.core.dedup import DedupRecord
+from hub.core.dedup import RETAINED_RESULTS, DedupRecord
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.write import dump_record, load_record
 
@@ -58,4 +58,28 @@ def test_dedup_record_round_trip_compact_and_legacy() -> None:
     again = load_record(dump_record(record))
     assert again == record and list(again.results) == sorted(record.results)
     assert load_record(encode(record.to_plain())) == record  # written by an earlier hub
+    ok = [x for seq in range(1, 6) for x in (seq, 100 + seq)] + [8, 108]
+    res = [[s, r] for s, r in record.results.items() if s in (6, 7)]
+    assert load_record(encode({"last": 8, "ok": ok, "res": res})) == record  # and by the next ones
     assert load_record(None) == DedupRecord()
+
+
+def test_a_loaded_record_keeps_evicting_oldest_first() -> None:
+    record = DedupRecord()
+    for seq in range(1, RETAINED_RESULTS + 1):
+        result = (
+            {"seq": seq, "s": "conflict", "ver": seq}
+            if seq % 1000 == 0
+            else {"seq": seq, "s": "ok", "ver": seq}
+        )
+        record.record(seq, result)
+    raw = dump_record(record)
+    assert len(raw) < 17 * RETAINED_RESULTS  # two int64 per plain result, not a map each
+    again = load_record(raw)
+    assert again == record
+    for seq in range(RETAINED_RESULTS + 1, RETAINED_RESULTS + 1001):
+        again.record(seq, {"seq": seq, "s": "ok", "ver": seq})
+    assert len(again) == RETAINED_RESULTS and min(again.results) == 1001
+    assert again.replay_of(1000) == {"seq": 1000, "s": "dup", "dup": True}
+    assert again.replay_of(2000) == {"seq": 2000, "s": "conflict", "ver": 2000, "dup": True}
+    assert again.replay_of(1001) == {"seq": 1001, "s": "ok", "ver": 1001, "dup": True}

@@ -178,8 +178,7 @@ class World:
             mut = Mutation(client, m.seq, COLL, m.id, m.op, m.doc, m.ts, m.base)
             out = apply(mut, self.spec, current, record, client=client, hlc=hub.hlc, now_ms=self.wall(hub))
             # A store that keeps fewer results than RETAINED_RESULTS (exercises evicted replays).
-            for old in sorted(record.results)[: max(0, len(record.results) - self.retained)]:
-                del record.results[old]
+            record.forget_oldest(len(record) - self.retained)
             if out.stored is not None:
                 ig.effects[(client, m.seq)] += 1
                 assert ig.effects[(client, m.seq)] == 1, f"{client}#{m.seq} changed the store twice"

@@ -84,3 +84,22 @@ def test_plain_round_trip() -> None:
 def test_from_plain_of_nothing_is_a_new_record() -> None:
     assert DedupRecord.from_plain(None) == DedupRecord()
     assert DedupRecord.from_plain({}) == DedupRecord()
+
+
+def test_eviction_matches_a_plain_model_for_mixed_results_in_any_order() -> None:
+    import random
+
+    rng = random.Random(7)
+    record, model = DedupRecord(), {}
+    seqs = list(range(1, RETAINED_RESULTS + 600))
+    rng.shuffle(seqs)
+    for seq in seqs:
+        res = _result(seq) if rng.random() < 0.8 else {"seq": seq, "s": "conflict", "ver": seq, "doc": None}
+        record.record(seq, res)
+        model[seq] = res
+        for old in sorted(model)[: max(0, len(model) - RETAINED_RESULTS)]:
+            del model[old]
+    assert record.results == dict(sorted(model.items()))
+    for seq in rng.sample(seqs, 200):
+        expect = {**model[seq], "dup": True} if seq in model else {"seq": seq, "s": "dup", "dup": True}
+        assert record.replay_of(seq) == expect

@@ -10,6 +10,9 @@ nothing. Conflicting commits (another hub on the same keys or the same client) a
 
 from __future__ import annotations
 
+import struct
+import sys
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,35 +52,54 @@ async def apply(
     )
 
 
+# A record as written by this hub: the magic, last seq and count, the plain "ok" results as two
+# packed int64 arrays (seqs ascending, then their versions), then any other result as msgpack. Copied
+# with C loops whatever its size; msgpack never starts with a zero byte, so earlier records still read.
+_MAGIC = b"\x00D2"
+_HEAD = struct.Struct("<3sqI")
+
+
 def load_record(raw: bytes | None) -> DedupRecord:
-    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs: ``to_plain``)."""
-    plain = codec.decode(bytes(raw)) if raw is not None else None
+    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs as msgpack)."""
+    if raw is None:
+        return DedupRecord()
+    raw = bytes(raw)
+    if raw[:3] != _MAGIC:
+        return _load_msgpack(raw)
+    _, last, n = _HEAD.unpack_from(raw)
+    at = _HEAD.size
+    seqs, vers = array("q"), array("q")
+    seqs.frombytes(raw[at : at + 8 * n])
+    vers.frombytes(raw[at + 8 * n : at + 16 * n])
+    if sys.byteorder != "little":
+        seqs.byteswap()
+        vers.byteswap()
+    other = {int(s): dict(r) for s, r in codec.decode(raw[at + 16 * n :])}
+    return DedupRecord.in_order(last, dict(zip(seqs, vers, strict=True)), other)
+
+
+def _load_msgpack(raw: bytes) -> DedupRecord:
+    plain = codec.decode(raw)
     if not plain or not plain.get("ok"):
         return DedupRecord.from_plain(plain)
     results: dict[int, dict[str, Any]] = {}
     it = iter(plain["ok"])
     for seq, ver in zip(it, it, strict=True):
         results[int(seq)] = {"seq": int(seq), "s": "ok", "ver": int(ver)}
-    rest = plain.get("res") or ()
-    for seq, res in rest:
+    for seq, res in plain.get("res") or ():
         results[int(seq)] = dict(res)
-    if rest:
-        results = dict(sorted(results.items()))
-    return DedupRecord(int(plain["last"]), results)
+    return DedupRecord.of(int(plain["last"]), results)
 
 
 def dump_record(record: DedupRecord) -> bytes:
-    """Serialise a dedup record compactly: the plain ``{seq, s: "ok", ver}`` results (nearly all of
-    them) as a flat ``[seq, ver, ...]`` list under ``ok``, any other result as in ``to_plain``."""
-    ok: list[int] = []
-    rest: list[list[Any]] = []
-    for seq, res in sorted(record.results.items()):
-        ver = res.get("ver")
-        if len(res) == 3 and res.get("s") == "ok" and res.get("seq") == seq and type(ver) is int:
-            ok += (seq, ver)
-        else:
-            rest.append([seq, res])
-    return codec.encode({"last": record.last_seq, "ok": ok, "res": rest})
+    """Serialise a dedup record for :func:`load_record`."""
+    record.sort()
+    seqs, vers = array("q", record.oks.keys()), array("q", record.oks.values())
+    if sys.byteorder != "little":
+        seqs.byteswap()
+        vers.byteswap()
+    other = codec.encode([[s, r] for s, r in record.other.items()])
+    return b"".join((_HEAD.pack(_MAGIC, record.last_seq, len(seqs)), seqs.tobytes(), vers.tobytes(), other))
 
 
 @dataclass(slots=True)
@@ -90,15 +112,13 @@ class _Slot:
     obj: Any = None  # binary object to put when dirty and doc is not None
     # the state read in the transaction, before the batch: what the new version's move is from
     orig: tuple[dict[str, Any] | None, MetaRow | None] = (None, None)
+    # the meta row describes the data (hashed once: a slot may see many mutations of one batch)
+    stamped: bool = True
 
     def __post_init__(self) -> None:
         self.orig = (self.doc, self.meta)
-
-    @property
-    def stamped(self) -> bool:
-        if self.meta is None:
-            return self.doc is None
-        return self.meta.h == doc_hash(self.doc)
+        meta = self.meta
+        self.stamped = self.doc is None if meta is None else meta.h == doc_hash(self.doc)
 
     def current(self) -> Stored:
         """The stored document as the write rule sees it."""
@@ -110,7 +130,7 @@ class _Slot:
     def keep(self, stored: Stored, value: Any) -> None:
         """Take the write rule's new state; ``value`` (the encoded data) is None for a stamp only."""
         doc = None if stored.doc is None else dict(stored.doc)
-        self.doc, self.obj, self.dirty = doc, value, True
+        self.doc, self.obj, self.dirty, self.stamped = doc, value, True, True
         self.meta = MetaRow(stored.ver, stored.lww, stored.by, doc_hash(doc), doc is None)
 
 
