@@ -10,6 +10,7 @@ at 1024 levels, so the check walks at most that deep).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,19 @@ def encode(obj: Any) -> bytes:
         TypeError: ``obj`` holds a value with no msgpack form.
     """
     return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)
+
+
+def frames(encoded: Sequence[bytes]) -> bytes:
+    """One message holding several encoded frames: a msgpack array of them, built by copying their
+    bytes (each frame is encoded once per broadcast, whoever receives it in whichever batch)."""
+    n = len(encoded)
+    if n < 16:
+        head = bytes((0x90 | n,))
+    elif n < 1 << 16:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return head + b"".join(encoded)
 
 
 def _ext_hook(code: int, data: bytes) -> Any:

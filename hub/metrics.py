@@ -13,6 +13,7 @@ import math
 import os
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Generic, TypeVar
 
@@ -102,11 +103,10 @@ class HistogramChild:
         self.sum = 0.0
 
     def observe(self, value: float) -> None:
+        i = bisect_left(self.bounds, value)  # the first bucket whose bound is >= value
         with self._lock:
-            for i, bound in enumerate(self.bounds):
-                if value <= bound:
-                    self.counts[i] += 1
-                    break
+            if i < len(self.counts):
+                self.counts[i] += 1
             self.count += 1
             self.sum += value
 
@@ -131,8 +131,9 @@ class Family(Generic[C]):
         self.max_series = max_series
         self._lock = threading.Lock()
         self._children: dict[tuple[str, ...], C] = {}
+        self._single: C | None = None
         if not self.label_names:
-            self._children[()] = self._new()  # exported as 0 from the start
+            self._children[()] = self._single = self._new()  # exported as 0 from the start
 
     def _new(self) -> C:
         raise NotImplementedError
@@ -161,9 +162,13 @@ class Family(Generic[C]):
         return child
 
     def _only(self) -> C:
-        if self.label_names:
-            raise ValueError(f"{self.name} has labels {self.label_names}: use .labels(...)")
-        return self.labels()
+        # Hot: an unlabelled metric is bumped per frame sent; its one child is looked up once.
+        child = self._single
+        if child is None:
+            if self.label_names:
+                raise ValueError(f"{self.name} has labels {self.label_names}: use .labels(...)")
+            child = self._single = self.labels()
+        return child
 
     def _samples(self) -> Iterable[str]:
         raise NotImplementedError
@@ -309,6 +314,9 @@ class HubMetrics:
         self.connections = r.gauge(p + "connections", "Open client WebSocket connections.")
         self.frames_in = r.counter(p + "frames_in_total", "Frames received from clients.")
         self.frames_out = r.counter(p + "frames_out_total", "Frames sent to clients.")
+        self.batched_frames = r.counter(
+            p + "batched_frames_total", "Frames sent several to a message (clients that take batches)."
+        )
         self.bytes_in = r.counter(p + "bytes_in_total", "Payload bytes received from clients.")
         self.bytes_out = r.counter(p + "bytes_out_total", "Payload bytes sent to clients.")
         self.events_in = r.counter(p + "events_in_total", "Change events received from Ignite.")

@@ -156,3 +156,10 @@ def test_doc_size_is_the_size_the_codec_writes() -> None:
     for v in values:
         doc = {"v": v, "n": {"inner": [v, {"k": v}]}}
         assert doc_size(doc) == len(codec.encode(doc)), repr(v)[:60]
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 300])
+def test_frames_joins_encoded_frames_into_one_msgpack_array(n: int) -> None:
+    frames = [{"t": "chg", "coll": "c", "changes": [[f"d{i}", i, {"pad": "x" * i}]]} for i in range(n)]
+    joined = codec.frames([codec.encode(f) for f in frames])
+    assert codec.decode(joined) == frames

@@ -152,6 +152,7 @@ def test_hub_metrics_predefined() -> None:
         "synchub_connections": "gauge",
         "synchub_frames_in_total": "counter",
         "synchub_frames_out_total": "counter",
+        "synchub_batched_frames_total": "counter",
         "synchub_bytes_in_total": "counter",
         "synchub_bytes_out_total": "counter",
         "synchub_events_in_total": "counter",

@@ -33,6 +33,7 @@ type Dialer struct {
 	SourceIPs []net.IP
 	RunID     string
 	Stats     *Stats
+	NoBatch   bool // do not ask the hub for batched messages (hello.features)
 	next      atomic.Uint64
 }
 
@@ -80,7 +81,8 @@ type Conn struct {
 	done    chan struct{}
 	stats   *Stats
 	onAck   func(map[string]any)
-	json    bool // a Centrifugo connection (centrifugo.go)
+	json    bool             // a Centrifugo connection (centrifugo.go)
+	pending []map[string]any // the rest of a batched message, handed out one frame per read
 }
 
 func (c *Conn) send(msg map[string]any) error {
@@ -95,6 +97,11 @@ func (c *Conn) send(msg map[string]any) error {
 }
 
 func (c *Conn) read(deadline time.Duration) (map[string]any, error) {
+	if len(c.pending) > 0 {
+		m := c.pending[0]
+		c.pending = c.pending[1:]
+		return m, nil
+	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 	kind, data, err := c.ws.ReadMessage()
 	if err != nil {
@@ -102,6 +109,16 @@ func (c *Conn) read(deadline time.Duration) (map[string]any, error) {
 	}
 	if kind != websocket.BinaryMessage {
 		return nil, fmt.Errorf("frame of type %d", kind)
+	}
+	if len(data) > 0 && (data[0]&0xf0 == 0x90 || data[0] == 0xdc || data[0] == 0xdd) {
+		// a batch (docs/protocol.md): the frames one after the other
+		var batch []map[string]any
+		if err := msgpack.Unmarshal(data, &batch); err != nil || len(batch) == 0 {
+			return nil, fmt.Errorf("msgpack batch: %v", err)
+		}
+		c.stats.Inc("batched_messages")
+		c.pending = batch[1:]
+		return batch[0], nil
 	}
 	var m map[string]any
 	if err := msgpack.Unmarshal(data, &m); err != nil {
@@ -171,8 +188,11 @@ func (d *Dialer) Open(ctx context.Context, id string) (*Conn, error) {
 	}
 	d.Stats.Inc("connect_ok")
 	c := &Conn{ID: id, ws: ws, done: make(chan struct{}), stats: d.Stats}
-	now := time.Now().UnixMilli()
-	if err := c.send(map[string]any{"t": "hello", "v": []int{1}, "client": id, "token": nil, "now": now}); err != nil {
+	hello := map[string]any{"t": "hello", "v": []int{1}, "client": id, "token": nil, "now": time.Now().UnixMilli()}
+	if !d.NoBatch {
+		hello["features"] = []string{"batch"}
+	}
+	if err := c.send(hello); err != nil {
 		d.Stats.Inc("welcome_failed:send")
 		_ = ws.Close()
 		return nil, err

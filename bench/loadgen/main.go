@@ -50,6 +50,7 @@ type Options struct {
 	WriteColl    string
 	SubWriteFrac float64
 	SourceIPs    int
+	NoBatch      bool
 	Docs         int
 	PadBytes     int
 	Inflight     int
@@ -234,6 +235,7 @@ func main() {
 	flag.StringVar(&o.SubColl, "sub-coll", "soak_quiet", "collection the subscribers follow")
 	flag.StringVar(&o.WriteColl, "write-coll", "soak_write", "collection the writers write")
 	flag.Float64Var(&o.SubWriteFrac, "sub-write-frac", 0.01, "share of subscribers that follow the written collection")
+	flag.BoolVar(&o.NoBatch, "no-batch", false, "do not ask the hub for batched messages (hello.features)")
 	flag.IntVar(&o.SourceIPs, "src-ips", 8, "spread source addresses over 127.0.0.2.. (loopback hub only; 0: off)")
 	flag.IntVar(&o.Docs, "docs", 500, "distinct documents per writer")
 	flag.IntVar(&o.PadBytes, "pad", 100, "padding bytes per written document")
@@ -282,7 +284,7 @@ func run(o Options) int {
 	stats := NewStats()
 	r := &Run{
 		opt: o, stats: stats, ctx: ctx, start: time.Now(), sem: make(chan struct{}, o.Inflight),
-		dialer: &Dialer{URL: o.URL, SourceIPs: sourceIPs(o.URL, o.SourceIPs), Stats: stats,
+		dialer: &Dialer{URL: o.URL, SourceIPs: sourceIPs(o.URL, o.SourceIPs), Stats: stats, NoBatch: o.NoBatch,
 			RunID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)},
 	}
 	r.live.index = map[*Conn]int{}

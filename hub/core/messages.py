@@ -26,6 +26,9 @@ MAX_CLIENT_ID = 128
 MAX_COLL_LEN = 256
 MAX_TOKEN_LEN = 8192
 INT64_MAX = (1 << 63) - 1
+MAX_FEATURES = 16
+#: ``hello.features``: the client takes a message that is a msgpack array of frames (docs/protocol.md).
+BATCH_FEATURE = "batch"
 
 
 # --------------------------------------------------------------------------- client messages
@@ -38,6 +41,7 @@ class Hello:
     token: str | None
     app: str | None
     now: int | None = None  # the client's wall clock (ms) when it sent hello: its clock error
+    features: frozenset[str] = frozenset()  # optional parts of the protocol the client takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +196,20 @@ def _parse_hello(obj: Mapping[str, Any]) -> Hello:
     now = obj.get("now")
     if now is not None and not (isinstance(now, int | float) and not isinstance(now, bool) and now >= 0):
         raise BadMessage("field 'now' must be nil or a number of ms >= 0")
+    features = obj.get("features")
+    if features is not None and not (
+        isinstance(features, list)
+        and len(features) <= MAX_FEATURES
+        and all(isinstance(f, str) and len(f) <= 32 for f in features)
+    ):
+        raise BadMessage(f"field 'features' must be nil or at most {MAX_FEATURES} short strings")
     return Hello(
         tuple(versions),
         client,
         _opt_str(obj, "token"),
         _opt_str(obj, "app"),
         None if now is None else int(now),
+        frozenset(features or ()),
     )
 
 

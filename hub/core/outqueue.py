@@ -77,6 +77,22 @@ class OutQueue:
         self._account(entry, -1)
         return entry
 
+    def pop_many(self, max_bytes: int, max_count: int) -> list[Entry]:
+        """The oldest frames, in order: at least one when any is queued, then more while their total
+        stays within ``max_bytes`` and ``max_count`` (what one message may carry, docs/protocol.md)."""
+        entries = self.entries
+        out: list[Entry] = []
+        total = 0
+        while entries and len(out) < max_count:
+            n = len(entries[0].frame)
+            if out and total + n > max_bytes:
+                break
+            entry = entries.popleft()
+            self._account(entry, -1)
+            out.append(entry)
+            total += n
+        return out
+
     def sent(self, entry: Entry) -> None:
         """The writer delivered ``entry``: remember the cursor the client now holds."""
         if entry.coll is not None and entry.cursor is not None:

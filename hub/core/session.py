@@ -155,6 +155,7 @@ class Session:
     state: State = State.CONNECTED
     client: str = ""
     version: int = 0
+    batching: bool = False  # the client takes several frames in one message (hello.features)
     subscriptions: set[str] = field(default_factory=set)
     last_heard_ms: int = 0
     last_ping_ms: int = 0
@@ -305,6 +306,7 @@ class Session:
             return self._close(CloseCode.UNSUPPORTED_VERSION, f"no common protocol version in {list(msg.v)}")
         self.client = msg.client
         self.version = max(common)
+        self.batching = m.BATCH_FEATURE in msg.features
         return [Authenticate(msg.token, msg.now)]
 
     def _mut(self, msg: m.Mut) -> list[Effect]:

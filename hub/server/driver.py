@@ -41,6 +41,7 @@ from hub.server.authflow import AuthFlow, Refused
 from hub.server.mutations import MutationWorker
 from hub.server.subscription import Query
 from hub.server.subscriptions import Subscriptions
+from hub.server.writer import Writer
 
 # The endpoint's logger name, kept when this code left ws.py: log lines and their filters stay as they were.
 log = logging.getLogger("hub.server.ws")
@@ -57,6 +58,7 @@ class Host(Protocol):
     session: Session
     subs: Subscriptions
     mutations: MutationWorker
+    writer: Writer
     auth: AuthFlow
     policy: AccessPolicy
     metrics: HubMetrics
@@ -103,6 +105,7 @@ class SessionDriver:
                 await h.mutations.put(eff)
             elif isinstance(eff, Authenticate):
                 h.mutations.client_clock(eff.client_now)
+                h.writer.batching = h.session.batching
                 await self.apply(await self._authenticate(eff.token))
             elif isinstance(eff, RoomOp):
                 await h.room_op(eff.msg)

@@ -15,6 +15,8 @@ def test_parse_every_client_message() -> None:
     assert m.parse({"t": "hello", "v": [1, 2], "client": "c", "token": None, "extra": 1}) == m.Hello(
         (1, 2), "c", None, None
     )
+    hello = m.parse({"t": "hello", "v": [1], "client": "c", "features": ["batch", "future"]})
+    assert isinstance(hello, m.Hello) and hello.features == frozenset({"batch", "future"})
     assert m.parse({"t": "sub", "id": 3, "coll": "todos", "cursor": ["e", 5]}) == m.Sub(3, "todos", ("e", 5))
     assert m.parse({"t": "sub", "id": 3, "coll": "todos"}) == m.Sub(3, "todos", None)
     assert m.parse({"t": "unsub", "coll": "todos"}) == m.Unsub("todos")
@@ -49,6 +51,10 @@ def test_parse_every_client_message() -> None:
         {"t": "hello", "v": [True], "client": "c"},
         {"t": "hello", "v": [1], "client": "x" * 129},
         {"t": "hello", "v": [1], "client": "c", "token": 5},
+        {"t": "hello", "v": [1], "client": "c", "features": "batch"},
+        {"t": "hello", "v": [1], "client": "c", "features": [1]},
+        {"t": "hello", "v": [1], "client": "c", "features": ["x" * 33]},
+        {"t": "hello", "v": [1], "client": "c", "features": ["f"] * 17},
         {"t": "sub", "id": True, "coll": "c"},
         {"t": "sub", "id": 1, "coll": ""},
         {"t": "sub", "id": 1, "coll": "c", "cursor": ["e"]},

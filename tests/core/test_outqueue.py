@@ -75,3 +75,18 @@ def test_drop_and_forget() -> None:
     q.forget("a")
     assert [e.coll for e in q.entries] == ["b"] and "a" not in q.delivered and q.size == 1
     assert q.control_size == 0
+
+
+def test_pop_many_takes_the_oldest_frames_within_the_limits() -> None:
+    q2 = OutQueue(budget=10_000)
+    frames = [bytes([i]) * 100 for i in range(5)] + [b"c" * 50]
+    for i, f in enumerate(frames[:5]):
+        q2.push_live(f, "a", ("e", i + 1))
+    q2.push_control(frames[5], "a")
+    got = q2.pop_many(250, 10)
+    assert [e.frame for e in got] == frames[:2]  # a third would pass 250 bytes
+    got = q2.pop_many(10_000, 2)
+    assert [e.frame for e in got] == frames[2:4]  # at most 2
+    assert [e.frame for e in q2.pop_many(10, 10)] == [frames[4]]  # one frame even over max_bytes
+    assert [e.frame for e in q2.pop_many(10_000, 10)] == [frames[5]]
+    assert q2.pop_many(10_000, 10) == [] and q2.size == 0 and q2.control_size == 0

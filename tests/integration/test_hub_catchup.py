@@ -262,3 +262,37 @@ async def test_a_page_larger_than_the_send_queue_still_reaches_synced(
     assert set(reader.docs(coll)) == {f"d{j:03d}" for j in range(40)}
     # and the connection stays usable: a write is acknowledged
     assert (await reader.put(coll, "after", {"v": 1}))["s"] == "ok"
+
+
+async def test_a_busy_writer_batches_frames_for_clients_that_take_batches(
+    hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any
+) -> None:
+    """Frames that queue up for one connection (here: its reader stalls) leave in one message per
+    batch to a client whose hello lists ``"batch"``, in order, and the client ends with the same
+    documents and versions as one that gets a frame per message (docs/protocol.md, Batches)."""
+    coll = fresh("batch")
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}})
+    writer, plain, batched = (HubClient(hub.url, fresh(n)) for n in ("w", "plain", "batched"))
+    clients.extend((writer, plain, batched))
+    batched.features = ["batch"]
+    await writer.connect()
+    await plain.connect()
+    await batched.connect(small_rcvbuf=True)
+    for c in (plain, batched):
+        await c.sub(coll)
+    batched.pause()  # its socket fills up: the hub's writer waits and frames queue behind it
+    pad = "x" * 2000
+    acked: dict[str, int] = {}
+    for i in range(0, 400, 10):
+        res = await writer.mut(
+            [writer.put_op(coll, f"d{j:04d}", {"pad": pad, "n": j}) for j in range(i, i + 10)]
+        )
+        assert all(r["s"] == "ok" for r in res)
+        acked.update({f"d{j:04d}": r["ver"] for j, r in zip(range(i, i + 10), res, strict=True)})
+    await plain.wait(lambda: plain.versions(coll) == acked, 60)
+    batched.resume()
+    await batched.wait(lambda: batched.versions(coll) == acked, 60)
+    assert batched.docs(coll) == plain.docs(coll) and len(plain.docs(coll)) == 400
+    assert batched.batches > 0 and batched.batched_frames > batched.batches
+    assert plain.batches == 0
+    assert batched.close_code is None and plain.close_code is None

@@ -58,6 +58,11 @@ class HubClient:
         self._sub_ids = itertools.count(1)
         #: Read at most this many bytes per second (a client on a slow link); None: as fast as it can.
         self.read_rate: float | None = None
+        #: ``hello.features`` to announce (``["batch"]``: take several frames per message).
+        self.features: list[str] | None = None
+        #: Messages that held several frames (a batch), and the frames they held.
+        self.batches = 0
+        self.batched_frames = 0
 
     # ------------------------------------------------------------------ connection
 
@@ -80,6 +85,8 @@ class HubClient:
         hello = {"t": "hello", "v": versions or [1], "client": self.client_id, "token": self.token}
         if self.clock_error_ms:
             hello["now"] = self._wall_ms()
+        if self.features is not None:
+            hello["features"] = self.features
         await self.send(hello)
         await self.wait(lambda: self.welcome is not None or self.close_code is not None)
         assert self.welcome is not None, f"closed {self.close_code} {self.close_reason}"
@@ -218,7 +225,16 @@ class HubClient:
                 if isinstance(data, str):
                     raise AssertionError("the hub sent a text frame")
                 self.raw.append(data)
-                await self._handle(codec.decode(data))
+                msg = codec.decode(data)
+                if isinstance(msg, list):  # a batch: only sent to a client that takes them
+                    assert self.features and "batch" in self.features, "a batch the client did not ask for"
+                    assert msg and all(isinstance(m, dict) for m in msg), f"a malformed batch: {msg!r}"
+                    self.batches += 1
+                    self.batched_frames += len(msg)
+                    for one in msg:
+                        await self._handle(one)
+                else:
+                    await self._handle(msg)
                 self._changed.set()
                 if self.read_rate:
                     await asyncio.sleep(len(data) / self.read_rate)
