@@ -33,6 +33,7 @@ from pyignite.connection import AioConnection  # type: ignore[import-untyped,unu
 from pyignite.queries.query import _get_query_id  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.errors import CQConnectError
+from hub.ignite.deadline import bounded
 
 from .protocol import (
     FLAG_NOTIFICATION,
@@ -228,8 +229,9 @@ class CQConnection(AioConnection):  # type: ignore[misc]
         req_id = self._req_id()
         frame = encode_request(op_code, req_id, payload)
         try:
-            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation (tx.py)
-                data = await self.request(req_id, frame)
+            # not wait_for: it can swallow a cancellation (tx.py); and not counting the time this
+            # process's loop ran late: a busy hub must not declare a healthy node dead (deadline.py)
+            data = await bounded(lambda: self.request(req_id, frame), timeout)
         finally:
             self._pending_reqs.pop(req_id, None)  # see request(): a timed-out future stays there
         return parse_response(data)

@@ -28,6 +28,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.errors import StoreUnavailable
 from hub.core.hlc import Hlc, physical_ms
+from hub.ignite.deadline import bounded
 from hub.store.ignite.recent import RecentCommits
 
 T = TypeVar("T")
@@ -110,9 +111,9 @@ class Context:
         """Run one Ignite operation; connection trouble becomes StoreUnavailable."""
         try:
             # not wait_for: on 3.11 it swallows a cancellation that arrives as fn() completes, and
-            # the cancelled task (a feed being stopped) then runs on, e.g. waits forever for an event
-            async with asyncio.timeout(timeout):
-                return await fn()
+            # the cancelled task (a feed being stopped) then runs on, e.g. waits forever for an event.
+            # The bound does not count time this process's loop ran late (a busy hub, deadline.py).
+            return await bounded(fn, timeout)
         except _CONNECTION_ERRORS as e:
             raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
         except (CacheError, SQLError) as e:

@@ -1,0 +1,64 @@
+"""hub.ignite.deadline: store timeouts that do not count the time a busy loop ran late."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from hub.core.errors import StoreUnavailable
+from hub.ignite.deadline import MAX_STRETCH, bounded, loop_lag
+from hub.store.ignite.tx import Context
+
+
+async def _hog(seconds: float, chunk: float = 0.1) -> None:
+    """Starve the loop: block it in ``chunk`` pieces (a fan-out that keeps the loop busy)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(chunk)
+        await asyncio.sleep(0)
+
+
+async def _answer_after(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "answer"
+
+
+async def test_an_operation_on_a_starved_loop_is_not_timed_out_for_our_own_lateness() -> None:
+    loop_lag()  # the monitor runs before the operation starts, as it does in a hub
+    await asyncio.sleep(0.1)
+    hog = asyncio.create_task(_hog(1.5))
+    started = time.monotonic()
+    # The answer is ready 0.3 s in, but the loop only turns every 0.1 s while it is hogged: with a
+    # plain 0.25 s timeout this timed out; the loop's lateness is added back.
+    result = await Context().call(lambda: _answer_after(0.3), timeout=0.25)
+    assert result == "answer" and time.monotonic() - started >= 0.3
+    await hog
+
+
+async def test_a_store_that_does_not_answer_on_an_on_time_loop_times_out() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="Ignite unreachable"):
+        await Context().call(lambda: _answer_after(5), timeout=0.3)
+    assert 0.25 <= time.monotonic() - started < 1.5
+
+
+async def test_a_loop_stuck_for_ever_still_times_out_within_the_stretch() -> None:
+    loop_lag()
+    hog = asyncio.create_task(_hog(3.0, chunk=0.2))
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await bounded(lambda: _answer_after(60), 0.2)
+    assert time.monotonic() - started <= MAX_STRETCH * 0.2 + 1.0
+    hog.cancel()
+
+
+async def test_the_lag_monitor_counts_lateness_not_idle_time() -> None:
+    lag = loop_lag()
+    before = lag.total
+    await asyncio.sleep(0.3)  # idle: the timer fires on time
+    assert lag.total - before < 0.05
+    time.sleep(0.3)  # blocked: the next tick fires ~0.25 s late
+    await asyncio.sleep(0.1)
+    assert lag.total - before >= 0.2
