@@ -8,7 +8,8 @@ import time
 import pytest
 
 from hub.core.errors import StoreUnavailable
-from hub.ignite.deadline import MAX_STRETCH, bounded, loop_lag
+from hub.ignite.deadline import MAX_STRETCH, bounded
+from hub.looplag import loop_lag, ontime_ms
 from hub.store.ignite.tx import Context
 
 
@@ -62,3 +63,16 @@ async def test_the_lag_monitor_counts_lateness_not_idle_time() -> None:
     time.sleep(0.3)  # blocked: the next tick fires ~0.25 s late
     await asyncio.sleep(0.1)
     assert lag.total - before >= 0.2
+
+
+async def test_the_on_time_clock_stands_still_while_the_loop_is_starved() -> None:
+    loop_lag()
+    await asyncio.sleep(0.1)
+    t0, m0 = ontime_ms(), time.monotonic()
+    await _hog(0.6)  # the loop turns every 0.1 s: most of this is lateness
+    await asyncio.sleep(0.1)
+    t1, m1 = ontime_ms(), time.monotonic()
+    assert t1 >= t0  # never goes back
+    assert t1 - t0 < (m1 - m0) * 1000 - 250  # the starved part is not counted
+    await asyncio.sleep(0.3)
+    assert ontime_ms() - t1 >= 250  # and an idle loop counts in full

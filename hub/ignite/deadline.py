@@ -4,10 +4,10 @@ A store operation is bounded (``OP_TIMEOUT_S``) so that a hung Ignite node turns
 ``StoreUnavailable`` (4503, a feed reopened) instead of a stuck connection. But the bound is counted on
 this process's event loop: under a heavy fan-out the loop turns slowly (every round trip of a
 transaction waits for a turn), and a healthy Ignite would be declared unreachable because *we* were
-busy. So the time the loop ran late does not count: :class:`LoopLag` sums how late a 50 ms timer
-fires, and :func:`bounded` pushes its deadline back by the lateness summed since the operation began,
-up to ``MAX_STRETCH`` times the timeout. An Ignite that does not answer while the loop turns on time
-still times out after ``timeout``.
+busy. So the time the loop ran late does not count: :class:`hub.looplag.LoopLag` sums how late a
+50 ms timer fires, and :func:`bounded` pushes its deadline back by the lateness summed since the
+operation began, up to ``MAX_STRETCH`` times the timeout. An Ignite that does not answer while the
+loop turns on time still times out after ``timeout``.
 """
 
 from __future__ import annotations
@@ -16,49 +16,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from hub.looplag import NOISE_S, loop_lag
+
 T = TypeVar("T")
 
-#: How often the loop's lateness is sampled (s).
-TICK_S = 0.05
-#: Lateness under this (s) is scheduling noise, not starvation.
-NOISE_S = 0.002
 #: A deadline moves back by at most this many times the timeout (a loop stuck for ever still fails).
 MAX_STRETCH = 8.0
-
-
-class LoopLag:
-    """Seconds one event loop ran late, summed: a timer due at ``t`` that fires at ``t + d`` adds ``d``."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.total = 0.0
-        self._due = loop.time() + TICK_S
-        self._handle = loop.call_at(self._due, self._tick)
-
-    def _tick(self) -> None:
-        now = self.loop.time()
-        late = now - self._due
-        if late > NOISE_S:
-            self.total += late
-        self._due = now + TICK_S
-        self._handle = self.loop.call_at(self._due, self._tick)
-
-    def close(self) -> None:
-        self._handle.cancel()
-
-
-_lags: dict[asyncio.AbstractEventLoop, LoopLag] = {}
-
-
-def loop_lag() -> LoopLag:
-    """The running loop's lag monitor (started on first use, one per loop)."""
-    loop = asyncio.get_running_loop()
-    lag = _lags.get(loop)
-    if lag is None or lag.loop.is_closed():
-        for old in [k for k in _lags if k.is_closed()]:
-            del _lags[old]
-        lag = _lags[loop] = LoopLag(loop)
-    return lag
 
 
 async def bounded(fn: Callable[[], Awaitable[T]], timeout: float) -> T:

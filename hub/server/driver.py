@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from hub.core.session import (
     Unsubscribe,
 )
 from hub.core.subsets import QuerySpec, resolve
+from hub.looplag import ontime_ms
 from hub.metrics import HubMetrics
 from hub.server.authflow import AuthFlow, Refused
 from hub.server.mutations import MutationWorker
@@ -48,8 +48,10 @@ log = logging.getLogger("hub.server.ws")
 
 
 def now_ms() -> int:
-    """The session's clock: monotonic milliseconds (the session, rate limits and timeouts read it)."""
-    return time.monotonic_ns() // 1_000_000
+    """The session's clock (the session, rate limits and timeouts read it): monotonic milliseconds
+    that stand still while this process's event loop runs late, so that a busy hub, reading a
+    client's pong late, does not call the client silent (4508; hub/looplag.py)."""
+    return ontime_ms()
 
 
 class Host(Protocol):
