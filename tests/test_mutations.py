@@ -135,3 +135,34 @@ async def test_a_collection_another_hub_serves_is_retryable_one_none_serves_is_f
     (again,) = await store.apply("c1", [Mutation("c1", 2, "newer", "a", "put", {"x": 2}, 2, None)])
     assert again.s == "ok" and not again.dup
     assert store.live_docs("newer") == {"a": {"x": 2}}
+
+
+async def test_waiting_batches_go_into_one_store_call_with_the_results_of_separate_ones() -> None:
+    batches = [
+        ApplyBatch("c1", (put(1), put(2, "strict", "s1"), put(3, "locked"))),
+        ApplyBatch("c1", (put(2, "strict", "s1"), put(4, "strict", "s1", base=1), put(5, doc_id="b"))),
+        ApplyBatch("c1", (m.error_result(6, 4404, "unknown collection 'nope'"), put(7, "box", owner="bob"))),
+        ApplyBatch("c1", (put(1), put(8, doc_id="b"))),
+    ]
+    one, one_store, _ = await worker()
+    expected = [await one.apply(b) for b in batches]  # one store call each
+
+    w, store, outlet = await worker()
+    calls: list[int] = []
+    apply = store.apply
+
+    async def counted(client: str, muts: Any, **kw: Any) -> Any:
+        calls.append(len(muts))
+        return await apply(client, muts, **kw)
+
+    store.apply = counted  # type: ignore[method-assign]
+    for b in batches:
+        await w.queue.put(w.authorize(b))  # all waiting when the worker starts
+    task = asyncio.create_task(w.run())
+    while len(outlet.sent) < len(batches):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert calls == [8]  # the 4 batches' store mutations (not the 2 refused before) in one call
+    assert [a["results"] for a in outlet.sent] == expected  # one ack per batch, as if applied apart
+    assert store.live_docs("todos") == one_store.live_docs("todos") == {"a": {"x": 1}, "b": {"x": 8}}
+    assert [r["s"] for r in expected[1]] == ["ok", "rejected", "ok"] and expected[3][0]["dup"]

@@ -1,11 +1,14 @@
-"""The mutation worker of one connection: ``mut`` batches applied in order, one at a time.
+"""The mutation worker of one connection: ``mut`` batches applied in order.
 
 The reader hands each :class:`~hub.core.session.ApplyBatch` to :meth:`MutationWorker.put`, which
 checks collection-level write permission per mutation and waits while the bounded queue is full
 (TCP backpressure on a client that writes faster than the store commits). :meth:`run` applies
 the batches through the store, whose transaction runs the row-level check, and answers each with
-one ``ack``. A store outage closes the connection with 4503; the unacknowledged batches are
-replayed by the client elsewhere.
+one ``ack``. Batches that are already waiting when one is taken go into the same store call (one
+transaction, up to ``MERGE_MUTATIONS`` mutations): the write rule runs every mutation in order as
+it would in separate transactions, so the results are the same, and a client ahead of the store
+pays one transaction per queue-full instead of one per ``mut``. A store outage closes the connection
+with 4503; the unacknowledged batches are replayed by the client elsewhere.
 
 A mutation of a collection this hub does not serve is answered here, without the store's write
 rule (so no dedup record keeps the refusal): 4504, retry later, when another hub of the cluster
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Batches read ahead of the one being applied.
 QUEUE_BATCHES = 4
+#: At most this many mutations of waiting batches are applied in one store call.
+MERGE_MUTATIONS = 2000
 CONFLICT_STATUSES = frozenset({"conflict", "rejected", "merged"})
 
 
@@ -111,10 +116,17 @@ class MutationWorker:
         """Apply batches until the connection closes or the store fails."""
         try:
             while True:
-                eff = await self.queue.get()
+                effs = [await self.queue.get()]
+                size = len(effs[0].slots)
+                while not self.queue.empty():
+                    nxt = self.queue._queue[0]  # type: ignore[attr-defined]  # peek: asyncio has no API
+                    if nxt.client != effs[0].client or size + len(nxt.slots) > MERGE_MUTATIONS:
+                        break
+                    effs.append(self.queue.get_nowait())
+                    size += len(nxt.slots)
                 self.busy = True
                 try:
-                    results = await self.apply(eff)
+                    answers = await self.apply_all(effs)
                 except StoreUnavailable as exc:
                     self.outlet.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
                     self.metrics.store_errors.inc()
@@ -124,7 +136,8 @@ class MutationWorker:
                     return
                 finally:
                     self.busy = False
-                self.outlet.send_control(m.ack(results))
+                for results in answers:
+                    self.outlet.send_control(m.ack(results))
         finally:
             # The connection is closing: unblock a reader waiting on the full queue (its batches
             # were never acknowledged; the client replays them elsewhere).
@@ -169,12 +182,17 @@ class MutationWorker:
 
     async def apply(self, eff: ApplyBatch) -> list[dict[str, Any]]:
         """One result per slot, in slot order."""
-        eff = await self.unserved(eff)
+        (results,) = await self.apply_all([eff])
+        return results
+
+    async def apply_all(self, effs: list[ApplyBatch]) -> list[list[dict[str, Any]]]:
+        """Batches of one client in one store call: per batch, one result per slot, in slot order."""
+        effs = [await self.unserved(eff) for eff in effs]
         off = self._offset()
+        client = effs[0].client
         muts = [
-            Mutation(
-                eff.client, s.seq, s.coll, s.id, s.op, s.doc, rebase_ts(s.ts, off) if off else s.ts, s.base
-            )
+            Mutation(client, s.seq, s.coll, s.id, s.op, s.doc, rebase_ts(s.ts, off) if off else s.ts, s.base)
+            for eff in effs
             for s in eff.slots
             if isinstance(s, m.MutationIn)
         ]
@@ -187,24 +205,27 @@ class MutationWorker:
                 return policy.check_write(bound, coll, doc_id, old, new)
 
         owner = identity.subject if identity is not None else None
-        applied = iter(await self.store.apply(eff.client, muts, check=check, owner=owner) if muts else [])
+        applied = iter(await self.store.apply(client, muts, check=check, owner=owner) if muts else [])
         by_seq = {mu.seq: mu for mu in muts}
-        results: list[dict[str, Any]] = []
-        for s in eff.slots:
-            if isinstance(s, dict):
-                results.append(s)
-                self._count(s.get("s", "error"), False, None)
-                continue
-            res: MutationResult = next(applied)
-            mu = by_seq.get(res.seq, None)
-            if res.s not in ("ok", "error") and res.doc is not None and identity and mu:
-                # a conflict answer never shows a document the client may not read
-                res.doc = policy.readable_doc(identity, mu.coll, mu.id, res.doc)
-            if res.s == "error" and res.code == ErrorCode.FORBIDDEN:
-                log.info("write refused by row rule", extra={"coll": s.coll, "seq": s.seq})
-            self._count(res.s, res.dup, s.coll)
-            results.append(res.to_wire())
-        return results
+        answers: list[list[dict[str, Any]]] = []
+        for eff in effs:
+            results: list[dict[str, Any]] = []
+            for s in eff.slots:
+                if isinstance(s, dict):
+                    results.append(s)
+                    self._count(s.get("s", "error"), False, None)
+                    continue
+                res: MutationResult = next(applied)
+                mu = by_seq.get(res.seq, None)
+                if res.s not in ("ok", "error") and res.doc is not None and identity and mu:
+                    # a conflict answer never shows a document the client may not read
+                    res.doc = policy.readable_doc(identity, mu.coll, mu.id, res.doc)
+                if res.s == "error" and res.code == ErrorCode.FORBIDDEN:
+                    log.info("write refused by row rule", extra={"coll": s.coll, "seq": s.seq})
+                self._count(res.s, res.dup, s.coll)
+                results.append(res.to_wire())
+            answers.append(results)
+        return answers
 
     def _count(self, status: str, dup: bool, coll: str | None) -> None:
         metrics = self.metrics
