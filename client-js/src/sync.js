@@ -138,7 +138,7 @@ export class Syncer {
     this.exp = jwtExp(token)
     this.sock = openSocket(this.o.WebSocket, this.o.url, this.o.limits, {
       open: () => {
-        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now() })
+        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now(), features: ['batch'] })
       },
       message: (m) => this.#receive(gen, m),
       violation: (e) => this.h.emit('error', syncError('protocol', e.code, e, true)),
