@@ -138,7 +138,7 @@ export class Syncer {
     this.exp = jwtExp(token)
     this.sock = openSocket(this.o.WebSocket, this.o.url, this.o.limits, {
       open: () => {
-        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now() })
+        this.sock?.send({ t: 'hello', v: [1], client: this.h.clientId, token, app: this.o.app, now: this.o.now(), features: ['batch'] })
       },
       message: (m) => this.#receive(gen, m),
       violation: (e) => this.h.emit('error', syncError('protocol', e.code, e, true)),
@@ -214,23 +214,16 @@ export class Syncer {
     this.#running = true
     try {
       while (this.#queue.length && gen === this.gen) {
-        let m = /** @type {ServerMessage} */ (this.#queue.shift())
-        if (m.t === 'chg') {
-          const changes = [...m.changes]
-          let cursor = m.cursor
-          for (let n = this.#queue[0]; n && n.t === 'chg' && n.coll === m.coll; n = this.#queue[0]) {
-            this.#queue.shift()
-            changes.push(...n.changes)
-            cursor = n.cursor
+        const q = /** @type {any[]} */ (this.#queue)
+        let m = q.shift()
+        // a run of `chg` of one collection (or of `ack`) becomes its last frame with all their changes (results)
+        const k = m.t === 'chg' ? 'changes' : m.t === 'ack' && 'results'
+        if (k) {
+          const all = [...m[k]]
+          for (let n = q[0]; n?.t === m.t && n.coll === m.coll; n = q[0]) {
+            all.push(...n[k])
+            m = { ...q.shift(), [k]: all }
           }
-          m = { ...m, changes, cursor }
-        } else if (m.t === 'ack') {
-          const results = [...m.results]
-          for (let n = this.#queue[0]; n && n.t === 'ack'; n = this.#queue[0]) {
-            this.#queue.shift()
-            results.push(...n.results)
-          }
-          m = { t: 'ack', results }
         }
         await this.#handle(m)
       }

@@ -1,6 +1,7 @@
 /**
- * WebSocket adapter: one binary msgpack map per frame, decoded with hard limits and checked by
- * the core before anything reaches the store. The WebSocket constructor is injected.
+ * WebSocket adapter: one binary msgpack map per frame, or an array of them per message (a batch,
+ * asked for in `hello.features`), decoded with hard limits and checked by the core before anything
+ * reaches the store. The WebSocket constructor is injected.
  */
 import { Encoder, Decoder } from '@msgpack/msgpack'
 import { parseServerMessage, ProtocolViolation } from './core/messages.js'
@@ -80,7 +81,8 @@ export function openSocket(WS, url, limits, on) {
   ws.onclose = (ev) => finish(ev.code, ev.reason, false)
   ws.onmessage = (ev) => {
     if (closed) return
-    let msg
+    /** @type {ServerMessage[]} */
+    let msgs
     try {
       const data = ev.data
       if (!(data instanceof ArrayBuffer)) throw new ProtocolViolation(4000, 'text frame')
@@ -91,14 +93,15 @@ export function openSocket(WS, url, limits, on) {
       } catch (e) {
         throw new ProtocolViolation(4000, `undecodable frame: ${/** @type {Error} */ (e).message}`)
       }
-      msg = parseServerMessage(raw, fit)
+      // an array: frames the hub batched (hello.features), each handled as if it came alone
+      msgs = [raw].flat().map((r) => parseServerMessage(r, fit))
     } catch (e) {
       const v = e instanceof ProtocolViolation ? e : new ProtocolViolation(4000, '' + e)
       on.violation(v)
       finish(v.code, v.message.slice(0, 100), true)
       return
     }
-    on.message(msg)
+    for (const m of msgs) on.message(m) // after a close, the engine drops the rest (an old generation)
   }
   return {
     encode: (m) => encoder.encode(m),

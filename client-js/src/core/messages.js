@@ -48,9 +48,10 @@ const isMap = (/** @type {unknown} */ v) => !!v && Object.getPrototypeOf(v) === 
 
 /** @param {unknown} v @param {string} f @returns {number} */
 function int(v, f) {
-  if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v)
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${f}: int expected`)
-  return v
+  // a bigint beyond 2^53 - 1 becomes a float beyond it: refused like one
+  const n = typeof v === 'bigint' ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) bad(`${f}: int expected`)
+  return n
 }
 /** @param {unknown} v @param {string} f @returns {number} */
 function pos(v, f) {
@@ -83,7 +84,7 @@ function list(v, f) {
  * @returns {unknown}
  */
 export function plainInts(v) {
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v
   if (Array.isArray(v)) return v.map(plainInts)
   if (isMap(v)) {
     const o = /** @type {Record<string, unknown>} */ (v)

@@ -314,7 +314,7 @@ export function generate(seed, index) {
 function step(r, user) {
   const kind = r.weighted([
     [30, 'valid'], [22, 'mutated'], [10, 'semantic'], [14, 'bytes'], [4, 'raw'], [3, 'text'], [1, 'big'],
-    [7, 'wait'], [3, 'close'], [2, 'put'], [2, 'refresh'], [2, 'flood'], [6, 'burst'],
+    [7, 'wait'], [3, 'close'], [2, 'put'], [2, 'refresh'], [2, 'flood'], [6, 'burst'], [6, 'batch'],
   ])
   const u = user ?? undefined
   switch (kind) {
@@ -342,11 +342,30 @@ function step(r, user) {
       return { k: 'refresh' }
     case 'burst':
       return { k: 'burst', steps: burst(r, u) }
+    case 'batch':
+      return batch(r, u)
     case 'flood':
       // a burst the client merges (consecutive chg of one collection, consecutive acks)
       return { k: 'msg', m: { t: 'chg', coll: r.pick(COLLS), changes: { $rep: [r.pick([20, 200, 2000]), change(r)] }, cursor: cur() }, valid: true }
   }
   throw new Error(kind)
+}
+
+/**
+ * Frames in one message (docs/protocol.md "Batches"): valid ones are never refused; one mutated
+ * may be; an element that is not a map (a nested batch too) next to valid frames closes with 4000.
+ */
+function batch(r, user) {
+  const frames = Array.from({ length: r.range(1, 6) }, () => validMessage(r, user))
+  const how = r.weighted([[5, 'valid'], [2, 'mutated'], [2, 'non-map']])
+  if (how === 'valid') return { k: 'msg', m: frames, valid: true }
+  if (how === 'mutated') {
+    const i = r.int(frames.length)
+    frames[i] = mutate(r, frames[i])
+    return { k: 'msg', m: frames }
+  }
+  frames.splice(r.int(frames.length + 1), 0, r.pick([[validMessage(r, user)], [], 'chg', 7, null, true]))
+  return { k: 'msg', m: frames, nonMap: true }
 }
 
 /**

@@ -451,6 +451,8 @@ class Run {
       if (st.ops) {
         data = applyByteOps(data, st.ops)
         if (st.ops.length === 1 && (st.ops[0][0] === 'trunc' || st.ops[0][0] === 'append')) expect = [4000]
+      } else if (Array.isArray(value)) {
+        if (st.nonMap) expect = [4000]
       } else if (!KNOWN_TYPES.includes(/** @type {any} */ (value)?.t)) {
         expect = [4004, 4000]
       }
@@ -483,7 +485,7 @@ class Run {
     if (fatal !== stops) this.fail(`${stops} hub closes 4000-4499 but ${fatal} fatal close events`)
     if (st.k === 'burst') return
     const mine = closes[0]
-    if (st.valid && mine && PROTOCOL_CODES.includes(mine.code)) this.fail(`a valid ${st.m.t} frame refused: ${mine.code} ${mine.reason}`)
+    if (st.valid && mine && PROTOCOL_CODES.includes(mine.code)) this.fail(`a valid ${Array.isArray(st.m) ? 'batch' : st.m.t} frame refused: ${mine.code} ${mine.reason}`)
     if (expect && !(mine && expect.includes(mine.code))) this.fail(`expected close ${expect.join('/')}, got ${mine ? mine.code + ' ' + mine.reason : 'none'}`)
   }
 
@@ -506,6 +508,8 @@ class Run {
 
   /** Note what a delivered frame holds: the acks it gives for sent writes, how many items. */
   seen(m, s) {
+    // a batch: its frames, unless an element that is not a map refuses the whole message
+    if (Array.isArray(m) && m.every(isMap)) for (const x of m) this.seen(x, s)
     if (!isMap(m)) return
     if (Array.isArray(m.changes)) this.items += m.changes.length
     if (m.t === 'ack' && Array.isArray(m.results)) {
