@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
-from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
+from pyignite.exceptions import CacheError, SQLError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable, RetentionPassed
@@ -35,13 +35,14 @@ from hub.ignite.connection import request
 from hub.ignite.decode import BinaryReader
 from hub.ignite.metadata import BinaryDecoder
 from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
+from hub.ignite.sql import encode_query, read_first_page, read_page
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
-__all__ = ["changes", "count", "get_all", "scan_pages", "sql", "unseen"]
+__all__ = ["changes", "count", "get_all", "scan_pages", "sql", "sql_pages", "unseen"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ async def _connection(cache: Any) -> tuple[Any, bytes]:
     return conn, header + b"\x00"
 
 
-async def _call(conn: Any, op: OpCode, payload: bytes) -> memoryview:
-    """Send one request on a pooled (or tx) connection; the response payload (CacheError on an error)."""
+async def _call(conn: Any, op: OpCode, payload: bytes, error: type[Exception] = CacheError) -> memoryview:
+    """Send one request on a pooled (or tx) connection; the response payload (``error`` on an error)."""
     data = await request(conn, op, payload)
     resp = parse_response(data)
     new = topology_version(data)
@@ -83,7 +84,7 @@ async def _call(conn: Any, op: OpCode, payload: bytes) -> memoryview:
         if new > client.affinity_version:
             client.affinity_version = new
     if resp.status != 0:
-        raise CacheError(resp.message)
+        raise error(resp.message)
     return resp.payload
 
 
@@ -164,25 +165,103 @@ async def scan_pages(
                 rows, more = await decoder.run(_read_page, body, 0)
                 yield rows
         finally:
-            if more and conn.alive:  # the server keeps an unfinished cursor open: close it
-                try:
-                    await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
-                except Exception as e:  # the cursor dies with the connection anyway
-                    log.debug("closing scan cursor %d failed: %r", cursor, e)
+            if more:
+                await _close(conn, cursor, "scan")
 
 
 # -- SQL reads of the meta table ------------------------------------------------------------------------
 
 
-async def sql(client: Any, query: str, args: Sequence[Any] = (), page_size: int = 1024) -> list[list[Any]]:
-    """All rows of one SQL query."""
-    cur = await client.sql(query, query_args=list(args), page_size=page_size)
+async def _close(conn: Any, cursor: int, kind: str) -> None:
+    """Close an unfinished server cursor (the server keeps it open until then, or until the connection
+    ends), shielded: a cancelled reader still frees it."""
+    if conn.alive:
+        try:
+            await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
+        except Exception as e:  # the cursor dies with the connection anyway
+            log.debug("closing %s cursor %d failed: %r", kind, cursor, e)
+
+
+async def sql_pages(
+    client: Any,
+    query: str,
+    args: Sequence[Any] = (),
+    page_size: int = 1024,
+    *,
+    schema: str = "PUBLIC",
+    enforce_join_order: bool = False,
+) -> AsyncIterator[list[list[Any]]]:
+    """An SQL fields query (outside transactions), page by page of rows (lists of column values),
+    decoded by the hub's decoder (:mod:`hub.ignite.sql`); at most one page is held at a time. A
+    consumer that stops early (``aclose``, or dropping the generator) closes the server's cursor.
+
+    Values: VARCHAR str, BIGINT/INT/SMALLINT/TINYINT int, BOOLEAN bool, DOUBLE/REAL float, DECIMAL
+    Decimal, UUID uuid.UUID, NULL None, as pyignite reads them; TIMESTAMP/DATE are aware UTC
+    datetimes and binary objects :class:`~hub.ignite.binary_types.BinaryObject` (pyignite: a
+    (datetime, nanos) tuple, a naive datetime, a generated class), which no store query selects.
+
+    Raises:
+        SQLError: Ignite refused the query (bad SQL, missing table: what pyignite raises);
+        BinaryDecodeError: a value the hub's decoder cannot read;
+        FastPathUnavailable: inside a transaction, or an argument type :func:`encode_query` does not
+            encode (use pyignite's cursor).
+    """
+    if get_tx_connection() is not None or get_tx_id():
+        raise FastPathUnavailable("SQL inside a transaction")
+    payload = encode_query(query, args, page_size, schema=schema, enforce_join_order=enforce_join_order)
+    conn = await client.random_node()
+    body = await _call(conn, OpCode.QUERY_SQL_FIELDS, payload, SQLError)
+    decoder = BinaryDecoder.for_client(client)
+    more = True
+    with CURSORS.holding("sql"):
+        cursor = I64.unpack_from(body, 0)[0]
+        try:
+            _, columns, rows, more = await decoder.run(read_first_page, body, 0)
+            yield rows
+            while more:
+                body = await _call(conn, OpCode.QUERY_SQL_FIELDS_CURSOR_GET_PAGE, I64.pack(cursor), SQLError)
+                rows, more = await decoder.run(lambda r: read_page(r, columns), body, 0)
+                yield rows
+        finally:
+            if more:
+                await _close(conn, cursor, "sql")
+
+
+async def _sql_pyignite(
+    client: Any, query: str, args: Sequence[Any], page_size: int, **opts: Any
+) -> list[list[Any]]:
+    cur = await client.sql(query, query_args=list(args), page_size=page_size, **opts)
     rows: list[list[Any]] = []
     with CURSORS.holding("sql"):
         async with cur:
             async for row in cur:
                 rows.append(row)
     return rows
+
+
+async def sql(
+    client: Any,
+    query: str,
+    args: Sequence[Any] = (),
+    page_size: int = 1024,
+    *,
+    enforce_join_order: bool = False,
+) -> list[list[Any]]:
+    """All rows of one SQL query (schema PUBLIC), through :func:`sql_pages`; through pyignite's cursor
+    inside a transaction, for an argument type the hub does not encode, or a value it cannot decode.
+
+    Raises:
+        SQLError: as pyignite raises it (bad SQL, a missing table, ...).
+    """
+    rows: list[list[Any]] = []
+    try:
+        async for page in sql_pages(client, query, args, page_size, enforce_join_order=enforce_join_order):
+            rows.extend(page)
+        return rows
+    except (FastPathUnavailable, BinaryDecodeError) as e:
+        _fallback("SQL", e)
+    opts = {"enforce_join_order": True} if enforce_join_order else {}
+    return await _sql_pyignite(client, query, args, page_size, **opts)
 
 
 async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted: bool) -> list[Change]:
