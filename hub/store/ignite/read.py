@@ -216,11 +216,12 @@ async def sql_pages(
     with CURSORS.holding("sql"):
         cursor = I64.unpack_from(body, 0)[0]
         try:
-            _, columns, rows, more = await decoder.run(read_first_page, body, 0)
+            # bytes: slicing and decoding strings out of them is cheaper than out of a memoryview
+            _, columns, rows, more = await decoder.run(read_first_page, bytes(body), 0)
             yield rows
             while more:
                 body = await _call(conn, OpCode.QUERY_SQL_FIELDS_CURSOR_GET_PAGE, I64.pack(cursor), SQLError)
-                rows, more = await decoder.run(lambda r: read_page(r, columns), body, 0)
+                rows, more = await decoder.run(lambda r: read_page(r, columns), bytes(body), 0)
                 yield rows
         finally:
             if more:
