@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pyignite.exceptions import SQLError
 
+from hub.core.errors import BinaryDecodeError
 from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore, read
 from hub.store.ignite.cursors import CURSORS
@@ -153,3 +154,20 @@ async def test_meta_table_reads(store: IgniteStore, cache_name: str) -> None:
     assert [type(v) for v in rows[0]] == [str, int, int, bool] and len(rows) == 3
     assert await same(store.client, f"SELECT COUNT(*) FROM {t} WHERE DEL = FALSE") == [[4]]
     assert await store.count(cache_name) == 4
+
+
+async def test_a_value_the_hub_cannot_decode(
+    store: IgniteStore, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SELECT is read again by pyignite; a statement that changed data is not run twice."""
+
+    def undecodable(r: Any) -> Any:
+        raise BinaryDecodeError("a type the hub does not know")
+
+    monkeypatch.setattr(read, "read_first_page", undecodable)
+    assert await sql(store.client, f"SELECT ID FROM {table} WHERE ID = ?", ["r1"]) == [["r1"]]
+    with pytest.raises(BinaryDecodeError):
+        await sql(store.client, f"DELETE FROM {table} WHERE ID = ?", ["r1"])
+    monkeypatch.undo()
+    assert await sql(store.client, f"SELECT COUNT(*) FROM {table}") == [[6]]  # deleted once
+    assert CURSORS.open["sql"] == 0

@@ -249,7 +249,8 @@ async def sql(
     enforce_join_order: bool = False,
 ) -> list[list[Any]]:
     """All rows of one SQL query (schema PUBLIC), through :func:`sql_pages`; through pyignite's cursor
-    inside a transaction, for an argument type the hub does not encode, or a value it cannot decode.
+    inside a transaction, for an argument type the hub does not encode, or a value of a SELECT it
+    cannot decode (a statement that changes data is not run twice: its update count is a long).
 
     Raises:
         SQLError: as pyignite raises it (bad SQL, a missing table, ...).
@@ -259,7 +260,11 @@ async def sql(
         async for page in sql_pages(client, query, args, page_size, enforce_join_order=enforce_join_order):
             rows.extend(page)
         return rows
-    except (FastPathUnavailable, BinaryDecodeError) as e:
+    except FastPathUnavailable as e:
+        _fallback("SQL", e)
+    except BinaryDecodeError as e:
+        if query.lstrip()[:6].upper() != "SELECT":
+            raise
         _fallback("SQL", e)
     opts = {"enforce_join_order": True} if enforce_join_order else {}
     return await _sql_pyignite(client, query, args, page_size, **opts)
