@@ -4,6 +4,7 @@ leave a cursor open."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -14,9 +15,10 @@ from pyignite.exceptions import SQLError
 
 from hub.core.errors import BinaryDecodeError
 from hub.core.types import CollectionSpec, Mutation
-from hub.store.ignite import IgniteStore, read
+from hub.store.ignite import IgniteStore, read, wire
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.read import sql, sql_pages
+from tests.integration.conftest import wait_for
 
 
 @pytest.fixture
@@ -170,4 +172,30 @@ async def test_a_value_the_hub_cannot_decode(
         await sql(store.client, f"DELETE FROM {table} WHERE ID = ?", ["r1"])
     monkeypatch.undo()
     assert await sql(store.client, f"SELECT COUNT(*) FROM {table}") == [[6]]  # deleted once
+    assert CURSORS.open["sql"] == 0
+
+
+async def test_a_query_cancelled_before_its_first_page_closes_its_cursor(
+    aio_client: Any, cache_name: str
+) -> None:
+    """A timeout (``asyncio.timeout`` in ``Context.call``) cancelling the reader while the query's first
+    response is on its way: the cursor that response opens is closed once it arrives. 200 of them on
+    one connection (128 cursors at most) would fail with TOO_MANY_CURSORS otherwise."""
+    name = cache_name.upper()
+    await sql(aio_client, f'CREATE TABLE {name} (ID INT PRIMARY KEY, V INT) WITH "cache_name={cache_name}"')
+    await sql(aio_client, f"INSERT INTO {name} (ID, V) VALUES (1, 1), (2, 2), (3, 3)")
+    cancelled_early = 0
+    for _ in range(200):
+        pages = sql_pages(aio_client, f"SELECT ID FROM {name} ORDER BY ID", page_size=1)
+        task = asyncio.ensure_future(anext(pages))
+        await asyncio.sleep(0)  # the request is sent; its reply is not read yet
+        task.cancel()
+        try:
+            assert await task == [[1]]  # the reply came first: an early stop as above
+        except asyncio.CancelledError:
+            cancelled_early += 1
+        await pages.aclose()
+    assert cancelled_early > 100, cancelled_early
+    await wait_for(lambda: not wire._closing)  # the late closes
+    assert await sql(aio_client, f"SELECT V FROM {name} ORDER BY ID", page_size=1) == [[1], [2], [3]]
     assert CURSORS.open["sql"] == 0
