@@ -86,6 +86,12 @@ class BinaryReader:
         self.pos += 4
         return v
 
+    def i64(self) -> int:
+        self._need(8)
+        v: int = I64.unpack_from(self.buf, self.pos)[0]
+        self.pos += 8
+        return v
+
     def _fixed(self, st: struct.Struct) -> Any:
         self._need(st.size)
         v = st.unpack_from(self.buf, self.pos)[0]

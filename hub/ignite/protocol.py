@@ -2,8 +2,9 @@
 framing, the 1.7.0 handshake and the binary type codes.
 
 Everything here is pure: bytes in, values out, no sockets and no pyignite. The users are the CQ
-connection (:mod:`hub.ignite.connection`), the store's fast reads (``hub/store/ignite_read.py``), the
-store's connection probe and the readiness probe (:mod:`hub.ignite.readiness`).
+connection (:mod:`hub.ignite.connection`), the store's fast reads (``hub/store/ignite/read.py``, its SQL
+through :mod:`hub.ignite.sql`), the store's connection probe and the readiness probe
+(:mod:`hub.ignite.readiness`).
 
 Frames (all little-endian)::
 
@@ -60,6 +61,8 @@ class OpCode(enum.IntEnum):
     CACHE_GET_NAMES = 1050
     QUERY_SCAN = 2000
     QUERY_SCAN_CURSOR_GET_PAGE = 2001
+    QUERY_SQL_FIELDS = 2004
+    QUERY_SQL_FIELDS_CURSOR_GET_PAGE = 2005
     QUERY_CONTINUOUS = 2006
     QUERY_CONTINUOUS_EVENT_NOTIFICATION = 2007
     GET_BINARY_TYPE = 3002

@@ -1,5 +1,6 @@
-"""The read path: key-value reads (getAll, scan) decoded by the hub's own binary decoder instead of
-pyignite's, and the version-ordered pages of the meta table (:func:`changes`, snapshot and catch-up).
+"""The read path: key-value reads (getAll, scan) and SQL queries (:func:`sql_pages`, :func:`sql`) decoded
+by the hub's own binary decoder instead of pyignite's, and the version-ordered pages of the meta table
+(:func:`changes`, snapshot and catch-up). The requests go out through :mod:`hub.store.ignite.wire`.
 
 pyignite decodes every binary object of a ``get_all``/``scan`` response field by field in pure Python, one
 asyncio task per value and per field, which dominated snapshot, catch-up, the apply prefetch and stamping.
@@ -19,35 +20,28 @@ not know) makes the call fall back to pyignite.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyignite.api.tx_api import get_tx_connection, get_tx_id  # type: ignore[import-untyped,unused-ignore]
-from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused-ignore]
+from pyignite.exceptions import CacheError, SQLError  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.doc import doc_hash
 from hub.core.errors import BinaryDecodeError, FastPathUnavailable, RetentionPassed
 from hub.core.types import Change
 from hub.ignite.binary_types import hashable
-from hub.ignite.connection import request
 from hub.ignite.decode import BinaryReader
 from hub.ignite.metadata import BinaryDecoder
-from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string, parse_response, topology_version
+from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string
+from hub.ignite.sql import encode_query, read_first_page, read_page
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
+from hub.store.ignite.wire import call, close_cursor, connection_for, fallback, open_cursor
 
-__all__ = ["changes", "count", "get_all", "scan_pages", "sql", "unseen"]
-
-log = logging.getLogger(__name__)
-
-_TX_FLAG = 0x02
-
-_fallback_logged: set[str] = set()
+__all__ = ["changes", "count", "get_all", "scan_pages", "sql", "sql_pages", "unseen"]
 
 
 def _key_bytes(key: Any) -> bytes:
@@ -56,35 +50,6 @@ def _key_bytes(key: Any) -> bytes:
     if isinstance(key, tuple) and len(key) == 2 and key[1] is RawBinary:
         return bytes(key[0])
     raise FastPathUnavailable(f"key type {type(key).__name__}")
-
-
-async def _connection(cache: Any) -> tuple[Any, bytes]:
-    """(connection, cache header: cache id, flags and tx id) for one request on ``cache``."""
-    info = cache.cache_info
-    if info.expiry_policy is not None:
-        raise FastPathUnavailable("cache with an expiry policy")
-    conn = get_tx_connection()
-    tx_id = get_tx_id()
-    if conn is None:
-        conn = await cache.client.random_node()
-    header = I32.pack(info.cache_id)
-    if tx_id and conn.protocol_context.is_transactions_supported():
-        return conn, header + bytes([_TX_FLAG]) + I32.pack(tx_id)
-    return conn, header + b"\x00"
-
-
-async def _call(conn: Any, op: OpCode, payload: bytes) -> memoryview:
-    """Send one request on a pooled (or tx) connection; the response payload (CacheError on an error)."""
-    data = await request(conn, op, payload)
-    resp = parse_response(data)
-    new = topology_version(data)
-    if new is not None:  # as pyignite does: remember the newer affinity version
-        client = conn.client
-        if new > client.affinity_version:
-            client.affinity_version = new
-    if resp.status != 0:
-        raise CacheError(resp.message)
-    return resp.payload
 
 
 def _pairs(r: BinaryReader, n: int) -> list[tuple[Any, Any]]:
@@ -102,12 +67,6 @@ def _read_map(r: BinaryReader) -> dict[Any, Any]:
     return {hashable(k): v for k, v in _pairs(r, n)}
 
 
-def _fallback(what: str, err: BaseException) -> None:
-    if what not in _fallback_logged:
-        _fallback_logged.add(what)
-        log.warning("%s through pyignite: the hub's decoder cannot read it (%s)", what, err)
-
-
 async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
     """``cache.get_all(keys)`` (keys: str or ``string_key`` tuples), values decoded by the hub's decoder."""
     keys = list(keys)
@@ -115,16 +74,16 @@ async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
         return {}
     try:
         payload = I32.pack(len(keys)) + b"".join(_key_bytes(k) for k in keys)
-        conn, header = await _connection(cache)
+        conn, header = await connection_for(cache)
     except FastPathUnavailable as e:
-        _fallback(f"getAll on {cache.name}", e)
+        fallback(f"getAll on {cache.name}", e)
         return dict(await cache.get_all(keys))
-    body = await _call(conn, OpCode.CACHE_GET_ALL, header + payload)
+    body = await call(conn, OpCode.CACHE_GET_ALL, header + payload)
     try:
         result: dict[Any, Any] = await BinaryDecoder.for_client(cache.client).run(_read_map, body, 0)
         return result
     except BinaryDecodeError as e:
-        _fallback(f"getAll on {cache.name}", e)
+        fallback(f"getAll on {cache.name}", e)
         return dict(await cache.get_all(keys))
 
 
@@ -148,11 +107,11 @@ async def scan_pages(
     """
     if get_tx_connection() is not None:
         raise FastPathUnavailable("scan inside a transaction")
-    conn, header = await _connection(cache)
+    conn, header = await connection_for(cache)
     decoder = BinaryDecoder.for_client(cache.client)
     # filter: null; page size; partition (-1: all); local: false
     query = header + NULL + I32.pack(page_size) + I32.pack(partition) + b"\x00"
-    body = await _call(conn, OpCode.QUERY_SCAN, query)
+    body = await open_cursor(conn, OpCode.QUERY_SCAN, query, "scan", CacheError)
     cursor: int = I64.unpack_from(body, 0)[0]
     more = True
     with CURSORS.holding("scan"):
@@ -160,29 +119,103 @@ async def scan_pages(
             rows, more = await decoder.run(_read_page, body, 8)
             yield rows
             while more:
-                body = await _call(conn, OpCode.QUERY_SCAN_CURSOR_GET_PAGE, I64.pack(cursor))
+                body = await call(conn, OpCode.QUERY_SCAN_CURSOR_GET_PAGE, I64.pack(cursor))
                 rows, more = await decoder.run(_read_page, body, 0)
                 yield rows
         finally:
-            if more and conn.alive:  # the server keeps an unfinished cursor open: close it
-                try:
-                    await asyncio.shield(_call(conn, OpCode.RESOURCE_CLOSE, I64.pack(cursor)))
-                except Exception as e:  # the cursor dies with the connection anyway
-                    log.debug("closing scan cursor %d failed: %r", cursor, e)
+            if more:
+                await close_cursor(conn, cursor, "scan")
 
 
 # -- SQL reads of the meta table ------------------------------------------------------------------------
 
 
-async def sql(client: Any, query: str, args: Sequence[Any] = (), page_size: int = 1024) -> list[list[Any]]:
-    """All rows of one SQL query."""
-    cur = await client.sql(query, query_args=list(args), page_size=page_size)
+async def sql_pages(
+    client: Any,
+    query: str,
+    args: Sequence[Any] = (),
+    page_size: int = 1024,
+    *,
+    schema: str = "PUBLIC",
+    enforce_join_order: bool = False,
+) -> AsyncIterator[list[list[Any]]]:
+    """An SQL fields query (outside transactions), page by page of rows (lists of column values),
+    decoded by the hub's decoder (:mod:`hub.ignite.sql`); at most one page is held at a time. A
+    consumer that stops early (``aclose``, or dropping the generator) closes the server's cursor.
+
+    Values: VARCHAR str, BIGINT/INT/SMALLINT/TINYINT int, BOOLEAN bool, DOUBLE/REAL float, DECIMAL
+    Decimal, UUID uuid.UUID, NULL None, as pyignite reads them; TIMESTAMP/DATE are aware UTC
+    datetimes and binary objects :class:`~hub.ignite.binary_types.BinaryObject` (pyignite: a
+    (datetime, nanos) tuple, a naive datetime, a generated class), which no store query selects.
+
+    Raises:
+        SQLError: Ignite refused the query (bad SQL, missing table: what pyignite raises);
+        BinaryDecodeError: a value the hub's decoder cannot read;
+        FastPathUnavailable: inside a transaction, or an argument type :func:`encode_query` does not
+            encode (use pyignite's cursor).
+    """
+    if get_tx_connection() is not None or get_tx_id():
+        raise FastPathUnavailable("SQL inside a transaction")
+    payload = encode_query(query, args, page_size, schema=schema, enforce_join_order=enforce_join_order)
+    conn = await client.random_node()
+    body = await open_cursor(conn, OpCode.QUERY_SQL_FIELDS, payload, "sql", SQLError)
+    decoder = BinaryDecoder.for_client(client)
+    more = True
+    with CURSORS.holding("sql"):
+        cursor = I64.unpack_from(body, 0)[0]
+        try:
+            # bytes: slicing and decoding strings out of them is cheaper than out of a memoryview
+            _, columns, rows, more = await decoder.run(read_first_page, bytes(body), 0)
+            yield rows
+            while more:
+                body = await call(conn, OpCode.QUERY_SQL_FIELDS_CURSOR_GET_PAGE, I64.pack(cursor), SQLError)
+                rows, more = await decoder.run(lambda r: read_page(r, columns), bytes(body), 0)
+                yield rows
+        finally:
+            if more:
+                await close_cursor(conn, cursor, "sql")
+
+
+async def _sql_pyignite(
+    client: Any, query: str, args: Sequence[Any], page_size: int, **opts: Any
+) -> list[list[Any]]:
+    cur = await client.sql(query, query_args=list(args), page_size=page_size, **opts)
     rows: list[list[Any]] = []
     with CURSORS.holding("sql"):
         async with cur:
             async for row in cur:
                 rows.append(row)
     return rows
+
+
+async def sql(
+    client: Any,
+    query: str,
+    args: Sequence[Any] = (),
+    page_size: int = 1024,
+    *,
+    enforce_join_order: bool = False,
+) -> list[list[Any]]:
+    """All rows of one SQL query (schema PUBLIC), through :func:`sql_pages`; through pyignite's cursor
+    inside a transaction, for an argument type the hub does not encode, or a value of a SELECT it
+    cannot decode (a statement that changes data is not run twice: its update count is a long).
+
+    Raises:
+        SQLError: as pyignite raises it (bad SQL, a missing table, ...).
+    """
+    rows: list[list[Any]] = []
+    try:
+        async for page in sql_pages(client, query, args, page_size, enforce_join_order=enforce_join_order):
+            rows.extend(page)
+        return rows
+    except FastPathUnavailable as e:
+        fallback("SQL", e)
+    except BinaryDecodeError as e:
+        if query.lstrip()[:6].upper() != "SELECT":
+            raise
+        fallback("SQL", e)
+    opts = {"enforce_join_order": True} if enforce_join_order else {}
+    return await _sql_pyignite(client, query, args, page_size, **opts)
 
 
 async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted: bool) -> list[Change]:

@@ -22,9 +22,8 @@ from typing import Any
 from hub.core.query import Filter
 from hub.core.types import Change
 from hub.store.base import SubsetPage
-from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.fields import FieldTable
-from hub.store.ignite.read import data_for
+from hub.store.ignite.read import data_for, sql
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.tx import Context
 from hub.store.ignite.values import plain_doc
@@ -77,15 +76,7 @@ async def page(ctx: Context, c: Coll, f: Filter, after: int, limit: int) -> Subs
     )
 
     async def rows_of(query: str, qargs: list[Any], size: int = 1024) -> list[list[Any]]:
-        cur = await ctx.client.sql(
-            query, query_args=qargs, page_size=size, enforce_join_order=True, schema="PUBLIC"
-        )
-        out = []
-        with CURSORS.holding("sql"):
-            async with cur:
-                async for row in cur:
-                    out.append(row)
-        return out
+        return await sql(ctx.client, query, qargs, size, enforce_join_order=True)
 
     rows = await rows_of(
         f"{base} > ? ORDER BY m.VER LIMIT ?", [*args, after, limit], min(max(limit, 1), 1024)
