@@ -52,6 +52,7 @@ FAULTS = {
     "ext_clear",
     "refresh",
     "slow",
+    "tab_close",
 }
 WRITES = {
     "put",
@@ -84,6 +85,7 @@ class Runner:
         # the team claim of each database's token (tabs share their database's)
         self.team_of: dict[str, str | None] = {c: TEAMS.get(c) for c in CLIENTS if c not in TABS}
         self.issued: list[dict[str, Any]] = []
+        self.closed: set[str] = set()  # tabs a ``tab_close`` closed (reopened by ``tab_open`` or at the end)
         self.skipped = 0
         self.notes: list[str] = []
         self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
@@ -185,9 +187,13 @@ class Runner:
             elif k == "refresh":
                 c = step["c"]
                 owner = TABS.get(c, c)
-                self.team_of[owner] = step["team"]
+                before, self.team_of[owner] = self.team_of[owner], step["team"]
                 tab_of = self.client(owner) if owner != c else None
-                await self.driver.call("token", client=self.client(c), token=self.token(c), tab_of=tab_of)
+                try:
+                    await self.driver.call("token", client=self.client(c), token=self.token(c), tab_of=tab_of)
+                except DriverError:  # e.g. a closed tab (a shrunk schedule): the token did not change
+                    self.team_of[owner] = before
+                    raise
             elif k == "inc":
                 doc = {
                     "id": doc_key(self.p, step["id"]),
@@ -260,6 +266,20 @@ class Runner:
                 )
                 self.hub_of[c] = step["hub"]
                 await self.open(c)
+            elif k == "tab_close":
+                # a tab closes for a while (its page killed or closed): the other tab of its
+                # database holds the connection meanwhile
+                await self.driver.call(
+                    "close", client=self.client(step["c"]), abrupt=bool(step.get("abrupt")), timeout=30
+                )
+                self.closed.add(step["c"])
+            elif k == "tab_open":
+                if step["c"] not in self.closed:  # its tab_close was shrunk away
+                    self.skipped += 1
+                    return
+                self.hub_of[step["c"]] = step["hub"]
+                await self.open(step["c"])
+                self.closed.discard(step["c"])
             elif k == "cut":
                 st.proxies[step["hub"]].cut_all()
             elif k == "tear":
@@ -310,6 +330,9 @@ class Runner:
         for proxy in st.proxies:
             proxy.stall(0)
         await st.settle()
+        for c in sorted(self.closed):  # a shrunk schedule may have lost the tab_open
+            await self.open(c)
+        self.closed.clear()
         for c in CLIENTS:
             await self.driver.call("online", client=self.client(c))
         deadline = time.monotonic() + QUIESCE_S

@@ -37,7 +37,10 @@ const H = {
   emitted: 0,
   /** this page's id (from `open`): events kept in localStorage name the page that emitted them */
   page: '',
+  /** the client whose database this page opens (itself, or the first tab of a tabbed database) */
+  db: '',
 }
+const tokenKey = () => 'chaos-token:' + H.db
 
 /**
  * @param {'event' | 'status' | 'progress'} kind @param {any} [payload]
@@ -139,16 +142,22 @@ const cmds = {
     H.name = a.client
     H.page = String(a.page || '')
     H.offline = !!a.offline
+    // the tabs of a database (`db`: the first tab's name) share its token, as an app keeps it
+    // where every tab of the origin reads it; `token` changes it
+    H.db = a.db || a.client
+    if (a.token) localStorage.setItem(tokenKey(), a.token)
     const client = new SyncClient({
       url: a.url,
-      token: a.user,
+      token: async () => localStorage.getItem(tokenKey()) || a.user,
       user: a.user,
-      dbName: 'chaos-' + a.client,
+      dbName: 'chaos-' + H.db,
       env: {
         indexedDB: globalThis.indexedDB,
         WebSocket: /** @type {any} */ (ChaosWebSocket),
-        locks: null,
-        BroadcastChannel: null,
+        // tabs: one connection per database (the browser's Web Locks), changes and writes between
+        // the pages over the browser's BroadcastChannel
+        locks: a.tabbed ? navigator.locks : null,
+        BroadcastChannel: a.tabbed ? globalThis.BroadcastChannel : null,
         document: null,
         events: H.events,
       },
@@ -191,6 +200,13 @@ const cmds = {
   async del(a) {
     await coll(a.coll).delete(a.doc_id)
     return {}
+  },
+
+  /** The user's credential changes: every tab of the database sends it from now on; this one asks for an in-band refresh (a follower asks the leader). */
+  async token(a) {
+    const client = must()
+    localStorage.setItem(tokenKey(), a.token)
+    return { refreshed: await client.refreshToken() }
   },
 
   async offline() {
