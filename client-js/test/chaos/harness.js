@@ -40,7 +40,38 @@ const H = {
   /** the client whose database this page opens (itself, or the first tab of a tabbed database) */
   db: '',
 }
-const tokenKey = () => 'chaos-token:' + H.db
+
+/** @type {Promise<IDBDatabase> | null} */
+let tokenDb = null
+/**
+ * Read (`value` undefined) or write the token of this page's database. In IndexedDB, not
+ * localStorage: the pages may run in different renderer processes, and a localStorage write
+ * reaches the others a moment later, so the leader tab, asked over BroadcastChannel to refresh,
+ * could still read the old token; a committed IndexedDB transaction is seen by every later one.
+ * @param {string} [value]
+ * @returns {Promise<string | undefined>}
+ */
+async function tokenOp(value) {
+  tokenDb ??= new Promise((resolve, reject) => {
+    const r = indexedDB.open('chaos-tokens')
+    r.onupgradeneeded = () => r.result.createObjectStore('t')
+    r.onsuccess = () => resolve(r.result)
+    r.onerror = () => reject(r.error)
+  })
+  const db = await tokenDb
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('t', value === undefined ? 'readonly' : 'readwrite')
+    const st = tx.objectStore('t')
+    /** @type {string | undefined} */
+    let out
+    if (value === undefined) {
+      const g = st.get(H.db)
+      g.onsuccess = () => (out = g.result)
+    } else st.put(value, H.db)
+    tx.oncomplete = () => resolve(out)
+    tx.onerror = tx.onabort = () => reject(tx.error)
+  })
+}
 
 /**
  * @param {'event' | 'status' | 'progress'} kind @param {any} [payload]
@@ -145,10 +176,10 @@ const cmds = {
     // the tabs of a database (`db`: the first tab's name) share its token, as an app keeps it
     // where every tab of the origin reads it; `token` changes it
     H.db = a.db || a.client
-    if (a.token) localStorage.setItem(tokenKey(), a.token)
+    if (a.token) await tokenOp(a.token)
     const client = new SyncClient({
       url: a.url,
-      token: async () => localStorage.getItem(tokenKey()) || a.user,
+      token: async () => (await tokenOp()) || a.user,
       user: a.user,
       dbName: 'chaos-' + H.db,
       env: {
@@ -205,7 +236,7 @@ const cmds = {
   /** The user's credential changes: every tab of the database sends it from now on; this one asks for an in-band refresh (a follower asks the leader). */
   async token(a) {
     const client = must()
-    localStorage.setItem(tokenKey(), a.token)
+    await tokenOp(a.token)
     return { refreshed: await client.refreshToken() }
   },
 
