@@ -283,7 +283,7 @@ export class SyncClient extends /** @type {new () => SyncEventTarget} */ (EventT
   async pendingWrites() {
     const { store } = await this.ready
     // the wire form: `base` rides along (not typed), sharing the pump's conversion
-    return /** @type {any} */ ((await store.outboxAll()).map(toMutation))
+    return /** @type {any} */ ((await store.readOutbox(0)).map(toMutation))
   }
 
   /** Number of outbox entries not acknowledged yet. @returns {Promise<number>} */

@@ -242,7 +242,7 @@ export class Store {
 
   /**
    * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
-   * have pending writes.
+   * have pending writes (those keep their view, but their server state becomes "absent").
    * @param {string} c
    * @param {Cursor} cursor
    * @param {boolean} reset
@@ -256,9 +256,13 @@ export class Store {
       if (reset) {
         const docs = tx.objectStore(DOCS)
         for (const rec of /** @type {DocRecord[]} */ (await req(docs.getAll(collRange(c))))) {
-          if (seen.has(rec.id) || rec.pend > 0) continue
-          docs.delete(docKey(c, rec.id))
-          if (rec.doc) out.push({ type: 'delete', coll: c, id: rec.id, doc: null })
+          if (seen.has(rec.id)) continue
+          // kept for its pending writes; the hub shows nothing of it now: a refusal falls back to that
+          if (rec.pend) docs.put({ ...rec, srv: null })
+          else {
+            docs.delete(docKey(c, rec.id))
+            if (rec.doc) out.push({ type: 'delete', coll: c, id: rec.id, doc: null })
+          }
         }
         tx.objectStore(META).put(cursor, cursorKey(c))
       } else {
@@ -326,8 +330,9 @@ export class Store {
   }
 
   /**
+   * Outbox entries after `afterSeq` (sequence numbers start at 1: `readOutbox(0)` reads them all).
    * @param {number} afterSeq
-   * @param {number} limit
+   * @param {number} [limit] default: all
    * @returns {Promise<OutboxEntry[]>}
    */
   readOutbox(afterSeq, limit) {
@@ -368,11 +373,6 @@ export class Store {
       cursor: (await req(tx.objectStore(META).get(cursorKey(c)))) ?? null,
       empty: !(await req(tx.objectStore(DOCS).count(collRange(c)))),
     }))
-  }
-
-  /** @returns {Promise<OutboxEntry[]>} */
-  outboxAll() {
-    return this.run([OUT], 'readonly', (tx) => req(tx.objectStore(OUT).getAll()))
   }
 
   close() {

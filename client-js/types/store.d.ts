@@ -100,7 +100,7 @@ export declare class Store {
     applyRemote(c: string, changes: Change[], cursor: Cursor | null): Promise<StoredChange[]>;
     /**
      * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
-     * have pending writes.
+     * have pending writes (those keep their view, but their server state becomes "absent").
      * @param {string} c
      * @param {Cursor} cursor
      * @param {boolean} reset
@@ -122,11 +122,12 @@ export declare class Store {
         done: WriteResult[];
     }>;
     /**
+     * Outbox entries after `afterSeq` (sequence numbers start at 1: `readOutbox(0)` reads them all).
      * @param {number} afterSeq
-     * @param {number} limit
+     * @param {number} [limit] default: all
      * @returns {Promise<OutboxEntry[]>}
      */
-    readOutbox(afterSeq: number, limit: number): Promise<OutboxEntry[]>;
+    readOutbox(afterSeq: number, limit?: number): Promise<OutboxEntry[]>;
     /** @returns {Promise<number>} */
     outboxCount(): Promise<number>;
     /**
@@ -149,7 +150,5 @@ export declare class Store {
         cursor: Cursor | null;
         empty: boolean;
     }>;
-    /** @returns {Promise<OutboxEntry[]>} */
-    outboxAll(): Promise<OutboxEntry[]>;
     close(): void;
 }

@@ -8,7 +8,8 @@ its outbox drained). Pure: it reads what the runner observed and lists the viola
 * ``ledger``: every increment a client accepted is in the stored ``log`` exactly once (a missing
   id is a lost write, a repeated one a write applied twice), and ``n`` counts the log.
 * ``rts``: every value a client appended is in the stored ``hist`` (accepted) or was reported to
-  that client as a conflict; no value is in ``hist`` twice.
+  that client as a conflict (to any tab of its database: the tab that wrote may be closed when the
+  answer comes, and the tab holding the connection tells the others); no value is in ``hist`` twice.
 * Documents a client created and deleted (``t*``) are deleted in Ignite and in every client.
 * No client saw a protocol error, a fatal close, a store error or an uncaught exception; a
   write refused with an error is only expected where a row filter may refuse it (``own``, ``team``).
@@ -19,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from typing import Any
+
+from tests.chaos.schedule import TABS
 
 Docs = dict[str, dict[str, Any]]
 
@@ -109,17 +112,26 @@ def check_clients(obs: Observed) -> list[str]:
     return out
 
 
-def _refused(view: ClientView, coll: str, doc_id: str) -> list[dict[str, Any]]:
-    """Writes of ``view``'s client to ``doc_id`` the hub answered with conflict/rejected/error."""
-    found = [d for d in _events(view, "conflict") if d.get("coll") == coll and d.get("id") == doc_id]
-    found += [
-        d
-        for d in _events(view, "error")
-        if d.get("kind") == "mutation"
-        and not d.get("retry")
-        and d.get("coll") == coll
-        and d.get("id") == doc_id
-    ]
+def _tabs(obs: Observed, client: str) -> list[ClientView]:
+    """The views of every tab of ``client``'s database (itself included)."""
+    db = TABS.get(client, client)
+    return [v for c, v in sorted(obs.clients.items()) if TABS.get(c, c) == db]
+
+
+def _refused(obs: Observed, client: str, coll: str, doc_id: str) -> list[dict[str, Any]]:
+    """Writes to ``doc_id`` the hub answered with conflict/rejected/error, as reported to the tabs
+    of ``client``'s database (the caller tells its writes apart by their content)."""
+    found: list[dict[str, Any]] = []
+    for view in _tabs(obs, client):
+        found += [d for d in _events(view, "conflict") if d.get("coll") == coll and d.get("id") == doc_id]
+        found += [
+            d
+            for d in _events(view, "error")
+            if d.get("kind") == "mutation"
+            and not d.get("retry")
+            and d.get("coll") == coll
+            and d.get("id") == doc_id
+        ]
     return found
 
 
@@ -138,10 +150,9 @@ def _check_ledger(obs: Observed) -> list[str]:
         if step["k"] != "inc":
             continue
         op = op_id(obs.prefix, step["c"], step["op"])
-        view = obs.clients.get(step["c"])
-        refused = view is not None and any(
+        refused = any(
             (d.get("local") or {}).get("op") == op
-            for d in _refused(view, "ledger", doc_key(obs.prefix, step["id"]))
+            for d in _refused(obs, step["c"], "ledger", doc_key(obs.prefix, step["id"]))
             if d.get("outcome") not in ("merged", "dup")
         )
         if not refused:
@@ -171,9 +182,8 @@ def _check_rts(obs: Observed) -> list[str]:
         hist = (docs.get(key) or {}).get("hist") or []
         if step["v"] in hist:
             continue
-        view = obs.clients.get(step["c"])
-        reported = view is not None and any(
-            (d.get("local") or {}).get("v") == step["v"] for d in _refused(view, "rts", key)
+        reported = any(
+            (d.get("local") or {}).get("v") == step["v"] for d in _refused(obs, step["c"], "rts", key)
         )
         if not reported:
             out.append(

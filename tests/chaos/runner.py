@@ -52,6 +52,7 @@ FAULTS = {
     "ext_clear",
     "refresh",
     "slow",
+    "tab_close",
 }
 WRITES = {
     "put",
@@ -84,6 +85,7 @@ class Runner:
         # the team claim of each database's token (tabs share their database's)
         self.team_of: dict[str, str | None] = {c: TEAMS.get(c) for c in CLIENTS if c not in TABS}
         self.issued: list[dict[str, Any]] = []
+        self.closed: set[str] = set()  # tabs a ``tab_close`` closed (reopened by ``tab_open`` or at the end)
         self.skipped = 0
         self.notes: list[str] = []
         self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
@@ -113,8 +115,10 @@ class Runner:
 
     async def run(self) -> Outcome:
         t0 = time.monotonic()
-        for c in CLIENTS:
-            await self.open(c)
+        # together (a Chromium open takes about a second), the first tab of a database before the
+        # others: it takes the connection lock
+        await asyncio.gather(*(self.open(c) for c in CLIENTS if c not in TABS))
+        await asyncio.gather(*(self.open(c) for c in TABS))
         for step in self.sched.steps:
             await self.play(step)
         t_steps = time.monotonic() - t0
@@ -122,9 +126,12 @@ class Runner:
         self.timing = (t_steps, time.monotonic() - t0 - t_steps)
         faults = Counter(s["k"] for s in self.issued if s["k"] in FAULTS)
         writes = sum(1 for s in self.issued if s["k"] in WRITES)
-        for c in CLIENTS:
+
+        async def close(c: str) -> None:
             with contextlib.suppress(Exception):
                 await self.driver.call("close", client=self.client(c), timeout=20)
+
+        await asyncio.gather(*(close(c) for c in CLIENTS))
         return Outcome(
             self.sched,
             violations,
@@ -185,9 +192,13 @@ class Runner:
             elif k == "refresh":
                 c = step["c"]
                 owner = TABS.get(c, c)
-                self.team_of[owner] = step["team"]
+                before, self.team_of[owner] = self.team_of[owner], step["team"]
                 tab_of = self.client(owner) if owner != c else None
-                await self.driver.call("token", client=self.client(c), token=self.token(c), tab_of=tab_of)
+                try:
+                    await self.driver.call("token", client=self.client(c), token=self.token(c), tab_of=tab_of)
+                except DriverError:  # e.g. a closed tab (a shrunk schedule): the token did not change
+                    self.team_of[owner] = before
+                    raise
             elif k == "inc":
                 doc = {
                     "id": doc_key(self.p, step["id"]),
@@ -260,6 +271,20 @@ class Runner:
                 )
                 self.hub_of[c] = step["hub"]
                 await self.open(c)
+            elif k == "tab_close":
+                # a tab closes for a while (its page killed or closed): the other tab of its
+                # database holds the connection meanwhile
+                await self.driver.call(
+                    "close", client=self.client(step["c"]), abrupt=bool(step.get("abrupt")), timeout=30
+                )
+                self.closed.add(step["c"])
+            elif k == "tab_open":
+                if step["c"] not in self.closed:  # its tab_close was shrunk away
+                    self.skipped += 1
+                    return
+                self.hub_of[step["c"]] = step["hub"]
+                await self.open(step["c"])
+                self.closed.discard(step["c"])
             elif k == "cut":
                 st.proxies[step["hub"]].cut_all()
             elif k == "tear":
@@ -310,6 +335,9 @@ class Runner:
         for proxy in st.proxies:
             proxy.stall(0)
         await st.settle()
+        for c in sorted(self.closed):  # a shrunk schedule may have lost the tab_open
+            await self.open(c)
+        self.closed.clear()
         for c in CLIENTS:
             await self.driver.call("online", client=self.client(c))
         deadline = time.monotonic() + QUIESCE_S
@@ -338,8 +366,10 @@ class Runner:
     async def observe(self, flushed: dict[str, bool]) -> Observed:
         ignite = {coll: await self.stack.ignite_state(coll) for coll in COLLS}
         clients: dict[str, ClientView] = {}
-        for c, (user, _) in CLIENTS.items():
-            dump = await self.driver.call("dump", client=self.client(c), colls=COLLS)
+        dumps = await asyncio.gather(
+            *(self.driver.call("dump", client=self.client(c), colls=COLLS) for c in CLIENTS)
+        )
+        for (c, (user, _)), dump in zip(CLIENTS.items(), dumps, strict=True):
             docs = {
                 coll: {
                     i: {k: v for k, v in d.items() if k != "id" and v is not None} for i, d in held.items()

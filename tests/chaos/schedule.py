@@ -44,16 +44,21 @@ CLIENTS: dict[str, tuple[str, int]] = {
     "c3": ("alice", 1),
     "c4": ("carol", 0),
     "c5": ("alice", 0),
+    "c6": ("carol", 1),
 }
 #: the team claim each client's token starts with (None: no team; `refresh` steps change it)
-TEAMS: dict[str, str | None] = {"c1": "red", "c2": "blue", "c3": "red", "c4": None, "c5": "red"}
+TEAMS: dict[str, str | None] = {"c1": "red", "c2": "blue", "c3": "red", "c4": None, "c5": "red", "c6": None}
 TEAM_NAMES = ("red", "blue")
 TEAMED = 3
 #: clients that are another tab of a client's database (one IndexedDB; the tab holding the Web Lock
-#: connects, the other writes through it; closing it hands the connection over)
-TABS = {"c5": "c1"}
+#: connects, the other writes through it; closing it hands the connection over). c5/c1 run in Node
+#: (a Web Locks stand-in), c6/c4 are two pages of Chromium (its Web Locks and BroadcastChannel).
+TABS = {"c5": "c1", "c6": "c4"}
 #: clients that live in a Chromium page (real IndexedDB, the browser's WebSocket); the others run in Node
-BROWSER = frozenset({"c4"})
+BROWSER = frozenset({"c4", "c6"})
+#: tabs a schedule closes and later reopens (``tab_close`` / ``tab_open``): the Chromium pair, so the
+#: handoff runs on the browser's own locks; one of a pair stays open
+CLOSABLE = tuple(sorted(c for pair in TABS.items() if set(pair) <= BROWSER for c in pair))
 USERS = ("alice", "bob", "carol")
 HUBS = 2
 NODES = 2
@@ -129,6 +134,10 @@ class _Gen:
         self.tombs = 0
         self.ttls = 0
         self.offline: dict[str, int] = {}  # client -> steps left until it comes back online
+        self.closed: dict[str, int] = {}  # tab -> steps left until it is opened again
+        # which tab of each Chromium pair holds the connection (Web Locks grant in request order:
+        # the tab open longest); closes prefer it, so most of them hand the connection over
+        self.leader = {of: of for c, of in TABS.items() if c in CLOSABLE}
         self.open_tombs: list[tuple[str, str]] = []  # (client, doc) created, delete pending
 
     def run(self) -> list[Step]:
@@ -154,8 +163,14 @@ class _Gen:
                 if self.offline[c] <= 0:
                     del self.offline[c]
                     self._emit({"k": "online", "c": c})
+            for c in list(self.closed):
+                self.closed[c] -= 1
+                if self.closed[c] <= 0:
+                    self._tab_open(c)
             if self.p.max_gap_ms and self.rng.random() < 0.7:
                 self.out.append({"k": "sleep", "ms": self.rng.randrange(self.p.max_gap_ms + 1)})
+        for c in sorted(self.closed):
+            self._tab_open(c)
         for c, doc in self.open_tombs:
             self._emit({"k": "del", "c": c, "coll": "lww", "id": doc})
         for c in sorted(self.offline):
@@ -170,7 +185,26 @@ class _Gen:
         return self.value
 
     def _client(self) -> str:
-        return self.rng.choice(sorted(CLIENTS))
+        """A client to act on: not a closed tab."""
+        return self.rng.choice(sorted(c for c in CLIENTS if c not in self.closed))
+
+    def _tab_close(self) -> None:
+        """Close a tab of a Chromium pair for 2 to 8 steps (a page killed or closed): when it held the
+        connection, the other tab takes it over and sends what is unacknowledged."""
+        pairs = [(of, c) for c, of in sorted(TABS.items()) if c in CLOSABLE]
+        of, other = self.rng.choice(pairs)
+        if of in self.closed or other in self.closed:
+            return
+        lead = self.leader[of]
+        c = lead if self.rng.random() < 0.75 else (other if lead == of else of)
+        self.closed[c] = self.rng.randrange(2, 9)
+        if lead == c:
+            self.leader[of] = other if c == of else of
+        self._emit({"k": "tab_close", "c": c, "abrupt": self.rng.random() < 0.5})
+
+    def _tab_open(self, c: str) -> None:
+        del self.closed[c]
+        self._emit({"k": "tab_open", "c": c, "hub": self.rng.randrange(HUBS)})
 
     def _write(self) -> None:
         r = self.rng.random()
@@ -221,6 +255,8 @@ class _Gen:
         elif r < 0.69:
             if self.open_tombs and self.rng.random() < 0.6:
                 tc, doc = self.open_tombs.pop(self.rng.randrange(len(self.open_tombs)))
+                if tc in self.closed:  # the app deletes it in the other tab (one of a pair stays open)
+                    tc = next(t for t in CLOSABLE if t != tc and TABS.get(t, t) == TABS.get(tc, tc))
                 self._emit({"k": "del", "c": tc, "coll": "lww", "id": doc})
             else:
                 self.tombs += 1
@@ -293,10 +329,12 @@ class _Gen:
         elif r < 0.75:
             self._emit({"k": "ext_team", "coll": "team", "id": doc, "team": team, "v": self._next_value()})
         else:
-            tc = self.rng.choice(sorted(k for k in CLIENTS if k not in BROWSER))
-            self._emit({"k": "refresh", "c": tc, "team": team})
+            self._emit({"k": "refresh", "c": c, "team": team})
 
     def _fault(self) -> None:
+        if CLOSABLE and self.rng.random() < 0.12:
+            self._tab_close()
+            return
         r = self.rng.random()
         hub = self.rng.randrange(HUBS)
         if r < 0.25:
@@ -305,14 +343,13 @@ class _Gen:
                 self.offline[c] = self.rng.randrange(2, 9)
                 self._emit({"k": "offline", "c": c})
         elif r < 0.42:
+            c = self._client()
             self._emit(
-                {
-                    "k": "reload",
-                    "c": self._client(),
-                    "hub": self.rng.randrange(HUBS),
-                    "abrupt": self.rng.random() < 0.5,
-                }
+                {"k": "reload", "c": c, "hub": self.rng.randrange(HUBS), "abrupt": self.rng.random() < 0.5}
             )
+            of = TABS.get(c, c)
+            if self.leader.get(of) == c:  # the other tab (open: one of a pair stays open) takes over
+                self.leader[of] = next(t for t in (of, *(k for k, v in TABS.items() if v == of)) if t != c)
         elif r < 0.60:
             self._emit({"k": "cut", "hub": hub})
         elif r < 0.75:
@@ -322,7 +359,7 @@ class _Gen:
         elif r < 0.93:
             self._emit({"k": "pause_hub", "hub": hub, "ms": self.rng.randrange(100, 1500)})
         elif r < 0.97:
-            c = self.rng.choice(sorted(k for k in CLIENTS if k not in BROWSER))
+            c = self.rng.choice(sorted(k for k in CLIENTS if k not in BROWSER and k not in self.closed))
             self._emit({"k": "slow", "c": c, "ms": self.rng.randrange(1000, 6000), "v": self._next_value()})
         else:
             self._emit(

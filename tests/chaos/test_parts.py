@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections import Counter
 from typing import Any
 
 from tests.chaos.checker import ClientView, Observed, check
-from tests.chaos.schedule import CLIENTS, LONG, QUICK, Schedule, generate
+from tests.chaos.driver import DriverError
+from tests.chaos.runner import Runner
+from tests.chaos.schedule import BROWSER, CLIENTS, CLOSABLE, LONG, QUICK, TABS, Schedule, generate
 from tests.chaos.shrink import shrink
 
 
@@ -24,7 +27,7 @@ def test_generation_is_reproducible_and_varied() -> None:
     # every writer and nemesis shows up in a quick run of 50 schedules
     quick = {s["k"] for i in range(50) for s in generate(1, i, QUICK).steps}
     writers = {"node_put", "node_del", "sql_merge", "sql_update", "sql_delete", "ext_ttl", "ext_team"}
-    assert writers | {"slow", "stall", "tear", "refresh"} <= quick
+    assert writers | {"slow", "stall", "tear", "refresh", "tab_close", "tab_open"} <= quick
     assert any(s["k"] == "put" and s["coll"] == "sql" for i in range(50) for s in generate(1, i, QUICK).steps)
     sched = generate(3, 0, QUICK)
     assert Schedule.from_json(sched.to_json()).steps == sched.steps
@@ -43,6 +46,84 @@ def test_every_offline_client_comes_back_and_every_tomb_is_deleted() -> None:
         puts = {s["id"] for s in steps if s["k"] == "put" and s["id"].startswith("t")}
         dels = {s["id"] for s in steps if s["k"] == "del" and s["id"].startswith("t")}
         assert puts == dels
+
+
+def test_browser_tabs_close_and_reopen_one_at_a_time() -> None:
+    # the Chromium client has a second tab: a pair of pages of one database, closed and reopened
+    assert set(CLOSABLE) == {"c4", "c6"} and TABS["c6"] == "c4" and set(CLOSABLE) <= BROWSER
+    closes = Counter()
+    for profile, n in ((QUICK, 50), (LONG, 100)):
+        for i in range(n):
+            closed: set[str] = set()
+            for s in generate(1, i, profile).steps:
+                if s["k"] == "tab_close":
+                    assert s["c"] in CLOSABLE and not closed, s  # the other tab stays open
+                    closed.add(s["c"])
+                    closes[s["c"], s["abrupt"]] += 1
+                elif s["k"] == "tab_open":
+                    assert s["c"] in closed and s["hub"] in (0, 1)
+                    closed.remove(s["c"])
+                elif "c" in s and s["k"] != "online":  # nothing acts on a closed tab but its network
+                    assert s["c"] not in closed, s
+            assert not closed  # every tab reopened before the schedule ends
+    # both tabs are closed (mostly the one holding the connection), killed and closed gracefully
+    assert {c for c, _ in closes} == {"c4", "c6"} and {a for _, a in closes} == {True, False}
+    assert closes["c4", True] + closes["c4", False] > closes["c6", True] + closes["c6", False]
+
+
+class _FakeDriver:
+    """Answers like the chaos driver for opened/closed clients (for the runner's step logic)."""
+
+    def __init__(self) -> None:
+        self.open: set[str] = set()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(self, cmd: str, timeout: float = 60.0, **args: Any) -> dict[str, Any]:
+        self.calls.append((cmd, args))
+        c = args.get("client", "")
+        if cmd == "open":
+            self.open.add(c)
+        elif cmd in ("close", "put", "token") and c not in self.open:
+            raise DriverError(f"{cmd} {c}: client '{c}' is not open")
+        elif cmd == "close":
+            self.open.discard(c)
+        return {}
+
+
+class _FakeStack:
+    def __init__(self) -> None:
+        self.driver = _FakeDriver()
+        self.proxies = [type("P", (), {"url": f"ws://127.0.0.1:{9 + i}/sync"})() for i in range(2)]
+
+
+def test_runner_copes_with_shrunk_tab_steps() -> None:
+    """Shrinking drops steps: a tab_open without its tab_close is skipped, a write or a refresh of
+    a closed tab is not issued (and changes no team), a tab left closed is noted for the end."""
+    stack = _FakeStack()
+    steps: list[dict[str, Any]] = [
+        {"k": "tab_open", "c": "c6", "hub": 1},
+        {"k": "tab_close", "c": "c4", "abrupt": True},
+        {"k": "put", "c": "c4", "coll": "lww", "id": "h0", "v": 1},
+        {"k": "refresh", "c": "c4", "team": "blue"},
+        {"k": "put", "c": "c6", "coll": "lww", "id": "h0", "v": 2},
+    ]
+    runner = Runner(stack, Schedule(1, 0, steps))  # type: ignore[arg-type]
+
+    async def play() -> None:
+        for c in CLIENTS:
+            await runner.open(c)
+        for s in steps:
+            await runner.play(s)
+
+    asyncio.run(play())
+    assert runner.skipped == 1
+    assert [s["k"] for s in runner.issued] == ["tab_close", "put"]
+    assert runner.issued[1]["c"] == "c6"
+    assert runner.closed == {"c4"} and runner.team_of["c4"] is None
+    opens = [a for cmd, a in stack.driver.calls if cmd == "open"]
+    c6 = next(a for a in opens if a["client"].endswith("-c6"))
+    assert c6["browser"] and c6["tab_of"].endswith("-c4") and not c6["tabs"]
+    assert next(a for a in opens if a["client"].endswith("-c4"))["tabs"]
 
 
 def _healthy() -> Observed:
@@ -77,8 +158,19 @@ def _healthy() -> Observed:
     return Observed(p, issued, ignite, clients)
 
 
+def _tab_conflict(told: str) -> Observed:
+    """c6 appended v=9, which lost; the conflict was reported to ``told``."""
+    obs = _healthy()
+    obs.issued.append({"k": "append", "c": "c6", "coll": "rts", "id": "r0", "v": 9})
+    detail = {"coll": "rts", "id": "s1-0.r0", "outcome": "conflict", "local": {"v": 9}}
+    obs.clients[told].events.append({"type": "conflict", "detail": detail})
+    return obs
+
+
 def test_checker_accepts_a_healthy_run() -> None:
     assert check(_healthy()) == []
+    # c6's tab was closed when the answer came: the tab holding the connection (c4) reported it
+    assert check(_tab_conflict("c4")) == []
 
 
 def test_checker_finds_each_violation() -> None:
@@ -109,6 +201,9 @@ def test_checker_finds_each_violation() -> None:
     obs = _healthy()
     obs.clients["c1"].events.append({"type": "error", "detail": {"kind": "protocol", "code": 4001}})
     cases.append((obs, "error event"))
+    # a conflict of c6's write reported to a client of another database does not count
+    obs = _tab_conflict("c3")
+    cases.append((obs, "c6's write v=9 neither stored nor reported"))
     for obs, want in cases:
         found = check(obs)
         assert any(want in v for v in found), (want, found)

@@ -296,12 +296,18 @@ const clientCmds = {
     if (where === 'browser') {
       const t0 = Date.now()
       host ??= new BrowserHost(log)
-      const { bc, result } = await host.open(name, sinkOf(st), { client: name, url, user, colls, backoffMax, offline: st.offline })
+      // `tab_of` / `tabs`: as in Node, but the tabs are pages of one origin: the real IndexedDB,
+      // navigator.locks and BroadcastChannel; the token lives in localStorage (harness.js)
+      const db = typeof a.tab_of === 'string' && a.tab_of ? a.tab_of : name
+      const tabbed = db !== name || a.tabs === true
+      const token = typeof a.token === 'string' && a.token ? a.token : null
+      const args = { client: name, db, tabbed, token, url, user, colls, backoffMax, offline: st.offline }
+      const { bc, result } = await host.open(name, sinkOf(st), args)
       st.client = bc
       st.where = 'browser'
       st.opens++
       await relayPast(st, bc)
-      log(name, `open #${st.opens} in chromium (${Date.now() - t0} ms)`, url, 'as', user, st.offline ? '(offline)' : '')
+      log(name, `open #${st.opens} in chromium (${Date.now() - t0} ms)`, url, 'as', user, db !== name ? `(tab of ${db})` : '', st.offline ? '(offline)' : '')
       return { status: result.status, pending: result.pending }
     }
     // `tab_of`: this client is another tab of that client's database (same IndexedDB, a Web Lock
@@ -378,7 +384,7 @@ const clientCmds = {
   async token(a) {
     const [st, client] = opened(a)
     const token = str(a, 'token')
-    if (st.where !== 'node') fail('token: Node clients only')
+    if (client instanceof BrowserClient) return inPage(client, 'token', { token })
     const db = typeof a.tab_of === 'string' && a.tab_of ? stateFor(a.tab_of) : st
     db.token = token
     return { refreshed: await /** @type {SyncClient} */ (client).refreshToken() }

@@ -358,3 +358,70 @@ test('a client in Chromium: live, offline, killed tab with pending writes, reope
   t.diagnostic(`browser open as seen by the test: first ${firstOpenMs} ms (launches Chromium), reopen ${reopenMs} ms`)
   for (const l of d.stderr().split('\n')) if (/chromium/.test(l)) t.diagnostic(l)
 })
+
+test('two tabs of a client in Chromium: one connection, writes from both, token refresh, leader handoff', async (t) => {
+  const hub = await startFakeHub({ pingMs: 500 })
+  t.after(() => hub.close())
+  const d = startDriver()
+  t.after(() => d.child.kill())
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+  const colls = ['todos']
+  const base = { url: hub.url, user: 'bob', colls, backoff_max_ms: 100, browser: true }
+  const openP = () => d.call('open', { ...base, client: 'p', tabs: true, token: 'bob' }, 30000)
+  const openQ = () => d.call('open', { ...base, client: 'q', tab_of: 'p', token: 'bob' }, 30000)
+  const hellos = () => hub.received.filter((m) => m.t === 'hello')
+  const until = async (what, pred, ms = 8000) => {
+    for (const end = Date.now() + ms; !pred(); await sleep(20)) assert.ok(Date.now() < end, `timed out waiting for ${what}`)
+  }
+
+  await openP()
+  await d.until('p', (s) => s.status === 'live', 'p live')
+  await openQ()
+  // the follower hears the leader's status over BroadcastChannel and never connects itself
+  await d.until('q', (s) => s.status === 'live', 'q live (the leader tab is)')
+  await sleep(200)
+  assert.equal(hellos().length, 1, 'one connection for the two tabs')
+
+  // writes from both tabs go through the one connection; each tab shows both
+  await d.call('put', { client: 'q', coll: 'todos', doc: { id: 'q1' } })
+  await d.call('put', { client: 'p', coll: 'todos', doc: { id: 'p1' } })
+  assert.equal((await d.call('flush', { client: 'q', timeout_ms: 4000 })).flushed, true)
+  assert.equal((await d.call('flush', { client: 'p', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual([hub.get('todos', 'q1').doc, hub.get('todos', 'p1').doc], [{ id: 'q1' }, { id: 'p1' }])
+  for (const c of ['p', 'q']) assert.deepEqual(Object.keys((await d.call('dump', { client: c, colls })).data.todos).sort(), ['p1', 'q1'])
+
+  // a token refresh asked in the follower: the leader sends the new token, shared by the tabs
+  assert.equal((await d.call('token', { client: 'q', token: 'bob@x' })).refreshed, false, 'a follower does not refresh itself')
+  await until('auth with the new token', () => hub.received.some((m) => m.t === 'auth' && m.token === 'bob@x'))
+
+  // the leader tab is killed with the follower's write in flight: the follower takes over the
+  // connection (with the shared token) and replays it, applied once
+  hub.holdAcks = true
+  await d.call('put', { client: 'q', coll: 'todos', doc: { id: 'q2' } })
+  await until('mut for q2 sent', () => hub.received.some((m) => m.t === 'mut' && m.batch.some((x) => x.id === 'q2')))
+  await d.call('close', { client: 'p', abrupt: true })
+  hub.holdAcks = false
+  await until('a second hello', () => hellos().length === 2)
+  assert.equal(hellos()[1].token, 'bob@x')
+  assert.equal((await d.call('flush', { client: 'q', timeout_ms: 4000 })).flushed, true)
+  assert.deepEqual(hub.get('todos', 'q2').doc, { id: 'q2' })
+
+  // the first tab comes back as a follower; the leader closes gracefully: it takes over again
+  await openP()
+  await d.call('put', { client: 'p', coll: 'todos', doc: { id: 'p2' } })
+  assert.equal((await d.call('flush', { client: 'p', timeout_ms: 4000 })).flushed, true)
+  assert.equal(hellos().length, 2, 'the reopened tab follows')
+  await d.call('close', { client: 'q' })
+  await d.call('put', { client: 'p', coll: 'todos', doc: { id: 'p3' } })
+  assert.equal((await d.call('flush', { client: 'p', timeout_ms: 4000 })).flushed, true)
+  assert.equal(hellos().length, 3)
+  const dump = await d.call('dump', { client: 'p', colls })
+  assert.deepEqual(Object.keys(dump.data.todos).sort(), ['p1', 'p2', 'p3', 'q1', 'q2'])
+  assert.deepEqual(dump.pending, [])
+  assert.ok([...hub.applied.values()].every((n) => n === 1), 'every mutation applied once')
+  assert.equal(hub.applied.size, 5)
+  assert.deepEqual(dump.events.filter((e) => e.type === 'uncaught'), [])
+  assert.deepEqual((await d.call('ping')).uncaught, [])
+  await d.call('quit', {}, 15000)
+  assert.equal(await d.exited, 0)
+})

@@ -37,6 +37,40 @@ const H = {
   emitted: 0,
   /** this page's id (from `open`): events kept in localStorage name the page that emitted them */
   page: '',
+  /** the client whose database this page opens (itself, or the first tab of a tabbed database) */
+  db: '',
+}
+
+/** @type {Promise<IDBDatabase> | null} */
+let tokenDb = null
+/**
+ * Read (`value` undefined) or write the token of this page's database. In IndexedDB, not
+ * localStorage: the pages may run in different renderer processes, and a localStorage write
+ * reaches the others a moment later, so the leader tab, asked over BroadcastChannel to refresh,
+ * could still read the old token; a committed IndexedDB transaction is seen by every later one.
+ * @param {string} [value]
+ * @returns {Promise<string | undefined>}
+ */
+async function tokenOp(value) {
+  tokenDb ??= new Promise((resolve, reject) => {
+    const r = indexedDB.open('chaos-tokens')
+    r.onupgradeneeded = () => r.result.createObjectStore('t')
+    r.onsuccess = () => resolve(r.result)
+    r.onerror = () => reject(r.error)
+  })
+  const db = await tokenDb
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('t', value === undefined ? 'readonly' : 'readwrite')
+    const st = tx.objectStore('t')
+    /** @type {string | undefined} */
+    let out
+    if (value === undefined) {
+      const g = st.get(H.db)
+      g.onsuccess = () => (out = g.result)
+    } else st.put(value, H.db)
+    tx.oncomplete = () => resolve(out)
+    tx.onerror = tx.onabort = () => reject(tx.error)
+  })
 }
 
 /**
@@ -139,16 +173,22 @@ const cmds = {
     H.name = a.client
     H.page = String(a.page || '')
     H.offline = !!a.offline
+    // the tabs of a database (`db`: the first tab's name) share its token, as an app keeps it
+    // where every tab of the origin reads it; `token` changes it
+    H.db = a.db || a.client
+    if (a.token) await tokenOp(a.token)
     const client = new SyncClient({
       url: a.url,
-      token: a.user,
+      token: async () => (await tokenOp()) || a.user,
       user: a.user,
-      dbName: 'chaos-' + a.client,
+      dbName: 'chaos-' + H.db,
       env: {
         indexedDB: globalThis.indexedDB,
         WebSocket: /** @type {any} */ (ChaosWebSocket),
-        locks: null,
-        BroadcastChannel: null,
+        // tabs: one connection per database (the browser's Web Locks), changes and writes between
+        // the pages over the browser's BroadcastChannel
+        locks: a.tabbed ? navigator.locks : null,
+        BroadcastChannel: a.tabbed ? globalThis.BroadcastChannel : null,
         document: null,
         events: H.events,
       },
@@ -191,6 +231,13 @@ const cmds = {
   async del(a) {
     await coll(a.coll).delete(a.doc_id)
     return {}
+  },
+
+  /** The user's credential changes: every tab of the database sends it from now on; this one asks for an in-band refresh (a follower asks the leader). */
+  async token(a) {
+    const client = must()
+    await tokenOp(a.token)
+    return { refreshed: await client.refreshToken() }
   },
 
   async offline() {

@@ -194,3 +194,42 @@ test('refreshToken() while a connection is being set up: that connection sends t
   await sleep(200)
   assert.equal(frames(hub, 'auth').length, 1, 'once')
 })
+
+test('a write pending through a reset resync, then refused, does not bring back a document the user may no longer read', async (t) => {
+  // found by the chaos suite (schedule 1/24 of h-chaostab): a user moved to another team edited a
+  // document of the old team while offline; the reset snapshot of the new claims left the
+  // document out but kept it for its pending write, and the refusal (4403) fell back to the old
+  // team's copy, which then stayed in the replica for good
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  hub.write('todos', 'mine', { owner: 'u1' })
+  hub.write('todos', 'team', { owner: 'team', v: 1 })
+  let team = true
+  hub.rowFilter = (conn, c, id, doc) => team || doc.owner === 'u1'
+  const tk = tokens(3600_000)
+  const client = makeClient(hub.url, { token: tk.token, now: tk.now })
+  t.after(() => client.close())
+  const errors = record(client, 'error')
+  const todos = client.collection('todos')
+  await waitFor(async () => client.status === 'live' && (await todos.getAll()).length === 2, { what: 'synced' })
+
+  hub.ignoreMuts = true // the edit is sent, and stays unanswered through the resync
+  await todos.put({ id: 'team', owner: 'team', v: 2 })
+  await waitFor(() => frames(hub, 'mut').length === 1, { what: 'mut sent' })
+  team = false
+  hub.onAuth = () => ({ resync: ['todos'] })
+  assert.equal(await client.refreshToken(), true)
+  await waitFor(async () => (await todos.get('mine')) && client.status === 'live', { what: 'resynced' })
+  await sleep(50)
+  assert.equal((await todos.get('team'))?.v, 2, 'the pending edit is still shown')
+
+  // the next connection sends it again; the hub refuses it (the user may not write there now)
+  hub.ignoreMuts = false
+  hub.refuse = (m) => (m.id === 'team' ? { code: 4403, msg: 'forbidden' } : null)
+  hub.terminateAll()
+  await client.flush()
+  assert.equal(errors.length, 1)
+  assert.equal(errors[0].code, 4403)
+  assert.equal(await todos.get('team'), undefined, 'the view falls back to what the new claims show: nothing')
+  assert.deepEqual((await todos.getAll()).map((d) => d.id), ['mine'])
+})
