@@ -46,3 +46,23 @@ async def test_a_feed_stops_although_its_store_swallows_the_cancellation() -> No
     calls = store.calls
     await asyncio.sleep(0.3)
     assert store.calls == calls  # nothing runs on after stop()
+
+
+async def test_a_change_the_settle_already_covered_is_not_sent_again() -> None:
+    """An event that waited in the feed's queue while a settle sent its change (settling covers a
+    version only after sending everything up to it) is dropped, not delivered a second time."""
+    from hub.core.types import Change
+
+    feed = Feed(MemoryStore(), "c", policy=AccessPolicy({}), metrics=HubMetrics())
+    sent: list[list[Change]] = []
+
+    async def deliver(changes: list[Change], subs: object, received: float, build: object = None) -> None:
+        sent.append(list(changes))
+
+    feed._deliver = deliver  # type: ignore[method-assign]
+    feed.subscribers.add(object())  # type: ignore[arg-type]  # someone to send to
+    feed.covered = 100
+    await feed._fan_out([Change("a", 90, {"x": 1}), Change("b", 100, None), Change("c", 101, {"x": 2})])
+    assert sent == [[Change("c", 101, {"x": 2})]]
+    await feed._fan_out([Change("a", 99, {"x": 3})])
+    assert len(sent) == 1 and feed._seen == {"c": 101}
