@@ -16,7 +16,8 @@
 //	        benchmark's peer, centrifugo.go): -url is its WebSocket, -api its HTTP API.
 //
 // Output: one JSON object per line on stdout: "start", then "interval" every -interval, a
-// "steady" marker once the ramp-up is over, "steady_end" when the load stops, and a final "summary" (counts by kind, unexpected
+// "steady" marker once the ramp-up is over (ramp_ts, last_synced_ts: a connection storm's span),
+// "steady_end" when the load stops, and a final "summary" (counts by kind, unexpected
 // outcomes, latency percentiles, CPU seconds of this process).
 package main
 
@@ -136,6 +137,7 @@ type Run struct {
 	phase    atomic.Value
 	draining atomic.Bool
 	ctx      context.Context
+	synced   atomic.Int64 // when the latest subscriber got synced (unix ns): a storm's end
 }
 
 func emit(v map[string]any) {
@@ -198,6 +200,9 @@ func (r *Run) spawn() {
 			return
 		}
 		r.stats.SyncTime.Record(time.Since(t0).Nanoseconds())
+		for now, last := time.Now().UnixNano(), r.synced.Load(); now > last && !r.synced.CompareAndSwap(last, now); {
+			last = r.synced.Load()
+		}
 		r.stats.Open.Add(1)
 		r.live.Add(c)
 		c.Serve()
@@ -320,6 +325,7 @@ func run(o Options) int {
 	}
 
 	// ramp-up: open o.Conns subscribers at o.RampRate
+	rampAt := time.Now()
 	rampEvery := time.Duration(float64(time.Second) / o.RampRate)
 	for i := 0; i < o.Conns && ctx.Err() == nil; i++ {
 		r.spawn()
@@ -332,7 +338,8 @@ func run(o Options) int {
 	steadyAt := time.Now()
 	cu, cs := cpuSeconds()
 	emit(map[string]any{"kind": "steady", "ts": float64(steadyAt.UnixNano()) / 1e9,
-		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load(), "cpu_s": cu + cs})
+		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load(), "cpu_s": cu + cs,
+		"ramp_ts": float64(rampAt.UnixNano()) / 1e9, "last_synced_ts": float64(r.synced.Load()) / 1e9})
 	startCounts := stats.Snapshot()
 	startDelivered := stats.Delivered.Load()
 

@@ -1,5 +1,5 @@
 """The quick modes of the benchmarks of ``make bench`` (bench/fanout.py, push.py, presence.py,
-subsets.py) as smoke tests.
+subsets.py, ingest.py, catchup.py, memory.py, scaleout.py) as smoke tests.
 
 Each checks that its benchmark runs end to end against real hubs on the session's Ignite node and
 that its figures are sane (every update delivered to every subscriber, latencies and CPU seconds
@@ -99,3 +99,19 @@ def test_ingest_quick_profile() -> None:
         assert r["exit"] == 0 and r["unexpected"] == {}, (key, r)
         assert r["acked"] > 0 and r["ack_ms"]["p50_ms"] > 0
     assert result["hub_1"][0]["cpu_s"]["hub"] > 0 and result["rest"][0]["cpu_s"]["ignite"] > 0
+
+
+def test_catchup_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    result = _bench("catchup", [], ignite_addresses[0])
+    [c] = result["catchup"]["5000"]
+    # the 500 changed documents come back, from the cursor (a watermark lagging the fill's last
+    # writes may add a few of those, never a snapshot of the 5,000)
+    assert c["mode"] == "catchup" and 500 <= c["docs"] < 1000, c
+    assert 0 < c["sub_to_synced_s"] <= c["s"] and c["cpu_s"]["hub"] > 0
+    [f] = result["first"]
+    assert f["stored"] == 5000 and f["docs"] >= 5000 and f["trouble"] is None, f
+    assert f["docsPerSec"] > 0 and f["cpu_s"]["node"] > 0 and f["cpu_s"]["hub"] > 0
+    [s] = result["storm"]
+    assert s["exit"] == 0 and s["unexpected"] == {} and s["synced"] == 50, s
+    assert s["pages"] >= 50 and 0 < s["sync_ms"]["p50_ms"] <= s["sync_ms"]["max_ms"] <= 1000 * s["s"] + 50
+    assert "50 clients at once" in result["table"]
