@@ -64,6 +64,12 @@ SECTIONS = [
         "(issue 13): catch-up ≤ 1 s and the 1,000,000 case within 1.2x of the 100,000 case; first sync "
         "≥ 50,000 documents/s; the storm all `synced` ≤ 3 s.",
     ),
+    (
+        "memory",
+        "Memory per idle connection (bench/memory.py)",
+        "Hub RSS before and after 10,000 idle, subscribed connections (one hub process, clients over "
+        "127.0.0.x), divided by the connections. Target (issue 13): ≤ 20 KiB per connection.",
+    ),
 ]
 
 

@@ -115,3 +115,12 @@ def test_catchup_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     assert s["exit"] == 0 and s["unexpected"] == {} and s["synced"] == 50, s
     assert s["pages"] >= 50 and 0 < s["sync_ms"]["p50_ms"] <= s["sync_ms"]["max_ms"] <= 1000 * s["s"] + 50
     assert "50 clients at once" in result["table"]
+
+
+def test_memory_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    [r] = _bench("memory", [], ignite_addresses[0])["runs"]
+    assert r["exit"] == 0 and r["unexpected"] == {} and r["open"] == 500, r
+    # every connection is a socket of the hub while the RSS is read; the growth is the connections'
+    assert r["fds_after"] >= r["fds_before"] + 500
+    assert r["rss_after"] > r["rss_before"] > 0
+    assert 0 < r["bytes_per_conn"] < 1 << 20
