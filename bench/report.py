@@ -70,6 +70,12 @@ SECTIONS = [
         "Hub RSS before and after 10,000 idle, subscribed connections (one hub process, clients over "
         "127.0.0.x), divided by the connections. Target (issue 13): ≤ 20 KiB per connection.",
     ),
+    (
+        "scaleout",
+        "Scale-out: two hub processes beside one (bench/scaleout.py)",
+        "Fan-out (delivered events/s) and ingest (mutations/s) through two independent hubs on the same "
+        "Ignite node, the load split between their URLs, beside one hub with the whole load; the ratio.",
+    ),
 ]
 
 

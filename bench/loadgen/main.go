@@ -44,6 +44,7 @@ type Options struct {
 	Abrupt       float64
 	Writes       float64
 	Writers      int
+	WriterBase   int
 	Duration     time.Duration
 	Interval     time.Duration
 	RampRate     float64
@@ -233,6 +234,7 @@ func main() {
 	flag.Float64Var(&o.Abrupt, "abrupt", 0.2, "share of churn closes without a close frame")
 	flag.Float64Var(&o.Writes, "writes", 50, "put mutations per second (fanout: updates per second)")
 	flag.IntVar(&o.Writers, "writers", 4, "writer connections (churn mode)")
+	flag.IntVar(&o.WriterBase, "writer-base", 0, "index of the first writer: its documents are w<index>-<k> (load generators writing side by side)")
 	flag.DurationVar(&o.Duration, "duration", 30*time.Second, "steady phase length (after the ramp-up)")
 	flag.DurationVar(&o.Interval, "interval", 5*time.Second, "report interval")
 	flag.Float64Var(&o.RampRate, "ramp-rate", 200, "connections opened per second during the ramp-up")
@@ -314,7 +316,7 @@ func run(o Options) int {
 	// writers first: subscribers to the written collection see their changes from the start
 	writers := make([]Publisher, 0, o.Writers)
 	for i := 0; i < o.Writers; i++ {
-		var w Publisher = NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes, o.Filters)
+		var w Publisher = NewWriter(r.dialer, o.WriterBase+i, o.WriteColl, o.Docs, o.PadBytes, o.Filters)
 		if o.Target == "centrifugo" {
 			w = NewCentPublisher(o.API, o.APIKey, o.WriteColl, o.PadBytes, stats)
 		}

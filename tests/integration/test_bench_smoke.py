@@ -124,3 +124,21 @@ def test_memory_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     assert r["fds_after"] >= r["fds_before"] + 500
     assert r["rss_after"] > r["rss_before"] > 0
     assert 0 < r["bytes_per_conn"] < 1 << 20
+
+
+def test_scaleout_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    result = _bench("scaleout", [], ignite_addresses[0])
+    for key in ("fanout_1", "fanout_2", "ingest_1", "ingest_2"):
+        [r] = result[key]
+        assert r["exit"] == 0 and r["unexpected"] == {}, (key, r)
+        assert len(r["loadgens"]) == r["hubs"] == int(key[-1])
+    one, two = result["fanout_1"][0], result["fanout_2"][0]
+    assert one["delivered_per_s"] >= 0.8 * one["offered_per_s"] and 0 < one["p50_ms"] <= one["p99_ms"]
+    # with two hubs each load generator's subscribers get the other hub's updates too (through
+    # Ignite): about twice what its own publisher sent
+    for lg in two["loadgens"]:
+        assert lg["delivered_per_s"] >= 1.5 * lg["offered_per_s"], lg
+    assert two["hub_cpu_per_s"] > 0
+    for key in ("ingest_1", "ingest_2"):
+        assert all(lg["acked"] > 0 for lg in result[key][0]["loadgens"])
+    assert "**2 / 1**" in result["table"]
