@@ -12,9 +12,9 @@ changes received. The cursor is taken from a query subscription that matches not
 carries the collection's closed watermark, the cursor a whole-collection client holds at that moment):
 syncing 1,000,000 documents whole first would take minutes (docs/benchmarks.md, subsets).
 
-**First sync** (``first``): the real JS client (client-js, Node + fake-indexeddb,
-``client-js/bench/first-sync.mjs``) syncs ``--first`` documents into its store: documents/s from the
-client's creation to ``live`` (every page stored).
+**First sync** (``first``): the real JS client (client-js, ``client-js/bench/first-sync.mjs``) syncs
+``--first`` documents into its store, in Node (fake-indexeddb) and in headless Chromium (IndexedDB;
+``--clients``): documents/s from the client's creation to ``live`` (every page stored).
 
 **Connection storm** (``storm``): a hub is restarted, then the Go load generator opens ``--storm``
 connections at once (``-mode fanout``, no writes), each subscribing with no cursor to a collection of
@@ -141,7 +141,7 @@ async def catchup_runs(
 
 
 async def first_sync(
-    args: argparse.Namespace, hub: Any, pids: dict[str, int | None], coll: str
+    args: argparse.Namespace, hub: Any, pids: dict[str, int | None], coll: str, where: str
 ) -> dict[str, Any]:
     script = REPO / "client-js" / "bench" / "first-sync.mjs"
     proc = await asyncio.create_subprocess_exec(
@@ -150,6 +150,7 @@ async def first_sync(
         hub.url,
         coll,
         str(args.first),
+        where,
         stdout=asyncio.subprocess.PIPE,
         cwd=REPO / "client-js",
     )
@@ -161,8 +162,10 @@ async def first_sync(
     if code != 0 or not lines:
         raise RuntimeError(f"first-sync.mjs failed (exit {code}): {out.decode()[-2000:]}")
     res: dict[str, Any] = json.loads(lines[-1])
-    res["cpu_s"] = spent(a, cpu(pids)) | {"node": res.pop("cpuS")}
-    progress(f"first sync: {res['stored']:,} documents in {res['ms']:,} ms ({res['docsPerSec']:,}/s)")
+    res["cpu_s"] = spent(a, cpu(pids)) | {"client": res.pop("cpuS")}
+    progress(
+        f"first sync ({where}): {res['stored']:,} documents in {res['ms']:,} ms ({res['docsPerSec']:,}/s)"
+    )
     return res
 
 
@@ -245,7 +248,8 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
                 for n in sizes:
                     results["catchup"][n] = await catchup_runs(args, hub, addresses, pids, n)
             for _ in range(args.runs if "first" in args.parts else 0):
-                results["first"].append(await first_sync(args, hub, pids, first_coll))
+                for where in args.clients.split(","):
+                    results["first"].append(await first_sync(args, hub, pids, first_coll, where))
             for _ in range(args.runs if "storm" in args.parts else 0):
                 hub.stop()  # the storm follows a hub restart: a cold hub, every client at once
                 await hub.start(timeout=120)
@@ -285,17 +289,22 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"| {s / base:.2f}x | {c['hub']:.2f}, {c['ignite']:.2f} |"
             )
     if results["first"]:
-        runs = results["first"]
-        c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite", "node")}
         md += [
             "",
-            "| first sync, JS client (Node + fake-indexeddb) | documents stored | time | documents/s "
-            "| CPU s (hub, Ignite, Node) |",
+            "| first sync of the JS client, whole collection | documents stored | time | documents/s "
+            "| CPU s (hub, Ignite, client) |",
             "|---|---:|---:|---:|---|",
-            f"| whole collection, no cursor | {runs[0]['stored']:,} | {med(r['ms'] for r in runs):,.0f} ms "
-            f"| {med(r['docsPerSec'] for r in runs):,.0f} "
-            f"| {c['hub']:.1f}, {c['ignite']:.1f}, {c['node']:.1f} |",
         ]
+        labels = {"node": "Node + fake-indexeddb", "chromium": "Chromium (headless), IndexedDB"}
+        for where, label in labels.items():
+            runs = [r for r in results["first"] if r["where"] == where]
+            if runs:
+                c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite", "client")}
+                md.append(
+                    f"| {label} | {runs[0]['stored']:,} | {med(r['ms'] for r in runs):,.0f} ms "
+                    f"| {med(r['docsPerSec'] for r in runs):,.0f} "
+                    f"| {c['hub']:.1f}, {c['ignite']:.1f}, {c['client']:.1f} |"
+                )
     if results["storm"]:
         runs = results["storm"]
         c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite", "loadgen")}
@@ -327,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--storm-docs", type=int, help="documents of the storm's collection")
     parser.add_argument("--parts", default="catchup,first,storm")
+    parser.add_argument("--clients", default="node,chromium", help="where the first sync runs")
     parser.add_argument("--workers", type=int, default=0, help="hub worker processes (0: one per core)")
     parser.add_argument("--ignite", help="host:port of a running Ignite node (default: start one)")
     parser.add_argument("--loadgen", help="a built load generator (default: go build bench/loadgen)")
