@@ -267,6 +267,15 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def cpu_cells(runs: list[dict[str, Any]], keys: Sequence[str], digits: int = 1) -> str:
+    """Median CPU seconds of each process, "-" for one not measured (an Ignite node given by --ignite)."""
+    cells = []
+    for k in keys:
+        values = [r["cpu_s"][k] for r in runs if k in r["cpu_s"]]
+        cells.append(f"{statistics.median(values):.{digits}f}" if values else "-")
+    return ", ".join(cells)
+
+
 def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
     med = statistics.median
     md: list[str] = []
@@ -282,11 +291,11 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
         for n, runs in results["catchup"].items():
             s = med(r["s"] for r in runs)
             base = base or s
-            c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite")}
+            c = cpu_cells(runs, ("hub", "ignite"), 2)
             md.append(
                 f"| {int(n):,} (filled at {int(n) / results['fill_s'][n]:,.0f}/s) | {runs[0]['docs']:,} "
                 f"| {s * 1000:.0f} ms ({med(r['sub_to_synced_s'] for r in runs) * 1000:.0f} ms) "
-                f"| {s / base:.2f}x | {c['hub']:.2f}, {c['ignite']:.2f} |"
+                f"| {s / base:.2f}x | {c} |"
             )
     if results["first"]:
         md += [
@@ -299,15 +308,15 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
         for where, label in labels.items():
             runs = [r for r in results["first"] if r["where"] == where]
             if runs:
-                c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite", "client")}
+                c = cpu_cells(runs, ("hub", "ignite", "client"))
                 md.append(
                     f"| {label} | {runs[0]['stored']:,} | {med(r['ms'] for r in runs):,.0f} ms "
                     f"| {med(r['docsPerSec'] for r in runs):,.0f} "
-                    f"| {c['hub']:.1f}, {c['ignite']:.1f}, {c['client']:.1f} |"
+                    f"| {c} |"
                 )
     if results["storm"]:
         runs = results["storm"]
-        c = {k: med(r["cpu_s"].get(k, 0.0) for r in runs) for k in ("hub", "ignite", "loadgen")}
+        c = cpu_cells(runs, ("hub", "ignite", "loadgen"))
         md += [
             "",
             f"| connection storm after a hub restart ({args.storm_docs:,} documents each) | synced "
@@ -317,7 +326,7 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             f"| {med(r['s'] for r in runs):.2f} s "
             f"| {med(r['sync_ms']['p50_ms'] for r in runs):,.0f} "
             f"/ {med(r['sync_ms']['p99_ms'] for r in runs):,.0f} ms "
-            f"| {c['hub']:.1f}, {c['ignite']:.1f}, {c['loadgen']:.1f} |",
+            f"| {c} |",
         ]
         failed: dict[str, int] = {}
         for r in runs:
