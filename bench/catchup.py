@@ -332,8 +332,14 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
         for r in runs:
             for k, v in r["unexpected"].items():
                 failed[k] = failed.get(k, 0) + v
-        if failed:  # e.g. subscriptions the hub refused: they never got synced
-            md += ["", f"Not synced, over {len(runs)} run(s): {failed}."]
+        if failed:  # e.g. connections the hub closed during their sync
+            lost = [r["conns"] - r["synced"] for r in runs]
+            md += [
+                "",
+                f"Not synced: {', '.join(map(str, lost))} of {args.storm:,} (per run). The load generator's "
+                f"failure counters over {len(runs)} run(s), the replacements it opens after the storm "
+                f"included: {failed}.",
+            ]
     return "\n".join(md)
 
 
