@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.scaleout                   # full: 20 s per case, 3 runs
     .venv/bin/python -m bench.scaleout --profile quick   # the CI smoke test: 5 s, one run
 
-Two independent hubs (``HubProcess`` twice, one worker each, the same Ignite node; not the workers
-of one hub) and the same load split between their URLs, beside one hub with the whole load:
+Two independent hubs (``HubProcess`` twice, the same Ignite node; not the workers of one hub; each
+hub one worker process, or one per core with ``--workers 0``: two boxes' worth of processes) and
+the same load split between their URLs, beside one hub with the whole load:
 
 * **Fan-out**: ``--subscribers`` subscribers of one collection and ``--rate`` updates/s, through
   bench/fanout.py's runner (``bench/loadgen -mode fanout``). One hub: one load generator. Two hubs:
@@ -127,7 +128,7 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
                 f"bench-scaleout-{i}",
                 addresses,
                 {fanout.CHANNEL: {}, "ingest": {}},
-                hub={"log_level": "WARNING", "workers": 1, "mut_rate": 1e9, "mut_burst": 10**9},
+                hub={"log_level": "WARNING", "workers": args.workers, "mut_rate": 1e9, "mut_burst": 10**9},
                 config_dir=out,
             )
             for i in range(2)
@@ -158,7 +159,8 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
         f"Ingest: {args.writers} writer connections, batches of {args.ingest_batch}, "
         f"up to {args.window} unacknowledged each.",
         "",
-        "| hub processes (one worker each) | fan-out delivered/s, p50 / p99 | hub CPU-s per s "
+        f"| hubs ({args.workers or 'one per core'} worker(s) each) | fan-out delivered/s, p50 / p99 "
+        "| hub CPU-s per s "
         "| ingest mutations/s, ack p50 / p99 |",
         "|---|---|---:|---|",
     ]
@@ -193,6 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=1000, help="ingest: unacknowledged per connection")
     parser.add_argument("--pad", type=int, default=100, help="padding bytes per document")
     parser.add_argument("--docs", type=int, default=100_000, help="ingest: distinct ids per writer")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of each hub (0: one per core: two boxes' worth)",
+    )
     parser.add_argument("--ignite", help="host:port of a running Ignite node (default: start one)")
     parser.add_argument("--loadgen", help="a built load generator (default: go build bench/loadgen)")
     parser.add_argument(
