@@ -1,7 +1,7 @@
 """Catch-up, first sync and connection-storm benchmarks (issue 13 §2.4).
 
     .venv/bin/python -m bench.catchup                   # full: 100,000 and 1,000,000 documents; 3 runs
-    .venv/bin/python -m bench.catchup --profile quick   # the CI smoke test: 10,000 documents; one run
+    .venv/bin/python -m bench.catchup --profile quick   # the CI smoke test: 2,000 documents; one run
 
 **Catch-up** (``catchup``): per size in ``--sizes`` a collection ``cu<size>`` (declared field ``team``)
 is filled with that many documents through ``IgniteStore.apply`` (as bench/subsets.py does), then a
@@ -60,7 +60,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "storm_docs": 1000,
         "runs": 3,
     },
-    "quick": {"sizes": "5000", "changed": 500, "first": 5000, "storm": 50, "storm_docs": 200, "runs": 1},
+    "quick": {"sizes": "2000", "changed": 200, "first": 2000, "storm": 50, "storm_docs": 200, "runs": 1},
 }
 NOTHING = [["team", "==", "none"]]  # a filter no document matches: its qsynced holds the cursor
 
