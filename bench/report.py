@@ -59,7 +59,8 @@ SECTIONS = [
         "catchup",
         "Catch-up, first sync and connection storm (bench/catchup.py)",
         "A client offline while 10,000 documents of 100,000 and of 1,000,000 changed: reconnect -> "
-        "`synced`; a first sync of 100,000 documents into the JS client's store (Node + fake-indexeddb); "
+        "`synced`; a first sync of 100,000 documents into the JS client's store (Node + fake-indexeddb, "
+        "and Chromium); "
         "1,000 clients subscribing at once to a 1,000-document collection after a hub restart. Targets "
         "(issue 13): catch-up ≤ 1 s and the 1,000,000 case within 1.2x of the 100,000 case; first sync "
         "≥ 50,000 documents/s; the storm all `synced` ≤ 3 s.",
