@@ -144,8 +144,8 @@ async def one_run(args: argparse.Namespace, addresses: list[tuple[str, int]], ou
 
 async def main_async(args: argparse.Namespace, out: Path) -> int:
     limit = raise_nofile(max(200_000, 4 * args.conns))
-    if limit < 2 * args.conns + 1000:
-        progress(f"open-file limit {limit}: too low for {args.conns:,} connections (hub and clients)")
+    if limit < args.conns + 1000:  # per process: the hub's sockets, and the load generator's
+        progress(f"open-file limit {limit}: too low for {args.conns:,} connections")
         return 2
     args.binary = Path(args.loadgen) if args.loadgen else build_loadgen(out)
     runs = []
