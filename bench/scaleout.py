@@ -45,17 +45,25 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def server(hub: Any, pids: dict[str, int | None], base: int) -> fanout.Server:
+def server(hub: Any, pids: dict[str, int | None], base: int, coll: str) -> fanout.Server:
     srv = fanout.Server()
     srv.name, srv.ws_url, srv.pids = "synchub", hub.url, pids
-    srv.extra = (f"-writer-base={base}",)  # documents of their own: w<base>-<k>
+    # documents of their own (w<base>-<k>), in a collection of the case's own (the last -write-coll
+    # wins): subscribers of a collection earlier cases filled would each get its snapshot first
+    srv.extra = (f"-writer-base={base}", f"-write-coll={coll}")
     return srv
 
 
-async def fan(args: argparse.Namespace, hubs: list[Any], ignite_pid: int | None, out: Path) -> dict[str, Any]:
+def fan_coll(run: int, hubs: int) -> str:
+    return f"{fanout.CHANNEL}_{run}_{hubs}"
+
+
+async def fan(
+    args: argparse.Namespace, hubs: list[Any], ignite_pid: int | None, out: Path, coll: str
+) -> dict[str, Any]:
     n = len(hubs)
     servers = [
-        server(h, {"server": h.pid} | ({"ignite": ignite_pid} if i == 0 else {}), i)
+        server(h, {"server": h.pid} | ({"ignite": ignite_pid} if i == 0 else {}), i, coll)
         for i, h in enumerate(hubs)
     ]
     runs = await asyncio.gather(
@@ -127,7 +135,7 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
             HubProcess(
                 f"bench-scaleout-{i}",
                 addresses,
-                {fanout.CHANNEL: {}, "ingest": {}},
+                {fan_coll(r, n): {} for r in range(args.runs) for n in (1, 2)} | {"ingest": {}},
                 hub={"log_level": "WARNING", "workers": args.workers, "mut_rate": 1e9, "mut_burst": 10**9},
                 config_dir=out,
             )
@@ -139,7 +147,7 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
             for r in range(args.runs):
                 for n in (1, 2):  # alternate: both see the same machine
                     progress(f"run {r + 1}/{args.runs}: fan-out through {n} hub(s)")
-                    f = await fan(args, hubs[:n], ignite_pid, out)
+                    f = await fan(args, hubs[:n], ignite_pid, out, fan_coll(r, n))
                     results[f"fanout_{n}"].append(f)
                     progress(f"  delivered {f['delivered_per_s']:,.0f}/s of {f['offered_per_s']:,.0f}")
                     progress(f"run {r + 1}/{args.runs}: ingest through {n} hub(s)")
