@@ -107,6 +107,9 @@ bench: setup $(CENTRIFUGO)
 	$(BIN)/python -m bench.presence
 	$(BIN)/python -m bench.subsets
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.catchup
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.scaleout
 	$(BIN)/python -m bench.report
 
 N ?= 10

@@ -42,12 +42,12 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 async def loadgen(
-    args: argparse.Namespace, mode: str, url: str, pids: dict[str, int | None]
+    args: argparse.Namespace, mode: str, url: str, pids: dict[str, int | None], extra: Sequence[str] = ()
 ) -> dict[str, Any]:
     writers = args.rest_conns if mode == "rest" else args.writers
     cmd = [str(args.binary), f"-mode={mode}", f"-url={url}", f"-writers={writers}", f"-batch={args.batch}"]
     cmd += [f"-window={args.window}", f"-duration={args.duration}s", f"-pad={args.pad}", f"-docs={args.docs}"]
-    cmd += ["-write-coll=ingest" if mode == "ingest" else "-write-coll=ingest_rest"]
+    cmd += ["-write-coll=ingest" if mode == "ingest" else "-write-coll=ingest_rest", *extra]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, limit=1 << 24)
     assert proc.stdout is not None
     marks: dict[str, dict[str, float | None]] = {}

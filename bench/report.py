@@ -55,6 +55,28 @@ SECTIONS = [
         "1,000-document subset of 1,000,000 in ≤ 0.5 s; catch-up proportional to the subset's changes; "
         "cost per change within 2x.",
     ),
+    (
+        "catchup",
+        "Catch-up, first sync and connection storm (bench/catchup.py)",
+        "A client offline while 10,000 documents of 100,000 and of 1,000,000 changed: reconnect -> "
+        "`synced`; a first sync of 100,000 documents into the JS client's store (Node + fake-indexeddb, "
+        "and Chromium); "
+        "1,000 clients subscribing at once to a 1,000-document collection after a hub restart. Targets "
+        "(issue 13): catch-up ≤ 1 s and the 1,000,000 case within 1.2x of the 100,000 case; first sync "
+        "≥ 50,000 documents/s; the storm all `synced` ≤ 3 s.",
+    ),
+    (
+        "memory",
+        "Memory per idle connection (bench/memory.py)",
+        "Hub RSS before and after 10,000 idle, subscribed connections (one hub process, clients over "
+        "127.0.0.x), divided by the connections. Target (issue 13): ≤ 20 KiB per connection.",
+    ),
+    (
+        "scaleout",
+        "Scale-out: two hub processes beside one (bench/scaleout.py)",
+        "Fan-out (delivered events/s) and ingest (mutations/s) through two independent hubs on the same "
+        "Ignite node, the load split between their URLs, beside one hub with the whole load; the ratio.",
+    ),
 ]
 
 

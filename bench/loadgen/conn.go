@@ -154,7 +154,10 @@ func toInt64(v any) (int64, bool) {
 // errKind names a read or dial error for the counters.
 func errKind(err error) string {
 	var ne net.Error
+	var ce *websocket.CloseError
 	switch {
+	case errors.As(err, &ce): // the hub closed the connection (e.g. 4503 while a sync was running)
+		return fmt.Sprintf("close_%d", ce.Code)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "eof"
 	case errors.Is(err, syscall.ECONNRESET):

@@ -21,7 +21,7 @@ func runIngest(ctx context.Context, o Options, stats *Stats, runID string) int {
 	d := &Dialer{URL: o.URL, Stats: stats, RunID: runID}
 	writers := make([]*Writer, 0, o.Writers)
 	for i := 0; i < o.Writers; i++ {
-		w := NewWriter(d, i, o.WriteColl, o.Docs, o.PadBytes, 0)
+		w := NewWriter(d, o.WriterBase+i, o.WriteColl, o.Docs, o.PadBytes, 0)
 		w.MaxPending = o.Window
 		if err := w.Connect(ctx); err != nil {
 			fmt.Println(`{"kind":"error","error":"writer connect"}`)

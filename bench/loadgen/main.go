@@ -16,7 +16,8 @@
 //	        benchmark's peer, centrifugo.go): -url is its WebSocket, -api its HTTP API.
 //
 // Output: one JSON object per line on stdout: "start", then "interval" every -interval, a
-// "steady" marker once the ramp-up is over, "steady_end" when the load stops, and a final "summary" (counts by kind, unexpected
+// "steady" marker once the ramp-up is over (ramp_ts, last_synced_ts: a connection storm's span),
+// "steady_end" when the load stops, and a final "summary" (counts by kind, unexpected
 // outcomes, latency percentiles, CPU seconds of this process).
 package main
 
@@ -43,6 +44,7 @@ type Options struct {
 	Abrupt       float64
 	Writes       float64
 	Writers      int
+	WriterBase   int
 	Duration     time.Duration
 	Interval     time.Duration
 	RampRate     float64
@@ -137,6 +139,7 @@ type Run struct {
 	phase    atomic.Value
 	draining atomic.Bool
 	ctx      context.Context
+	synced   atomic.Int64 // when the latest subscriber got synced (unix ns): a storm's end
 }
 
 func emit(v map[string]any) {
@@ -199,6 +202,9 @@ func (r *Run) spawn() {
 			return
 		}
 		r.stats.SyncTime.Record(time.Since(t0).Nanoseconds())
+		for now, last := time.Now().UnixNano(), r.synced.Load(); now > last && !r.synced.CompareAndSwap(last, now); {
+			last = r.synced.Load()
+		}
 		r.stats.Open.Add(1)
 		r.live.Add(c)
 		c.Serve()
@@ -229,6 +235,7 @@ func main() {
 	flag.Float64Var(&o.Abrupt, "abrupt", 0.2, "share of churn closes without a close frame")
 	flag.Float64Var(&o.Writes, "writes", 50, "put mutations per second (fanout: updates per second)")
 	flag.IntVar(&o.Writers, "writers", 4, "writer connections (churn mode)")
+	flag.IntVar(&o.WriterBase, "writer-base", 0, "index of the first writer: its documents are w<index>-<k> (load generators writing side by side)")
 	flag.DurationVar(&o.Duration, "duration", 30*time.Second, "steady phase length (after the ramp-up)")
 	flag.DurationVar(&o.Interval, "interval", 5*time.Second, "report interval")
 	flag.Float64Var(&o.RampRate, "ramp-rate", 200, "connections opened per second during the ramp-up")
@@ -311,7 +318,7 @@ func run(o Options) int {
 	// writers first: subscribers to the written collection see their changes from the start
 	writers := make([]Publisher, 0, o.Writers)
 	for i := 0; i < o.Writers; i++ {
-		var w Publisher = NewWriter(r.dialer, i, o.WriteColl, o.Docs, o.PadBytes, o.Filters)
+		var w Publisher = NewWriter(r.dialer, o.WriterBase+i, o.WriteColl, o.Docs, o.PadBytes, o.Filters)
 		if o.Target == "centrifugo" {
 			w = NewCentPublisher(o.API, o.APIKey, o.WriteColl, o.PadBytes, stats)
 		}
@@ -322,6 +329,7 @@ func run(o Options) int {
 	}
 
 	// ramp-up: open o.Conns subscribers at o.RampRate
+	rampAt := time.Now()
 	rampEvery := time.Duration(float64(time.Second) / o.RampRate)
 	for i := 0; i < o.Conns && ctx.Err() == nil; i++ {
 		r.spawn()
@@ -334,7 +342,8 @@ func run(o Options) int {
 	steadyAt := time.Now()
 	cu, cs := cpuSeconds()
 	emit(map[string]any{"kind": "steady", "ts": float64(steadyAt.UnixNano()) / 1e9,
-		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load(), "cpu_s": cu + cs})
+		"elapsed_s": time.Since(r.start).Seconds(), "open": stats.Open.Load(), "cpu_s": cu + cs,
+		"ramp_ts": float64(rampAt.UnixNano()) / 1e9, "last_synced_ts": float64(r.synced.Load()) / 1e9})
 	startCounts := stats.Snapshot()
 	startDelivered := stats.Delivered.Load()
 

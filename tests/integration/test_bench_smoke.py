@@ -1,5 +1,5 @@
 """The quick modes of the benchmarks of ``make bench`` (bench/fanout.py, push.py, presence.py,
-subsets.py) as smoke tests.
+subsets.py, ingest.py, catchup.py, memory.py, scaleout.py) as smoke tests.
 
 Each checks that its benchmark runs end to end against real hubs on the session's Ignite node and
 that its figures are sane (every update delivered to every subscriber, latencies and CPU seconds
@@ -99,3 +99,48 @@ def test_ingest_quick_profile() -> None:
         assert r["exit"] == 0 and r["unexpected"] == {}, (key, r)
         assert r["acked"] > 0 and r["ack_ms"]["p50_ms"] > 0
     assert result["hub_1"][0]["cpu_s"]["hub"] > 0 and result["rest"][0]["cpu_s"]["ignite"] > 0
+
+
+def test_catchup_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    result = _bench("catchup", [], ignite_addresses[0])
+    [c] = result["catchup"]["2000"]
+    # the 200 changed documents come back, from the cursor (a watermark lagging the fill's last
+    # writes may add a few of those, never a snapshot of the 2,000)
+    assert c["mode"] == "catchup" and 200 <= c["docs"] < 400, c
+    assert 0 < c["sub_to_synced_s"] <= c["s"] and c["cpu_s"]["hub"] > 0
+    # the JS client's first sync in Node (fake-indexeddb) and in Chromium, read back from its store
+    assert [f["where"] for f in result["first"]] == ["node", "chromium"]
+    for f in result["first"]:
+        assert f["stored"] == 2000 and f["docs"] >= 2000 and f["trouble"] is None, f
+        assert f["docsPerSec"] > 0 and f["cpu_s"]["client"] > 0 and f["cpu_s"]["hub"] > 0
+    [s] = result["storm"]
+    assert s["exit"] == 0 and s["unexpected"] == {} and s["synced"] == 50, s
+    assert s["pages"] >= 50 and 0 < s["sync_ms"]["p50_ms"] <= s["sync_ms"]["max_ms"] <= 1000 * s["s"] + 50
+    assert "50 clients at once" in result["table"]
+
+
+def test_memory_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    [r] = _bench("memory", [], ignite_addresses[0])["runs"]
+    assert r["exit"] == 0 and r["unexpected"] == {} and r["open"] == 500, r
+    # every connection is a socket of the hub while the RSS is read; the growth is the connections'
+    assert r["fds_after"] >= r["fds_before"] + 500
+    assert r["rss_after"] > r["rss_before"] > 0
+    assert 0 < r["bytes_per_conn"] < 1 << 20
+
+
+def test_scaleout_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
+    result = _bench("scaleout", [], ignite_addresses[0])
+    for key in ("fanout_1", "fanout_2", "ingest_1", "ingest_2"):
+        [r] = result[key]
+        assert r["exit"] == 0 and r["unexpected"] == {}, (key, r)
+        assert len(r["loadgens"]) == r["hubs"] == int(key[-1])
+    one, two = result["fanout_1"][0], result["fanout_2"][0]
+    assert one["delivered_per_s"] >= 0.8 * one["offered_per_s"] and 0 < one["p50_ms"] <= one["p99_ms"]
+    # with two hubs each load generator's subscribers get the other hub's updates too (through
+    # Ignite): about twice what its own publisher sent
+    for lg in two["loadgens"]:
+        assert lg["delivered_per_s"] >= 1.5 * lg["offered_per_s"], lg
+    assert two["hub_cpu_per_s"] > 0
+    for key in ("ingest_1", "ingest_2"):
+        assert all(lg["acked"] > 0 for lg in result[key][0]["loadgens"])
+    assert "**2 / 1**" in result["table"]
