@@ -101,15 +101,17 @@ $(CENTRIFUGO): | $(BIN)/python
 
 # Benchmarks (issue 13; their quick modes run in `make test`): tables and plots for docs/benchmarks.md
 # under test-artifacts/bench/.
+# Each bench exits non-zero when its load met unexpected outcomes (an overloaded case): its
+# results are still written, and the report renders them, so make goes on (the leading -).
 bench: setup $(CENTRIFUGO)
-	$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
-	$(BIN)/python -m bench.push
-	$(BIN)/python -m bench.presence
-	$(BIN)/python -m bench.subsets
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.catchup
-	$(BIN)/python -m bench.memory
-	$(BIN)/python -m bench.scaleout
+	-$(BIN)/python -m bench.fanout --centrifugo $(abspath $(CENTRIFUGO))
+	-$(BIN)/python -m bench.push
+	-$(BIN)/python -m bench.presence
+	-$(BIN)/python -m bench.subsets
+	-$(BIN)/python -m bench.ingest
+	-$(BIN)/python -m bench.catchup
+	-$(BIN)/python -m bench.memory
+	-$(BIN)/python -m bench.scaleout
 	$(BIN)/python -m bench.report
 
 N ?= 10
