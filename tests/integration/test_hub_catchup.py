@@ -271,7 +271,8 @@ async def test_a_busy_writer_batches_frames_for_clients_that_take_batches(
     batch to a client whose hello lists ``"batch"``, in order, and the client ends with the same
     documents and versions as one that gets a frame per message (docs/protocol.md, Batches)."""
     coll = fresh("batch")
-    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}})
+    # a queue that holds all of it: the frames wait there, not in a resync
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, queue_bytes=32 << 20)
     writer, plain, batched = (HubClient(hub.url, fresh(n)) for n in ("w", "plain", "batched"))
     clients.extend((writer, plain, batched))
     batched.features = ["batch"]
@@ -280,19 +281,26 @@ async def test_a_busy_writer_batches_frames_for_clients_that_take_batches(
     await batched.connect(small_rcvbuf=True)
     for c in (plain, batched):
         await c.sub(coll)
-    batched.pause()  # its socket fills up: the hub's writer waits and frames queue behind it
-    pad = "x" * 2000
+    # Its reader stalls: the kernel takes up to ~4 MB for it (the hub's send buffer grows that far),
+    # then the hub's writer waits and frames queue behind it. 8 MB of documents get past the kernel's
+    # share whatever it is here; the small commits after them are the frames that queue.
+    batched.pause()
+    big = "x" * 100_000
     acked: dict[str, int] = {}
-    for i in range(0, 400, 10):
-        res = await writer.mut(
-            [writer.put_op(coll, f"d{j:04d}", {"pad": pad, "n": j}) for j in range(i, i + 10)]
-        )
+
+    async def write(ids: list[str], doc: dict[str, Any]) -> None:
+        res = await writer.mut([writer.put_op(coll, i, {**doc, "id_": i}) for i in ids])
         assert all(r["s"] == "ok" for r in res)
-        acked.update({f"d{j:04d}": r["ver"] for j, r in zip(range(i, i + 10), res, strict=True)})
+        acked.update({i: r["ver"] for i, r in zip(ids, res, strict=True)})
+
+    for i in range(0, 80, 5):
+        await write([f"big{j:03d}" for j in range(i, i + 5)], {"pad": big})
+    for j in range(40):
+        await write([f"small{j:03d}"], {"n": j})
     await plain.wait(lambda: plain.versions(coll) == acked, 60)
     batched.resume()
-    await batched.wait(lambda: batched.versions(coll) == acked, 60)
-    assert batched.docs(coll) == plain.docs(coll) and len(plain.docs(coll)) == 400
+    await batched.wait(lambda: batched.versions(coll) == acked, 90)
+    assert batched.docs(coll) == plain.docs(coll) and len(plain.docs(coll)) == 120
     assert batched.batches > 0 and batched.batched_frames > batched.batches
     assert plain.batches == 0
     assert batched.close_code is None and plain.close_code is None
