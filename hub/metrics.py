@@ -162,13 +162,10 @@ class Family(Generic[C]):
         return child
 
     def _only(self) -> C:
-        # Hot: an unlabelled metric is bumped per frame sent; its one child is looked up once.
-        child = self._single
-        if child is None:
-            if self.label_names:
-                raise ValueError(f"{self.name} has labels {self.label_names}: use .labels(...)")
-            child = self._single = self.labels()
-        return child
+        # Hot (bumped per frame sent): an unlabelled metric's one child, made in __init__.
+        if self._single is None:
+            raise ValueError(f"{self.name} has labels {self.label_names}: use .labels(...)")
+        return self._single
 
     def _samples(self) -> Iterable[str]:
         raise NotImplementedError
@@ -314,9 +311,7 @@ class HubMetrics:
         self.connections = r.gauge(p + "connections", "Open client WebSocket connections.")
         self.frames_in = r.counter(p + "frames_in_total", "Frames received from clients.")
         self.frames_out = r.counter(p + "frames_out_total", "Frames sent to clients.")
-        self.batched_frames = r.counter(
-            p + "batched_frames_total", "Frames sent several to a message (clients that take batches)."
-        )
+        self.batched_frames = r.counter(p + "batched_frames_total", "Frames sent several to a message.")
         self.bytes_in = r.counter(p + "bytes_in_total", "Payload bytes received from clients.")
         self.bytes_out = r.counter(p + "bytes_out_total", "Payload bytes sent to clients.")
         self.events_in = r.counter(p + "events_in_total", "Change events received from Ignite.")

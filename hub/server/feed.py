@@ -327,10 +327,8 @@ class Feed:
     async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
         received = received or time.monotonic()
         seen, covered = self._seen, self.covered
-        # A change at or below ``covered`` was sent already: settling covered it only after sending
-        # every change up to there not sent live, and nothing commits at or below the closed
-        # watermark. Such a change is an event that waited in the queue while a settle sent it
-        # (under load, 1-5 % of external writes reached subscribers twice).
+        # At or below ``covered`` it was sent: a settle covers only what it sent or saw sent, and
+        # nothing commits below the watermark. (An event that waited while a settle sent it.)
         changes = [c for c in changes if c.ver > covered]
         if not changes:
             return
