@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.codec import encode
+from hub.codec import decode, encode
 from hub.core.dedup import RETAINED_RESULTS, DedupRecord
 from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.write import dump_record, load_record
@@ -83,3 +83,9 @@ def test_a_loaded_record_keeps_evicting_oldest_first() -> None:
     assert again.replay_of(1000) == {"seq": 1000, "s": "dup", "dup": True}
     assert again.replay_of(2000) == {"seq": 2000, "s": "conflict", "ver": 2000, "dup": True}
     assert again.replay_of(1001) == {"seq": 1001, "s": "ok", "ver": 1001, "dup": True}
+    # a hub of before (a rolling deploy) reads the record as one without its plain results: their
+    # replays answer a bare dup (applied, never again), the others their result
+    older = DedupRecord.from_plain(decode(dump_record(again)))
+    assert older.replay_of(1001) == {"seq": 1001, "s": "dup", "dup": True}
+    assert older.replay_of(3000) == {"seq": 3000, "s": "conflict", "ver": 3000, "dup": True}
+    assert older.replay_of(again.last_seq + 1) is None

@@ -10,7 +10,6 @@ nothing. Conflicting commits (another hub on the same keys or the same client) a
 
 from __future__ import annotations
 
-import struct
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
@@ -52,42 +51,34 @@ async def apply(
     )
 
 
-# A record as written by this hub: the magic, last seq and count, the plain "ok" results as two
-# packed int64 arrays (seqs ascending, then their versions), then any other result as msgpack. Copied
-# with C loops whatever its size; msgpack never starts with a zero byte, so earlier records still read.
-_MAGIC = b"\x00D2"
-_HEAD = struct.Struct("<3sqI")
+# A record as written by this hub: a msgpack map {last, oks, res}: ``oks`` holds the plain "ok"
+# results as one binary value, their seqs (ascending) then their versions as int64 arrays, copied
+# with C loops whatever their number; ``res`` every other result, as earlier hubs wrote all of them.
+# An earlier hub reads such a record as one without its plain results: it answers their replays
+# with a bare ``dup`` (applied, result not kept), never applies them again.
 
 
 def load_record(raw: bytes | None) -> DedupRecord:
-    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs as msgpack)."""
-    if raw is None:
+    """A client's dedup record as stored by :func:`dump_record` (or by earlier hubs)."""
+    plain = codec.decode(bytes(raw)) if raw is not None else None
+    if not plain:
         return DedupRecord()
-    raw = bytes(raw)
-    if raw[:3] != _MAGIC:
-        return _load_msgpack(raw)
-    _, last, n = _HEAD.unpack_from(raw)
-    at = _HEAD.size
-    seqs, vers = array("q"), array("q")
-    seqs.frombytes(raw[at : at + 8 * n])
-    vers.frombytes(raw[at + 8 * n : at + 16 * n])
-    if sys.byteorder != "little":
-        seqs.byteswap()
-        vers.byteswap()
-    other = {int(s): dict(r) for s, r in codec.decode(raw[at + 16 * n :])}
-    return DedupRecord.in_order(last, dict(zip(seqs, vers, strict=True)), other)
-
-
-def _load_msgpack(raw: bytes) -> DedupRecord:
-    plain = codec.decode(raw)
-    if not plain or not plain.get("ok"):
-        return DedupRecord.from_plain(plain)
+    other = {int(seq): dict(res) for seq, res in plain.get("res") or ()}
+    packed = plain.get("oks")
+    if isinstance(packed, bytes):
+        n = len(packed) // 16
+        seqs, vers = array("q"), array("q")
+        seqs.frombytes(packed[: 8 * n])
+        vers.frombytes(packed[8 * n : 16 * n])
+        if sys.byteorder != "little":
+            seqs.byteswap()
+            vers.byteswap()
+        return DedupRecord.in_order(int(plain["last"]), dict(zip(seqs, vers, strict=True)), other)
     results: dict[int, dict[str, Any]] = {}
-    it = iter(plain["ok"])
+    it = iter(plain.get("ok") or ())  # the flat [seq, ver, ...] list of the hubs before
     for seq, ver in zip(it, it, strict=True):
         results[int(seq)] = {"seq": int(seq), "s": "ok", "ver": int(ver)}
-    for seq, res in plain.get("res") or ():
-        results[int(seq)] = dict(res)
+    results.update(other)
     return DedupRecord.of(int(plain["last"]), results)
 
 
@@ -98,8 +89,8 @@ def dump_record(record: DedupRecord) -> bytes:
     if sys.byteorder != "little":
         seqs.byteswap()
         vers.byteswap()
-    other = codec.encode([[s, r] for s, r in record.other.items()])
-    return b"".join((_HEAD.pack(_MAGIC, record.last_seq, len(seqs)), seqs.tobytes(), vers.tobytes(), other))
+    res = [[s, r] for s, r in record.other.items()]
+    return codec.encode({"last": record.last_seq, "oks": seqs.tobytes() + vers.tobytes(), "res": res})
 
 
 @dataclass(slots=True)
