@@ -281,6 +281,9 @@ test('quota exhausted: the local write that does not fit rejects alone, the writ
     return Promise.all([handles[0].result, handles[2].result]).then((rs) => rs.map((r) => r.status))
   })
   assert.deepEqual(verdicts, ['applied', 'applied'])
+  // the hub pushes them to the other browser after acknowledging them: wait for that push, then
+  // check that `huge` never went out (an ack does not mean the push has arrived yet)
+  await W.waitForFunction((run) => Promise.all(['a', 'b'].map((k) => W.coll.get(run + '-' + k))).then((ds) => ds.every(Boolean)), run, { timeout: 20000 })
   const seen = await W.evaluate(async (run) => Promise.all(['a', 'huge', 'b'].map((k) => W.coll.get(run + '-' + k).then((d) => !!d))), run)
   assert.deepEqual(seen, [true, false, true])
   assert.equal(await L.evaluate(() => L.client.status), 'live')
