@@ -35,6 +35,22 @@ def children(pid: int) -> set[int]:
     return out
 
 
+def listeners(port: int) -> int:
+    """Sockets listening on ``port`` (one per worker that has bound it: ``SO_REUSEPORT``), from
+    /proc/net/tcp{,6}: state 0A is LISTEN."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for whoever adopted it to reap it counts as gone)."""
     try:
@@ -66,7 +82,7 @@ async def test_workers_share_the_port_and_the_changes(
 ) -> None:
     coll = fresh("workers")
     hub = await hubs("w", ignite_addresses, {coll: {"cache": coll}}, workers=2)
-    await wait_for(lambda: len(children(hub.pid)) == 2, 30)
+    await wait_for(lambda: len(children(hub.pid)) == 2 and listeners(hub.port) == 2, 30)
     first = children(hub.pid)
 
     seen = await by_worker(hub.url, clients)
@@ -81,6 +97,9 @@ async def test_workers_share_the_port_and_the_changes(
     victim = sorted(first)[0]
     os.kill(victim, signal.SIGKILL)
     await wait_for(lambda: len(children(hub.pid)) == 2 and victim not in children(hub.pid), 60)
+    # the replacement takes seconds to import and bind; until it listens the kernel sends every
+    # connection to the survivor
+    await wait_for(lambda: listeners(hub.port) == 2, 60)
     again = await by_worker(hub.url, clients)
     assert len(again) == 2
 

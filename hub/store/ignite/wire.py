@@ -80,12 +80,18 @@ async def open_cursor(conn: Any, op: OpCode, payload: bytes, kind: str, error: t
     try:
         return await asyncio.shield(first)
     except asyncio.CancelledError:
-
-        def close(t: asyncio.Future[memoryview]) -> None:
-            if not t.cancelled() and t.exception() is None and t.result()[-1]:  # more: unfinished
-                task = asyncio.ensure_future(close_cursor(conn, I64.unpack_from(t.result(), 0)[0], kind))
-                _closing.add(task)
-                task.add_done_callback(_closing.discard)
-
-        first.add_done_callback(close)
+        # tracked from now, not from the response: ``_closing`` empty means no late close is to come
+        task = asyncio.ensure_future(_close_late(conn, first, kind))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
         raise
+
+
+async def _close_late(conn: Any, first: asyncio.Future[memoryview], kind: str) -> None:
+    """Wait for the response of a cancelled caller's query; close the cursor it opened, if unfinished."""
+    try:
+        body = await first
+    except Exception:  # an error response or a lost connection opens no cursor
+        return
+    if body[-1]:  # more: unfinished
+        await close_cursor(conn, I64.unpack_from(body, 0)[0], kind)
