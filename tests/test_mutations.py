@@ -172,3 +172,31 @@ async def test_waiting_batches_go_into_one_store_call_with_the_results_of_separa
     assert shape([a["results"] for a in outlet.sent]) == shape(expected)
     assert store.live_docs("todos") == one_store.live_docs("todos") == {"a": {"x": 1}, "b": {"x": 8}}
     assert [r["s"] for r in expected[1]] == ["ok", "rejected", "ok"] and expected[3][0]["dup"]
+
+
+async def test_a_batch_that_does_not_fit_the_merged_call_starts_the_next_one(monkeypatch: Any) -> None:
+    monkeypatch.setattr("hub.server.mutations.MERGE_MUTATIONS", 3)
+    batches = [
+        ApplyBatch("c1", (put(1), put(2, doc_id="b"))),
+        ApplyBatch("c1", (put(3), put(4, doc_id="b"))),  # 2 + 2 > 3: held over, applied next
+        ApplyBatch("c1", (put(5, doc_id="c"),)),
+    ]
+    w, store, outlet = await worker()
+    calls: list[list[int]] = []
+    apply = store.apply
+
+    async def counted(client: str, muts: Any, **kw: Any) -> Any:
+        calls.append([mu.seq for mu in muts])
+        return await apply(client, muts, **kw)
+
+    store.apply = counted  # type: ignore[method-assign]
+    for b in batches:
+        await w.queue.put(w.authorize(b))
+    task = asyncio.create_task(w.run())
+    while len(outlet.sent) < len(batches):
+        await asyncio.sleep(0.01)
+    assert w.idle()
+    task.cancel()
+    assert calls == [[1, 2], [3, 4, 5]]
+    assert [[r["seq"] for r in a["results"]] for a in outlet.sent] == [[1, 2], [3, 4], [5]]
+    assert store.live_docs("todos") == {"a": {"x": 3}, "b": {"x": 4}, "c": {"x": 5}}

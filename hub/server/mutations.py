@@ -82,6 +82,8 @@ class MutationWorker:
         self.outlet = outlet
         self.queue: asyncio.Queue[ApplyBatch] = asyncio.Queue(QUEUE_BATCHES)
         self.busy = False
+        # A batch taken from the queue that did not fit the last store call: the next one starts with it.
+        self._carry: ApplyBatch | None = None
         # The client's clock error (hub.core.hlc.client_offset_ms), from the ``now`` of its hello.
         self.offset_ms = 0
         self._client_now: int | None = None
@@ -89,7 +91,7 @@ class MutationWorker:
 
     def idle(self) -> bool:
         """No batch is being applied and none is waiting."""
-        return not self.busy and self.queue.empty()
+        return not self.busy and self.queue.empty() and self._carry is None
 
     async def put(self, eff: ApplyBatch) -> None:
         """Queue a batch (after the collection-level check); waits while the queue is full."""
@@ -116,13 +118,15 @@ class MutationWorker:
         """Apply batches until the connection closes or the store fails."""
         try:
             while True:
-                effs = [await self.queue.get()]
-                size = len(effs[0].slots)
+                first = self._carry if self._carry is not None else await self.queue.get()
+                self._carry = None
+                effs, size = [first], len(first.slots)
                 while not self.queue.empty():
-                    nxt = self.queue._queue[0]  # type: ignore[attr-defined]  # peek: asyncio has no API
-                    if nxt.client != effs[0].client or size + len(nxt.slots) > MERGE_MUTATIONS:
+                    nxt = self.queue.get_nowait()
+                    if nxt.client != first.client or size + len(nxt.slots) > MERGE_MUTATIONS:
+                        self._carry = nxt  # the next store call starts with it
                         break
-                    effs.append(self.queue.get_nowait())
+                    effs.append(nxt)
                     size += len(nxt.slots)
                 self.busy = True
                 try:
@@ -141,6 +145,7 @@ class MutationWorker:
         finally:
             # The connection is closing: unblock a reader waiting on the full queue (its batches
             # were never acknowledged; the client replays them elsewhere).
+            self._carry = None
             while not self.queue.empty():
                 self.queue.get_nowait()
 
