@@ -15,6 +15,7 @@ from hub.core.hlc import COUNTER_BITS
 from hub.core.types import CollectionSpec, Mutation
 from hub.store.ignite import IgniteStore
 from hub.store.ignite.schema import MetaRow
+from hub.store.ignite.tx import wall_ms
 
 NOW = 1_700_000_000_000
 
@@ -109,6 +110,24 @@ async def test_versions_grow_per_key_despite_clock_skew(
         vers.append(r.ver)
     assert vers == sorted(vers) and len(set(vers)) == len(vers)
     assert (await meta_of(store, cache_name, "k")).ver == vers[-1]  # type: ignore[union-attr]
+
+
+async def test_a_hub_with_a_lagging_clock_knows_the_fleets_time_from_its_start(
+    store: IgniteStore, store2: IgniteStore, cache_name: str
+) -> None:
+    """The fleet's watermark is seconds old when a hub whose clock lags starts (an idle fleet
+    advances it every 10 s): the hub reads the Ignite server's clock too, so its idea of the time,
+    against which it judges devices' clocks, is right at once. (Judged from the watermark alone,
+    it lagged by the watermark's age: a device with a correct clock looked that far ahead, and its
+    edits were moved back behind earlier ones: a flake of test_hub_clocks under load.)"""
+    spec = CollectionSpec(cache_name)
+    store.clock = lambda: wall_ms() - 5_000  # the watermark's last advance, 5 s ago
+    await store.ensure_collection(spec)
+    await store.advance(cache_name)
+    store2.clock = lambda: wall_ms() - 60_000  # a minute behind
+    await store2.ensure_collection(spec)
+    assert abs(store2.hub_time_ms() - wall_ms()) < 1_000
+    assert store2.clock_skew_ms > 59_000
 
 
 def _increment(current: Any, incoming: Any, ctx: MergeContext) -> Any:

@@ -10,19 +10,24 @@ never be passed by a late commit, whatever the hubs' clocks say or however long 
 (docs/sync-model.md §4).
 
 Reading ``W`` also feeds each hub's HLC, so hub clocks that lag are pulled up to the fleet; how far ``W``
-runs ahead of this hub's own clock is its clock skew, reported in the log and as a metric.
+runs ahead of this hub's own clock is its clock skew, reported in the log and as a metric. ``W`` may be
+seconds old when read (an idle fleet advances it every 10 s), so a hub also reads the Ignite servers'
+clock (``CURRENT_TIMESTAMP()``) at start-up and every :data:`SERVER_CLOCK_EVERY_MS`: a reading as fresh
+as one round trip. A hub restarted with a lagging clock judges client clocks against the fleet's time
+from its first connection on, not against a watermark the fleet wrote while idle.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from pyignite.datatypes import LongObject  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.hlc import physical_ms
 from hub.store.base import CollectionInfo
-from hub.store.ignite.read import get_all
+from hub.store.ignite.read import get_all, sql
 from hub.store.ignite.schema import closed_key, epoch_key, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 
@@ -33,6 +38,8 @@ SKEW_WARN_MS = 5_000
 #: Skew readings are kept this long (ms), at most SKEW_SAMPLES of them.
 SKEW_WINDOW_MS = 120_000
 SKEW_SAMPLES = 256
+#: The Ignite servers' clock is read this often (ms) when the hub settles.
+SERVER_CLOCK_EVERY_MS = 10_000
 
 
 async def info(ctx: Context, coll: str) -> CollectionInfo:
@@ -74,11 +81,28 @@ async def advance(ctx: Context, coll: str) -> int:
         _note_skew(ctx, physical_ms(current) - now)
         return new
 
-    return await ctx.call(
+    new = await ctx.call(
         lambda: retry_conflicts(
             once, refused="advancing the watermark failed", gave_up=f"watermark of {coll!r}"
         )
     )
+    if ctx.clock() - ctx.server_clock_read >= SERVER_CLOCK_EVERY_MS:
+        await server_clock(ctx)
+    return new
+
+
+async def server_clock(ctx: Context) -> None:
+    """Read the clock of the Ignite server this hub talks to as a skew reading (a lower bound of the
+    fleet's time, like a watermark, but fresh). A server whose clock lags the hub's reads as 0."""
+    ctx.server_clock_read = ctx.clock()
+    try:
+        rows = await ctx.call(lambda: sql(ctx.client, "SELECT CURRENT_TIMESTAMP()"))
+    except Exception as exc:  # a reading less: the watermarks still feed the estimate
+        log.debug("reading the Ignite servers' clock failed: %r", exc)
+        return
+    stamp = rows[0][0] if rows and rows[0] else None
+    if isinstance(stamp, datetime):  # aware (UTC) or naive local: .timestamp() is epoch time either way
+        _note_skew(ctx, int(stamp.timestamp() * 1000) - ctx.clock())
 
 
 async def sample(ctx: Context, coll: str) -> None:
@@ -89,6 +113,7 @@ async def sample(ctx: Context, coll: str) -> None:
     if current:
         ctx.hlc.observe(current)
         _note_skew(ctx, physical_ms(current) - ctx.clock())
+    await server_clock(ctx)
 
 
 async def read(ctx: Context, coll: str) -> int:
@@ -109,8 +134,9 @@ def _note_skew(ctx: Context, ahead_ms: int) -> None:
     warn = ahead_ms > SKEW_WARN_MS
     if warn and ctx.skew_ms <= SKEW_WARN_MS:
         log.warning(
-            "clock skew: versions stamped by other hubs run %.1f s ahead of this hub's clock; check NTP "
-            "on every hub (sync stays correct, but versions follow the fastest clock)",
+            "clock skew: the fleet's time (versions stamped by other hubs, the Ignite servers' clock) runs "
+            "%.1f s ahead of this hub's clock; check NTP on every hub and server (sync stays correct, but "
+            "versions follow the fastest clock)",
             ahead_ms / 1000,
         )
     ctx.skew_ms = ahead_ms

@@ -80,6 +80,7 @@ class Context:
         self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
         self.skew_ms = 0  # how far other hubs' versions run ahead of this hub's clock (closed.py)
         self.skew_seen: list[tuple[int, int]] = []  # (wall ms, skew ms) samples of the last minutes
+        self.server_clock_read = 0  # wall ms of the last reading of the Ignite servers' clock (closed.py)
         # collections whose last feed here ended without stamping all it received (feed.py, cover.py)
         self.feeds_lost: set[str] = set()
 
