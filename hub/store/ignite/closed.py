@@ -113,7 +113,8 @@ async def sample(ctx: Context, coll: str) -> None:
     if current:
         ctx.hlc.observe(current)
         _note_skew(ctx, physical_ms(current) - ctx.clock())
-    await server_clock(ctx)
+    if ctx.clock() - ctx.server_clock_read >= SERVER_CLOCK_EVERY_MS:  # once for all collections
+        await server_clock(ctx)
 
 
 async def read(ctx: Context, coll: str) -> int:
