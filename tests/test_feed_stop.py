@@ -4,11 +4,14 @@ SIGTERMed hub whose Ignite was gone never exited, its feed reopening for ever)."
 from __future__ import annotations
 
 import asyncio
+import itertools
+from typing import Any
 
 import pytest
 
 from hub.authz import AccessPolicy
 from hub.core.errors import StoreUnavailable
+from hub.core.types import Change
 from hub.metrics import HubMetrics
 from hub.server.feed import Feed
 from hub.store.base import CollectionInfo
@@ -66,3 +69,61 @@ async def test_a_change_the_settle_already_covered_is_not_sent_again() -> None:
     assert sent == [[Change("c", 101, {"x": 2})]]
     await feed._fan_out([Change("a", 99, {"x": 3})])
     assert len(sent) == 1 and feed._seen == {"c": 101}
+
+
+async def test_a_settle_reads_only_below_the_watermark_of_the_settle_before() -> None:
+    """While changes flow, a settle settles up to the watermark the previous settle raised: a change
+    whose event arrives within a tick is sent from its event, never fetched by the repair read as
+    well; one whose event never comes is repaired one tick later. A feed nobody subscribes to reads
+    nothing."""
+    from hub.core.types import CollectionSpec, Mutation
+
+    store = MemoryStore()
+    await store.open()
+    await store.ensure_collection(CollectionSpec("c"))
+    feed = Feed(store, "c", policy=AccessPolicy({}), metrics=HubMetrics())
+    sent: list[str] = []
+    repaired: list[str] = []
+
+    async def deliver(changes: list[Change], subs: object, received: float, build: object = None) -> None:
+        sent.extend(c.id for c in changes)
+
+    async def hand_out(*_: object) -> None:
+        pass
+
+    unseen = store.unseen
+
+    async def counted(*a: Any, **kw: Any) -> Any:
+        out, upto = await unseen(*a, **kw)
+        repaired.extend(c.id for c in out)
+        return out, upto
+
+    feed._deliver = deliver  # type: ignore[method-assign]
+    feed._hand_out = hand_out  # type: ignore[method-assign]
+    store.unseen = counted  # type: ignore[method-assign]
+
+    seqs = itertools.count(1)
+
+    async def write(doc: str) -> Change:  # committed; no feed is open, so no event comes by itself
+        [r] = await store.apply("w", [Mutation("w", next(seqs), "c", doc, "put", {}, 1, None)])
+        return Change(doc, r.ver, {})
+
+    async def settle() -> None:
+        feed._last_settle = 0.0  # due now
+        await feed._settle()
+
+    await settle()  # nobody subscribed: nothing read
+    lost = await write("lost")  # its event never comes
+    await settle()
+    await settle()
+    assert repaired == [] and feed.covered > lost.ver  # a feed without subscribers reads nothing
+
+    feed.subscribers.add(object())  # type: ignore[arg-type]
+    late = await write("late")  # its event arrives after the next settle raised the watermark
+    never = await write("never")
+    await settle()
+    assert feed.covered < late.ver and repaired == []  # settled up to the watermark before
+    await feed._fan_out([late])
+    await settle()
+    assert repaired == ["never"]  # fetched once; "late" came by its event
+    assert sent == ["late", "never"] and feed.covered > never.ver

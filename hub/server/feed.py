@@ -12,8 +12,9 @@ Cursors do not come from the versions of the changes sent: a change with a lower
 commit, or its event still be on its way, after a higher one went out. Once a second (and every ten
 when idle) the feed *settles*: it raises the collection's closed watermark ``W``
 (``Store.advance``: nothing at or below it can commit any more), reads the changes in
-``(covered, W]`` it has not sent (``Store.unseen``: a late event, or one that never came), sends
-them, and only then moves ``covered`` to ``W``. Every ``chg`` carries ``covered`` as its cursor; a
+``(covered, W']`` it has not sent, ``W'`` being the watermark the previous settle raised
+(``Store.unseen``: a late event, or one that never came), sends them, and only then moves
+``covered`` to ``W'``. Every ``chg`` carries ``covered`` as its cursor; a
 settle that sent anything ends with an empty ``chg`` carrying the new one (docs/sync-model.md §4).
 """
 
@@ -93,10 +94,11 @@ class Feed:
         self._seen: dict[str, int] = {}
         self._top = 0  # the highest version fanned out
         self._cursor_sent = 0  # the cursor of the last settle frame
+        self._prev_closed = 0  # the watermark raised by the last settle
         # Filters whose subscribers got changes since their last cursor frame: only they get the
         # settle's empty ``qchg`` (a filter with nothing new keeps its older, still safe cursor; one
         # frame per filter per settle would cost 10,000 frames/s at 1,000 filters of 10 each).
-        self._q_dirty: set[Filter] = set()
+        self._q_dirty: dict[Filter, int] = {}  # filter -> the highest version sent to it
         self._sent_since_settle = False
         self._last_settle = 0.0
         self.live = False
@@ -157,6 +159,7 @@ class Feed:
                 async with self.store.feed(self.coll) as changes:
                     self.epoch = (await self.store.info(self.coll)).epoch
                     self.covered, self._seen, self._top, self._cursor_sent = start, {}, 0, 0
+                    self._prev_closed = 0
                     self._last_settle = 0.0
                     self.live = True
                     self._opened.set()
@@ -295,8 +298,18 @@ class Feed:
             if not (self._sent_since_settle or behind) and now - self._last_settle < SETTLE_IDLE_S:
                 return
             self._sent_since_settle, self._last_settle = False, now
-            closed = await self.store.advance(self.coll)
+            fresh = await self.store.advance(self.coll)
+            # Settle up to the watermark raised a settle ago, when it is new: events of versions below
+            # it have had a tick to arrive, so the read finds only what never came; settling up to
+            # the fresh one made a busy feed fetch, one tick early, the changes its queue still held.
+            # (The first settle after an open settles up to the fresh one: it repairs the gap.)
+            closed = self._prev_closed or fresh
+            self._prev_closed = fresh
             after = self.covered
+            if not self.subscribers and not self.by_filter:
+                # Nobody to repair for: a subscriber that joins syncs from the store up to a
+                # watermark of its own, at or above this one, and takes live changes above it.
+                after = closed
             while after < closed:
                 missed, after = await self.store.unseen(self.coll, after, closed, self._seen)
                 if missed:
@@ -314,7 +327,9 @@ class Feed:
             self._cursor_sent = closed
             frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
             await self._hand_out(frame, list(self.subscribers), 0.0, 0)
-            dirty, self._q_dirty = self._q_dirty, set()
+            dirty = list(self._q_dirty)
+            # a filter stays dirty until a cursor frame covers what it was sent
+            self._q_dirty = {f: v for f, v in self._q_dirty.items() if v > closed}
             for f in dirty:
                 if not (subs := self.by_filter.get(f)):
                     continue
@@ -358,7 +373,9 @@ class Feed:
             if not subs:
                 continue
             build = partial(self._build_q, self.audience.q[f])
-            self._q_dirty.add(f)
+            top = max(c.ver for c in cs)
+            if self._q_dirty.get(f, -1) < top:
+                self._q_dirty[f] = top
             if not filtered:
                 await self._deliver(cs, list(subs), received, build)
                 continue
