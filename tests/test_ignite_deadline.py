@@ -74,5 +74,9 @@ async def test_the_on_time_clock_stands_still_while_the_loop_is_starved() -> Non
     t1, m1 = ontime_ms(), time.monotonic()
     assert t1 >= t0  # never goes back
     assert t1 - t0 < (m1 - m0) * 1000 - 250  # the starved part is not counted
-    await asyncio.sleep(0.3)
-    assert ontime_ms() - t1 >= 250  # and an idle loop counts in full
+    # and it goes on once the loop is on time again (a machine busy with other processes makes its
+    # timers late too, which counts as lateness: wait for the condition, bounded, rather than a fixed time)
+    deadline = time.monotonic() + 10
+    while ontime_ms() - t1 < 250 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert ontime_ms() - t1 >= 250

@@ -4,7 +4,6 @@ it (and later changes) would have. Real uvicorn on a free port, MemoryStore."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from hub.authz import AccessPolicy
@@ -13,7 +12,7 @@ from hub.core import messages as m
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.subscription import Subscription
-from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
+from hub.server.syncreads import SyncReads, SyncSlots
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
 from tests.support.wsclient import HubClient
@@ -90,7 +89,7 @@ class _Port:
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
-        self.sync_reads = SyncReads(store, asyncio.Semaphore(SYNC_READ_SLOTS))
+        self.sync_reads = SyncReads(store, SyncSlots())
         self.overlap_ms = 0
         self.max_frame = 1 << 20
         self.hold_bytes = 1 << 20

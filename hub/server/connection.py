@@ -40,7 +40,7 @@ from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
 from hub.server.presence import Presence
 from hub.server.subscriptions import Subscriptions
-from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
+from hub.server.syncreads import SyncReads, SyncSlots
 from hub.server.writer import Writer
 from hub.store.base import Store
 
@@ -80,7 +80,7 @@ class Connection:
         authenticator: Authenticator,
         registry: Connections,
         now_s: Callable[[], float],
-        sync_slots: asyncio.Semaphore | None = None,
+        sync_slots: SyncSlots | None = None,
         presence: Presence | None = None,
         queries: Mapping[str, QuerySpec] | None = None,
     ) -> None:
@@ -88,7 +88,7 @@ class Connection:
         self.ws = ws
         self.id = conn_id
         self.store = store
-        self.sync_reads = SyncReads(store, sync_slots or asyncio.Semaphore(SYNC_READ_SLOTS))
+        self.sync_reads = SyncReads(store, sync_slots or SyncSlots())
         self.policy = policy
         self.metrics = metrics
         self.registry = registry

@@ -27,7 +27,7 @@ from hub.queryconfig import query_specs
 from hub.server.connections import Connections
 from hub.server.feed import Feed
 from hub.server.presence import Presence
-from hub.server.syncreads import SYNC_READ_SLOTS
+from hub.server.syncreads import SYNC_READ_SLOTS, SyncSlots
 from hub.store.backplane import Backplane, LocalBackplane
 from hub.store.base import Store
 
@@ -69,7 +69,7 @@ class Hub:
             BucketMap(cfg.connect_rate, max(1, cfg.connect_burst)) if cfg.connect_rate > 0 else None
         )
         self.draining = False
-        self.sync_slots = asyncio.Semaphore(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
+        self.sync_slots = SyncSlots(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
         self._gc_task: asyncio.Task[None] | None = None
         self.presence: Presence | None = None
 
