@@ -66,6 +66,15 @@ def encode(obj: Any) -> bytes:
     return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)
 
 
+def encode_with(head: dict[str, Any], key: str, raw: bytes) -> bytes:
+    """``encode({**head, key: value})`` (``key`` last) where ``raw`` is ``encode(value)``, already
+    made: a value encoded once goes into the frames of many clients by copying its bytes."""
+    if key in head or len(head) >= 15:  # a fixmap of up to 15 entries is all the callers need
+        raise ValueError("encode_with: key present or too many entries")
+    body = encode(head)
+    return bytes((0x80 | (len(head) + 1),)) + body[1:] + encode(key) + raw
+
+
 def frames(encoded: Sequence[bytes]) -> bytes:
     """One message holding several encoded frames: a msgpack array of them, built by copying their
     bytes (each frame is encoded once per broadcast, whoever receives it in whichever batch)."""

@@ -10,8 +10,6 @@ import pytest
 from hub.core.errors import StoreUnavailable
 from hub.server.syncreads import SyncReads, SyncSlots
 
-pytestmark = pytest.mark.asyncio
-
 
 class Store:
     """Counts ``count`` calls; each waits until the test releases it."""
@@ -35,6 +33,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+@pytest.mark.asyncio
 async def test_the_same_read_waiting_for_a_slot_is_made_once_for_all_its_callers() -> None:
     store, slots = Store(), SyncSlots(1)
     conns = [SyncReads(store, slots) for _ in range(5)]  # type: ignore[arg-type]
@@ -52,6 +51,7 @@ async def test_the_same_read_waiting_for_a_slot_is_made_once_for_all_its_callers
         await waiting[0]
 
 
+@pytest.mark.asyncio
 async def test_a_read_that_has_started_is_never_joined() -> None:
     """It may have read before a later caller's call was made: that caller reads again."""
     store, slots = Store(), SyncSlots(4)
@@ -64,6 +64,7 @@ async def test_a_read_that_has_started_is_never_joined() -> None:
     assert (await first, await second) == (1, 2)
 
 
+@pytest.mark.asyncio
 async def test_an_error_reaches_every_caller_and_nothing_is_left_behind() -> None:
     store, slots = Store(), SyncSlots(1)
     store.fail = True
@@ -74,3 +75,41 @@ async def test_an_error_reaches_every_caller_and_nothing_is_left_behind() -> Non
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, StoreUnavailable) for r in results)
     assert store.calls == 1 and not slots.queued  # all three were made before it started: one read
+
+
+def test_a_shared_page_is_framed_as_any_page_and_its_changes_are_encoded_once() -> None:
+    from hub import codec
+    from hub.core import messages as m
+    from hub.core.limits import DEFAULT_DOC_LIMITS
+    from hub.core.types import Change
+    from hub.server.subscription import encode_chunks, encode_shared_page
+    from hub.server.syncreads import SharedPage
+
+    page = SharedPage([Change(f"d{i}", i + 1, {"n": i, "pad": "x" * 300}) for i in range(40)])
+    limits = DEFAULT_DOC_LIMITS.for_frame(1 << 20)
+    for max_frame in (1 << 20, 4_000):  # one frame; and cut into parts, the cursor in the last one
+
+        def build(cs: Any) -> dict[str, Any]:
+            return m.page("c", 7, cs, 40, 40, ("e", 40) if cs[-1] is page[-1] else None, limits)
+
+        expected = [codec.decode(f) for f, _ in encode_chunks(build, page, max_frame)]
+
+        def head(last: bool) -> dict[str, Any]:
+            return m.page_head("c", 7, 40, 40, ("e", 40) if last else None)
+
+        got = [codec.decode(f) for f in encode_shared_page(head, page, limits, max_frame)]
+        assert got == expected and len(got) == (1 if max_frame > 4_000 else len(expected))
+        parts = len(page.encoded)
+        encode_shared_page(head, page, limits, max_frame)  # another subscriber: nothing encoded again
+        assert len(page.encoded) == parts
+    assert len(expected) > 1
+
+
+def test_encode_with_adds_an_encoded_value_last() -> None:
+    from hub import codec
+
+    head = {"t": "page", "id": 3, "cursor": None}
+    raw = codec.encode([[1, 2, {"a": "b"}]])
+    assert codec.encode_with(head, "changes", raw) == codec.encode({**head, "changes": [[1, 2, {"a": "b"}]]})
+    with pytest.raises(ValueError):
+        codec.encode_with(head, "id", raw)

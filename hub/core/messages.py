@@ -330,11 +330,15 @@ def page(
     limits: DocLimits = DEFAULT_DOC_LIMITS,
 ) -> dict[str, Any]:
     """``cursor``: where a catch-up may resume if this sync is interrupted (None: nowhere yet)."""
+    return {**page_head(coll, sub_id, done, total, cursor), "changes": changes(cs, limits)}
+
+
+def page_head(coll: str, sub_id: int, done: int, total: int | None, cursor: Cursor | None) -> dict[str, Any]:
+    """A ``page`` without its ``changes`` (which come last: a hub may add them already encoded)."""
     return {
         "t": "page",
         "coll": coll,
         "id": sub_id,
-        "changes": changes(cs, limits),
         "done": done,
         "total": total,
         "cursor": None if cursor is None else list(cursor),

@@ -24,11 +24,11 @@ from hub.core import messages as m
 from hub.core import query_messages as qm
 from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
-from hub.core.limits import DEFAULT_DOC_LIMITS
+from hub.core.limits import DEFAULT_DOC_LIMITS, DocLimits
 from hub.core.query import Filter
 from hub.core.subsets import classify, qkey
 from hub.core.types import Change
-from hub.server.syncreads import SyncReads
+from hub.server.syncreads import SharedPage, SyncReads
 from hub.store.base import Store
 
 if TYPE_CHECKING:
@@ -93,6 +93,26 @@ def encode_chunks(
         return [(frame, changes)]
     half = len(changes) // 2
     return encode_chunks(build, changes[:half], max_frame) + encode_chunks(build, changes[half:], max_frame)
+
+
+def encode_shared_page(
+    head: Callable[[bool], dict[str, Any]], page: SharedPage, limits: DocLimits, max_frame: int
+) -> list[bytes]:
+    """The frames of :func:`encode_chunks` for a whole page that other syncs send too (a connection
+    storm): ``head(last)`` is the page without its changes, which are encoded once per part for all
+    of them and copied in (``changes`` goes last)."""
+
+    def part(lo: int, hi: int) -> list[bytes]:
+        raw = page.encoded.get((lo, hi, limits))
+        if raw is None:
+            raw = page.encoded[(lo, hi, limits)] = codec.encode(m.changes(page[lo:hi], limits))
+        frame = codec.encode_with(head(hi == len(page)), "changes", raw)
+        if len(frame) <= max_frame or hi - lo <= 1:
+            return [frame]
+        mid = lo + (hi - lo) // 2
+        return part(lo, mid) + part(mid, hi)
+
+    return part(0, len(page))
 
 
 def stream_key(coll: str, sub_id: int, query: bool) -> str:
@@ -205,6 +225,18 @@ class Subscription:
         if self.query is not None:
             return qm.qpage(self.coll, self.sub_id, cs, done, cursor, self.doc_limits)
         return m.page(self.coll, self.sub_id, cs, done, total, cursor, self.doc_limits)
+
+    def _shared(self, batch: list[Change], visible: list[Change]) -> bool:
+        """Whether this page goes out as read, so its encoded form can be shared with other syncs."""
+        return (
+            isinstance(batch, SharedPage)
+            and self.query is None
+            and len(visible) == len(batch)
+            and not self.port.policy.has_row_filter(self.coll)
+        )
+
+    def _page_head(self, done: int, total: int | None, at: Cursor | None, last: bool) -> dict[str, Any]:
+        return m.page_head(self.coll, self.sub_id, done, total, at if last else None)
 
     def _resync_msg(self, reason: str, mode: str) -> dict[str, Any]:
         if self.query is not None:
@@ -325,8 +357,14 @@ class Subscription:
                     # page's last one was read, and none at or below ``covered`` can still commit
                     # (one above it could, below the page's last version).
                     at = (info.epoch, min(last, covered)) if resumable else None
-                    build = partial(self._page, done, total, at, visible[-1])
-                    for frame, _chunk in encode_chunks(build, visible, port.max_frame):
+                    if self._shared(batch, visible):
+                        assert isinstance(batch, SharedPage)
+                        head = partial(self._page_head, done, total, at)
+                        frames = encode_shared_page(head, batch, self.doc_limits, port.max_frame)
+                    else:
+                        build = partial(self._page, done, total, at, visible[-1])
+                        frames = [f for f, _ in encode_chunks(build, visible, port.max_frame)]
+                    for frame in frames:
                         await port.send_sync(self.key, frame)
             after = last
             if not full:

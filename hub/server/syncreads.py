@@ -16,6 +16,18 @@ SYNC_READ_SLOTS = 32
 T = TypeVar("T")
 
 
+class SharedPage(list[Change]):
+    """A page of changes read once for every sync that asked for it (:meth:`SyncReads.changes`),
+    with the encoded forms of its parts, made once for all of them (``hub.server.subscription``).
+    Read-only for its users."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, changes: list[Change]) -> None:
+        super().__init__(changes)
+        self.encoded: dict[Hashable, bytes] = {}
+
+
 class SyncSlots:
     """Hub-wide: at most ``n`` store calls of syncs at a time, and the calls waiting for a slot by
     what they read (:meth:`SyncReads.shared`)."""
@@ -73,10 +85,10 @@ class SyncReads:
         return await self.shared(("count", coll), lambda: self.store.count(coll))
 
     async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
-        return await self.shared(
-            ("changes", coll, after, limit, include_deleted),
-            lambda: self.store.changes(coll, after, limit, include_deleted=include_deleted),
-        )
+        async def read() -> list[Change]:
+            return SharedPage(await self.store.changes(coll, after, limit, include_deleted=include_deleted))
+
+        return await self.shared(("changes", coll, after, limit, include_deleted), read)
 
     async def subset(self, coll: str, where: Filter, after: int, limit: int) -> SubsetPage:
         return await self.shared(
