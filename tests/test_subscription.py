@@ -10,9 +10,9 @@ from typing import Any
 from hub.authz import AccessPolicy
 from hub.config import Config, HubSettings
 from hub.core import messages as m
-from hub.core.types import CollectionSpec
+from hub.core.types import Change, CollectionSpec
 from hub.metrics import HubMetrics
-from hub.server.subscription import Subscription
+from hub.server.subscription import PAGE_SIZE, Subscription
 from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
@@ -140,3 +140,21 @@ async def test_a_resync_before_synced_is_written_catches_up_from_it() -> None:
     again = [c for c in port.controls if c["t"] == "synced"][1]
     assert resyncs == [m.resync("todos", "slow", "catchup")]
     assert again["mode"] == "catchup" and not again["reset"]
+
+
+def test_a_store_read_is_cut_into_pages_whose_cursors_never_split_a_version() -> None:
+    """Pages of one store read (hub/server/subscription.py ``_frames``): at most ``PAGE_SIZE``
+    changes each; a page followed by one that goes on with its last version (two hubs stamped it)
+    carries no cursor, or a client resuming from it would skip the rest of that version."""
+    size = PAGE_SIZE
+    vers = [*range(1, size + 1), size, *range(size + 1, 2 * size)]  # page 1 ends in a tie
+    vers += list(range(2 * size, 2 * size + 10))
+    changes = [Change(f"d{i}", v, {"n": i}) for i, v in enumerate(vers)]
+    pages = Subscription._frames(changes, last=5000, covered=3 * size, epoch="e", resumable=True)
+    assert [len(p) for p, _ in pages] == [size, size, 10]
+    assert [p for page, _ in pages for p in page] == changes
+    # page 1 ends with version `size` and page 2 starts with it: no cursor; page 2 ends below the
+    # next version; the last page: the read's last version, capped at the watermark
+    assert [at for _, at in pages] == [None, ("e", 2 * size - 1), ("e", 3 * size)]
+    assert all(at is None for _, at in Subscription._frames(changes, 5000, 3 * size, "e", resumable=False))
+    assert Subscription._frames([], 7, 9, "e", resumable=True) == []
