@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from hub import codec
 from hub.authz import AccessPolicy
 from hub.config import Config, HubSettings
 from hub.core import messages as m
 from hub.core.types import Change, CollectionSpec
 from hub.metrics import HubMetrics
-from hub.server.subscription import PAGE_SIZE, Subscription
+from hub.server import subscription
+from hub.server.subscription import PAGE_SIZE, READ_SIZE, Subscription
 from hub.server.syncreads import SYNC_READ_SLOTS, SyncReads
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
@@ -158,3 +162,49 @@ def test_a_store_read_is_cut_into_pages_whose_cursors_never_split_a_version() ->
     assert [at for _, at in pages] == [None, ("e", 2 * size - 1), ("e", 3 * size)]
     assert all(at is None for _, at in Subscription._frames(changes, 5000, 3 * size, "e", resumable=False))
     assert Subscription._frames([], 7, 9, "e", resumable=True) == []
+
+
+class _Limits(MemoryStore):
+    """Records the ``limit`` of every ``changes`` read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: list[int] = []
+
+    async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
+        self.limits.append(limit)
+        return await super().changes(coll, after, limit, include_deleted=include_deleted)
+
+
+class _Frames(_Port):
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
+        self.frames: list[dict[str, Any]] = []
+
+    async def send_sync(self, coll: str, frame: bytes) -> None:
+        self.frames.append(codec.decode(frame))
+
+
+@pytest.mark.parametrize(("blob", "most"), [(10, READ_SIZE), (2000, 60)])
+async def test_store_reads_hold_about_read_bytes_whatever_the_document_size(
+    blob: int, most: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read of a sync takes ``PAGE_SIZE`` changes; the next ones as many as
+    ``READ_BYTES`` hold at the bytes per change seen so far, up to ``READ_SIZE``: small documents
+    are read 2,000 at a time, large ones a few at a time (memory stays bounded). Every document
+    is sent once."""
+    monkeypatch.setattr(subscription, "READ_BYTES", 100_000)
+    store = _Limits()
+    await store.ensure_collection(CollectionSpec("todos"))
+    n = 6000
+    for i in range(n):
+        store.external_write("todos", f"d{i:05d}", {"b": "x" * blob})
+    port = _Frames(store)
+    sub = Subscription(port, "todos", 1, None)  # type: ignore[arg-type]
+    sub.start(None)
+    assert sub.task is not None
+    await sub.task
+    sent = [ch[0] for f in port.frames for ch in f["changes"]]
+    assert len(sent) == len(set(sent)) == n
+    assert store.limits[:2] == [PAGE_SIZE, PAGE_SIZE]  # the second read starts before the first is sent
+    assert 1 <= max(store.limits[2:]) <= most and max(store.limits[2:]) > most // 2
