@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from hub import codec
 from hub.authz import AccessPolicy
 from hub.config import Config, HubSettings
 from hub.core import messages as m
-from hub.core.types import CollectionSpec
+from hub.core.types import Change, CollectionSpec
 from hub.metrics import HubMetrics
-from hub.server.subscription import Subscription
+from hub.server import subscription
+from hub.server.pages import cut_pages
+from hub.server.subscription import PAGE_SIZE, READ_SIZE, Subscription
 from hub.server.syncreads import SyncReads, SyncSlots
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
@@ -139,3 +144,67 @@ async def test_a_resync_before_synced_is_written_catches_up_from_it() -> None:
     again = [c for c in port.controls if c["t"] == "synced"][1]
     assert resyncs == [m.resync("todos", "slow", "catchup")]
     assert again["mode"] == "catchup" and not again["reset"]
+
+
+def test_a_store_read_is_cut_into_pages_whose_cursors_never_split_a_version() -> None:
+    """Pages of one store read (hub/server/subscription.py ``_frames``): at most ``PAGE_SIZE``
+    changes each; a page followed by one that goes on with its last version (two hubs stamped it)
+    carries no cursor, or a client resuming from it would skip the rest of that version."""
+    size = PAGE_SIZE
+    vers = [*range(1, size + 1), size, *range(size + 1, 2 * size)]  # page 1 ends in a tie
+    vers += list(range(2 * size, 2 * size + 10))
+    changes = [Change(f"d{i}", v, {"n": i}) for i, v in enumerate(vers)]
+    pages = cut_pages(changes, last=5000, covered=3 * size, epoch="e", resumable=True, page_size=size)
+    assert [len(p) for p, _ in pages] == [size, size, 10]
+    assert [p for page, _ in pages for p in page] == changes
+    # page 1 ends with version `size` and page 2 starts with it: no cursor; page 2 ends below the
+    # next version; the last page: the read's last version, capped at the watermark
+    assert [at for _, at in pages] == [None, ("e", 2 * size - 1), ("e", 3 * size)]
+    assert all(at is None for _, at in cut_pages(changes, 5000, 3 * size, "e", False, size))
+    assert cut_pages([], 7, 9, "e", True, size) == []
+
+
+class _Limits(MemoryStore):
+    """Records the ``limit`` of every ``changes`` read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: list[int] = []
+
+    async def changes(self, coll: str, after: int, limit: int, *, include_deleted: bool) -> list[Change]:
+        self.limits.append(limit)
+        return await super().changes(coll, after, limit, include_deleted=include_deleted)
+
+
+class _Frames(_Port):
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
+        self.frames: list[dict[str, Any]] = []
+
+    async def send_sync(self, coll: str, frame: bytes) -> None:
+        self.frames.append(codec.decode(frame))
+
+
+@pytest.mark.parametrize(("blob", "most"), [(10, READ_SIZE), (2000, 60)])
+async def test_store_reads_hold_about_read_bytes_whatever_the_document_size(
+    blob: int, most: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read of a sync takes ``PAGE_SIZE`` changes; the next ones as many as
+    ``READ_BYTES`` hold at the bytes per change seen so far, up to ``READ_SIZE``: small documents
+    are read 2,000 at a time, large ones a few at a time (memory stays bounded). Every document
+    is sent once."""
+    monkeypatch.setattr(subscription, "READ_BYTES", 100_000)
+    store = _Limits()
+    await store.ensure_collection(CollectionSpec("todos"))
+    n = 6000
+    for i in range(n):
+        store.external_write("todos", f"d{i:05d}", {"b": "x" * blob})
+    port = _Frames(store)
+    sub = Subscription(port, "todos", 1, None)  # type: ignore[arg-type]
+    sub.start(None)
+    assert sub.task is not None
+    await sub.task
+    sent = [ch[0] for f in port.frames for ch in f["changes"]]
+    assert len(sent) == len(set(sent)) == n
+    assert store.limits[:2] == [PAGE_SIZE, PAGE_SIZE]  # the second read starts before the first is sent
+    assert 1 <= max(store.limits[2:]) <= most and max(store.limits[2:]) > most // 2

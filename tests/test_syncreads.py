@@ -82,7 +82,7 @@ def test_a_shared_page_is_framed_as_any_page_and_its_changes_are_encoded_once() 
     from hub.core import messages as m
     from hub.core.limits import DEFAULT_DOC_LIMITS
     from hub.core.types import Change
-    from hub.server.subscription import encode_chunks, encode_shared_page
+    from hub.server.pages import encode_chunks, encode_shared_page
     from hub.server.syncreads import SharedPage
 
     page = SharedPage([Change(f"d{i}", i + 1, {"n": i, "pad": "x" * 300}) for i in range(40)])
@@ -97,10 +97,12 @@ def test_a_shared_page_is_framed_as_any_page_and_its_changes_are_encoded_once() 
         def head(last: bool) -> dict[str, Any]:
             return m.page_head("c", 7, 40, 40, ("e", 40) if last else None)
 
-        got = [codec.decode(f) for f in encode_shared_page(head, page, limits, max_frame)]
+        got = [codec.decode(f) for f in encode_shared_page(head, page, 0, len(page), limits, max_frame)]
         assert got == expected and len(got) == (1 if max_frame > 4_000 else len(expected))
         parts = len(page.encoded)
-        encode_shared_page(head, page, limits, max_frame)  # another subscriber: nothing encoded again
+        encode_shared_page(
+            head, page, 0, len(page), limits, max_frame
+        )  # another subscriber: nothing encoded again
         assert len(page.encoded) == parts
     assert len(expected) > 1
 

@@ -204,15 +204,18 @@ export class Store {
    * @param {string} c
    * @param {Change[]} changes
    * @param {Cursor | null} cursor
+   * @param {boolean} [fresh] the documents are most likely not held (a first sync): added without
+   *   reading them first. One held already fails its `add` and aborts the transaction; the
+   *   changes are then applied again, reading each.
    * @returns {Promise<StoredChange[]>} the changes visible to the app
    */
-  applyRemote(c, changes, cursor) {
+  applyRemote(c, changes, cursor, fresh) {
     return this.run([DOCS, META], 'readwrite', async (tx) => {
       const docs = tx.objectStore(DOCS)
       /** @type {StoredChange[]} */
       const out = []
       // all reads are issued at once; a document changed twice in one burst is read from `held`
-      const reads = changes.map(([id]) => ahead(docs.get(docKey(c, id))))
+      const reads = fresh ? [] : changes.map(([id]) => ahead(docs.get(docKey(c, id))))
       /** @type {Map<string, DocRecord>} */
       const held = new Map()
       for (let i = 0; i < changes.length; i++) {
@@ -221,11 +224,14 @@ export class Store {
         const r = remoteChange(cur, c, id, ver, doc)
         if (!r) continue
         held.set(id, r.rec)
-        docs.put(this.x(r.rec))
+        fresh ? docs.add(this.x(r.rec)) : docs.put(this.x(r.rec))
         if (r.visible) pushChange(out, r.rec)
       }
       if (cursor) await this.#putCursor(tx, c, cursor)
       return out
+    }).catch((e) => {
+      if (!fresh) throw e
+      return this.applyRemote(c, changes, cursor)
     })
   }
 
@@ -261,7 +267,7 @@ export class Store {
           if (rec.pend) docs.put({ ...rec, srv: null })
           else {
             docs.delete(docKey(c, rec.id))
-            if (rec.doc) out.push({ type: 'delete', coll: c, id: rec.id, doc: null })
+            if (rec.doc) pushChange(out, { ...rec, doc: null })
           }
         }
         tx.objectStore(META).put(cursor, cursorKey(c))

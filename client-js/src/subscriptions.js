@@ -20,9 +20,11 @@ import { syncError } from './core/errors.js'
  * @property {(ver: bigint) => void} h.observe
  */
 /**
- * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
+ * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean | 2}} Sub
  * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
- * collection held nothing of: a reset over held documents needs the whole snapshot)
+ * collection held nothing of: a reset over held documents needs the whole snapshot); `2`: the
+ * collection held nothing when this sync started, so its pages add documents without reading them
+ * first (a `resync` sets a boolean: the documents of the pages before it are held)
  */
 
 export class Subscriptions {
@@ -68,7 +70,7 @@ export class Subscriptions {
     this.#subs.set(coll, sub)
     this.status()
     const { cursor, empty } = await this.h.store.syncStart(coll)
-    sub.resume = !!cursor || empty
+    sub.resume = empty ? 2 : !!cursor
     // not when the connection was lost meanwhile: the next one has its own `welcome` and `sub`
     if (this.#subs.get(coll) === sub) this.s.sock?.send({ t: 'sub', id, coll, cursor })
   }
@@ -102,7 +104,7 @@ export class Subscriptions {
     }
     const changes = this.out.fresh(m.coll, m.changes)
     const at = sub.resume ? m.cursor : null
-    if (changes.length || at) this.h.remote(await this.h.store.applyRemote(m.coll, changes, at))
+    if (changes.length || at) this.h.remote(await this.h.store.applyRemote(m.coll, changes, at, sub.resume == 2))
     sub.done = m.done
     this.h.emit('progress', { coll: m.coll, done: m.done, total: m.total })
   }

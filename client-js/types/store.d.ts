@@ -95,9 +95,12 @@ export declare class Store {
      * @param {string} c
      * @param {Change[]} changes
      * @param {Cursor | null} cursor
+     * @param {boolean} [fresh] the documents are most likely not held (a first sync): added without
+     *   reading them first. One held already fails its `add` and aborts the transaction; the
+     *   changes are then applied again, reading each.
      * @returns {Promise<StoredChange[]>} the changes visible to the app
      */
-    applyRemote(c: string, changes: Change[], cursor: Cursor | null): Promise<StoredChange[]>;
+    applyRemote(c: string, changes: Change[], cursor: Cursor | null, fresh?: boolean): Promise<StoredChange[]>;
     /**
      * End a sync: store its cursor; with `reset`, drop documents it did not mention unless they
      * have pending writes (those keep their view, but their server state becomes "absent").

@@ -22,7 +22,7 @@ export type Sub = {
     seen: Set<string>;
     done: number;
     ended?: boolean;
-    resume?: boolean;
+    resume?: boolean | 2;
 };
 /** @typedef {import('./core/messages.js').ServerMessage} ServerMessage */
 /** @typedef {import('./store.js').StoredChange} StoredChange */
@@ -37,9 +37,11 @@ export type Sub = {
  * @property {(ver: bigint) => void} h.observe
  */
 /**
- * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean}} Sub
+ * @typedef {{id: number, syncing: boolean, seen: Set<string>, done: number, ended?: boolean, resume?: boolean | 2}} Sub
  * `resume`: page cursors may be stored as the collection's cursor (a catch-up, or a snapshot into a
- * collection held nothing of: a reset over held documents needs the whole snapshot)
+ * collection held nothing of: a reset over held documents needs the whole snapshot); `2`: the
+ * collection held nothing when this sync started, so its pages add documents without reading them
+ * first (a `resync` sets a boolean: the documents of the pages before it are held)
  */
 export declare class Subscriptions {
     #private;

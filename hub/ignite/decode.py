@@ -177,12 +177,16 @@ class BinaryReader:
             n = (schema_end - start - schema_off) // entry
             pair = struct.Struct("<i" + off_fmt)
             pairs = [pair.unpack_from(self.buf, start + schema_off + i * entry) for i in range(n)]
+        names = meta.field_names
         for field_id, off in pairs:
-            name = meta.field_names.get(field_id)
+            name = names.get(field_id)
             if name is None:
                 raise NeedMetadata(type_id, schema_id)
-            sub = BinaryReader(self.buf, start + off, self.meta)
-            result[name] = sub.read(depth + 1)
+            # each field is read where its offset points (no reader object per field: every
+            # document of a page goes through here)
+            self.pos = start + off
+            result[name] = self.read(depth + 1)
+        self.pos = end
         return result
 
 

@@ -38,7 +38,8 @@ from hub.core.query import Filter
 from hub.core.subsets import live
 from hub.core.types import Change
 from hub.server.audience import Audience
-from hub.server.subscription import PAGE_SIZE, Subscription, encode_chunks
+from hub.server.pages import encode_chunks
+from hub.server.subscription import PAGE_SIZE, Subscription
 from hub.store.base import Store
 
 if TYPE_CHECKING:

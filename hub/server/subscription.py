@@ -5,6 +5,9 @@ sync reads the store, so no live change can fall between the pages and the live 
 CATCHING_UP, live frames are held (bounded); after ``synced`` they are flushed and the
 subscription is LIVE. If the held frames overflow, they are dropped and the sync simply pages
 on (tombstones included) until the store has nothing newer, then sends ``synced``.
+
+(``_sync`` is over 60 lines: one sync run and its reads ahead read best in one place, next to
+docs/sync-model.md §4.)
 """
 
 from __future__ import annotations
@@ -14,20 +17,20 @@ import enum
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hub import codec
 from hub.core import messages as m
 from hub.core import query_messages as qm
 from hub.core.cursor import Cursor, SyncPlan, plan_sync
 from hub.core.errors import RetentionPassed
-from hub.core.limits import DEFAULT_DOC_LIMITS, DocLimits
+from hub.core.limits import DEFAULT_DOC_LIMITS
 from hub.core.query import Filter
 from hub.core.subsets import classify, qkey
 from hub.core.types import Change
+from hub.server.pages import cut_pages, encode_chunks, encode_shared_page
 from hub.server.syncreads import SharedPage, SyncReads
 from hub.store.base import Store
 
@@ -38,7 +41,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Changes per ``page`` frame at most (docs/protocol.md).
 PAGE_SIZE = 500
+#: Changes per store read of a whole-collection sync at most: several frames' worth, so a sync
+#: makes a quarter of the round trips to Ignite (its SQL page and data read) it would make per frame.
+READ_SIZE = 4 * PAGE_SIZE
+#: What one store read may hold, about: the next read's size follows the bytes per change of the
+#: previous one (documents of up to 256 KiB would otherwise make 2,000 of them half a GiB).
+READ_BYTES = 8 << 20
 
 
 class SubState(enum.Enum):
@@ -81,38 +91,6 @@ class Port(Protocol):
     def delivered(self, coll: str) -> Cursor | None: ...
 
     def fail(self, exc: BaseException) -> None: ...
-
-
-def encode_chunks(
-    build: Callable[[Sequence[Change]], dict[str, Any]], changes: Sequence[Change], max_frame: int
-) -> list[tuple[bytes, Sequence[Change]]]:
-    """Encode ``build(changes)``; split the changes in halves while a frame exceeds ``max_frame``
-    (a single change larger than ``max_frame`` still goes out alone)."""
-    frame = codec.encode(build(changes))
-    if len(frame) <= max_frame or len(changes) <= 1:
-        return [(frame, changes)]
-    half = len(changes) // 2
-    return encode_chunks(build, changes[:half], max_frame) + encode_chunks(build, changes[half:], max_frame)
-
-
-def encode_shared_page(
-    head: Callable[[bool], dict[str, Any]], page: SharedPage, limits: DocLimits, max_frame: int
-) -> list[bytes]:
-    """The frames of :func:`encode_chunks` for a whole page that other syncs send too (a connection
-    storm): ``head(last)`` is the page without its changes, which are encoded once per part for all
-    of them and copied in (``changes`` goes last)."""
-
-    def part(lo: int, hi: int) -> list[bytes]:
-        raw = page.encoded.get((lo, hi, limits))
-        if raw is None:
-            raw = page.encoded[(lo, hi, limits)] = codec.encode(m.changes(page[lo:hi], limits))
-        frame = codec.encode_with(head(hi == len(page)), "changes", raw)
-        if len(frame) <= max_frame or hi - lo <= 1:
-            return [frame]
-        mid = lo + (hi - lo) // 2
-        return part(lo, mid) + part(mid, hi)
-
-    return part(0, len(page))
 
 
 def stream_key(coll: str, sub_id: int, query: bool) -> str:
@@ -243,8 +221,11 @@ class Subscription:
             return qm.qresync(self.coll, self.sub_id, reason, mode)
         return m.resync(self.coll, reason, mode)
 
-    async def _read(self, after: int, include_deleted: bool) -> tuple[list[Change], int, bool]:
-        """One page from ``after``: its changes, the version it reached, whether it was full."""
+    async def _read(
+        self, after: int, include_deleted: bool, size: int = PAGE_SIZE
+    ) -> tuple[list[Change], int, bool]:
+        """One store read from ``after`` (of up to ``size`` changes; a subset's: ``PAGE_SIZE``): its
+        changes, the version it reached, whether it was full."""
         reads = self.port.sync_reads
         query = self.query
         if query is not None and include_deleted and not self.gone:
@@ -260,13 +241,14 @@ class Subscription:
                 last = max(last, out[-1].ver)
                 out = sorted(sub.changes + out, key=lambda c: c.ver)
             return out or sub.changes, last, sub.full
-        batch = await reads.changes(self.coll, after, PAGE_SIZE, include_deleted=include_deleted)
+        size = PAGE_SIZE if query is not None else size
+        batch = await reads.changes(self.coll, after, size, include_deleted=include_deleted)
         last = batch[-1].ver if batch else after
         if query is not None:
             # Catch-up of a subset without moves: every change since the cursor, removed when it
             # does not match now (a document that left since the cursor is always removed).
             batch = classify(query.filter, batch)
-        return batch, last, len(batch) >= PAGE_SIZE
+        return batch, last, len(batch) >= size
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""
@@ -338,45 +320,62 @@ class Subscription:
         covered = info.closed
         include_deleted = mode == "catchup"
         self.gone = []
-        while True:
-            try:
-                batch, last, full = await self._read(after, include_deleted)
-            except RetentionPassed:
-                if mode == "snapshot":
-                    raise
-                port.send_control(self._resync_msg("retention", "snapshot"), self.key)
-                self._count_resync("retention")
-                mode, after, reset, include_deleted, done = "snapshot", 0, True, False, 0
-                total = await self._total("snapshot")
-                continue
-            if batch:
-                visible = self._visible(batch, mode)
-                if visible:
-                    done += len(visible)
-                    # Resuming a catch-up from here misses nothing: every version up to the
-                    # page's last one was read, and none at or below ``covered`` can still commit
-                    # (one above it could, below the page's last version).
-                    at = (info.epoch, min(last, covered)) if resumable else None
-                    if self._shared(batch, visible):
-                        assert isinstance(batch, SharedPage)
-                        head = partial(self._page_head, done, total, at)
-                        frames = encode_shared_page(head, batch, self.doc_limits, port.max_frame)
+        # The next store read runs while this one's frames are encoded and queued (one ahead: at
+        # most two reads' changes held), so Ignite and the hub work at the same time.
+        ahead: asyncio.Task[tuple[list[Change], int, bool]] | None = None
+        size = PAGE_SIZE  # the first read; then as many as READ_BYTES hold, up to READ_SIZE
+        try:
+            while True:
+                try:
+                    if ahead is not None:
+                        read, ahead = ahead, None
+                        batch, last, full = await read
                     else:
-                        build = partial(self._page, done, total, at, visible[-1])
-                        frames = [f for f, _ in encode_chunks(build, visible, port.max_frame)]
+                        batch, last, full = await self._read(after, include_deleted, size)
+                except RetentionPassed:
+                    if mode == "snapshot":
+                        raise
+                    port.send_control(self._resync_msg("retention", "snapshot"), self.key)
+                    self._count_resync("retention")
+                    mode, after, reset, include_deleted, done = "snapshot", 0, True, False, 0
+                    total = await self._total("snapshot")
+                    continue
+                if full and self.query is None:
+                    # (a subset's reads share ``self.gone``, merged in order: one at a time)
+                    ahead = asyncio.create_task(self._read(last, include_deleted, size))
+                visible = self._visible(batch, mode) if batch else []
+                shared = batch if isinstance(batch, SharedPage) and self._shared(batch, visible) else None
+                sent = start = 0
+                for chunk, at in cut_pages(visible, last, covered, info.epoch, resumable, PAGE_SIZE):
+                    done += len(chunk)
+                    if shared is not None:  # the same frames as below, the changes encoded once
+                        head = partial(self._page_head, done, total, at)
+                        end = start + len(chunk)
+                        frames = encode_shared_page(head, shared, start, end, self.doc_limits, port.max_frame)
+                    else:
+                        build = partial(self._page, done, total, at, chunk[-1])
+                        frames = [f for f, _ in encode_chunks(build, chunk, port.max_frame)]
+                    start += len(chunk)
                     for frame in frames:
+                        sent += len(frame)
                         await port.send_sync(self.key, frame)
-            after = last
-            if not full:
-                if not self.held_overflow:
-                    break
-                # Live changes were dropped while we paged: what they carried committed after the
-                # watermark of this round, so page again from it, tombstones included.
-                self.held_overflow = False
-                self.gone = []  # removals since the new ``after``
-                after = min(after, covered)
-                covered = (await store.info(coll)).closed
-                include_deleted = True
+                if visible:
+                    size = max(1, min(READ_SIZE, READ_BYTES * len(visible) // max(sent, 1)))
+                after = last
+                if not full:
+                    if not self.held_overflow:
+                        break
+                    # Live changes were dropped while we paged: what they carried committed after
+                    # the watermark of this round, so page again from it, tombstones included.
+                    self.held_overflow = False
+                    self.gone = []  # removals since the new ``after``
+                    after = min(after, covered)
+                    covered = (await store.info(coll)).closed
+                    include_deleted = True
+        finally:
+            if ahead is not None:  # cancelled, or failed: its error is this run's (already raised)
+                ahead.cancel()
+                ahead.add_done_callback(lambda t: t.cancelled() or t.exception())
         ver = covered
         if cursor is not None and mode == "catchup" and cursor[0] == info.epoch:
             ver = max(ver, cursor[1])

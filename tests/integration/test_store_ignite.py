@@ -13,7 +13,7 @@ from hub.core.doc import doc_hash
 from hub.core.errors import HubUsageError, RetentionPassed
 from hub.core.hlc import COUNTER_BITS
 from hub.core.types import CollectionSpec, Mutation
-from hub.store.ignite import IgniteStore
+from hub.store.ignite import IgniteStore, read
 from hub.store.ignite.schema import MetaRow
 from hub.store.ignite.tx import wall_ms
 
@@ -367,11 +367,14 @@ async def test_replay_after_a_later_change_reports_the_current_document(
     assert (await meta_of(store, cache_name, "d1")).ver == deleted.ver  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("tie_rows", [16, 1])
 async def test_pages_never_split_a_version_shared_by_two_hubs(
-    store: IgniteStore, store2: IgniteStore, cache_name: str
+    store: IgniteStore, store2: IgniteStore, cache_name: str, tie_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two hubs with the same clock reading stamp different documents with the same version; a
     # page that ended between them would make the reader (resuming with VER > last) skip one.
+    # tie_rows=1: the group goes on past the rows read beyond the page (its rest is read again).
+    monkeypatch.setattr(read, "TIE_ROWS", tie_rows)
     for s in (store, store2):
         await s.ensure_collection(CollectionSpec(cache_name))
     at = NOW + 5_000_000

@@ -1,5 +1,5 @@
 // An IndexedDB factory (fake-indexeddb, wrapped) whose disk can fill up on demand: while
-// `full(record)` returns true for a record a read-write transaction puts, that transaction aborts
+// `full(record)` returns true for a record a read-write transaction puts (or adds), that transaction aborts
 // with a QuotaExceededError, as a browser's does when a commit would exceed the origin's quota
 // (nothing of it is kept). Reads and other transactions are untouched.
 import { IDBFactory } from 'fake-indexeddb'
@@ -31,14 +31,16 @@ export function quotaIDB() {
       const objectStore = tx.objectStore.bind(tx)
       tx.objectStore = (name) => {
         const s = objectStore(name)
-        const put = s.put.bind(s)
-        s.put = (value, key) => {
-          if (q.full(value)) {
-            q.aborted++
-            // fake-indexeddb's own abort step, with the error a full disk gives
-            tx._abort('QuotaExceededError')
+        for (const op of ['put', 'add']) {
+          const write = s[op].bind(s)
+          s[op] = (value, key) => {
+            if (q.full(value)) {
+              q.aborted++
+              // fake-indexeddb's own abort step, with the error a full disk gives
+              tx._abort('QuotaExceededError')
+            }
+            return write(value, key)
           }
-          return put(value, key)
         }
         return s
       }

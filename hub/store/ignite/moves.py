@@ -52,7 +52,6 @@ from hub.store.ignite.fields import JAVA_TYPES, FieldTable, data_table_name
 from hub.store.ignite.read import data_for, get_all, sql
 from hub.store.ignite.schema import MetaRow
 from hub.store.ignite.subset import sql_arg, where
-from hub.store.ignite.values import plain_doc
 
 _HINTS = {"string": String, "long": LongObject, "double": DoubleObject, "bool": BoolObject}
 Values = tuple[Any, ...]
@@ -235,7 +234,7 @@ async def leavers(ctx: Any, c: Any, f: Filter, after: int, floor_key: str) -> li
         for key, row in metas.items():
             if row is None or row.ver <= after:
                 continue
-            doc = None if row.deleted else plain_doc(data.get(key))
+            doc = None if row.deleted else data.get(key)
             if doc is None or not f.matches(doc):
                 out.append(Change(str(key), row.ver, None))
     if after < int(await ctx.sys.get(floor_key) or 0):

@@ -218,6 +218,31 @@ async def sql(
     return await _sql_pyignite(client, query, args, page_size, **opts)
 
 
+#: Rows read past a page's ``limit``: when the page's last version continues into them, they hold
+#: the rest of its group (no second query); only a longer group of equal versions needs one.
+TIE_ROWS = 16
+
+
+async def _rows_upto_group(
+    ctx: Context, c: Coll, where: str, cursor: int, want: int
+) -> tuple[list[list[Any]], bool]:
+    """Meta rows ``VER > cursor`` (``where``: more conditions) in version order: ``want`` of them and
+    the rest of the last one's group of equal versions, and whether more rows follow."""
+    query = f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER > ?{where} ORDER BY VER LIMIT ?"
+    rows = await sql(ctx.client, query, (cursor, want + TIE_ROWS), page_size=min(want + TIE_ROWS, 2048))
+    if len(rows) <= want:
+        return rows, False
+    # Two hubs can stamp different documents with the same version: a page must never end inside
+    # such a group, or resuming with VER > last would skip its other rows.
+    last = int(rows[want - 1][1])
+    page = rows[:want] + [r for r in rows[want:] if int(r[1]) == last]
+    if len(page) == len(rows) == want + TIE_ROWS:  # the group may go on past what was read
+        have = {str(r[0]) for r in page if int(r[1]) == last}
+        tie = await sql(ctx.client, f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER = ?{where}", (last,))
+        page += [r for r in tie if str(r[0]) not in have]
+    return page, True
+
+
 async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted: bool) -> list[Change]:
     """``Store.changes``: meta rows with ``VER > after`` in version order, with their data.
 
@@ -228,26 +253,10 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
     cursor = after
     where = "" if include_deleted else " AND DEL = FALSE"
     while len(out) < limit:
-        want = limit - len(out)
-        rows = await sql(
-            ctx.client,
-            f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER > ?{where} ORDER BY VER LIMIT ?",
-            (cursor, want),
-            page_size=min(max(want, 1), 1024),
-        )
-        full = len(rows) >= want
-        if full and rows:
-            # Two hubs can stamp different documents with the same version: a page must never
-            # end inside such a group, or resuming with VER > last would skip its other rows.
-            last = int(rows[-1][1])
-            have = {str(r[0]) for r in rows if int(r[1]) == last}
-            tie = await sql(
-                ctx.client, f"SELECT ID, VER, H, DEL FROM {c.table} WHERE VER = ?{where}", (last,)
-            )
-            rows = list(rows) + [r for r in tie if str(r[0]) not in have]
+        rows, full = await _rows_upto_group(ctx, c, where, cursor, max(limit - len(out), 1))
         data = await data_for(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
         for key, ver, _h, deleted in rows:
-            doc = None if deleted else plain_doc(data.get(key))
+            doc = None if deleted else data.get(str(key))
             # A live row whose data is gone is an external delete not stamped yet: the stamp (a higher
             # version) follows; a snapshot just leaves the document out.
             if doc is None and not include_deleted:
@@ -264,12 +273,16 @@ async def changes(ctx: Context, c: Coll, after: int, limit: int, include_deleted
 
 
 async def data_for(ctx: Context, c: Coll, rows: Iterable[tuple[str, int, bool]]) -> dict[str, Any]:
-    """The data of the live ``(id, H, deleted)`` meta rows, each of its row's version or newer."""
+    """The data of the live ``(id, H, deleted)`` meta rows as plain documents (``plain_doc``; None
+    for data that is gone), each of its row's version or newer."""
     hashes = {key: h for key, h, deleted in rows if not deleted}
-    data = dict(await get_all(c.data, list(hashes))) if hashes else {}
-    torn = [key for key, h in hashes.items() if doc_hash(plain_doc(data.get(key))) != h]
+    if not hashes:
+        return {}
+    # made plain once: for the hash check and for whoever sends them
+    data = {key: plain_doc(value) for key, value in (await get_all(c.data, list(hashes))).items()}
+    torn = [key for key, h in hashes.items() if doc_hash(data.get(key)) != h]
     if torn:
-        data.update(await _reread(ctx, c, torn))
+        data.update((key, plain_doc(value)) for key, value in (await _reread(ctx, c, torn)).items())
     return data
 
 
@@ -318,9 +331,7 @@ async def unseen(
         if seen.get(str(key), -1) < int(ver)
     ]
     data = await data_for(ctx, c, ((key, h, deleted) for key, _, h, deleted in missing))
-    out = [
-        Change(key, ver, None if deleted else plain_doc(data.get(key))) for key, ver, _, deleted in missing
-    ]
+    out = [Change(key, ver, None if deleted else data.get(key)) for key, ver, _, deleted in missing]
     return out, reached
 
 

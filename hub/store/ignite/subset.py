@@ -26,7 +26,6 @@ from hub.store.ignite.fields import FieldTable
 from hub.store.ignite.read import data_for, sql
 from hub.store.ignite.schema import Coll
 from hub.store.ignite.tx import Context
-from hub.store.ignite.values import plain_doc
 
 _OPS = {"==": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -90,7 +89,7 @@ async def page(ctx: Context, c: Coll, f: Filter, after: int, limit: int) -> Subs
     data = await data_for(ctx, c, ((str(k), int(h or 0), bool(d)) for k, _, h, d in rows))
     out = []
     for key, ver, _h, _deleted in rows:
-        doc = plain_doc(data.get(str(key)))
+        doc = data.get(str(key))
         if doc is not None and f.matches(doc):
             out.append(Change(str(key), int(ver), doc))
     return SubsetPage(out, int(rows[-1][1]) if rows else after, full)

@@ -183,6 +183,10 @@ def _nested(name: str, value: Any) -> tuple[Any, Any]:
     return coerce(name, hint, value)
 
 
+#: Types :func:`plain` returns as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A value read through pyignite as plain Python (as :mod:`hub.ignite.decode` decodes it)."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -224,7 +228,8 @@ def fields_of(obj: Any) -> dict[str, Any]:
     if obj is None:
         raise TypeError("no object")
     if isinstance(obj, dict):  # hub.ignite.binary_types.BinaryObject (CQ events) or a plain map
-        return {str(k): plain(v) for k, v in obj.items() if k != ID_FIELD}
+        # scalars (most values) as they are, without a call each: every document of a sync page
+        return {str(k): v if type(v) in _SCALARS else plain(v) for k, v in obj.items() if k != ID_FIELD}
     schema = getattr(type(obj), "schema", None)
     if schema is None:
         raise TypeError(f"not a binary object: {type(obj).__name__}")
