@@ -1,11 +1,13 @@
 """One client connection of the ``/sync`` endpoint: its parts, its tasks and its life.
 
-Per connection there are four tasks: the reader (the endpoint's own task: frame → codec →
-:class:`~hub.core.session.Session` → effects), the writer (``writer.py``, the only task that
-sends), the mutation worker (``mutations.py``) and a ticker (``driver.py``: pings, the idle and
-``hello`` timeouts, token expiry). The session's effects are carried out by ``driver.py``; syncs
-run one task per subscription (``subscription.py``); ``authflow.py`` decides authentication and
-refresh. The message and mutation token buckets apply here (docs/security.md).
+Per connection there are two tasks: the reader (the endpoint's own task: frame → codec →
+:class:`~hub.core.session.Session` → effects) and the writer (``writer.py``, the only task that
+sends). The mutation worker (``mutations.py``) runs a task only while batches wait, and the ticker
+(``driver.py``: pings, the idle and ``hello`` timeouts, token expiry) is a timer: an idle
+connection's memory is mostly its tasks and their waits (docs/benchmarks.md, memory). The
+session's effects are carried out by ``driver.py``; syncs run one task per subscription
+(``subscription.py``); ``authflow.py`` decides authentication and refresh. The message and
+mutation token buckets apply here (docs/security.md).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from hub.server.authflow import AuthFlow
 from hub.server.connections import Connections
 from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
+from hub.server.flag import Flag
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
 from hub.server.presence import Presence
@@ -64,6 +67,41 @@ class Connection:
         registry: The hub's open connections (per-subject cap, drain).
         now_s: The wall clock token expiry is judged by.
     """
+
+    # Slots: ten thousand idle connections kept ten thousand 1.6 KiB attribute dicts.
+    __slots__ = (
+        "_tasks",
+        "address",
+        "auth",
+        "draining",
+        "driver",
+        "finished",
+        "frames_in",
+        "hello_timeout_ms",
+        "hold_bytes",
+        "id",
+        "limits",
+        "listening",
+        "max_frame",
+        "metrics",
+        "msg_bucket",
+        "mut_bucket",
+        "mutations",
+        "overlap_ms",
+        "policy",
+        "presence",
+        "queries",
+        "queue",
+        "registry",
+        "rooms",
+        "session",
+        "started",
+        "store",
+        "subs",
+        "sync_reads",
+        "writer",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -118,7 +156,7 @@ class Connection:
         self.queue = self.writer.queue
         self.subs = Subscriptions(self, feeds, self.queue)
         self.driver = SessionDriver(self)
-        self.finished = asyncio.Event()
+        self.finished = Flag()
         self._tasks: list[asyncio.Task[None]] = []
         self.presence = presence
         self.queries: Mapping[str, QuerySpec] = queries or {}
@@ -242,11 +280,8 @@ class Connection:
                 "user_agent": self.ws.headers.get("user-agent", "")[:200],
             },
         )
-        self._tasks = [
-            asyncio.create_task(self.writer.run(), name="ws-writer"),
-            asyncio.create_task(self.mutations.run(), name="ws-mutations"),
-            asyncio.create_task(self.driver.ticker(), name="ws-ticker"),
-        ]
+        self._tasks = [asyncio.create_task(self.writer.run(), name="ws-writer")]
+        self.driver.start_ticker()
         try:
             await self._reader()
         except Exception as exc:  # never let one connection take the server down
@@ -263,6 +298,10 @@ class Connection:
             self.request_close(CloseCode.NORMAL, "")
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        self.driver.stop_ticker()
+        worker = self.mutations.stop()
+        if worker is not None:
+            self._tasks.append(worker)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

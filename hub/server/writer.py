@@ -15,7 +15,6 @@ message, not per frame) while a quiet hub still sends each frame at once.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 
@@ -25,6 +24,7 @@ from hub import codec
 from hub.core.cursor import Cursor
 from hub.core.outqueue import OutQueue
 from hub.metrics import HubMetrics
+from hub.server.flag import Flag
 
 #: What one batched message carries at most (the client's own frame limit is 16 MiB).
 BATCH_BYTES = 256 << 10
@@ -40,12 +40,27 @@ class Writer:
         metrics: Frame, byte, queue-depth and push-lag metrics.
     """
 
+    __slots__ = (
+        "_lag",
+        "batching",
+        "close_code",
+        "close_reason",
+        "disconnected",
+        "frames_out",
+        "metrics",
+        "queue",
+        "room",
+        "wake",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, queue_bytes: int, metrics: HubMetrics) -> None:
         self.ws = ws
         self.metrics = metrics
         self.queue = OutQueue(queue_bytes)
-        self.wake = asyncio.Event()
-        self.room = asyncio.Event()
+        # Flags, not asyncio.Events: one per connection each, and idle (hub/server/flag.py).
+        self.wake = Flag()
+        self.room = Flag()
         self.frames_out = 0
         self.close_code: int | None = None
         self.close_reason = ""
