@@ -21,6 +21,8 @@ class SyncReads:
     pace. Only store calls hold a slot, never a send: a stalled client cannot keep one.
     """
 
+    __slots__ = ("slots", "store")
+
     def __init__(self, store: Store, slots: asyncio.Semaphore) -> None:
         self.store = store
         self.slots = slots
