@@ -52,12 +52,14 @@ WS_SIZE_SLACK = 64 * 1024
 def server_options(config: Config) -> dict[str, Any]:
     """uvicorn options for the hub: deflate off (frames are shared between connections),
     in-protocol pings only, a WebSocket size limit just above ``max_frame`` (frames between the two
-    get our 4009, bigger ones uvicorn's 1009), the websockets-sansio implementation when present."""
+    get our 4009, bigger ones uvicorn's 1009), the websockets-sansio implementation when present,
+    in the lighter form of ``hub/server/wsprotocol.py``."""
+    ws: Any
     try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+        from hub.server.wsprotocol import LeanSansIOProtocol
 
-        ws = "websockets-sansio"
-    except ImportError:
+        ws = LeanSansIOProtocol
+    except ImportError:  # an uvicorn without websockets-sansio
         ws = "websockets"
     return {
         "host": config.hub.host,
