@@ -280,7 +280,6 @@ class Connection:
                 "user_agent": self.ws.headers.get("user-agent", "")[:200],
             },
         )
-        self._tasks = [asyncio.create_task(self.writer.run(), name="ws-writer")]
         self.driver.start_ticker()
         try:
             await self._reader()
@@ -293,11 +292,13 @@ class Connection:
         self.subs.stop_all()
         if self.presence is not None and self.rooms is not None:
             self.presence.disconnected(self, self.rooms)
-        writer = self._tasks[0]
         if self.close_code is None:
             self.request_close(CloseCode.NORMAL, "")
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        writer = self.writer.sending()  # the close frame on its way
+        if writer is not None:
+            self._tasks.append(writer)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
         self.driver.stop_ticker()
         worker = self.mutations.stop()
         if worker is not None:
@@ -324,38 +325,45 @@ class Connection:
     # ----------------------------------------------------------------- reader
 
     async def _reader(self) -> None:
+        # One message at a time through _on_message, whose locals (the frame, its decoded form) go
+        # when it returns: an idle connection does not hold on to the last message it sent.
         while self.close_code is None:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                self.writer.disconnected = True
-                self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+            if not await self._on_message(await self.ws.receive()):
                 return
-            if self.draining:
-                continue  # shutting down: what arrives now is replayed on another hub
-            data = message.get("bytes")
-            self.frames_in += 1
-            self.metrics.frames_in.inc()
-            self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
-            if not await self.throttle(self.msg_bucket, 1, "messages"):
-                return
-            if data is None:
-                await self.driver.apply(self.session.fail(BadFrame("text frames are not allowed")))
-                continue
-            if len(data) > self.max_frame:
-                await self.driver.apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
-                continue
-            try:
-                obj = codec.decode(data, self.limits)
-            except ClientProtocolError as exc:
-                await self.driver.apply(self.session.fail(exc))
-                continue
-            # Applying may wait for room in the batch queue (a client ahead of the store): the
-            # reader reads nothing meanwhile, so the client's silence is not counted.
-            self.listening = False
-            try:
-                await self.driver.apply(self.session.receive_frame(obj, now_ms()))
-            finally:
-                self.listening = True
+
+    async def _on_message(self, message: Mapping[str, Any]) -> bool:
+        """Hand one received message on; False when the reader must stop."""
+        if message["type"] == "websocket.disconnect":
+            self.writer.disconnected = True
+            self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+            return False
+        if self.draining:
+            return True  # shutting down: what arrives now is replayed on another hub
+        data = message.get("bytes")
+        self.frames_in += 1
+        self.metrics.frames_in.inc()
+        self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
+        if not await self.throttle(self.msg_bucket, 1, "messages"):
+            return False
+        if data is None:
+            await self.driver.apply(self.session.fail(BadFrame("text frames are not allowed")))
+            return True
+        if len(data) > self.max_frame:
+            await self.driver.apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
+            return True
+        try:
+            obj = codec.decode(data, self.limits)
+        except ClientProtocolError as exc:
+            await self.driver.apply(self.session.fail(exc))
+            return True
+        # Applying may wait for room in the batch queue (a client ahead of the store): the
+        # reader reads nothing meanwhile, so the client's silence is not counted.
+        self.listening = False
+        try:
+            await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+        finally:
+            self.listening = True
+        return True
 
     # ----------------------------------------------------------------- limits
 
