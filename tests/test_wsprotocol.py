@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.http11 import Request
 
 from hub.app import create_app, server_options
 from hub.config import Config
@@ -54,6 +55,10 @@ async def test_the_handshake_is_let_go_once_accepted() -> None:
             (proto,) = [p for p in run.server.server_state.connections if isinstance(p, LeanSansIOProtocol)]
             state: dict[str, Any] = vars(proto)
             assert proto.handshake_complete and "request" not in state and "response" not in state
+            # websockets' parser still holds the Request in its frame (module doc), headers emptied
+            frame = proto.conn.parser.gi_frame
+            request = frame.f_locals.get("request") if frame is not None else None
+            assert isinstance(request, Request) and request.path == "/sync" and len(request.headers) == 0
             await c.send({"t": "ping", "n": 7})
             await c.wait(lambda: any(m["t"] == "pong" and m["n"] == 7 for m in c.received))
         finally:

@@ -6,7 +6,8 @@ for each was about a third of the hub's memory (docs/benchmarks.md, "Memory per 
 connection"). Three of those parts are only needed briefly, or can be smaller:
 
 * the handshake's ``Request`` and ``Response`` (their header maps, ~4 KiB), kept for the whole
-  connection although they are read only until the ``101`` response is sent;
+  connection although they are read only until the ``101`` response is sent (and the request
+  once more by websockets' parser, whose generator frame holds it: its headers are emptied);
 * the inbox of received messages, an ``asyncio.Queue`` (four deques, ~3 KiB even when empty);
   uvicorn calls only ``put_nowait``, ``get`` and ``empty`` on it, and pauses reading until it
   is drained, so it rarely holds more than one message;
@@ -66,5 +67,8 @@ class LeanSansIOProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.handshake_complete and "response" in self.__dict__:
-            # The 101 (or the refusal) is sent: nothing reads the handshake again.
+            # The 101 (or the refusal) is sent: nothing reads the handshake again. websockets'
+            # parser keeps the Request in its generator frame for the connection's whole life, so
+            # its headers (copied into the ASGI scope already) are emptied as well.
+            self.request.headers.clear()
             del self.request, self.response
