@@ -28,9 +28,8 @@ from hub.config import HubSettings
 from hub.core.cursor import Cursor
 from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, FrameTooLarge, HubError
 from hub.core.ratelimit import TokenBucket
-from hub.core.room_messages import FEATURE, RoomMessage
+from hub.core.room_messages import RoomMessage
 from hub.core.session import Session, SessionConfig
-from hub.core.subsets import FEATURE as QUERY_FEATURE
 from hub.core.subsets import QuerySpec
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
@@ -136,10 +135,10 @@ class Connection:
             policy,
             metrics,
             now_s=now_s,
-            claim=lambda key: registry.claim(self, key),
+            claim=self._claim,  # bound methods, not closures: smaller, and per connection
             address=self.address,
         )
-        self.mutations = MutationWorker(store, policy, metrics, specs, lambda: self.auth.identity, self)
+        self.mutations = MutationWorker(store, policy, metrics, specs, self._identity, self)
         self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
         self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
         self.hello_timeout_ms = cfg.hello_timeout_ms
@@ -165,21 +164,11 @@ class Connection:
     @classmethod
     def for_hub(cls, hub: Hub, ws: WebSocket, conn_id: str) -> Connection:
         """A connection wired to ``hub``'s store, feeds, policy, authenticator and registry."""
-        cfg = hub.config.hub
-        rooms = hub.presence is not None
         return cls(
             ws,
             conn_id=conn_id,
-            settings=cfg,
-            session=SessionConfig(
-                hub.id,
-                hub.writable,
-                cfg.ping_ms,
-                cfg.max_batch,
-                cfg.max_frame,
-                features=((FEATURE,) if rooms else ()) + (QUERY_FEATURE,),
-                room_limits=hub.config.rooms.limits.to_wire() if rooms else None,
-            ),
+            settings=hub.config.hub,
+            session=hub.session_config(),
             store=hub.store,
             feeds=hub.feeds,
             specs=hub.specs,
@@ -197,6 +186,12 @@ class Connection:
     def identity(self) -> Identity | None:
         """The identity of the token in force (None before authentication)."""
         return self.auth.identity
+
+    def _identity(self) -> Identity | None:
+        return self.auth.identity
+
+    def _claim(self, key: str) -> bool:
+        return self.registry.claim(self, key)
 
     @property
     def client_id(self) -> str:
