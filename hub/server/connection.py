@@ -1,13 +1,13 @@
 """One client connection of the ``/sync`` endpoint: its parts, its tasks and its life.
 
-Per connection there are two tasks: the reader (the endpoint's own task: frame → codec →
-:class:`~hub.core.session.Session` → effects) and the writer (``writer.py``, the only task that
-sends). The mutation worker (``mutations.py``) runs a task only while batches wait, and the ticker
-(``driver.py``: pings, the idle and ``hello`` timeouts, token expiry) is a timer: an idle
-connection's memory is mostly its tasks and their waits (docs/benchmarks.md, memory). The
-session's effects are carried out by ``driver.py``; syncs run one task per subscription
-(``subscription.py``); ``authflow.py`` decides authentication and refresh. The message and
-mutation token buckets apply here (docs/security.md).
+Per connection there is one long-lived task, the reader (the endpoint's own task: frame → codec →
+:class:`~hub.core.session.Session` → effects). The writer (``writer.py``, the only task that sends)
+and the mutation worker (``mutations.py``) run a task only while they have work, and the ticker
+(``driver.py``: pings, the idle and ``hello`` timeouts, token expiry) is a timer: tasks and their
+waits were most of an idle connection's memory (docs/benchmarks.md, memory). The session's
+effects are carried out by ``driver.py``; syncs run one task per subscription (``subscription.py``);
+``authflow.py`` decides authentication and refresh. The message and mutation token buckets apply
+here (docs/security.md).
 """
 
 from __future__ import annotations
