@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from hub.config import Config
 from hub.metrics import CONTENT_TYPE, HubMetrics
@@ -50,12 +52,14 @@ WS_SIZE_SLACK = 64 * 1024
 def server_options(config: Config) -> dict[str, Any]:
     """uvicorn options for the hub: deflate off (frames are shared between connections),
     in-protocol pings only, a WebSocket size limit just above ``max_frame`` (frames between the two
-    get our 4009, bigger ones uvicorn's 1009), the websockets-sansio implementation when present."""
+    get our 4009, bigger ones uvicorn's 1009), the websockets-sansio implementation when present,
+    in the lighter form of ``hub/server/wsprotocol.py``."""
+    ws: Any
     try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+        from hub.server.wsprotocol import LeanSansIOProtocol
 
-        ws = "websockets-sansio"
-    except ImportError:
+        ws = LeanSansIOProtocol
+    except ImportError:  # an uvicorn without websockets-sansio
         ws = "websockets"
     return {
         "host": config.hub.host,
@@ -82,6 +86,41 @@ def _default_store(config: Config) -> Store:
         # the collections' data need not (a lost epoch would void every cursor)
         system_backups=max([1, *(c.backups for c in config.collections)]),
     )
+
+
+SYNC_PATH = "/sync"
+
+
+class HubApp(Starlette):
+    """Starlette, with ``/sync`` WebSockets handed to the endpoint before the middleware stack.
+
+    An idle connection keeps every coroutine of the stack it was dispatched through alive for
+    its whole life: Starlette's error and exception middleware, the router and the route's
+    session wrapper were nine coroutines, their closures and a second ``WebSocket``, about
+    4 KiB per connection (docs/benchmarks.md, memory). None of them acts on this endpoint: it
+    raises neither ``HTTPException`` nor ``WebSocketException``, and anything else it raised went
+    through them to uvicorn unchanged, as it now goes directly. Other scopes, and paths the route
+    would not match either (``/sync/``), take the usual way; the ``WebSocketRoute`` stays in the
+    routes for those lookups.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and route_path(scope) == SYNC_PATH:
+            scope["app"] = self
+            await sync_endpoint(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """The path the router matches: ``path`` without a ``root_path`` prefix (behind a proxy)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
 
 
 def create_app(config: Config | None = None, *, store: Store | None = None) -> Starlette:
@@ -130,13 +169,13 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> S
         return HTMLResponse(body)
 
     routes: list[BaseRoute] = [
-        WebSocketRoute("/sync", sync_endpoint),
+        WebSocketRoute(SYNC_PATH, sync_endpoint),  # dispatched by HubApp first
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_page),
     ]
     routes += _client_routes(client_dir(cfg), status_page)
-    return Starlette(routes=routes, lifespan=lifespan)
+    return HubApp(routes=routes, lifespan=lifespan)
 
 
 def _client_routes(base: Path, status_page: Callable[[Request], Awaitable[Response]]) -> list[BaseRoute]:

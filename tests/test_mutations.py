@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hub.core.errors import StoreUnavailable
 from hub.core.session import ApplyBatch
 from hub.core.types import CollectionSpec, Mutation
 from hub.metrics import HubMetrics
-from hub.server.mutations import MutationWorker
+from hub.server.mutations import QUEUE_BATCHES, MutationWorker
 from hub.store.memory import MemoryStore
 
 ALICE = Identity("alice", {"sub": "alice", "roles": ["writer"]})
@@ -64,9 +65,10 @@ async def worker(identity: Identity | None = ALICE) -> tuple[MutationWorker, Mem
 
 async def test_batches_are_checked_applied_and_acked_in_order() -> None:
     w, store, outlet = await worker()
-    task = asyncio.create_task(w.run())
+    assert w.idle()
     decided = m.error_result(9, 4404, "unknown collection 'nope'")
     await w.put(ApplyBatch("c1", (put(1), put(2, "locked"), decided)))
+    assert not w.idle()  # the first put started the worker task
     while not outlet.sent:
         await asyncio.sleep(0.01)
     assert w.idle()
@@ -75,7 +77,10 @@ async def test_batches_are_checked_applied_and_acked_in_order() -> None:
     assert [(r["seq"], r["s"]) for r in ack["results"]] == [(1, "ok"), (2, "error"), (9, "error")]
     assert ack["results"][1]["code"] == 4403
     assert store.live_docs("todos") == {"a": {"x": 1}}
-    task.cancel()
+    await w.put(ApplyBatch("c1", (put(3),)))  # a later batch starts the worker again
+    while len(outlet.sent) < 2:
+        await asyncio.sleep(0.01)
+    assert outlet.sent[1]["results"][0]["s"] == "ok" and w.stop() is None
 
 
 async def test_without_an_identity_nothing_is_refused() -> None:
@@ -84,6 +89,44 @@ async def test_without_an_identity_nothing_is_refused() -> None:
     assert w.authorize(batch) is batch
     (result,) = await w.apply(batch)
     assert result["s"] == "ok"
+
+
+async def test_a_full_queue_holds_the_reader_until_room_or_stop() -> None:
+    w, store, outlet = await worker()
+    gate = asyncio.Event()
+    apply = store.apply
+
+    async def held(client: str, muts: Any, **kw: Any) -> Any:
+        await gate.wait()
+        return await apply(client, muts, **kw)
+
+    store.apply = held  # type: ignore[method-assign]
+    await w.put(ApplyBatch("c1", (put(1),)))
+    await asyncio.sleep(0.01)  # the worker took it and waits in the store
+    for seq in range(2, 2 + QUEUE_BATCHES):
+        await w.put(ApplyBatch("c2", (put(seq, doc_id=f"d{seq}"),)))
+    blocked = asyncio.create_task(w.put(ApplyBatch("c3", (put(9, doc_id="z"),))))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()  # QUEUE_BATCHES are waiting: the reader waits for room
+    gate.set()
+    await asyncio.wait_for(blocked, 5)  # the worker took the next ones: room again
+    while len(outlet.sent) < 2 + QUEUE_BATCHES:
+        await asyncio.sleep(0.01)
+    assert [a["results"][0]["seq"] for a in outlet.sent][-1] == 9
+
+    gate.clear()
+    await w.put(ApplyBatch("c1", (put(10, doc_id="y"),)))
+    await asyncio.sleep(0.01)
+    for seq in range(11, 11 + QUEUE_BATCHES):
+        await w.put(ApplyBatch("c2", (put(seq, doc_id=f"e{seq}"),)))
+    blocked = asyncio.create_task(w.put(ApplyBatch("c3", (put(20, doc_id="x"),))))
+    await asyncio.sleep(0.05)
+    task = w.stop()  # the connection closes: the waiting reader is released, nothing more applied
+    assert task is not None
+    await asyncio.wait_for(blocked, 5)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert w.idle() and len(outlet.sent) == 2 + QUEUE_BATCHES
 
 
 @pytest.mark.parametrize(
@@ -97,11 +140,14 @@ async def test_a_store_failure_ends_the_worker(error: Exception, closed: Any, fa
         raise error
 
     store.apply = broken  # type: ignore[method-assign]
-    await w.queue.put(ApplyBatch("c1", (put(1),)))
-    await w.queue.put(ApplyBatch("c1", (put(2),)))
-    await w.run()  # returns, and empties the queue behind it
-    assert w.queue.empty() and outlet.sent == []
+    await w.put(ApplyBatch("c1", (put(1),)))
+    await w.put(ApplyBatch("c1", (put(2, doc_id="b"),)))
+    while not w.stopped:
+        await asyncio.sleep(0.01)
+    assert w.idle() and outlet.sent == []  # the waiting batch was dropped with the failure
     assert outlet.closed == closed and (outlet.failed is error) == failed
+    await w.put(ApplyBatch("c1", (put(3),)))  # the connection is closing: dropped, never applied
+    assert w.idle() and w.stop() is None and outlet.sent == []
 
 
 async def test_row_rules_replays_and_conflicts() -> None:
@@ -157,11 +203,9 @@ async def test_waiting_batches_go_into_one_store_call_with_the_results_of_separa
 
     store.apply = counted  # type: ignore[method-assign]
     for b in batches:
-        await w.queue.put(w.authorize(b))  # all waiting when the worker starts
-    task = asyncio.create_task(w.run())
+        await w.put(b)  # all waiting when the worker task first runs (put does not yield)
     while len(outlet.sent) < len(batches):
         await asyncio.sleep(0.01)
-    task.cancel()
     assert calls == [8]  # the 4 batches' store mutations (not the 2 refused before) in one call
 
     # one ack per batch, as if applied apart (versions come from the clock: compared by order)
@@ -191,12 +235,10 @@ async def test_a_batch_that_does_not_fit_the_merged_call_starts_the_next_one(mon
 
     store.apply = counted  # type: ignore[method-assign]
     for b in batches:
-        await w.queue.put(w.authorize(b))
-    task = asyncio.create_task(w.run())
+        await w.put(b)  # all waiting when the worker task first runs
     while len(outlet.sent) < len(batches):
         await asyncio.sleep(0.01)
     assert w.idle()
-    task.cancel()
     assert calls == [[1, 2], [3, 4, 5]]
     assert [[r["seq"] for r in a["results"]] for a in outlet.sent] == [[1, 2], [3, 4], [5]]
     assert store.live_docs("todos") == {"a": {"x": 3}, "b": {"x": 4}, "c": {"x": 5}}

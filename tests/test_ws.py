@@ -193,6 +193,16 @@ async def test_hub_pings_and_closes_silent_clients() -> None:
         await c.close()
 
 
+async def test_a_connection_without_hello_is_closed_after_the_hello_timeout() -> None:
+    """The ticker (a timer, hub/server/driver.py) closes a connection that never says hello."""
+    async with hub_running(hello_timeout_ms=400) as h:
+        c = await raw_client(h, hello=False)
+        started = time.monotonic()
+        assert await c.wait_closed(5) == 4003
+        assert time.monotonic() - started >= 0.3 and c.close_reason == "no hello"
+        await c.close()
+
+
 async def test_a_client_ahead_of_a_slow_store_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     """While the hub holds back reading a client whose batches wait for the store (backpressure),
     the client's pongs go unread: that is not silence (4508), found by the connection soak."""

@@ -34,10 +34,15 @@ class Entry:
     cursor: Cursor | None = None  # the cursor the client holds once this frame is delivered
 
 
+#: What an empty queue holds: a deque costs about 760 bytes even when empty, and most of a hub's
+#: queues are empty most of the time (docs/benchmarks.md, memory).
+NO_ENTRIES: tuple[()] = ()
+
+
 @dataclass(slots=True)
 class OutQueue:
     budget: int
-    entries: deque[Entry] = field(default_factory=deque)
+    entries: deque[Entry] | tuple[()] = NO_ENTRIES
     size: int = 0
     control_size: int = 0  # bytes of the control frames in ``entries``
     delivered: dict[str, Cursor] = field(default_factory=dict)
@@ -71,10 +76,13 @@ class OutQueue:
         return True
 
     def pop(self) -> Entry | None:
-        if not self.entries:
+        entries = self.entries
+        if not isinstance(entries, deque) or not entries:
             return None
-        entry = self.entries.popleft()
+        entry = entries.popleft()
         self._account(entry, -1)
+        if not entries:
+            self.entries = NO_ENTRIES
         return entry
 
     def pop_many(self, max_bytes: int, max_count: int) -> list[Entry]:
@@ -82,6 +90,8 @@ class OutQueue:
         stays within ``max_bytes`` and ``max_count`` (what one message may carry, docs/protocol.md)."""
         entries = self.entries
         out: list[Entry] = []
+        if not isinstance(entries, deque):
+            return out
         total = 0
         while entries and len(out) < max_count:
             n = len(entries[0].frame)
@@ -91,6 +101,8 @@ class OutQueue:
             self._account(entry, -1)
             out.append(entry)
             total += n
+        if not entries:
+            self.entries = NO_ENTRIES
         return out
 
     def sent(self, entry: Entry) -> None:
@@ -102,6 +114,8 @@ class OutQueue:
 
     def drop(self, coll: str, kinds: tuple[Kind, ...] = ("live", "sync")) -> int:
         """Remove the queued frames of ``coll`` of the given kinds; return how many."""
+        if not any(e.coll == coll and e.kind in kinds for e in self.entries):
+            return 0
         keep: deque[Entry] = deque()
         dropped = 0
         for e in self.entries:
@@ -110,7 +124,7 @@ class OutQueue:
                 dropped += 1
             else:
                 keep.append(e)
-        self.entries = keep
+        self.entries = keep or NO_ENTRIES
         return dropped
 
     def forget(self, coll: str) -> None:
@@ -119,6 +133,8 @@ class OutQueue:
         self.delivered.pop(coll, None)
 
     def _append(self, entry: Entry) -> None:
+        if not isinstance(self.entries, deque):
+            self.entries = deque()
         self.entries.append(entry)
         self._account(entry, 1)
 

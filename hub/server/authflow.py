@@ -62,6 +62,8 @@ class AuthFlow:
         address: The peer's address (the key of anonymous clients).
     """
 
+    __slots__ = ("address", "authenticator", "claim", "identity", "metrics", "now_s", "policy")
+
     def __init__(
         self,
         authenticator: Authenticator,

@@ -1,11 +1,13 @@
 """One client connection of the ``/sync`` endpoint: its parts, its tasks and its life.
 
-Per connection there are four tasks: the reader (the endpoint's own task: frame → codec →
-:class:`~hub.core.session.Session` → effects), the writer (``writer.py``, the only task that
-sends), the mutation worker (``mutations.py``) and a ticker (``driver.py``: pings, the idle and
-``hello`` timeouts, token expiry). The session's effects are carried out by ``driver.py``; syncs
-run one task per subscription (``subscription.py``); ``authflow.py`` decides authentication and
-refresh. The message and mutation token buckets apply here (docs/security.md).
+Per connection there is one long-lived task, the reader (the endpoint's own task: frame → codec →
+:class:`~hub.core.session.Session` → effects). The writer (``writer.py``, the only task that sends)
+and the mutation worker (``mutations.py``) run a task only while they have work, and the ticker
+(``driver.py``: pings, the idle and ``hello`` timeouts, token expiry) is a timer: tasks and their
+waits were most of an idle connection's memory (docs/benchmarks.md, memory). The session's
+effects are carried out by ``driver.py``; syncs run one task per subscription (``subscription.py``);
+``authflow.py`` decides authentication and refresh. The message and mutation token buckets apply
+here (docs/security.md).
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from hub.config import HubSettings
 from hub.core.cursor import Cursor
 from hub.core.errors import BadFrame, ClientProtocolError, CloseCode, FrameTooLarge, HubError
 from hub.core.ratelimit import TokenBucket
-from hub.core.room_messages import FEATURE, RoomMessage
+from hub.core.room_messages import RoomMessage
 from hub.core.session import Session, SessionConfig
-from hub.core.subsets import FEATURE as QUERY_FEATURE
 from hub.core.subsets import QuerySpec
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
@@ -36,6 +37,7 @@ from hub.server.authflow import AuthFlow
 from hub.server.connections import Connections
 from hub.server.driver import SessionDriver, now_ms
 from hub.server.feed import Feed
+from hub.server.flag import Flag
 from hub.server.hub import Hub
 from hub.server.mutations import MutationWorker
 from hub.server.presence import Presence
@@ -64,6 +66,41 @@ class Connection:
         registry: The hub's open connections (per-subject cap, drain).
         now_s: The wall clock token expiry is judged by.
     """
+
+    # Slots: ten thousand idle connections kept ten thousand 1.6 KiB attribute dicts.
+    __slots__ = (
+        "_tasks",
+        "address",
+        "auth",
+        "draining",
+        "driver",
+        "finished",
+        "frames_in",
+        "hello_timeout_ms",
+        "hold_bytes",
+        "id",
+        "limits",
+        "listening",
+        "max_frame",
+        "metrics",
+        "msg_bucket",
+        "mut_bucket",
+        "mutations",
+        "overlap_ms",
+        "policy",
+        "presence",
+        "queries",
+        "queue",
+        "registry",
+        "rooms",
+        "session",
+        "started",
+        "store",
+        "subs",
+        "sync_reads",
+        "writer",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -98,10 +135,10 @@ class Connection:
             policy,
             metrics,
             now_s=now_s,
-            claim=lambda key: registry.claim(self, key),
+            claim=self._claim,  # bound methods, not closures: smaller, and per connection
             address=self.address,
         )
-        self.mutations = MutationWorker(store, policy, metrics, specs, lambda: self.auth.identity, self)
+        self.mutations = MutationWorker(store, policy, metrics, specs, self._identity, self)
         self.msg_bucket = TokenBucket(cfg.msg_rate, cfg.msg_burst)
         self.mut_bucket = TokenBucket(cfg.mut_rate, cfg.mut_burst or 2 * cfg.max_batch)
         self.hello_timeout_ms = cfg.hello_timeout_ms
@@ -118,7 +155,7 @@ class Connection:
         self.queue = self.writer.queue
         self.subs = Subscriptions(self, feeds, self.queue)
         self.driver = SessionDriver(self)
-        self.finished = asyncio.Event()
+        self.finished = Flag()
         self._tasks: list[asyncio.Task[None]] = []
         self.presence = presence
         self.queries: Mapping[str, QuerySpec] = queries or {}
@@ -127,21 +164,11 @@ class Connection:
     @classmethod
     def for_hub(cls, hub: Hub, ws: WebSocket, conn_id: str) -> Connection:
         """A connection wired to ``hub``'s store, feeds, policy, authenticator and registry."""
-        cfg = hub.config.hub
-        rooms = hub.presence is not None
         return cls(
             ws,
             conn_id=conn_id,
-            settings=cfg,
-            session=SessionConfig(
-                hub.id,
-                hub.writable,
-                cfg.ping_ms,
-                cfg.max_batch,
-                cfg.max_frame,
-                features=((FEATURE,) if rooms else ()) + (QUERY_FEATURE,),
-                room_limits=hub.config.rooms.limits.to_wire() if rooms else None,
-            ),
+            settings=hub.config.hub,
+            session=hub.session_config(),
             store=hub.store,
             feeds=hub.feeds,
             specs=hub.specs,
@@ -159,6 +186,12 @@ class Connection:
     def identity(self) -> Identity | None:
         """The identity of the token in force (None before authentication)."""
         return self.auth.identity
+
+    def _identity(self) -> Identity | None:
+        return self.auth.identity
+
+    def _claim(self, key: str) -> bool:
+        return self.registry.claim(self, key)
 
     @property
     def client_id(self) -> str:
@@ -242,11 +275,7 @@ class Connection:
                 "user_agent": self.ws.headers.get("user-agent", "")[:200],
             },
         )
-        self._tasks = [
-            asyncio.create_task(self.writer.run(), name="ws-writer"),
-            asyncio.create_task(self.mutations.run(), name="ws-mutations"),
-            asyncio.create_task(self.driver.ticker(), name="ws-ticker"),
-        ]
+        self.driver.start_ticker()
         try:
             await self._reader()
         except Exception as exc:  # never let one connection take the server down
@@ -258,11 +287,17 @@ class Connection:
         self.subs.stop_all()
         if self.presence is not None and self.rooms is not None:
             self.presence.disconnected(self, self.rooms)
-        writer = self._tasks[0]
         if self.close_code is None:
             self.request_close(CloseCode.NORMAL, "")
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        writer = self.writer.sending()  # the close frame on its way
+        if writer is not None:
+            self._tasks.append(writer)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+        self.driver.stop_ticker()
+        worker = self.mutations.stop()
+        if worker is not None:
+            self._tasks.append(worker)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -285,38 +320,45 @@ class Connection:
     # ----------------------------------------------------------------- reader
 
     async def _reader(self) -> None:
+        # One message at a time through _on_message, whose locals (the frame, its decoded form) go
+        # when it returns: an idle connection does not hold on to the last message it sent.
         while self.close_code is None:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                self.writer.disconnected = True
-                self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+            if not await self._on_message(await self.ws.receive()):
                 return
-            if self.draining:
-                continue  # shutting down: what arrives now is replayed on another hub
-            data = message.get("bytes")
-            self.frames_in += 1
-            self.metrics.frames_in.inc()
-            self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
-            if not await self.throttle(self.msg_bucket, 1, "messages"):
-                return
-            if data is None:
-                await self.driver.apply(self.session.fail(BadFrame("text frames are not allowed")))
-                continue
-            if len(data) > self.max_frame:
-                await self.driver.apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
-                continue
-            try:
-                obj = codec.decode(data, self.limits)
-            except ClientProtocolError as exc:
-                await self.driver.apply(self.session.fail(exc))
-                continue
-            # Applying may wait for room in the batch queue (a client ahead of the store): the
-            # reader reads nothing meanwhile, so the client's silence is not counted.
-            self.listening = False
-            try:
-                await self.driver.apply(self.session.receive_frame(obj, now_ms()))
-            finally:
-                self.listening = True
+
+    async def _on_message(self, message: Mapping[str, Any]) -> bool:
+        """Hand one received message on; False when the reader must stop."""
+        if message["type"] == "websocket.disconnect":
+            self.writer.disconnected = True
+            self.request_close(int(message.get("code") or CloseCode.NORMAL), "")
+            return False
+        if self.draining:
+            return True  # shutting down: what arrives now is replayed on another hub
+        data = message.get("bytes")
+        self.frames_in += 1
+        self.metrics.frames_in.inc()
+        self.metrics.bytes_in.inc(len(data) if data is not None else len(message.get("text") or ""))
+        if not await self.throttle(self.msg_bucket, 1, "messages"):
+            return False
+        if data is None:
+            await self.driver.apply(self.session.fail(BadFrame("text frames are not allowed")))
+            return True
+        if len(data) > self.max_frame:
+            await self.driver.apply(self.session.fail(FrameTooLarge(len(data), self.max_frame)))
+            return True
+        try:
+            obj = codec.decode(data, self.limits)
+        except ClientProtocolError as exc:
+            await self.driver.apply(self.session.fail(exc))
+            return True
+        # Applying may wait for room in the batch queue (a client ahead of the store): the
+        # reader reads nothing meanwhile, so the client's silence is not counted.
+        self.listening = False
+        try:
+            await self.driver.apply(self.session.receive_frame(obj, now_ms()))
+        finally:
+            self.listening = True
+        return True
 
     # ----------------------------------------------------------------- limits
 

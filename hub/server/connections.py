@@ -15,11 +15,17 @@ from typing import Protocol
 from hub.core.ratelimit import ConnectionCounter
 
 
+class Waitable(Protocol):
+    """An :class:`asyncio.Event` or a :class:`~hub.server.flag.Flag`."""
+
+    async def wait(self) -> object: ...
+
+
 class Peer(Protocol):
     """What the registry needs from a connection."""
 
     @property
-    def finished(self) -> asyncio.Event:
+    def finished(self) -> Waitable:
         """Set once the connection has shut down completely."""
         ...
 

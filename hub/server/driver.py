@@ -87,17 +87,34 @@ class Host(Protocol):
 
 
 class SessionDriver:
-    """Carries out one connection's session effects and runs its ticker task."""
+    """Carries out one connection's session effects and runs its ticker (a timer, not a task)."""
+
+    __slots__ = ("_opened", "_timer", "host")
 
     def __init__(self, host: Host) -> None:
         self.host = host
+        self._timer: asyncio.TimerHandle | None = None
+        self._opened = 0
+
+    def _carry(self, eff: Effect) -> bool:
+        """Carry out ``eff`` when that needs no waiting (all a tick returns); False otherwise."""
+        h = self.host
+        if isinstance(eff, Send):
+            h.send_control(eff.msg)
+        elif isinstance(eff, Close):
+            if eff.error is not None:
+                log.error("session bug, closing %s", eff.code, exc_info=eff.error)
+            h.request_close(eff.code, eff.reason)
+        else:
+            return False
+        return True
 
     async def apply(self, effects: list[Effect]) -> None:
         h = self.host
         for eff in effects:
-            if isinstance(eff, Send):
-                h.send_control(eff.msg)
-            elif isinstance(eff, Subscribe):
+            if self._carry(eff):
+                continue
+            if isinstance(eff, Subscribe):
                 self._subscribe(eff)
             elif isinstance(eff, Unsubscribe):
                 h.subs.stop(eff.coll, eff.sub_id)
@@ -113,10 +130,6 @@ class SessionDriver:
                 await h.room_op(eff.msg)
             elif isinstance(eff, Reauthenticate):
                 await self._refresh(eff.token)
-            elif isinstance(eff, Close):
-                if eff.error is not None:
-                    log.error("session bug, closing %s", eff.code, exc_info=eff.error)
-                h.request_close(eff.code, eff.reason)
 
     # ----------------------------------------------------------------- authentication
 
@@ -189,39 +202,57 @@ class SessionDriver:
 
     # ----------------------------------------------------------------- ticker
 
-    async def ticker(self) -> None:
-        """The ticker task: ticks the session, closes on the ``hello`` timeout and token expiry.
+    def start_ticker(self) -> None:
+        """Tick the session from now on: pings, the idle and ``hello`` timeouts, token expiry.
 
-        Until the session is ready it wakes every 250 ms at most; then it sleeps until the session
-        has something to do (the next ping or the idle deadline) or the token expires, and at most
-        ``ping_ms / 4`` (a token refreshed to an earlier expiry, a reader held back). One wake-up
-        per connection every 250 ms was most of the CPU of a hub holding thousands of idle
-        connections (the connection soak, docs/reliability.md).
+        A timer callback rather than a task per connection: a task and its coroutine cost about
+        1 KiB each on an idle connection (docs/benchmarks.md, memory). Until the session is ready
+        it wakes every 250 ms at most; then it sleeps until the session has something to do (the
+        next ping or the idle deadline) or the token expires, and at most ``ping_ms / 4`` (a token
+        refreshed to an earlier expiry, a reader held back). One wake-up per connection every
+        250 ms was most of the CPU of a hub holding thousands of idle connections (the connection
+        soak, docs/reliability.md).
         """
+        self._opened = now_ms()
+        self._schedule()
+
+    def stop_ticker(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _schedule(self) -> None:
         h = self.host
+        if h.close_code is not None:
+            return
         cap_ms = max(h.session.cfg.ping_ms / 4, 10.0)
-        opened = now_ms()
-        while h.close_code is None:
-            now = now_ms()
-            if h.session.state is State.READY:
-                wait_ms = min(cap_ms, max(h.session.next_tick_ms() - now, 1))
-                left = h.auth.seconds_left()
-                if left is not None:
-                    wait_ms = min(wait_ms, max(left * 1000, 1))
-            else:
-                wait_ms = min(cap_ms, 250.0)
-            await asyncio.sleep(wait_ms / 1000)
-            now = now_ms()
-            state = h.session.state
-            if state in (State.CONNECTED, State.AUTHENTICATING) and now - opened > h.hello_timeout_ms:
-                h.request_close(CloseCode.UNEXPECTED_MESSAGE, "no hello")
-                return
-            if h.auth.expired():
-                log.info("token expired on a live connection")
-                h.request_close(CloseCode.TOKEN_EXPIRED, "expired")
-                return
-            effects = h.session.tick(now, listening=h.listening)
-            for eff in effects:
-                if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
-                    h.metrics.rate_limited.labels("idle").inc()
-            await self.apply(effects)
+        if h.session.state is State.READY:
+            wait_ms = min(cap_ms, max(h.session.next_tick_ms() - now_ms(), 1))
+            left = h.auth.seconds_left()
+            if left is not None:
+                wait_ms = min(wait_ms, max(left * 1000, 1))
+        else:
+            wait_ms = min(cap_ms, 250.0)
+        self._timer = asyncio.get_running_loop().call_later(wait_ms / 1000, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        h = self.host
+        if h.close_code is not None:
+            return
+        now = now_ms()
+        state = h.session.state
+        if state in (State.CONNECTED, State.AUTHENTICATING) and now - self._opened > h.hello_timeout_ms:
+            h.request_close(CloseCode.UNEXPECTED_MESSAGE, "no hello")
+            return
+        if h.auth.expired():
+            log.info("token expired on a live connection")
+            h.request_close(CloseCode.TOKEN_EXPIRED, "expired")
+            return
+        for eff in h.session.tick(now, listening=h.listening):
+            if isinstance(eff, Close) and eff.code == CloseCode.IDLE_TIMEOUT:
+                h.metrics.rate_limited.labels("idle").inc()
+            if not self._carry(eff):  # Session.tick returns only Send and Close
+                log.error("a tick returned %s, closing", type(eff).__name__)
+                h.request_close(CloseCode.INTERNAL_ERROR, "internal error")
+        self._schedule()

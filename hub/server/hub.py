@@ -21,6 +21,9 @@ from hub.authz import AccessPolicy, origin_allowed, policy_from_config
 from hub.config import Config
 from hub.core.errors import CloseCode, HubError
 from hub.core.ratelimit import BucketMap
+from hub.core.room_messages import FEATURE as ROOMS_FEATURE
+from hub.core.session import SessionConfig
+from hub.core.subsets import FEATURE as QUERY_FEATURE
 from hub.core.types import CollectionSpec
 from hub.metrics import HubMetrics
 from hub.queryconfig import query_specs
@@ -72,6 +75,24 @@ class Hub:
         self.sync_slots = SyncSlots(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
         self._gc_task: asyncio.Task[None] | None = None
         self.presence: Presence | None = None
+        self._session_config: SessionConfig | None = None
+
+    def session_config(self) -> SessionConfig:
+        """The protocol session settings, one immutable object shared by every connection (once
+        started: they say whether rooms are served)."""
+        if self._session_config is None:
+            cfg = self.config.hub
+            rooms = self.presence is not None
+            self._session_config = SessionConfig(
+                self.id,
+                self.writable,
+                cfg.ping_ms,
+                cfg.max_batch,
+                cfg.max_frame,
+                features=((ROOMS_FEATURE,) if rooms else ()) + (QUERY_FEATURE,),
+                room_limits=self.config.rooms.limits.to_wire() if rooms else None,
+            )
+        return self._session_config
 
     async def start(self) -> None:
         await self.store.open()

@@ -32,6 +32,7 @@ from hub.core.hlc import client_offset_ms, rebase_ts
 from hub.core.session import ApplyBatch
 from hub.core.types import CollectionSpec, Doc, Mutation, MutationResult
 from hub.metrics import HubMetrics
+from hub.server.flag import Flag
 from hub.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,23 @@ class MutationWorker:
         outlet: Receives the acks and the close requests.
     """
 
+    __slots__ = (
+        "_batches",
+        "_client_now",
+        "_hello_mono",
+        "_room",
+        "_task",
+        "busy",
+        "identity",
+        "metrics",
+        "offset_ms",
+        "outlet",
+        "policy",
+        "specs",
+        "stopped",
+        "store",
+    )
+
     def __init__(
         self,
         store: Store,
@@ -80,10 +98,14 @@ class MutationWorker:
         self.specs = specs
         self.identity = identity
         self.outlet = outlet
-        self.queue: asyncio.Queue[ApplyBatch] = asyncio.Queue(QUEUE_BATCHES)
+        # The batches read ahead, the worker task and the reader's wait for room exist only while
+        # there are batches: most connections of a hub are idle (docs/benchmarks.md, memory).
+        self._batches: list[ApplyBatch] = []
+        self._task: asyncio.Task[None] | None = None
+        self._room: Flag | None = None
         self.busy = False
-        # A batch taken from the queue that did not fit the last store call: the next one starts with it.
-        self._carry: ApplyBatch | None = None
+        #: The worker failed or the connection closes: batches put now are never applied.
+        self.stopped = False
         # The client's clock error (hub.core.hlc.client_offset_ms), from the ``now`` of its hello.
         self.offset_ms = 0
         self._client_now: int | None = None
@@ -91,11 +113,75 @@ class MutationWorker:
 
     def idle(self) -> bool:
         """No batch is being applied and none is waiting."""
-        return not self.busy and self.queue.empty() and self._carry is None
+        return not self.busy and not self._batches
 
     async def put(self, eff: ApplyBatch) -> None:
-        """Queue a batch (after the collection-level check); waits while the queue is full."""
-        await self.queue.put(self.authorize(eff))
+        """Queue a batch (after the collection-level check), starting the worker task when none
+        runs; waits while ``QUEUE_BATCHES`` batches are waiting already. Once the worker has
+        stopped the batch is dropped: the connection is closing and the client replays it."""
+        eff = self.authorize(eff)
+        while len(self._batches) >= QUEUE_BATCHES and not self.stopped:
+            if self._room is None:
+                self._room = Flag()
+            self._room.clear()
+            await self._room.wait()
+        if self.stopped:
+            return
+        self._batches.append(eff)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ws-mutations")
+
+    def stop(self) -> asyncio.Task[None] | None:
+        """The connection is closing: apply nothing more, release a reader waiting for room; the
+        worker task, cancelled, to await (None when none runs)."""
+        self._halt()
+        task = self._task
+        if task is not None:
+            task.cancel()
+        return task
+
+    def _halt(self) -> None:
+        self.stopped = True
+        self._batches.clear()  # never acknowledged: the client replays them elsewhere
+        if self._room is not None:
+            self._room.set()
+
+    async def _run(self) -> None:
+        """Apply the waiting batches, then end (the next :meth:`put` starts another run); the
+        worker stops for good when the store fails."""
+        batches = self._batches
+        try:
+            while batches and not self.stopped:
+                effs = [batches.pop(0)]
+                size = len(effs[0].slots)
+                while batches:
+                    nxt = batches[0]
+                    if nxt.client != effs[0].client or size + len(nxt.slots) > MERGE_MUTATIONS:
+                        break
+                    effs.append(batches.pop(0))
+                    size += len(nxt.slots)
+                if self._room is not None:
+                    self._room.set()
+                self.busy = True
+                try:
+                    answers = await self.apply_all(effs)
+                except StoreUnavailable as exc:
+                    self._halt()
+                    self.outlet.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
+                    self.metrics.store_errors.inc()
+                    return
+                except Exception as exc:
+                    self._halt()
+                    self.outlet.fail(exc)
+                    return
+                finally:
+                    self.busy = False
+                for results in answers:
+                    self.outlet.send_control(m.ack(results))
+        finally:
+            self._task = None
+            if not batches:
+                self._room = None
 
     def authorize(self, eff: ApplyBatch) -> ApplyBatch:
         """Collection-level write permission per mutation (the row-level check runs inside the
@@ -113,41 +199,6 @@ class MutationWorker:
             else:
                 slots.append(s)
         return ApplyBatch(eff.client, tuple(slots))
-
-    async def run(self) -> None:
-        """Apply batches until the connection closes or the store fails."""
-        try:
-            while True:
-                first = self._carry if self._carry is not None else await self.queue.get()
-                self._carry = None
-                effs, size = [first], len(first.slots)
-                while not self.queue.empty():
-                    nxt = self.queue.get_nowait()
-                    if nxt.client != first.client or size + len(nxt.slots) > MERGE_MUTATIONS:
-                        self._carry = nxt  # the next store call starts with it
-                        break
-                    effs.append(nxt)
-                    size += len(nxt.slots)
-                self.busy = True
-                try:
-                    answers = await self.apply_all(effs)
-                except StoreUnavailable as exc:
-                    self.outlet.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
-                    self.metrics.store_errors.inc()
-                    return
-                except Exception as exc:
-                    self.outlet.fail(exc)
-                    return
-                finally:
-                    self.busy = False
-                for results in answers:
-                    self.outlet.send_control(m.ack(results))
-        finally:
-            # The connection is closing: unblock a reader waiting on the full queue (its batches
-            # were never acknowledged; the client replays them elsewhere).
-            self._carry = None
-            while not self.queue.empty():
-                self.queue.get_nowait()
 
     async def unserved(self, eff: ApplyBatch) -> ApplyBatch:
         """Answer the mutations of collections this hub does not serve (module doc)."""

@@ -114,6 +114,23 @@ class Query:
 
 
 class Subscription:
+    # Slots: one per subscribed connection (docs/benchmarks.md, memory).
+    __slots__ = (
+        "coll",
+        "cursor",
+        "doc_limits",
+        "gone",
+        "held",
+        "held_bytes",
+        "held_overflow",
+        "key",
+        "port",
+        "query",
+        "state",
+        "sub_id",
+        "task",
+    )
+
     def __init__(
         self, port: Port, coll: str, sub_id: int, cursor: Cursor | None, query: Query | None = None
     ) -> None:
@@ -194,6 +211,9 @@ class Subscription:
             raise
         except Exception as exc:
             self.port.fail(exc)
+        finally:
+            if self.task is asyncio.current_task():
+                self.task = None  # synced: a live subscription keeps no finished task
 
     def _page(
         self, done: int, total: int | None, at: Cursor | None, last: Change, cs: Sequence[Change]

@@ -30,6 +30,8 @@ class Subscriptions:
         queue: The connection's out-queue (a restarted sync drops what was queued for it).
     """
 
+    __slots__ = ("by_key", "feeds", "port", "queue")
+
     def __init__(self, port: Port, feeds: Mapping[str, Fanout], queue: OutQueue) -> None:
         self.port = port
         self.feeds = feeds

@@ -49,6 +49,8 @@ class SyncReads:
     collection) share one store call while it waits for its slot (:meth:`shared`).
     """
 
+    __slots__ = ("slots", "store")
+
     def __init__(self, store: Store, slots: SyncSlots) -> None:
         self.store = store
         self.slots = slots

@@ -3,9 +3,9 @@
 Everything a connection sends goes through :class:`Writer`: control messages and acks
 (:meth:`~Writer.push_control`), sync pages (:meth:`~Writer.push_sync`, which waits for room) and
 live frames (:meth:`~Writer.push_live`, refused when the queue is full so the subscription falls
-back to a catch-up). :meth:`~Writer.run` is the only task that awaits the socket, so a slow
-client only ever blocks its own writer. Once :meth:`~Writer.close` is called it sends the close
-frame and stops.
+back to a catch-up). The writer task is the only one that awaits the socket, so a slow client
+only ever blocks its own writer; it runs while there is something to send. Once
+:meth:`~Writer.close` is called it sends the close frame and stops.
 
 A client that takes batches (``hello.features``) gets every frame queued when its writer runs in
 one WebSocket message (a msgpack array of the frames, their bytes copied as they are). Frames queue
@@ -25,6 +25,7 @@ from hub import codec
 from hub.core.cursor import Cursor
 from hub.core.outqueue import OutQueue
 from hub.metrics import HubMetrics
+from hub.server.flag import Flag
 
 #: What one batched message carries at most (the client's own frame limit is 16 MiB).
 BATCH_BYTES = 256 << 10
@@ -40,12 +41,27 @@ class Writer:
         metrics: Frame, byte, queue-depth and push-lag metrics.
     """
 
+    __slots__ = (
+        "_ended",
+        "_lag",
+        "_task",
+        "batching",
+        "close_code",
+        "close_reason",
+        "disconnected",
+        "frames_out",
+        "metrics",
+        "queue",
+        "room",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, queue_bytes: int, metrics: HubMetrics) -> None:
         self.ws = ws
         self.metrics = metrics
         self.queue = OutQueue(queue_bytes)
-        self.wake = asyncio.Event()
-        self.room = asyncio.Event()
+        # A Flag, not an asyncio.Event: one per connection, and mostly idle (hub/server/flag.py).
+        self.room = Flag()
         self.frames_out = 0
         self.close_code: int | None = None
         self.close_reason = ""
@@ -55,6 +71,10 @@ class Writer:
         self.batching = False
         # push-lag bookkeeping by frame object (frames are shared between connections)
         self._lag: dict[int, tuple[float, int]] = {}
+        # The writer task runs only while there is something to send: an idle connection keeps
+        # no task, coroutine or waiter for it (docs/benchmarks.md, memory).
+        self._task: asyncio.Task[None] | None = None
+        self._ended = False  # the close frame went out, or the socket failed: nothing more to send
 
     def close(self, code: int, reason: str) -> bool:
         """Send a close frame with ``code`` after what is queued; False if already closing."""
@@ -62,8 +82,8 @@ class Writer:
         if first:
             self.close_code = int(code)
             self.close_reason = reason[:120]
-        self.wake.set()
         self.room.set()
+        self._start()
         return first
 
     def push_control(self, frame: bytes, coll: str | None, cursor: Cursor | None) -> bool:
@@ -95,10 +115,34 @@ class Writer:
         depth = len(self.queue)
         self.metrics.queue_depth.observe(depth)
         self.metrics.queue_depth_max.set_max(depth)
-        self.wake.set()
+        self._start()
 
-    async def run(self) -> None:
-        """Send queued frames until :meth:`close`, then the close frame."""
+    def _start(self) -> None:
+        """Start the writer task unless one runs (there is only ever one: frames go in order)."""
+        if self._task is None and not self._ended:
+            self._task = asyncio.create_task(self._run(), name="ws-writer")
+
+    def sending(self) -> asyncio.Task[None] | None:
+        """The writer task while one runs (after :meth:`close`: until the close frame is out)."""
+        return self._task
+
+    async def _run(self) -> None:
+        """Send what is queued, then end (the next frame queued starts another run); after
+        :meth:`close`, the close frame."""
+        try:
+            code = await self._send_queued()
+            if code is None:
+                return
+            self._ended = True
+            if not self.disconnected:
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code, self.close_reason)
+        finally:
+            self._task = None
+
+    async def _send_queued(self) -> int | None:
+        """Send queued frames until the queue is empty (None) or :meth:`close` was called (its
+        code)."""
         q = self.queue
         try:
             metrics = self.metrics
@@ -106,9 +150,7 @@ class Writer:
                 entries = q.pop_many(BATCH_BYTES, BATCH_FRAMES if self.batching else 1)
                 if not entries:
                     self.room.set()
-                    self.wake.clear()
-                    await self.wake.wait()
-                    continue
+                    return None
                 if len(entries) == 1:
                     data = entries[0].frame
                 else:
@@ -131,7 +173,6 @@ class Writer:
                     metrics.events_out.inc(events)
                 self.room.set()
         except Exception:  # the peer is gone; the reader sees the disconnect
-            return
-        if not self.disconnected:
-            with contextlib.suppress(Exception):
-                await self.ws.close(self.close_code, self.close_reason)
+            self._ended = True
+            return None
+        return self.close_code

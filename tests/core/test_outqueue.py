@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.core.outqueue import OutQueue
+from hub.core.outqueue import NO_ENTRIES, OutQueue
 
 
 def test_live_overflow_drops_only_that_collection() -> None:
@@ -90,3 +90,18 @@ def test_pop_many_takes_the_oldest_frames_within_the_limits() -> None:
     assert [e.frame for e in q2.pop_many(10, 10)] == [frames[4]]  # one frame even over max_bytes
     assert [e.frame for e in q2.pop_many(10_000, 10)] == [frames[5]]
     assert q2.pop_many(10_000, 10) == [] and q2.size == 0 and q2.control_size == 0
+
+
+def test_an_empty_queue_holds_no_deque() -> None:
+    q = OutQueue(budget=1000)
+    assert q.entries is NO_ENTRIES and q.pop() is None and q.pop_many(100, 10) == []
+    q.push_control(b"a" * 10, "a")
+    q.push_live(b"b" * 10, "b", ("e", 1))
+    assert len(q) == 2 and q.pop_many(100, 1)[0].coll == "a"
+    assert q.pop_many(100, 10)[0].coll == "b"
+    assert q.entries is NO_ENTRIES and q.size == 0  # emptied: the deque is let go
+    q.push_sync(b"c" * 10, "c")
+    assert q.drop("other") == 0 and len(q) == 1
+    assert q.drop("c") == 1 and q.entries is NO_ENTRIES
+    q.push_sync(b"d" * 10, "d")
+    assert q.pop() is not None and q.entries is NO_ENTRIES and q.pop() is None
