@@ -112,6 +112,10 @@ test('the handle of a conflicting write resolves with the hub\'s verdict and doc
   ctl.mute = true
   const w = await todosB.put({ id, by: 'b' })
   assert.deepEqual((await b.pendingWrites()).map((p) => p.seq), [w.seq])
+  // A's write must be later by the clock, not only in order: two writes stamped in the same
+  // millisecond tie, and last-writer-wins breaks the tie by client id (either may win)
+  const stamped = Date.now()
+  while (Date.now() <= stamped) await new Promise((r) => setTimeout(r, 1))
   // A's later write lands first
   const wa = await todosA.put({ id, by: 'a1' })
   const ra = await wa.result
