@@ -62,7 +62,7 @@ async def test_a_change_the_settle_already_covered_is_not_sent_again() -> None:
     async def deliver(changes: list[Change], subs: object, received: float, build: object = None) -> None:
         sent.append(list(changes))
 
-    feed._deliver = deliver  # type: ignore[method-assign]
+    feed.fan._deliver = deliver  # type: ignore[method-assign]
     feed.subscribers.add(object())  # type: ignore[arg-type]  # someone to send to
     feed.covered = 100
     await feed._fan_out([Change("a", 90, {"x": 1}), Change("b", 100, None), Change("c", 101, {"x": 2})])
@@ -98,8 +98,8 @@ async def test_a_settle_reads_only_below_the_watermark_of_the_settle_before() ->
         repaired.extend(c.id for c in out)
         return out, upto
 
-    feed._deliver = deliver  # type: ignore[method-assign]
-    feed._hand_out = hand_out  # type: ignore[method-assign]
+    feed.fan._deliver = deliver  # type: ignore[method-assign]
+    feed.fan._hand_out = hand_out  # type: ignore[method-assign]
     store.unseen = counted  # type: ignore[method-assign]
 
     seqs = itertools.count(1)

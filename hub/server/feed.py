@@ -3,10 +3,10 @@
 A reader task drains ``store.feed(coll)`` into an in-process queue at once (the store never waits
 on the hub); the fan-out loop takes whatever batches are already waiting, merges them (several
 changes share a frame under load), encodes each ``chg`` frame ONCE and hands the same bytes to
-every subscriber (:meth:`hub.server.subscription.Subscription.on_frame`: queued when LIVE, held when
-CATCHING_UP). When the feed is lost (``FeedLost``, or any store error) it is reopened with
-exponential backoff, then every subscriber gets ``resync {reason: "cq_lost"}`` and catches up from
-the last cursor written to its socket.
+every subscriber (``fanout.py``, then :meth:`hub.server.subscription.Subscription.on_frame`: queued
+when LIVE, held when CATCHING_UP). When the feed is lost (``FeedLost``, or any store error) it is
+reopened with exponential backoff, then every subscriber gets ``resync {reason: "cq_lost"}`` and
+catches up from the last cursor written to its socket.
 
 Cursors do not come from the versions of the changes sent: a change with a lower version can still
 commit, or its event still be on its way, after a higher one went out. Once a second (and every ten
@@ -24,21 +24,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from functools import partial
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from hub import codec
-from hub.core import messages as m
-from hub.core import query_messages as qm
-from hub.core.cursor import Cursor
 from hub.core.errors import FeedLost, StoreUnavailable
-from hub.core.limits import DEFAULT_DOC_LIMITS
-from hub.core.query import Filter
-from hub.core.subsets import live
 from hub.core.types import Change
-from hub.server.audience import Audience
-from hub.server.pages import encode_chunks
+from hub.server.fanout import FanOut
 from hub.server.subscription import PAGE_SIZE, Subscription
 from hub.store.base import Store
 
@@ -48,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FANOUT_YIELD_EVERY = 50  # subscribers served between two yields: the loop turns every few ms under load
 SETTLE_EVERY_S = 1.0  # settle this often while changes flow
 SETTLE_IDLE_S = 10.0  # and at least this often when none do (repairs events that never came)
 LOSS_CHECK_S = 5.0  # look for lost partitions and a new epoch this often
@@ -78,34 +68,42 @@ class Feed:
         self.metrics = metrics
         self.recover = recover
         self.coll = coll
-        self.max_frame = max_frame
-        # what a client can hold; checked once per change of a broadcast, in _build
-        self.doc_limits = DEFAULT_DOC_LIMITS.for_frame(max_frame)
         self.max_changes = max_changes
         self.backoff = backoff
         self.max_pending = max_pending
         self.sweep_partitions = sweep_partitions
-        self.audience = Audience()
-        self.subscribers = self.audience.whole  # whole-collection subscriptions
-        self.by_filter = self.audience.by_filter  # query subscriptions by distinct filter
-        self.epoch = ""
+        self.fan = FanOut(coll, policy, max_frame, max_changes)
+        self.audience = self.fan.audience
+        self.subscribers = self.fan.subscribers  # whole-collection subscriptions
+        self.by_filter = self.fan.by_filter  # query subscriptions by distinct filter
         # Every change with a version <= covered was committed before this feed opened or has been
         # fanned out; _seen: the versions fanned out above it, since the last settle.
-        self.covered = 0
         self._seen: dict[str, int] = {}
         self._top = 0  # the highest version fanned out
         self._cursor_sent = 0  # the cursor of the last settle frame
         self._prev_closed = 0  # the watermark raised by the last settle
-        # Filters whose subscribers got changes since their last cursor frame: only they get the
-        # settle's empty ``qchg`` (a filter with nothing new keeps its older, still safe cursor; one
-        # frame per filter per settle would cost 10,000 frames/s at 1,000 filters of 10 each).
-        self._q_dirty: dict[Filter, int] = {}  # filter -> the highest version sent to it
         self._sent_since_settle = False
         self._last_settle = 0.0
         self.live = False
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._opened = asyncio.Event()
+
+    @property
+    def epoch(self) -> str:
+        return self.fan.cursor[0]
+
+    @epoch.setter
+    def epoch(self, epoch: str) -> None:
+        self.fan.cursor = (epoch, self.fan.cursor[1])
+
+    @property
+    def covered(self) -> int:
+        return self.fan.cursor[1]
+
+    @covered.setter
+    def covered(self, covered: int) -> None:
+        self.fan.cursor = (self.fan.cursor[0], covered)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -307,7 +305,7 @@ class Feed:
             closed = self._prev_closed or fresh
             self._prev_closed = fresh
             after = self.covered
-            if not self.subscribers and not self.by_filter:
+            if not self.fan:
                 # Nobody to repair for: a subscriber that joins syncs from the store up to a
                 # watermark of its own, at or above this one, and takes live changes above it.
                 after = closed
@@ -326,19 +324,7 @@ class Feed:
         self._seen = {k: v for k, v in self._seen.items() if v > closed}
         if self._top > self._cursor_sent:  # subscribers hold changes the last cursor does not cover
             self._cursor_sent = closed
-            frame = codec.encode(m.chg(self.coll, [], (self.epoch, closed)))
-            await self._hand_out(frame, list(self.subscribers), 0.0, 0)
-            dirty = list(self._q_dirty)
-            # a filter stays dirty until a cursor frame covers what it was sent
-            self._q_dirty = {f: v for f, v in self._q_dirty.items() if v > closed}
-            for f in dirty:
-                if not (subs := self.by_filter.get(f)):
-                    continue
-                frame = codec.encode(qm.qchg(self.coll, self.audience.q[f], [], (self.epoch, closed)))
-                await self._hand_out(frame, list(subs), 0.0, 0)
-
-    def _build(self, cs: Sequence[Change]) -> dict[str, Any]:
-        return m.chg(self.coll, cs, (self.epoch, self.covered), self.doc_limits)
+            await self.fan.cursor_frames(closed)
 
     async def _fan_out(self, changes: list[Change], received: float = 0.0) -> None:
         received = received or time.monotonic()
@@ -353,66 +339,4 @@ class Feed:
                 seen[c.id] = c.ver
         self._top = max(self._top, max(c.ver for c in changes))
         self._sent_since_settle = True
-        filtered = self.policy.has_row_filter(self.coll)
-        for start in range(0, len(changes), self.max_changes):
-            chunk = changes[start : start + self.max_changes]
-            if self.by_filter:
-                await self._fan_out_queries(chunk, received, filtered)
-            if not self.subscribers:
-                continue
-            if filtered:
-                await self._fan_out_filtered(chunk, received)
-                continue
-            # Fast path: one encoded frame for every subscriber.
-            await self._deliver(chunk, list(self.subscribers), received)
-
-    async def _fan_out_queries(self, chunk: list[Change], received: float, filtered: bool) -> None:
-        """Query subscriptions: per distinct filter the change concerns (enter, stay: the document;
-        leave: a removal; hub/core/subsets.py), one ``qchg`` encoded once for its subscribers."""
-        for f, cs in live(self.audience.index, chunk).items():
-            subs = self.by_filter.get(f)
-            if not subs:
-                continue
-            build = partial(self._build_q, self.audience.q[f])
-            top = max(c.ver for c in cs)
-            if self._q_dirty.get(f, -1) < top:
-                self._q_dirty[f] = top
-            if not filtered:
-                await self._deliver(cs, list(subs), received, build)
-                continue
-            pairs = [(sub, sub.identity) for sub in list(subs) if sub.identity is not None]
-            for group, visible in self.policy.fanout(self.coll, cs, pairs):
-                await self._deliver(visible, group, received, build)
-
-    def _build_q(self, q: str, cs: Sequence[Change]) -> dict[str, Any]:
-        return qm.qchg(self.coll, q, cs, (self.epoch, self.covered), self.doc_limits)
-
-    async def _fan_out_filtered(self, chunk: list[Change], received: float) -> None:
-        """Row-filtered collection: group subscribers by what they may see (the filter runs once
-        per distinct identity, ``AccessPolicy.fanout``) and encode each group's frames once."""
-        subs = [(sub, sub.identity) for sub in list(self.subscribers) if sub.identity is not None]
-        for group, visible in self.policy.fanout(self.coll, chunk, subs):
-            await self._deliver(visible, group, received)
-
-    async def _deliver(
-        self,
-        changes: Sequence[Change],
-        subs: Sequence[Subscription],
-        received: float,
-        build: Callable[[Sequence[Change]], dict[str, Any]] | None = None,
-    ) -> None:
-        """Encode ``changes`` once (split to fit ``max_frame``) and hand the same bytes to ``subs``
-        (those still subscribed), yielding to the event loop every FANOUT_YIELD_EVERY of them."""
-        for frame, part in encode_chunks(build or self._build, changes, self.max_frame):
-            await self._hand_out(frame, subs, received, len(part))
-
-    async def _hand_out(
-        self, frame: bytes, subs: Sequence[Subscription], received: float, events: int
-    ) -> None:
-        """The same bytes to every subscriber in ``subs`` still subscribed, yielding now and then."""
-        cursor: Cursor = (self.epoch, self.covered)
-        for i, sub in enumerate(subs):
-            if i and i % FANOUT_YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            if self.audience.holds(sub):
-                sub.on_frame(frame, cursor, received, events)
+        await self.fan.changes(changes, received)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -24,13 +23,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.core import messages as m
 from hub.core import query_messages as qm
-from hub.core.cursor import Cursor, SyncPlan, plan_sync
+from hub.core.cursor import Cursor, plan_sync
 from hub.core.errors import RetentionPassed
 from hub.core.limits import DEFAULT_DOC_LIMITS
 from hub.core.query import Filter
-from hub.core.subsets import classify, qkey
+from hub.core.subsets import qkey
 from hub.core.types import Change
 from hub.server.pages import cut_pages, encode_chunks, encode_shared_page
+from hub.server.readermark import check_reader, reader_mark
+from hub.server.subsetread import read_subset
 from hub.server.syncreads import SharedPage, SyncReads
 from hub.store.base import Store
 
@@ -224,14 +225,16 @@ class Subscription:
             return qm.qpage(self.coll, self.sub_id, cs, done, cursor, self.doc_limits)
         return m.page(self.coll, self.sub_id, cs, done, total, cursor, self.doc_limits)
 
-    def _shared(self, batch: list[Change], visible: list[Change]) -> bool:
-        """Whether this page goes out as read, so its encoded form can be shared with other syncs."""
-        return (
+    def _shared(self, batch: list[Change], visible: list[Change]) -> SharedPage | None:
+        """The page as read when it goes out as read, so its encoded form is shared with other syncs."""
+        if (
             isinstance(batch, SharedPage)
             and self.query is None
             and len(visible) == len(batch)
             and not self.port.policy.has_row_filter(self.coll)
-        )
+        ):
+            return batch
+        return None
 
     def _page_head(self, done: int, total: int | None, at: Cursor | None, last: bool) -> dict[str, Any]:
         return m.page_head(self.coll, self.sub_id, done, total, at if last else None)
@@ -247,28 +250,12 @@ class Subscription:
         """One store read from ``after`` (of up to ``size`` changes; a subset's: ``PAGE_SIZE``): its
         changes, the version it reached, whether it was full."""
         reads = self.port.sync_reads
-        query = self.query
-        if query is not None and include_deleted and not self.gone:
-            self.gone = [await reads.leavers(self.coll, query.filter, after)]
-        gone = self.gone[0] if query is not None and include_deleted else []
-        if query is not None and gone is not None:
-            # A snapshot, or a catch-up: the subset's documents changed since ``after``, and the
-            # removals of those that left it (or were deleted in it), merged in version order.
-            sub = await reads.subset(self.coll, query.filter, after, PAGE_SIZE)
-            last = sub.last
-            out = [c for c in gone if c.ver > after and (not sub.full or c.ver <= last)]
-            if out:
-                last = max(last, out[-1].ver)
-                out = sorted(sub.changes + out, key=lambda c: c.ver)
-            return out or sub.changes, last, sub.full
-        size = PAGE_SIZE if query is not None else size
+        if self.query is not None:
+            return await read_subset(
+                reads, self.coll, self.query.filter, self.gone, after, include_deleted, PAGE_SIZE
+            )
         batch = await reads.changes(self.coll, after, size, include_deleted=include_deleted)
-        last = batch[-1].ver if batch else after
-        if query is not None:
-            # Catch-up of a subset without moves: every change since the cursor, removed when it
-            # does not match now (a document that left since the cursor is always removed).
-            batch = classify(query.filter, batch)
-        return batch, last, len(batch) >= size
+        return batch, batch[-1].ver if batch else after, len(batch) >= size
 
     def _visible(self, batch: list[Change], mode: str) -> list[Change]:
         """What the connection's identity may receive of a page (docs/security.md §4)."""
@@ -278,13 +265,6 @@ class Subscription:
         return self.port.policy.filter_changes(
             identity, self.coll, batch, mode="snapshot" if mode == "snapshot" else "delta"
         )
-
-    def _reader_mark(self) -> str | None:
-        """Under a row filter: a fingerprint of what the identity may read (its subject and claims)."""
-        identity = self.port.identity
-        if identity is None or not self.port.policy.has_row_filter(self.coll):
-            return None
-        return hashlib.blake2b(identity.key.encode(), digest_size=8).hexdigest()
 
     async def _total(self, mode: str) -> int | None:
         """``page.total`` of a snapshot: the collection's size, unless a row filter applies (the
@@ -302,18 +282,8 @@ class Subscription:
         started = time.monotonic()
         info = await store.info(coll)
         plan = plan_sync(cursor, info.epoch, info.floor, port.overlap_ms)
-        mark = self._reader_mark()
-        if mark is not None and plan.mode == "catchup":
-            # A cursor holds what its reader was allowed to see: under other claims (a new token
-            # on reconnect, another user in the same browser) a catch-up would keep documents no
-            # longer readable and miss ones that became readable. As an ``auth`` refresh does:
-            # a snapshot. Also for a cursor from before the mark was recorded: the client may
-            # have lost the connection before it stored the cursor the recording went with.
-            recorded, since = parse_mark(await store.reader_mark(coll, port.client_id))
-            if recorded != mark or cursor is None or cursor[1] < since:
-                plan = SyncPlan("snapshot", 0, True, "auth")
-            else:
-                mark = None  # recorded already
+        mark = reader_mark(port.identity, port.policy, coll)
+        plan, mark = await check_reader(store, coll, port.client_id, cursor, plan, mark)
         # Pages carry a cursor to resume from, except while a row filter's reader fingerprint
         # still has to be recorded: it must be in place before any cursor leaves, and recording
         # it up front is only right when the client holds no cursor of another reader (its own
@@ -364,7 +334,7 @@ class Subscription:
                     # (a subset's reads share ``self.gone``, merged in order: one at a time)
                     ahead = asyncio.create_task(self._read(last, include_deleted, size))
                 visible = self._visible(batch, mode) if batch else []
-                shared = batch if isinstance(batch, SharedPage) and self._shared(batch, visible) else None
+                shared = self._shared(batch, visible)
                 sent = start = 0
                 for chunk, at in cut_pages(visible, last, covered, info.epoch, resumable, PAGE_SIZE):
                     done += len(chunk)
@@ -420,12 +390,3 @@ class Subscription:
             if not port.push_live(self.key, frame, c, received, events):
                 self.resync("slow")
                 return
-
-
-def parse_mark(value: str | None) -> tuple[str | None, int]:
-    """A recorded reader mark: the fingerprint, and the cursor version it was recorded with (cursors
-    below it were issued before: to another reader, or never stored by the client)."""
-    if value is None:
-        return None, 0
-    mark, _, since = value.partition(" ")
-    return mark, int(since) if since.isdigit() else 0
