@@ -62,6 +62,10 @@ def test_dedup_record_round_trip_compact_and_legacy() -> None:
     res = [[s, r] for s, r in record.results.items() if s in (6, 7)]
     assert load_record(encode({"last": 8, "ok": ok, "res": res})) == record  # and by the next ones
     assert load_record(None) == DedupRecord()
+    # seqs that never came (out of order) are kept as runs: still new after the round trip
+    record.record(12, {"seq": 12, "s": "ok", "ver": 112})
+    again = load_record(dump_record(record))
+    assert again.gaps == [[9, 11]] and again == record and again.replay_of(10) is None
 
 
 def test_a_loaded_record_keeps_evicting_oldest_first() -> None:

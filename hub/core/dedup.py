@@ -1,8 +1,11 @@
 """Per-client dedup records: what makes replayed mutations no-ops.
 
 One record per client id lives in Ignite and is read and written in the same transaction as
-the data. It holds the highest applied ``seq`` and the results of the most recent mutations, so
-a replay gets the original outcome back.
+the data. It holds the highest applied ``seq``, the results of the most recent mutations, so
+a replay gets the original outcome back, and the seqs below the highest that no mutation has
+taken yet (``gaps``): a client's mutations may reach the hubs out of order (a write held back and
+sent on a later connection while later ones went ahead), and a seq in a gap is new, never a
+replay. Without them a late seq below the highest was answered ``dup``: a write lost.
 
 Nearly every result is a plain ``{"seq", "s": "ok", "ver"}``: those are kept as ``seq -> ver`` in
 ``oks`` (two integers, stored as two packed arrays by the Ignite store), the rest in ``other``. A
@@ -12,11 +15,16 @@ client, so its cost per batch must stay that of copying integers, not of buildin
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 RETAINED_RESULTS = 4096
+#: Separate runs of missing seqs kept per record; beyond, the oldest are forgotten (their seqs then
+#: count as applied long ago). A client that sends in order never opens one; each out-of-order
+#: arrival opens at most one, closed when the held-back seqs arrive.
+MAX_GAPS = 256
 
 
 def record_key(owner: str | None, client: str) -> str:
@@ -42,19 +50,29 @@ class DedupRecord:
     last_seq: int = 0
     oks: dict[int, int] = field(default_factory=dict)  # seq -> ver of plain "ok" results
     other: dict[int, Result] = field(default_factory=dict)  # every other result
+    # seqs below ``last_seq`` not applied yet: ascending, disjoint inclusive [lo, hi] runs
+    gaps: list[list[int]] = field(default_factory=list)
     # Both dicts are known to be in ascending seq order (then the oldest is a first key; evicting it
     # is O(1) instead of a sort per recorded mutation). Deleting keys keeps the order.
     _ordered: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
-    def in_order(cls, last_seq: int, oks: dict[int, int], other: dict[int, Result]) -> DedupRecord:
+    def in_order(
+        cls,
+        last_seq: int,
+        oks: dict[int, int],
+        other: dict[int, Result],
+        gaps: Iterable[Iterable[int]] = (),
+    ) -> DedupRecord:
         """A record of parts whose keys the caller knows to be ascending (as :meth:`sort` leaves them)."""
-        record = cls(last_seq, oks, other)
+        record = cls(last_seq, oks, other, _gaps(gaps, last_seq))
         record._ordered = True
         return record
 
     @classmethod
-    def of(cls, last_seq: int, results: Mapping[int, Result]) -> DedupRecord:
+    def of(
+        cls, last_seq: int, results: Mapping[int, Result], gaps: Iterable[Iterable[int]] = ()
+    ) -> DedupRecord:
         """A record holding ``results`` (any mix of plain and other results)."""
         oks: dict[int, int] = {}
         other: dict[int, Result] = {}
@@ -64,7 +82,7 @@ class DedupRecord:
                 other[seq] = dict(res)
             else:
                 oks[seq] = ver
-        return cls.in_order(last_seq, oks, other)
+        return cls.in_order(last_seq, oks, other, gaps)
 
     @property
     def results(self) -> dict[int, Result]:
@@ -79,7 +97,7 @@ class DedupRecord:
     def replay_of(self, seq: int) -> Result | None:
         """The stored result if ``seq`` was applied already, a bare ``dup`` marker if it was
         applied so long ago that its result was evicted, ``None`` if it is new."""
-        if seq > self.last_seq:
+        if seq > self.last_seq or self.missing(seq):
             return None
         ver = self.oks.get(seq)
         if ver is not None:
@@ -89,7 +107,19 @@ class DedupRecord:
             return {**found, "dup": True}
         return {"seq": seq, "s": "dup", "dup": True}
 
+    def missing(self, seq: int) -> bool:
+        """Whether ``seq``, below the highest applied, has not been applied (it is in a gap)."""
+        gaps = self.gaps
+        i = bisect_right(gaps, seq, key=_lo) - 1
+        return i >= 0 and seq <= gaps[i][1]
+
     def record(self, seq: int, result: Result) -> None:
+        if seq > self.last_seq + 1:
+            self.gaps.append([self.last_seq + 1, seq - 1])
+            if len(self.gaps) > MAX_GAPS:
+                del self.gaps[0]
+        elif seq <= self.last_seq:
+            self._fill(seq)
         self.last_seq = max(self.last_seq, seq)
         ver = plain_ok(seq, result)
         into: dict[int, Any] = self.other if ver is None else self.oks
@@ -102,6 +132,16 @@ class DedupRecord:
         excess = len(self.oks) + len(self.other) - RETAINED_RESULTS
         if excess > 0:
             self.forget_oldest(excess)
+
+    def _fill(self, seq: int) -> None:
+        """``seq`` of a gap is applied now: take it out of its run."""
+        gaps = self.gaps
+        i = bisect_right(gaps, seq, key=_lo) - 1
+        if i < 0 or seq > gaps[i][1]:
+            return
+        lo, hi = gaps[i]
+        runs = [r for r in ([lo, seq - 1], [seq + 1, hi]) if r[0] <= r[1]]
+        gaps[i : i + 1] = runs
 
     def sort(self) -> None:
         """Put both parts in ascending seq order (a no-op when they are known to be)."""
@@ -121,11 +161,32 @@ class DedupRecord:
                 del other[next(iter(other))]
 
     def to_plain(self) -> dict[str, Any]:
-        return {"last": self.last_seq, "res": [[s, r] for s, r in self.results.items()]}
+        plain: dict[str, Any] = {"last": self.last_seq, "res": [[s, r] for s, r in self.results.items()]}
+        if self.gaps:
+            plain["gaps"] = [list(g) for g in self.gaps]
+        return plain
 
     @classmethod
     def from_plain(cls, plain: Mapping[str, Any] | None) -> DedupRecord:
         if not plain:
             return cls()
         pairs: Iterable[tuple[Any, Any]] = plain["res"]
-        return cls.of(int(plain["last"]), {int(s): dict(r) for s, r in pairs})
+        return cls.of(int(plain["last"]), {int(s): dict(r) for s, r in pairs}, plain.get("gaps") or ())
+
+
+def _lo(run: list[int]) -> int:
+    return run[0]
+
+
+def _gaps(runs: Iterable[Iterable[int]], last_seq: int) -> list[list[int]]:
+    """Stored runs, checked: ascending, disjoint, below ``last_seq``, at most MAX_GAPS (a record is
+    data from the store: whatever it holds must not make a replay new or a new seq a replay twice)."""
+    out: list[list[int]] = []
+    for run in runs:
+        pair = list(run)
+        if len(pair) != 2 or not all(type(x) is int for x in pair):
+            continue
+        lo, hi = pair
+        if 0 < lo <= hi <= last_seq and (not out or lo > out[-1][1]):
+            out.append([lo, hi])
+    return out[-MAX_GAPS:]

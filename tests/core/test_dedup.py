@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.core.dedup import RETAINED_RESULTS, DedupRecord
+from hub.core.dedup import MAX_GAPS, RETAINED_RESULTS, DedupRecord
 
 
 def _result(seq: int, **extra: Any) -> dict[str, Any]:
@@ -64,7 +64,44 @@ def test_eviction_keeps_the_newest_with_gaps_in_seqs() -> None:
         record.record(seq, _result(seq))
     assert sorted(record.results) == seqs[1:]
     assert record.replay_of(10) == {"seq": 10, "s": "dup", "dup": True}
-    assert record.replay_of(15) == {"seq": 15, "s": "dup", "dup": True}  # below last: never new again
+    # only the newest MAX_GAPS runs of missing seqs are kept: an older one counts as applied
+    assert len(record.gaps) == MAX_GAPS
+    assert record.replay_of(15) == {"seq": 15, "s": "dup", "dup": True}
+    assert record.replay_of(seqs[-1] - 5) is None  # in a kept run: new
+
+
+def test_a_seq_below_the_highest_that_never_came_is_new_once() -> None:
+    """Mutations may arrive out of order (a write held back, later ones sent ahead on another
+    connection): a missing seq below the highest is new, applied once, then a replay."""
+    record = DedupRecord()
+    for seq in (1, 4, 5, 9):
+        record.record(seq, _result(seq))
+    assert record.gaps == [[2, 3], [6, 8]]
+    for new in (2, 3, 6, 7, 8):
+        assert record.replay_of(new) is None
+    record.record(7, _result(7))
+    record.record(2, _result(2))
+    assert record.gaps == [[3, 3], [6, 6], [8, 8]]
+    assert record.replay_of(7) == {**_result(7), "dup": True}
+    assert record.replay_of(2) == {**_result(2), "dup": True}
+    assert record.replay_of(3) is None and record.replay_of(8) is None
+    for seq in (3, 6, 8):
+        record.record(seq, _result(seq))
+    assert record.gaps == [] and record.last_seq == 9
+    assert all(record.replay_of(s) is not None for s in range(1, 10))
+
+
+def test_gaps_survive_the_round_trip_and_bad_stored_runs_are_dropped() -> None:
+    record = DedupRecord()
+    record.record(3, _result(3))
+    record.record(7, _result(7))
+    plain = record.to_plain()
+    assert plain["gaps"] == [[1, 2], [4, 6]]
+    assert DedupRecord.from_plain(plain) == record
+    # a record is data from the store: runs that overlap, reach past last or are not pairs of ints
+    # are ignored, so a stored record can never make an applied seq new
+    bad = {**plain, "gaps": [[1, 2], [2, 3], [5, 99], ["x", 1], [6], [6, 6]]}
+    assert DedupRecord.from_plain(bad).gaps == [[1, 2], [6, 6]]
 
 
 def test_plain_round_trip() -> None:

@@ -128,3 +128,42 @@ async def test_sigkill_mid_batch_exactly_once(
     assert set(counters) == set(COUNTERS)
     assert set(stored_docs) == doc_ids, outcomes
     print("crash rounds:", outcomes)
+
+
+@pytest.mark.timeout(120)
+async def test_a_write_that_arrives_after_later_ones_is_applied_once_not_answered_dup(
+    hubs: HubFactory, ignite_addresses: Any, aio_client: Any
+) -> None:
+    """A client's writes can reach the hubs out of seq order: the chaos suite found a browser's
+    increment (seq 4) held back while its next writes (seqs 5, 6) went ahead on another connection.
+    The hub answered the late seq 4 ``dup`` (below the highest applied: "applied long ago") and the
+    increment was lost. It must be applied, once; a replay of it after that is a ``dup``."""
+    ctr, docs = fresh("ctr"), fresh("docs")
+    colls = {
+        ctr: {"cache": ctr, "policy": "merge", "merge": "tests.support.hooks:counter"},
+        docs: {"cache": docs, "policy": "lww"},
+    }
+    hub1: HubProcess = await hubs("one", ignite_addresses, colls)
+    hub2: HubProcess = await hubs("two", ignite_addresses, colls)
+    client_id = f"late-{uuid.uuid4().hex[:6]}"
+    first = await _connect(hub1.url, client_id, 0)
+    late = first.put_op(ctr, "n", {"inc": 1})  # seq 1: held back
+    ahead = [first.put_op(docs, f"d{i}", {"i": i}) for i in range(2)] + [first.put_op(ctr, "n", {"inc": 1})]
+    try:
+        results = await first.mut(ahead)  # seqs 2-4 arrive first
+    finally:
+        await first.close()
+    assert [r["s"] for r in results] == ["ok", "ok", "merged"]
+    second = await _connect(hub2.url, client_id, first.seq)
+    try:
+        (r,) = await second.mut([late])  # seq 1, late, on another hub
+        assert r["s"] in ("ok", "merged") and not r.get("dup"), r
+        (again,) = await second.mut([late])  # its replay: applied once
+        assert again.get("dup") is True, again
+        # every seq of the client answered exactly once more: all replays now
+        replays = await second.mut([late, *ahead])
+        assert all(x.get("dup") for x in replays), replays
+    finally:
+        await second.close()
+    stored = await ignite_docs(aio_client, ctr)
+    assert stored["n"]["n"] == 2, stored  # both increments, the late one included

@@ -10,6 +10,7 @@ nothing. Conflicting commits (another hub on the same keys or the same client) a
 
 from __future__ import annotations
 
+import logging
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
+
+log = logging.getLogger(__name__)
 
 
 async def apply(
@@ -73,13 +76,14 @@ def load_record(raw: bytes | None) -> DedupRecord:
         if sys.byteorder != "little":
             seqs.byteswap()
             vers.byteswap()
-        return DedupRecord.in_order(int(plain["last"]), dict(zip(seqs, vers, strict=True)), other)
+        oks = dict(zip(seqs, vers, strict=True))
+        return DedupRecord.in_order(int(plain["last"]), oks, other, plain.get("gaps") or ())
     results: dict[int, dict[str, Any]] = {}
     it = iter(plain.get("ok") or ())  # the flat [seq, ver, ...] list of the hubs before
     for seq, ver in zip(it, it, strict=True):
         results[int(seq)] = {"seq": int(seq), "s": "ok", "ver": int(ver)}
     results.update(other)
-    return DedupRecord.of(int(plain["last"]), results)
+    return DedupRecord.of(int(plain["last"]), results, plain.get("gaps") or ())
 
 
 def dump_record(record: DedupRecord) -> bytes:
@@ -90,7 +94,10 @@ def dump_record(record: DedupRecord) -> bytes:
         seqs.byteswap()
         vers.byteswap()
     res = [[s, r] for s, r in record.other.items()]
-    return codec.encode({"last": record.last_seq, "oks": seqs.tobytes() + vers.tobytes(), "res": res})
+    plain: dict[str, Any] = {"last": record.last_seq, "oks": seqs.tobytes() + vers.tobytes(), "res": res}
+    if record.gaps:  # (earlier hubs ignore the key: they answer a late seq below ``last`` with dup)
+        plain["gaps"] = record.gaps
+    return codec.encode(plain)
 
 
 @dataclass(slots=True)
@@ -205,6 +212,12 @@ async def _apply_one(
     check: WriteCheck | None,
 ) -> MutationResult:
     """One mutation through the write rule (:func:`hub.core.mutation.apply`), kept in its slot."""
+    if m.seq < record.last_seq and record.missing(m.seq):
+        # Applied now, after later seqs of its client (dedup.py): rare, worth seeing in the logs.
+        log.info(
+            "mutation arrived after later ones",
+            extra={"client": client_id, "seq": m.seq, "last": record.last_seq},
+        )
     c = colls.get(m.coll)
     if c is None:
         outcome = mutation.apply(
