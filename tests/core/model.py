@@ -74,6 +74,7 @@ class Ignite:
     floor: int = 0  # tombstones with ver <= floor may have been purged
     high: dict[str, int] = field(default_factory=dict)  # highest version ever stored per id
     effects: Counter[tuple[str, int]] = field(default_factory=Counter)
+    judged: set[tuple[str, int]] = field(default_factory=set)  # mutations the write rule has decided
 
 
 @dataclass
@@ -177,6 +178,11 @@ class World:
             current = ig.data.get(m.id, Stored(None))
             mut = Mutation(client, m.seq, COLL, m.id, m.op, m.doc, m.ts, m.base)
             out = apply(mut, self.spec, current, record, client=client, hlc=hub.hlc, now_ms=self.wall(hub))
+            # A replay answer (dup) only for a mutation the rule has decided before: else it is lost.
+            lost = out.replayed and (client, m.seq) not in ig.judged
+            assert not lost, f"{client}#{m.seq} answered dup, never applied"
+            if not out.replayed:
+                ig.judged.add((client, m.seq))
             # A store that keeps fewer results than RETAINED_RESULTS (exercises evicted replays).
             record.forget_oldest(len(record) - self.retained)
             if out.stored is not None:
@@ -241,6 +247,20 @@ class World:
         if lose_ack:  # the socket died before the ack arrived
             self.drop(c)
             return
+        client.acked(batch, results)
+        self.acked.append((c, batch, results))
+
+    def send_ahead(self, c: int, h: int, skip: int, count: int) -> None:
+        """Later writes reach a hub before earlier ones (held back, then sent on another connection):
+        the outbox after its first ``skip`` entries, leaving out writes of the documents those hold
+        (a client never sends a write ahead of an earlier one of the same document)."""
+        client = self.clients[c]
+        held = client.outbox[:skip]
+        ids = {m.id for m in held}
+        batch = [m for m in client.outbox[skip:] if m.id not in ids][: max(1, count)]
+        if not client.connected or not held or not batch:
+            return
+        results = self.apply_batch(self.hubs[h], client.name, batch)
         client.acked(batch, results)
         self.acked.append((c, batch, results))
 

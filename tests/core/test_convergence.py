@@ -77,6 +77,10 @@ class Convergence(RuleBasedStateMachine):
     def send(self, c: int, h: int, count: int, duplicate: bool, lose_ack: bool) -> None:
         self.w.send(self._client(c), self._hub(h), count, duplicate=duplicate, lose_ack=lose_ack)
 
+    @rule(c=INDEX, h=INDEX, skip=st.integers(1, 3), count=st.integers(1, 3))
+    def send_ahead(self, c: int, h: int, skip: int, count: int) -> None:
+        self.w.send_ahead(self._client(c), self._hub(h), skip, count)
+
     @rule(c=INDEX, pick=INDEX, n=st.integers(1, 3))
     def deliver(self, c: int, pick: int, n: int) -> None:
         for _ in range(n):
