@@ -107,7 +107,8 @@ def test_catchup_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     # the 200 changed documents come back, from the cursor (a watermark lagging the fill's last
     # writes may add a few of those, never a snapshot of the 2,000)
     assert c["mode"] == "catchup" and 200 <= c["docs"] < 400, c
-    assert 0 < c["sub_to_synced_s"] <= c["s"] and c["cpu_s"]["hub"] > 0
+    # (its hub CPU is read from /proc in clock ticks of 10 ms: a 200-document catch-up may take less)
+    assert 0 < c["sub_to_synced_s"] <= c["s"] and c["cpu_s"]["hub"] >= 0
     # the JS client's first sync in Node (fake-indexeddb) and in Chromium, read back from its store
     assert [f["where"] for f in result["first"]] == ["node", "chromium"]
     for f in result["first"]:
