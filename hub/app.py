@@ -82,6 +82,7 @@ def _default_store(config: Config) -> Store:
         list(config.ignite.addresses),
         client_options=config.ignite.client_kwargs(),
         dedup_ttl_ms=config.hub.dedup_ttl_ms,
+        log_writes=config.hub.log_writes,
         # at least one backup: epochs, watermarks and dedup records must outlive a node, even when
         # the collections' data need not (a lost epoch would void every cursor)
         system_backups=max([1, *(c.backups for c in config.collections)]),

@@ -56,6 +56,7 @@ class HubSettings:
     gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
     sweep_partitions: int = 16  # partitions reconciled per collection per second; 0 = off
     dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
+    log_writes: bool = False  # one info line per committed write batch: an audit trail for diagnosis
     roles_claim: str = "roles"
     log_level: str = "INFO"
     log_json: bool = True
@@ -103,6 +104,7 @@ _HUB_TYPES: dict[str, Any] = {
     "gc_interval_ms": int,
     "sweep_partitions": int,
     "dedup_ttl_ms": int,
+    "log_writes": bool,
     "roles_claim": str,
     "log_level": str,
     "log_json": bool,

@@ -187,6 +187,8 @@ class Stack:
                     "dev_auth": False,
                     "origins": [f"http://127.0.0.1:{self.http_port}"],
                     "queue_bytes": QUEUE_BYTES,
+                    # every committed write batch in the hub logs: a violation can be traced seq by seq
+                    "log_writes": True,
                 },
             )
             self.hubs.append(hub)

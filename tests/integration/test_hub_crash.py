@@ -11,6 +11,7 @@ document present, replays of committed batches answered ``dup`` with the origina
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -167,3 +168,33 @@ async def test_a_write_that_arrives_after_later_ones_is_applied_once_not_answere
         await second.close()
     stored = await ignite_docs(aio_client, ctr)
     assert stored["n"]["n"] == 2, stored  # both increments, the late one included
+
+
+@pytest.mark.timeout(120)
+async def test_log_writes_traces_each_committed_batch_seq_by_seq(
+    hubs: HubFactory, ignite_addresses: Any
+) -> None:
+    """``[hub] log_writes``: every committed batch is one log line naming the client, its dedup record
+    (hashed), the seqs it applied and those it answered as replays, so that how a seq was applied can
+    be traced across the logs of every hub (the chaos suite turns it on)."""
+    ctr = fresh("ctr")
+    colls = {ctr: {"cache": ctr, "policy": "merge", "merge": "tests.support.hooks:counter"}}
+    hub: HubProcess = await hubs("one", ignite_addresses, colls, log_writes=True)
+    client_id = f"trace-{uuid.uuid4().hex[:6]}"
+    c = await _connect(hub.url, client_id, 0)
+    try:
+        first = [c.put_op(ctr, "n", {"inc": 1}), c.put_op(ctr, "n", {"inc": 1})]
+        await c.mut(first)
+        await c.mut([*first, c.put_op(ctr, "n", {"inc": 1})])  # two replays and seq 3
+        await c.mut(first)  # replays only: nothing is written, nothing logged
+    finally:
+        await c.close()
+    lines = [json.loads(x) for x in hub.log_path.read_text().splitlines() if x.startswith("{")]
+    batches = [x for x in lines if x.get("msg") == "write batch committed" and x.get("client") == client_id]
+    assert [(b["last_before"], b["last_after"]) for b in batches] == [(0, 2), (2, 3)], batches
+    assert [b["applied"] for b in batches] == [
+        [[1, ctr, "n", "merged"], [2, ctr, "n", "merged"]],
+        [[3, ctr, "n", "merged"]],
+    ]
+    assert batches[1]["replays"] == [1, 2]
+    assert len({b["record"] for b in batches}) == 1 and client_id not in batches[0]["record"]

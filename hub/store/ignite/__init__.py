@@ -160,6 +160,7 @@ class IgniteStore:
         client_options: Mapping[str, Any] | None = None,
         dedup_ttl_ms: int = 0,
         system_backups: int = 1,
+        log_writes: bool = False,
     ) -> None:
         self.addresses = list(addresses)
         # Backups of synchub_sys / synchub_dedup when this hub creates them: they must survive a
@@ -172,6 +173,7 @@ class IgniteStore:
         # ssl_keyfile/ssl_certfile/ssl_ca_certfile (TLS to the thin-client port).
         self.client_options = dict(client_options or {})
         self.ctx = Context(client)
+        self.ctx.log_writes = log_writes
         self._own_client = client is None
         self._colls: dict[str, Coll] = {}
 

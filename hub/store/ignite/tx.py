@@ -83,6 +83,7 @@ class Context:
         self.server_clock_read = 0  # wall ms of the last reading of the Ignite servers' clock (closed.py)
         # collections whose last feed here ended without stamping all it received (feed.py, cover.py)
         self.feeds_lost: set[str] = set()
+        self.log_writes = False  # log every committed write batch ([hub] log_writes, write.py)
 
     def fleet_ms(self) -> int:
         """The fleet's time as this hub knows it: its wall clock plus how far other hubs' clocks run

@@ -10,6 +10,7 @@ nothing. Conflicting commits (another hub on the same keys or the same client) a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from array import array
@@ -155,6 +156,7 @@ async def _apply_once(
             # batches (nothing writes that key any more), so its replays stay exactly once.
             raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
+        last_before = record.last_seq
         # Stamp above the collections' watermarks; an advance before the commit makes it retry.
         state = _Tx()
         # (and the floors: the write rule never lets a purged delete be undone, mutation.py)
@@ -171,6 +173,8 @@ async def _apply_once(
                 committed = True
             finally:
                 ctx.recent.settle(pending, committed)
+            if ctx.log_writes:
+                _log_batch(key, last_before, record, batch, results)
         else:
             await tx.rollback()
     return results
@@ -250,6 +254,25 @@ async def _apply_one(
     if not outcome.replayed:
         state.changed = True  # a new seq: its result goes into the dedup record
     return outcome.result
+
+
+def _log_batch(
+    key: str, last_before: int, record: DedupRecord, batch: Sequence[Mutation], results: list[MutationResult]
+) -> None:
+    """``[hub] log_writes``: what one committed transaction did, enough to tell from the logs of
+    every hub how a client's seq was applied (the dedup key is hashed: it names the subject)."""
+    log.info(
+        "write batch committed",
+        extra={
+            "client": batch[0].client if batch else "",
+            "record": hashlib.blake2b(key.encode(), digest_size=8).hexdigest(),
+            "last_before": last_before,
+            "last_after": record.last_seq,
+            "gaps": len(record.gaps),
+            "applied": [[r.seq, m.coll, m.id, r.s] for m, r in zip(batch, results, strict=True) if not r.dup],
+            "replays": [r.seq for r in results if r.dup],
+        },
+    )
 
 
 class _FieldsUnknown(Exception):
