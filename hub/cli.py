@@ -149,6 +149,7 @@ def _run_hub(config: Any, *, writer: Any = None, sock: Any = None) -> None:
     import uvicorn
 
     from hub.app import HubServer, create_app, server_options
+    from hub.gcpolicy import FrozenGc
     from hub.logs import setup_logging
 
     setup_logging(config.hub.log_level.upper(), json_lines=config.hub.log_json)
@@ -159,15 +160,30 @@ def _run_hub(config: Any, *, writer: Any = None, sock: Any = None) -> None:
 
     async def run() -> None:
         task = asyncio.create_task(writer) if writer is not None else None
+        collector = FrozenGc(asyncio.get_running_loop()) if config.hub.python_gc == "freeze" else None
+        watch = asyncio.create_task(_after_start(server, collector))
         try:
             await server.serve(sockets=[sock] if sock is not None else None)
         finally:
+            watch.cancel()
+            if collector is not None:
+                collector.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
 
     asyncio.run(run())
+
+
+async def _after_start(server: Any, collector: Any) -> None:
+    """Start the collector policy once the server is up (what start-up built is then frozen)."""
+    import asyncio
+
+    while not server.started:
+        await asyncio.sleep(0.05)
+    if collector is not None:
+        collector.start()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -56,6 +56,9 @@ class HubSettings:
     gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
     sweep_partitions: int = 16  # partitions reconciled per collection per second; 0 = off
     dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
+    python_gc: str = (
+        "freeze"  # "freeze": survivors of full collections out of the collector's walk (gcpolicy.py)
+    )
     log_writes: bool = False  # one info line per committed write batch: an audit trail for diagnosis
     roles_claim: str = "roles"
     log_level: str = "INFO"
@@ -105,6 +108,7 @@ _HUB_TYPES: dict[str, Any] = {
     "sweep_partitions": int,
     "dedup_ttl_ms": int,
     "log_writes": bool,
+    "python_gc": str,
     "roles_claim": str,
     "log_level": str,
     "log_json": bool,
@@ -229,6 +233,8 @@ def parse_config(
             raise HubUsageError(f"{src}: [hub] {key} must be >= 0")
     if 0 < hub.mut_burst < hub.max_batch:
         raise HubUsageError(f"{src}: [hub] mut_burst must be >= max_batch (a full batch must fit)")
+    if hub.python_gc not in ("freeze", "default"):
+        raise HubUsageError(f"{src}: [hub] python_gc must be freeze or default")
     if hub.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise HubUsageError(f"{src}: [hub] log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if hub.catchup_overlap_ms < 0 or hub.tombstone_retention_ms < 0:

@@ -18,7 +18,8 @@ Times are milliseconds passed in by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -177,6 +178,33 @@ class Departures:
         for k in out:
             del self.due_ms[k]
         return out
+
+
+class RefreshRounds:
+    """Which of a hub's members to refresh at each tick: every member once per round of
+    ``period_ms``, spread evenly over the round. Refreshing them all at once made a burst every
+    round: hundreds of backplane round trips, then as many events decoded by every hub, which held
+    the event loop for tens of milliseconds and made the tail of presence latency (bench/presence.py).
+
+    A member joined during a round is refreshed in the next one; its entry was just written, and
+    the longest time between two refreshes of a member stays below two rounds (the caller's round
+    is a third of the entry's time to live)."""
+
+    def __init__(self, period_ms: int, tick_ms: int, now_ms: int) -> None:
+        self.period_ms = max(1, period_ms)
+        self.ticks = max(1, self.period_ms // max(1, tick_ms))
+        self.next_ms = now_ms + self.period_ms
+        self.queue: deque[Key] = deque()
+        self.per_tick = 0
+
+    def due(self, now_ms: int, members: Callable[[], Iterable[Key]]) -> list[Key]:
+        """The keys to refresh now; ``members`` (the hub's members) is read when a round starts."""
+        if not self.queue and now_ms >= self.next_ms:
+            self.queue.extend(members())
+            self.next_ms = now_ms + self.period_ms
+            self.per_tick = -(-len(self.queue) // self.ticks)
+        take = min(self.per_tick, len(self.queue))
+        return [self.queue.popleft() for _ in range(take)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ reconnect grace, and the fan-out of presence deltas and broadcasts to its connec
 The decisions are the core's (hub/core/presence.py: the room table, deltas, departures, limits);
 access comes from ``[rooms]`` (hub/rooms.py); the backplane (hub/store/backplane.py) carries
 members and broadcasts between hubs. One task reads the backplane's events, one ticks (departures
-due, refreshes every ttl / 3, the stale-member safety net). docs/sync-model.md "Presence".
+due, refreshes once per round of ttl / 3 spread over the round, the stale-member safety net).
+docs/sync-model.md "Presence".
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 from hub.auth.identity import Identity
 from hub.core import room_messages as rm
 from hub.core.errors import ErrorCode, HubError
-from hub.core.presence import Delta, Departures, Key, Member, RoomTable, oversize
+from hub.core.presence import Delta, Departures, Key, Member, RefreshRounds, RoomTable, oversize
 from hub.core.ratelimit import TokenBucket
 from hub.metrics import Gauge, HubMetrics
 from hub.rooms import RoomSettings
@@ -316,7 +317,7 @@ class Presence:
 
     async def _ticker(self) -> None:
         ttl = self.settings.ttl_ms
-        next_refresh = now_ms() + ttl // 3
+        rounds = RefreshRounds(ttl // 3, int(TICK_S * 1000), now_ms())
         while True:
             await asyncio.sleep(TICK_S)
             now = now_ms()
@@ -325,14 +326,14 @@ class Presence:
                 if own is not None and own.port is None:
                     del self.owned[key]
                     await self._remove(own.member)
-            if now >= next_refresh:
-                next_refresh = now + ttl // 3
-                await self._refresh_all()
+            due = rounds.due(now, lambda: list(self.owned))
+            if due:
+                await self._refresh([own.member for k in due if (own := self.owned.get(k)) is not None])
             if self.live.is_set():
                 for d in self.table.stale(now, ttl + ttl // 3):
                     self._fanout(d)
 
-    async def _refresh_all(self) -> None:
+    async def _refresh(self, members: list[Member]) -> None:
         slots = asyncio.Semaphore(REFRESH_CONCURRENCY)
 
         async def one(m: Member) -> None:
@@ -349,7 +350,7 @@ class Presence:
                 except HubError as exc:
                     log.warning("presence refresh failed: %s", exc.message)
 
-        await asyncio.gather(*(one(o.member) for o in list(self.owned.values())))
+        await asyncio.gather(*(one(m) for m in members))
 
 
 class _Refused(Exception):

@@ -9,7 +9,7 @@ import pytest
 from hub.core import messages as m
 from hub.core import room_messages as rm
 from hub.core.errors import BadMessage, CloseCode
-from hub.core.presence import Departures, Member, RoomLimits, RoomTable, oversize
+from hub.core.presence import Departures, Member, RefreshRounds, RoomLimits, RoomTable, oversize
 from hub.core.session import Authenticate, Close, RoomOp, Session, SessionConfig
 
 
@@ -169,3 +169,42 @@ def test_room_messages_before_hello_are_out_of_order() -> None:
     s = Session(SessionConfig("h", {}, features=(rm.FEATURE,)), 0)
     (close,) = s.receive_frame({"t": "bcast", "room": "r", "msg": 1}, 1)
     assert isinstance(close, Close) and close.code == CloseCode.UNEXPECTED_MESSAGE
+
+
+def _run_rounds(
+    members: list[tuple[str, str]], period: int, tick: int, until: int
+) -> dict[tuple[str, str], list[int]]:
+    rounds = RefreshRounds(period, tick, 0)
+    seen: dict[tuple[str, str], list[int]] = {k: [] for k in members}
+    for now in range(tick, until + 1, tick):
+        for k in rounds.due(now, lambda: list(members)):
+            seen[k].append(now)
+    return seen
+
+
+def test_refresh_rounds_spread_every_member_once_per_round_over_its_ticks() -> None:
+    members = [("r", str(i)) for i in range(500)]
+    rounds = RefreshRounds(5000, 250, 0)
+    per_tick = [len(rounds.due(t, lambda: list(members))) for t in range(250, 10_001, 250)]
+    assert sum(per_tick[:19]) == 0  # nothing before the first round is due
+    assert per_tick[19:39] == [25] * 20  # 500 members over the 20 ticks of a round, not 500 at once
+    seen = _run_rounds(members, 5000, 250, 19_750)
+    assert all(len(times) == 3 for times in seen.values())  # the rounds of 5, 10 and 15 s
+
+
+def test_refresh_rounds_a_member_is_never_left_unrefreshed_for_two_rounds() -> None:
+    period, tick = 5000, 250
+    rounds = RefreshRounds(period, tick, 0)
+    members = [("r", "a")]
+    last: dict[tuple[str, str], int] = {("r", "a"): 0}
+    worst = 0
+    for now in range(tick, 60_000, tick):
+        if now % 1000 == 0:  # a member joins every second, written (refreshed) as it joins
+            key = ("r", f"j{now}")
+            members.append(key)
+            last[key] = now
+        for k in rounds.due(now, lambda: list(members)):
+            worst = max(worst, now - last[k])
+            last[k] = now
+    assert 0 < worst <= 2 * period
+    assert all(60_000 - t <= 2 * period for t in last.values())

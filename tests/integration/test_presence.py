@@ -207,3 +207,24 @@ async def test_members_of_a_killed_hub_leave(
     await watcher.wait(lambda: len(members(watcher, room)) == 1, DEAD_HUB_BOUND_S)
     assert sorted(ids(watcher, "left", room)) == sorted(d.client_id for d in doomed)
     assert watcher.close_code is None
+
+
+async def test_live_members_outlive_their_entries_ttl(
+    hubs: HubFactory, ignite_addresses: Any, clients: list[HubClient]
+) -> None:
+    """Entries expire TTL after their last write unless their hub refreshes them; refreshes are
+    spread over each third of the TTL (hub/core/presence.py RefreshRounds). Members held for more
+    than two TTLs must never be seen leaving, on their hub or another."""
+    one, two = await two_hubs(hubs, ignite_addresses)
+    room = fresh("room")
+    watcher = await client(one.url, clients, "w")
+    await watcher.send({"t": "join", "room": room, "state": None})
+    held = [await client(url, clients, f"m{i}") for i, url in enumerate([one.url, two.url] * 4)]
+    for m in held:
+        await m.send({"t": "join", "room": room, "state": {"n": 1}})
+    await watcher.wait(lambda: len(members(watcher, room)) == 1 + len(held), 20)
+    await asyncio.sleep(2 * TTL_MS / 1000 + 1)
+    assert ids(watcher, "left", room) == []
+    assert len(members(watcher, room)) == 1 + len(held)
+    for m in held:  # each sees every other member too (its hub's table kept them all)
+        assert len(members(m, room)) == 1 + len(held), m.client_id

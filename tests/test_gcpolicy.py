@@ -1,0 +1,70 @@
+"""``[hub] python_gc = "freeze"`` (hub/gcpolicy.py): survivors of full collections leave the
+collector's walk; a periodic thaw lets one full collection free the cycles among them."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from hub.config import parse_config
+from hub.core.errors import HubUsageError
+from hub.gcpolicy import FrozenGc
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # this test process must not keep objects out of its own collector
+
+
+async def test_survivors_of_a_full_collection_are_frozen_and_a_thaw_frees_their_cycles() -> None:
+    policy = FrozenGc(asyncio.get_running_loop(), thaw_every_s=0.2)
+    policy.start()
+    try:
+        assert gc.get_freeze_count() > 0  # what existed at start
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        gc.collect(2)  # a and b survive (still referenced): frozen on the loop's next turn
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert policy.freezes == 1
+        del a, b  # a cycle, garbage now, among frozen objects
+        gc.collect(2)
+        assert gone() is not None  # out of the collector's sight until the thaw
+        await asyncio.sleep(0.35)
+        assert policy.thaws >= 1
+        gc.collect(2)
+        assert gone() is None
+    finally:
+        policy.stop()
+    assert policy._collected not in gc.callbacks
+
+
+async def test_only_full_collections_freeze() -> None:
+    policy = FrozenGc(asyncio.get_running_loop(), thaw_every_s=60)
+    policy.start()
+    try:
+        gc.collect(0)
+        gc.collect(1)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert policy.freezes == 0
+    finally:
+        policy.stop()
+
+
+def test_python_gc_setting_is_checked() -> None:
+    assert parse_config({}, {}, "t").hub.python_gc == "freeze"
+    assert parse_config({"hub": {"python_gc": "default"}}, {}, "t").hub.python_gc == "default"
+    with pytest.raises(HubUsageError, match="python_gc"):
+        parse_config({"hub": {"python_gc": "off"}}, {}, "t")
