@@ -79,6 +79,7 @@ def test_subsets_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     # the subset's 100 changes, none of the 300 outside (moves: docs/sync-model.md §7)
     assert r["catchup"]["mode"] == "catchup" and r["catchup"]["docs"] == 100
     assert r["whole_first"]["docs"] >= 5000
+    assert [(w["docs"], w["mode"]) for w in r["warm"]] == [(5, "snapshot")] * 3  # teams t100-t102, hub warm
     for case in ("whole", "filters"):
         [c] = result["cost"][case]
         assert c["busy"]["unexpected"] == {} and c["busy"]["changes"] > 0
