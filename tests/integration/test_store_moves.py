@@ -4,6 +4,7 @@ known, and the moves' retention (an older cursor falls back to today's catch-up)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -98,3 +99,28 @@ async def test_moves_are_recorded_for_declared_changes_and_deletes(
     assert await store.leavers(cache_name, x, 0) is None
     again = await store.leavers(cache_name, x, cursor)
     assert [ch.id for ch in again or []] == ["a", "e", "g"]
+
+
+async def test_opening_a_collection_with_declared_fields_warms_its_subset_query(
+    store: IgniteStore, cache_name: str
+) -> None:
+    """``subset.warm``: the first subset read of a freshly started Ignite node is several times
+    slower than the next ones (docs/benchmarks.md), so opening the collection runs one in the
+    background: a page of one value of the first declared field."""
+    from hub.store.ignite import subset
+
+    spec = CollectionSpec(cache_name, fields=FIELDS)
+    await store.ensure_collection(spec)
+    assert await subset.warm(store.ctx, store.coll(cache_name)) == 0  # empty: nothing to read
+    client = f"warm-{cache_name}"  # (Writer's "w" has a dedup record from the other tests)
+    docs = [(f"d{i}", {"team": f"t{i % 3}", "n": i}) for i in range(30)] + [("nt", {"n": 99})]  # nt: no team
+    batch = [Mutation(client, i + 1, cache_name, k, "put", d, i + 1, None) for i, (k, d) in enumerate(docs)]
+    assert {r.s for r in await store.apply(client, batch)} == {"ok"}
+    assert await subset.warm(store.ctx, store.coll(cache_name)) == 10  # one team's documents
+    # opening the collection (again, as a hub does at start) warms it in the background, and the
+    # store's close leaves no warm-up running
+    await store.ensure_collection(spec)
+    tasks = list(store._warming)
+    assert tasks and all(t.get_name() == f"warm-{cache_name}" for t in tasks)
+    await asyncio.gather(*tasks)
+    assert not store._warming

@@ -176,6 +176,7 @@ class IgniteStore:
         self.ctx.log_writes = log_writes
         self._own_client = client is None
         self._colls: dict[str, Coll] = {}
+        self._warming: set[asyncio.Task[None]] = set()  # subset.warm reads, one per collection opened
 
     # -- lifecycle ------------------------------------------------------------------------------------
     @property
@@ -209,6 +210,8 @@ class IgniteStore:
         )
 
     async def close(self) -> None:
+        for task in list(self._warming):
+            task.cancel()
         client = self.ctx.detach()
         if client is not None and self._own_client:
             with contextlib.suppress(Exception):
@@ -254,7 +257,19 @@ class IgniteStore:
             await closed.sample(self.ctx, spec.name)
             return await closed.info(self.ctx, spec.name)
 
-        return await self.ctx.call(run, timeout=60.0)
+        info = await self.ctx.call(run, timeout=60.0)
+        if self._colls[spec.name].fields is not None:
+            task = asyncio.create_task(self._warm(self._colls[spec.name]), name=f"warm-{spec.name}")
+            self._warming.add(task)
+            task.add_done_callback(self._warming.discard)
+        return info
+
+    async def _warm(self, c: Coll) -> None:
+        try:
+            n = await self.ctx.call(lambda: subset.warm(self.ctx, c), timeout=60.0)
+            log.debug("subset query warmed", extra={"coll": c.spec.name, "docs": n})
+        except Exception as e:  # only a warm-up: the first subscriber pays it instead
+            log.info("subset warm-up of %r failed: %s", c.spec.name, e)
 
     def coll(self, name: str) -> Coll:
         c = self._colls.get(name)
