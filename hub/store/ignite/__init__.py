@@ -46,7 +46,7 @@ from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, Wri
 from hub.ignite.protocol import encode_handshake
 from hub.ignite.readiness import client_tls, wait_started
 from hub.store.base import CollectionInfo, SubsetPage
-from hub.store.ignite import closed, loss, moves, read, schema, subset, write
+from hub.store.ignite import closed, loss, moves, read, schema, subset, tx, write
 from hub.store.ignite.cursors import CURSORS
 from hub.store.ignite.feed import open_feed
 from hub.store.ignite.gc import gc as purge_tombstones
@@ -66,6 +66,8 @@ def _mark_key(coll: str, client: str) -> str:
 
 #: How long opening the store or a collection waits for nodes still starting (see _await_nodes_started).
 NODE_START_WAIT_S = 60.0
+#: How long closing waits for transactions whose callers stopped waiting (tx.whole).
+CLOSE_SETTLE_S = 5.0
 
 
 async def probe(addresses: Sequence[tuple[str, int]], options: Mapping[str, Any], timeout: float) -> None:
@@ -212,6 +214,7 @@ class IgniteStore:
     async def close(self) -> None:
         for task in list(self._warming):
             task.cancel()
+        await tx.settle(CLOSE_SETTLE_S)  # no transaction cut by the closing client (tx.whole)
         client = self.ctx.detach()
         if client is not None and self._own_client:
             with contextlib.suppress(Exception):

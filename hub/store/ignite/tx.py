@@ -5,6 +5,10 @@ commits. :meth:`Context.call` bounds one Ignite operation and turns connection t
 ``StoreUnavailable``; :meth:`Context.transaction` starts the OPTIMISTIC SERIALIZABLE transaction every
 hub write runs in; :func:`retry_conflicts` is the one retry loop for commit conflicts (two hubs
 touching the same keys: one commits, the other tries again and then sees the winner's rows).
+
+A transaction is never cut in the middle (:func:`whole`) and never continued on a re-opened socket
+(:class:`_Pinned`): Ignite runs a request whose transaction it does not know outside any transaction,
+so either would let part of a transaction commit alone.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
+from pyignite.api.tx_api import get_tx_connection  # type: ignore[import-untyped,unused-ignore]
+from pyignite.connection.aio_connection import AioConnection  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes.transactions import (  # type: ignore[import-untyped,unused-ignore]
     TransactionConcurrency,
     TransactionIsolation,
@@ -125,14 +132,105 @@ class Context:
             raise StoreUnavailable(f"Ignite lost partitions: {e}") from e
 
     def transaction(self) -> Any:
-        """``async with ctx.transaction() as tx:``: an OPTIMISTIC SERIALIZABLE transaction."""
-        return self.client.tx_start(
-            TransactionConcurrency.OPTIMISTIC, TransactionIsolation.SERIALIZABLE, TX_TIMEOUT_MS
+        """``async with ctx.transaction() as tx:``: an OPTIMISTIC SERIALIZABLE transaction, pinned to
+        the socket it began on (:class:`_Pinned`)."""
+        return _Pinned(
+            self.client.tx_start(
+                TransactionConcurrency.OPTIMISTIC, TransactionIsolation.SERIALIZABLE, TX_TIMEOUT_MS
+            )
         )
 
 
+#: (connection, socket) of the transaction the running task is in: see :class:`_Pinned`.
+_PINNED: ContextVar[tuple[Any, Any] | None] = ContextVar("synchub_tx_socket", default=None)
+
+
+class _Pinned:
+    """A pyignite transaction whose requests fail once its connection has a new socket.
+
+    pyignite re-opens a lost connection in the background, on the same connection object, and Ignite
+    numbers transactions per socket from 1. A request of the transaction sent on the new socket would
+    run outside any transaction (the server runs a request whose transaction id it does not know as an
+    ordinary one), or inside another task's transaction that got the same number: writes committed
+    alone, whatever the rollback. ``test_a_transaction_whose_connection_was_reestablished_writes_nothing``.
+    """
+
+    __slots__ = ("_token", "_tx")
+
+    def __init__(self, tx: Any) -> None:
+        self._tx = tx
+        self._token: Token[tuple[Any, Any] | None] | None = None
+
+    async def __aenter__(self) -> Any:
+        tx = await self._tx.__aenter__()
+        conn = get_tx_connection()
+        self._token = _PINNED.set((conn, conn._transport))
+        return tx
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._tx.__aexit__(*exc)
+        finally:
+            if self._token is not None:
+                _PINNED.reset(self._token)
+
+
+def _pin_requests() -> None:
+    """Make every request refuse to go out on a socket other than its transaction's (checked right
+    before the write: nothing can reconnect in between)."""
+    plain = AioConnection.request
+
+    async def request(conn: Any, query_id: int, data: bytes | bytearray) -> bytearray:
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is conn and pinned[1] is not conn._transport:
+            raise SocketError(
+                "the connection was re-established during a transaction: the transaction is lost"
+            )
+        result: bytearray = await plain(conn, query_id, data)
+        return result
+
+    AioConnection.request = request
+
+
+_pin_requests()
+
+
+#: Transactions still running whose caller stopped waiting (:func:`whole`); :func:`settle` waits for them.
+_running: set[asyncio.Task[Any]] = set()
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    if not task.cancelled():
+        task.exception()  # read here: a caller that stopped waiting never reads it
+
+
+async def whole(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run ``attempt`` (one whole transaction) in a task of its own and wait for it. A caller that
+    stops waiting (cancelled because its connection closed, or past its bound) leaves the transaction
+    running to its own commit or rollback; it is never cut between two requests.
+
+    Why: Ignite's thin-client server runs a request that carries a transaction id it does not know
+    (any more) as an ordinary operation, outside any transaction (``ClientRequestHandler.handle``).
+    Cutting a transaction sends its rollback while its last request may still be in flight; when the
+    server serves the rollback first, that request commits on its own: a document written without
+    its dedup record, and the client's replay applied a second time (chaos schedule 1/26,
+    tests/integration/test_store_abandon.py)."""
+    task = asyncio.ensure_future(attempt())
+    _running.add(task)
+    task.add_done_callback(_finished)
+    return await asyncio.shield(task)
+
+
+async def settle(timeout: float) -> None:
+    """Wait up to ``timeout`` s for the transactions left running by callers that stopped waiting
+    (before the client closes: a connection closed under a transaction is the same cut)."""
+    if _running:
+        await asyncio.wait(list(_running), timeout=timeout)
+
+
 async def retry_conflicts(attempt: Callable[[], Awaitable[T]], *, refused: str, gave_up: str) -> T:
-    """Run ``attempt`` (one whole transaction) until it commits without a conflict.
+    """Run ``attempt`` (one whole transaction, :func:`whole`) until it commits without a conflict.
 
     Raises:
         StoreUnavailable: Ignite refused it for another reason (``refused: <error>``), or it still
@@ -142,7 +240,7 @@ async def retry_conflicts(attempt: Callable[[], Awaitable[T]], *, refused: str, 
     last: BaseException | None = None
     for _ in range(TX_ATTEMPTS):
         try:
-            return await attempt()
+            return await whole(attempt)
         except CacheError as e:
             if not is_tx_conflict(e):
                 raise StoreUnavailable(f"{refused}: {e}") from e

@@ -48,10 +48,12 @@ async def apply(
     owner: str | None = None,
 ) -> list[MutationResult]:
     """``Store.apply``: the batch in one transaction, retried while it conflicts."""
-    return await retry_conflicts(
-        lambda: ctx.call(lambda: _apply_once(ctx, colls, client, batch, check, owner)),
-        refused="Ignite refused the batch",
-        gave_up="batch not applied",
+    return await ctx.call(
+        lambda: retry_conflicts(
+            lambda: _apply_once(ctx, colls, client, batch, check, owner),
+            refused="Ignite refused the batch",
+            gave_up="batch not applied",
+        )
     )
 
 
