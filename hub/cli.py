@@ -161,11 +161,12 @@ def _run_hub(config: Any, *, writer: Any = None, sock: Any = None) -> None:
     async def run() -> None:
         task = asyncio.create_task(writer) if writer is not None else None
         collector = FrozenGc(asyncio.get_running_loop()) if config.hub.python_gc == "freeze" else None
-        watch = asyncio.create_task(_after_start(server, collector))
+        watch = asyncio.create_task(_after_start(server, collector)) if collector is not None else None
         try:
             await server.serve(sockets=[sock] if sock is not None else None)
         finally:
-            watch.cancel()
+            if watch is not None:
+                watch.cancel()
             if collector is not None:
                 collector.stop()
             if task is not None:
@@ -182,8 +183,7 @@ async def _after_start(server: Any, collector: Any) -> None:
 
     while not server.started:
         await asyncio.sleep(0.05)
-    if collector is not None:
-        collector.start()
+    collector.start()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
