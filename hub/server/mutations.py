@@ -167,6 +167,8 @@ class MutationWorker:
                     answers = await self.apply_all(effs)
                 except StoreUnavailable as exc:
                     self._halt()
+                    # the client replays elsewhere; an operator should still hear why (4503)
+                    log.warning("write batch not applied: closing with 4503", extra={"reason": exc.message})
                     self.outlet.request_close(CloseCode.STORE_UNAVAILABLE, exc.message or "store unavailable")
                     self.metrics.store_errors.inc()
                     return

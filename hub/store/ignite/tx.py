@@ -229,16 +229,23 @@ async def settle(timeout: float) -> None:
         await asyncio.wait(list(_running), timeout=timeout)
 
 
-async def retry_conflicts(attempt: Callable[[], Awaitable[T]], *, refused: str, gave_up: str) -> T:
+class Contended(StoreUnavailable):
+    """Every attempt of a transaction conflicted with other writers' commits: Ignite is healthy and
+    busy with the same keys (a caller that can make its transaction smaller should, write.py)."""
+
+
+async def retry_conflicts(
+    attempt: Callable[[], Awaitable[T]], *, refused: str, gave_up: str, attempts: int = TX_ATTEMPTS
+) -> T:
     """Run ``attempt`` (one whole transaction, :func:`whole`) until it commits without a conflict.
 
     Raises:
-        StoreUnavailable: Ignite refused it for another reason (``refused: <error>``), or it still
-            conflicted after TX_ATTEMPTS attempts (``gave_up ... : <last error>``).
+        StoreUnavailable: Ignite refused it for another reason (``refused: <error>``).
+        Contended: it still conflicted after ``attempts`` attempts (``gave_up ... : <last error>``).
     """
     delay = 0.005
     last: BaseException | None = None
-    for _ in range(TX_ATTEMPTS):
+    for _ in range(attempts):
         try:
             return await whole(attempt)
         except CacheError as e:
@@ -247,4 +254,4 @@ async def retry_conflicts(attempt: Callable[[], Awaitable[T]], *, refused: str, 
             last = e
         await asyncio.sleep(delay * (0.5 + secrets.randbelow(1000) / 1000))
         delay = min(delay * 2, 0.2)
-    raise StoreUnavailable(f"{gave_up} after {TX_ATTEMPTS} conflicting attempts: {last}")
+    raise Contended(f"{gave_up} after {attempts} conflicting attempts: {last}")

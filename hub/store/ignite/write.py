@@ -33,10 +33,16 @@ from hub.store.ignite.moves import move
 from hub.store.ignite.moves import record as record_moves
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
-from hub.store.ignite.tx import Context, retry_conflicts
+from hub.store.ignite.tx import Contended, Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
 
 log = logging.getLogger(__name__)
+
+
+#: Conflicting attempts of a batch of several mutations before it is applied in two halves.
+SPLIT_AFTER = 3
+#: Conflicting attempts of one mutation alone (about 6 s of back-off): a hot document, not an outage.
+ALONE_ATTEMPTS = 32
 
 
 async def apply(
@@ -48,13 +54,39 @@ async def apply(
     owner: str | None = None,
 ) -> list[MutationResult]:
     """``Store.apply``: the batch in one transaction, retried while it conflicts."""
-    return await ctx.call(
-        lambda: retry_conflicts(
+    return await ctx.call(lambda: _apply_contended(ctx, colls, client, batch, check, owner))
+
+
+async def _apply_contended(
+    ctx: Context,
+    colls: Mapping[str, Coll],
+    client: str,
+    batch: Sequence[Mutation],
+    check: WriteCheck | None,
+    owner: str | None,
+) -> list[MutationResult]:
+    """The batch in one transaction; one that keeps conflicting with other writers is applied in two
+    halves, one after the other, each split again while it conflicts.
+
+    Why: a big batch (waiting batches merged, hub/server/mutations.py) over keys that other writers
+    commit to conflicts again on every retry, and used to give up with 4503: overload reported as an
+    outage (soak, 4 writers over 500 documents). Halves conflict less, and one mutation alone gets
+    many attempts. Exactly once holds: each half reads the dedup record the previous one committed,
+    and a client that replays the batch after a failure finds the halves that committed answered
+    ``dup``. Order holds: the halves commit in order."""
+    try:
+        return await retry_conflicts(
             lambda: _apply_once(ctx, colls, client, batch, check, owner),
             refused="Ignite refused the batch",
             gave_up="batch not applied",
+            attempts=SPLIT_AFTER if len(batch) > 1 else ALONE_ATTEMPTS,
         )
-    )
+    except Contended:
+        if len(batch) == 1:
+            raise
+    mid = len(batch) // 2
+    first = await _apply_contended(ctx, colls, client, batch[:mid], check, owner)
+    return first + await _apply_contended(ctx, colls, client, batch[mid:], check, owner)
 
 
 # A record as written by this hub: a msgpack map {last, oks, res}: ``oks`` holds the plain "ok"
