@@ -222,6 +222,17 @@ async def whole(attempt: Callable[[], Awaitable[T]]) -> T:
     return await asyncio.shield(task)
 
 
+async def together(*requests: Awaitable[Any]) -> list[Any]:
+    """Await requests of one transaction at once (their answers in order). Every one has its answer
+    before this returns or raises its first error: a transaction must never end with one of its
+    requests still in flight (:func:`whole`)."""
+    answers = await asyncio.gather(*requests, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers
+
+
 async def settle(timeout: float) -> None:
     """Wait up to ``timeout`` s for the transactions left running by callers that stopped waiting
     (before the client closes: a connection closed under a transaction is the same cut)."""

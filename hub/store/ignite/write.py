@@ -14,8 +14,9 @@ import hashlib
 import logging
 import sys
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,unused-ignore]
@@ -33,7 +34,7 @@ from hub.store.ignite.moves import move
 from hub.store.ignite.moves import record as record_moves
 from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
-from hub.store.ignite.tx import Contended, Context, retry_conflicts
+from hub.store.ignite.tx import Contended, Context, retry_conflicts, together
 from hub.store.ignite.values import plain_doc
 
 log = logging.getLogger(__name__)
@@ -184,22 +185,26 @@ async def _apply_once(
 ) -> list[MutationResult]:
     key = record_key(owner, client_id)
     async with ctx.transaction() as tx:
-        raw = await ctx.dedup.get(key)
+        state = _Tx()
+        # The reads go out together: one wait for the store instead of four (a busy hub's loop makes
+        # every wait long). Each enlists its keys whatever order Ignite serves them in.
+        raw, state.floors, _ = await together(
+            ctx.dedup.get(key),
+            # Stamp above the collections' watermarks (an advance before the commit makes it retry),
+            # and the floors: the write rule never lets a purged delete be undone (mutation.py).
+            observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls)),
+            _prefetch(colls, state, batch),
+        )
         if raw is None and key != client_id:
             # A record from before records were per subject: written by this client's own earlier
             # batches (nothing writes that key any more), so its replays stay exactly once.
             raw = await ctx.dedup.get(client_id)
         record = load_record(raw)
         last_before = record.last_seq
-        # Stamp above the collections' watermarks; an advance before the commit makes it retry.
-        state = _Tx()
-        # (and the floors: the write rule never lets a purged delete be undone, mutation.py)
-        state.floors = await observe_closed(ctx, dict.fromkeys(m.coll for m in batch if m.coll in colls))
-        await _prefetch(colls, state, record, batch)
         results = [await _apply_one(ctx, colls, state, record, client_id, m, check) for m in batch]
         if state.changed:
-            written = await _flush(ctx, colls, state)
-            await ctx.dedup.put(key, dump_record(record), value_hint=ByteArrayObject)
+            put_record = partial(ctx.dedup.put, key, dump_record(record), value_hint=ByteArrayObject)
+            written = await _flush(ctx, colls, state, put_record)
             pending = ctx.recent.pending(written)  # before the commit: see recent.py
             committed = False
             try:
@@ -214,20 +219,20 @@ async def _apply_once(
     return results
 
 
-async def _prefetch(
-    colls: Mapping[str, Coll], state: _Tx, record: DedupRecord, batch: Sequence[Mutation]
-) -> None:
+async def _prefetch(colls: Mapping[str, Coll], state: _Tx, batch: Sequence[Mutation]) -> None:
     wanted: dict[str, dict[str, None]] = {}
     for m in batch:
         if m.coll in colls:
             wanted.setdefault(m.coll, {})[m.id] = None
+    reads = []
     for name, id_set in wanted.items():
-        ids = list(id_set)
         c = colls[name]
-        keys = [string_key(i) for i in ids]  # pre-serialised: pyignite's String writer is slow
-        data = await fast_get_all(c.data, keys)
-        metas = await fast_get_all(c.meta, keys)
-        for i in ids:
+        keys = [string_key(i) for i in id_set]  # pre-serialised: pyignite's String writer is slow
+        reads += [fast_get_all(c.data, keys), fast_get_all(c.meta, keys)]
+    found = iter(await together(*reads))
+    for name, id_set in wanted.items():
+        data, metas = next(found), next(found)
+        for i in id_set:
             state.slots[(name, i)] = _Slot(plain_doc(data.get(i)), MetaRow.from_ignite(metas.get(i)))
 
 
@@ -325,8 +330,11 @@ def _encoder(c: Coll, compact: bool, refreshed: bool) -> Encode:
     return encode
 
 
-async def _flush(ctx: Context, colls: Mapping[str, Coll], state: _Tx) -> list[tuple[str, str, int, int]]:
-    """Write the dirty slots; returns ``(cache, key, H, VER)`` of the documents put."""
+async def _flush(
+    ctx: Context, colls: Mapping[str, Coll], state: _Tx, record_put: Callable[[], Awaitable[Any]]
+) -> list[tuple[str, str, int, int]]:
+    """Write the dirty slots and the dedup record (``record_put``), the puts sent together once the
+    types they need are registered; returns ``(cache, key, H, VER)`` of the documents put."""
     by_coll: dict[str, list[tuple[str, _Slot]]] = {}
     for (coll, key), slot in state.slots.items():
         if slot.dirty:
@@ -334,24 +342,28 @@ async def _flush(ctx: Context, colls: Mapping[str, Coll], state: _Tx) -> list[tu
     written: list[tuple[str, str, int, int]] = []
     if by_coll:
         await register_meta(ctx)
+    writes: list[Callable[[], Awaitable[Any]]] = [record_put]
     for coll, items in by_coll.items():
         c = colls[coll]
-        puts = {k: s.obj for k, s in items if s.obj is not None}
-        removes = [k for k, s in items if s.doc is None]
+        puts = {string_key(k): s.obj for k, s in items if s.obj is not None}
+        removes = [string_key(k) for k, s in items if s.doc is None]
         if puts:
             await c.vtype.register(ctx.client)
-            await c.data.put_all({string_key(k): v for k, v in puts.items()})
+            writes.append(partial(c.data.put_all, puts))
         if removes:
-            await c.data.remove_keys([string_key(k) for k in removes])
+            writes.append(partial(c.data.remove_keys, removes))
         metas = {k: s.meta for k, s in items if s.meta is not None}
         if c.moves is not None:
             fp = c.moves.fp
             metas = {k: replace(row, fp=fp) for k, row in metas.items()}
             found = ((k, s, move(c.moves, *s.orig, True, s.doc)) for k, s in items if s.meta is not None)
             await record_moves(ctx, c.moves, ((k, metas[k].ver, mv) for k, _, mv in found if mv))
-        await c.meta.put_all({string_key(k): meta_value(ctx, row) for k, row in metas.items()})
+        rows = {string_key(k): meta_value(ctx, row) for k, row in metas.items()}
+        writes.append(partial(c.meta.put_all, rows))
         # Only data puts: each fires exactly one CQ event of its own (a remove of an absent key or a
         # stamp of unchanged data may fire none, and an unconsumed entry could outlive its use).
         cache = c.spec.cache_name
-        written.extend((cache, k, metas[k].h, metas[k].ver) for k in puts if k in metas)
+        put_ids = [k for k, s in items if s.obj is not None and k in metas]
+        written.extend((cache, k, metas[k].h, metas[k].ver) for k in put_ids)
+    await together(*(w() for w in writes))
     return written
