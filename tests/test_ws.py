@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -190,6 +191,19 @@ async def test_hub_pings_and_closes_silent_clients() -> None:
         await asyncio.sleep(1.0)
         c.resume()
         assert await c.wait_closed(3) == 4508
+        await c.close()
+
+
+async def test_a_hello_whose_authentication_outlasts_the_hello_timeout_is_welcomed() -> None:
+    """The client said hello in time; the authenticator (0.8 s) is slower than ``hello_timeout_ms``.
+    That wait is the hub's: no 4003 (final for the client), the connection is welcomed."""
+    auth = {"mode": "hook", "hook": "tests.support.hooks:slow_identity", "timeout_s": 5}
+    store = MemoryStore()
+    config = dataclasses.replace(make_config(hello_timeout_ms=300), auth=auth)
+    async with running_hub(config, store) as run:
+        c = HubClient(run.url, token="carol")
+        welcome = await c.connect()
+        assert welcome["t"] == "welcome" and c.close_code is None
         await c.close()
 
 

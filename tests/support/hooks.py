@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,3 +40,10 @@ def chaos_identity(token: str) -> dict[str, Any] | None:
         return None
     user, _, team = token.partition("@")
     return {"sub": user, "team": team} if team else {"sub": user}
+
+
+async def slow_identity(token: str) -> dict[str, Any] | None:
+    """An authentication hook that takes 0.8 s (an identity provider slower than the hello timeout
+    of tests/test_ws.py), then accepts any token."""
+    await asyncio.sleep(0.8)
+    return {"sub": token or "slow"}
