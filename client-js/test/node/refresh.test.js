@@ -149,7 +149,7 @@ test('resync {reason: auth} after a refresh runs the normal snapshot resync', as
   assert.equal(hub.connections, 1)
 })
 
-test('refreshToken(): static token or no connection resolves false; an in-flight refresh is shared', async (t) => {
+test('refreshToken(): static token or no connection resolves false; calls during a refresh share one more', async (t) => {
   const hub = await startFakeHub()
   t.after(() => hub.close())
   const fixed = makeClient(hub.url, { dbName: 'fixed' })
@@ -164,12 +164,44 @@ test('refreshToken(): static token or no connection resolves false; an in-flight
   t.after(() => client.close())
   client.collection('todos')
   await waitFor(() => client.status === 'live')
-  const [a, b] = await Promise.all([client.refreshToken(), client.refreshToken()])
-  assert.deepEqual([a, b], [true, true])
-  assert.equal(frames(hub, 'auth').length, 1)
+  // the second call comes after the first fetched its token: one more refresh follows, and a
+  // third call made meanwhile shares it
+  const [a, b, c] = await Promise.all([client.refreshToken(), client.refreshToken(), client.refreshToken()])
+  assert.deepEqual([a, b, c], [true, true, true])
+  assert.equal(frames(hub, 'auth').length, 2)
 
   hub.refuseAuth = true
   assert.equal(await client.refreshToken(), false)
+})
+
+test('refreshToken() while a refresh is in flight: a token fetched after the call reaches the hub', async (t) => {
+  // found by the chaos suite (long profile, schedule 1/836): a user moved to team blue, then back
+  // to red; the second call was folded into the first refresh, whose token function had already
+  // answered "blue", so the connection kept reading blue's documents
+  const hub = await startFakeHub()
+  t.after(() => hub.close())
+  let team = 'red'
+  let calls = 0
+  const token = async () => {
+    calls++
+    const now = team // read when called, like a fetch from the identity provider
+    await sleep(150)
+    return fakeJwt({ sub: 'u1', team: now, exp: E })
+  }
+  const client = makeClient(hub.url, { token, now: () => E * 1000 - 3600_000 })
+  t.after(() => client.close())
+  client.collection('todos')
+  await waitFor(() => client.status === 'live', { what: 'live' })
+  const before = calls
+  team = 'blue'
+  const first = client.refreshToken()
+  await sleep(50) // the first refresh is fetching its token ("blue")
+  team = 'red'
+  const second = client.refreshToken()
+  assert.deepEqual(await Promise.all([first, second]), [true, true])
+  const sent = frames(hub, 'auth').map((m) => JSON.parse(Buffer.from(m.token.split('.')[1], 'base64url').toString()).team)
+  assert.deepEqual(sent, ['blue', 'red'], 'the last token sent is the one fetched after the second call')
+  assert.equal(calls - before, 2)
 })
 
 test('refreshToken() while a connection is being set up: that connection sends the new token once welcomed', async (t) => {
