@@ -45,8 +45,6 @@ export class TokenRefresh {
   #authDone = () => {}
   /** @type {string[] | null} collections to subscribe again once a forced refresh is accepted */
   #resub = null
-  /** @type {Promise<boolean> | null} the refresh asked for while one was in flight (runs after it) */
-  #next = null
   /** connection (`gen`) that `refreshToken()` found still setting up: its token may predate the call */
   #staleGen = -1
 
@@ -96,17 +94,9 @@ export class TokenRefresh {
    */
   refresh(forced = false) {
     const t = this.o.token
-    if (this.#authP) {
-      if (!forced) return this.#authP
-      // Asked while a refresh is in flight: its token may have been fetched before this call (the
-      // user's claims changed in between: chaos 1/836, a user moved blue then red kept blue). One
-      // more refresh follows it, shared by every call made meanwhile.
-      this.#next ??= this.#authP.then(() => {
-        this.#next = null
-        return this.refresh(true)
-      })
-      return this.#next
-    }
+    // Asked while a refresh is in flight: its token may have been fetched before this call (the
+    // user's claims changed in between: chaos 1/836). Another refresh follows it.
+    if (this.#authP) return forced ? this.#authP.then(() => this.refresh(true)) : this.#authP
     if (typeof t !== 'function' || !this.s.welcomed) {
       if (forced && typeof t === 'function' && this.s.sock) this.#staleGen = this.s.gen
       if (forced) this.s.kick()
