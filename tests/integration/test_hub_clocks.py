@@ -96,7 +96,7 @@ class _HeldTx:
         self.gate, self.inner = gate, inner
 
     async def __aenter__(self) -> _HeldTx:
-        await self.inner.__aenter__()
+        self.tx = await self.inner.__aenter__()  # the transaction itself (the context may wrap it)
         return self
 
     async def __aexit__(self, *exc: Any) -> Any:
@@ -107,10 +107,10 @@ class _HeldTx:
             self.gate.used = True
             self.gate.reached.set()
             await self.gate.release.wait()
-        return await self.inner.commit()
+        return await self.tx.commit()
 
     async def rollback(self) -> Any:
-        return await self.inner.rollback()
+        return await self.tx.rollback()
 
 
 async def test_catchup_finds_a_commit_held_past_the_overlap(
