@@ -229,7 +229,7 @@ def _supervise(config: Any, n: int) -> int:
     setup_logging(config.hub.log_level.upper(), json_lines=config.hub.log_json)
 
     def work(index: int) -> int:
-        _run_hub(config, sock=listen_socket(host, port))
+        _run_hub(config, sock=listen_socket(host, port, listen=False))
         return 0
 
     return Supervisor(n, work).run()

@@ -42,15 +42,22 @@ def worker_count(setting: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening socket on ``host:port`` shared with the other workers (``SO_REUSEPORT``)."""
+def listen_socket(host: str, port: int, backlog: int = 2048, *, listen: bool = True) -> socket.socket:
+    """A socket bound to ``host:port`` and shared with the other workers (``SO_REUSEPORT``).
+
+    ``listen=False`` binds only: the kernel gives a socket connections from the moment it
+    listens, so a worker binds at fork (a taken port fails it at once) and listens only when its
+    server starts serving (asyncio's ``create_server`` calls ``listen``), after the app's start-up.
+    Connections never wait in the backlog of a worker still starting, nor die with one whose
+    start-up fails."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(backlog)
+        if listen:
+            sock.listen(backlog)
         sock.setblocking(False)
     except BaseException:
         sock.close()

@@ -59,6 +59,12 @@ def alive(pid: int) -> bool:
         return False
 
 
+def started(log: Path) -> int:
+    """Workers of the hub logged in ``log`` that completed their start-up (uvicorn logs this
+    before its server listens)."""
+    return log.read_text(errors="replace").count("Application startup complete.")
+
+
 async def by_worker(url: str, clients: list[HubClient], want: int = 2) -> dict[str, HubClient]:
     """Connect until clients on ``want`` distinct workers are open (the kernel spreads connections
     by a hash of their addresses: 64 tries miss a worker with a chance of 2^-63)."""
@@ -97,9 +103,12 @@ async def test_workers_share_the_port_and_the_changes(
     victim = sorted(first)[0]
     os.kill(victim, signal.SIGKILL)
     await wait_for(lambda: len(children(hub.pid)) == 2 and victim not in children(hub.pid), 60)
-    # the replacement takes seconds to import and bind; until it listens the kernel sends every
-    # connection to the survivor
+    # the replacement takes a second or more to import and start; until it listens the kernel
+    # sends every connection to the survivor
     await wait_for(lambda: listeners(hub.port) == 2, 60)
+    # and it listens only once its app has started: no connection waits in the backlog of a
+    # worker still starting (or dies with one whose start-up fails)
+    assert started(hub.log_path) == 3, "the replacement listened before its start-up completed"
     again = await by_worker(hub.url, clients)
     assert len(again) == 2
 
