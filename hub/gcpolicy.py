@@ -7,9 +7,10 @@ of presence latency (docs/benchmarks.md, "Presence").
 
 ``"freeze"``: the objects that survive a full collection are moved out of the collector's sight
 (:func:`gc.freeze`), so later collections walk only what came after them. Every
-:data:`THAW_EVERY_S` everything is put back (:func:`gc.unfreeze`) for one full collection, which
-frees the cycles that became garbage among frozen objects (a closed connection's tasks and
-exceptions): the memory held by such garbage is bounded by what a hub makes in that time.
+:data:`THAW_EVERY_S` everything is put back (:func:`gc.unfreeze`) and one full collection runs
+then, which frees the cycles that became garbage among frozen objects (a closed connection's
+tasks, protocol and exceptions): the memory held by such garbage is bounded by what a hub makes in
+that time, also when the hub falls idle (Python would not collect fully again on its own).
 ``"default"``: Python's own behaviour.
 """
 
@@ -64,6 +65,10 @@ class FrozenGc:
         self.freezes += 1
 
     def _thaw(self) -> None:
-        gc.unfreeze()  # the next full collection walks everything once, then freezes again
+        # Collect now rather than wait for Python's next full collection: that one runs only once
+        # enough new objects survived, so an idle hub kept a burst's closed connections for good.
+        # The pause is the one the automatic collection would have made; it freezes again after.
+        gc.unfreeze()
+        gc.collect()
         self.thaws += 1
         self._timer = self.loop.call_later(self.thaw_every_s, self._thaw)

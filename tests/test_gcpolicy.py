@@ -43,7 +43,8 @@ async def test_survivors_of_a_full_collection_are_frozen_and_a_thaw_frees_their_
         assert gone() is not None  # out of the collector's sight until the thaw
         await asyncio.sleep(0.35)
         assert policy.thaws >= 1
-        gc.collect(2)
+        # freed by the thaw itself: an idle process makes no full collection of its own (before,
+        # a burst's closed connections stayed until enough new objects survived)
         assert gone() is None
     finally:
         policy.stop()
