@@ -45,11 +45,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.apply import machine, port_block, progress  # noqa: E402
+from hub.gcpolicy import THAW_EVERY_S  # noqa: E402
 from hub.metrics import process_usage  # noqa: E402
 
 PROFILES: dict[str, dict[str, float]] = {
-    "full": {"conns": 10_000, "churn": 100, "writes": 200, "duration": 600, "settle": 60, "ramp": 250},
-    "quick": {"conns": 300, "churn": 20, "writes": 50, "duration": 30, "settle": 5, "ramp": 200},
+    "full": {
+        "conns": 10_000,
+        "churn": 100,
+        "writes": 200,
+        "duration": 600,
+        "settle": 60,
+        "ramp": 250,
+        "rest": 75,
+    },
+    "quick": {"conns": 300, "churn": 20, "writes": 50, "duration": 30, "settle": 5, "ramp": 200, "rest": 11},
 }
 
 #: metric -> (relative tolerance of the mean level, absolute tolerance) for the drift over the window
@@ -61,6 +70,10 @@ TOLERANCE: dict[str, tuple[float, float]] = {
     "connections": (0.02, 16),
 }
 
+#: Python heap blocks the hub may keep at rest per connection it served (a leak of one object per
+#: connection keeps at least one)
+LEAK_BLOCKS_PER_CONN = 1.0
+
 COLUMNS = [
     "ts",
     "elapsed_s",
@@ -68,6 +81,7 @@ COLUMNS = [
     "hub_rss_bytes",
     "hub_fds",
     "asyncio_tasks",
+    "python_blocks",
     "ignite_cursors",
     "cursors_sql",
     "cursors_scan",
@@ -183,7 +197,10 @@ def plot(rows: Sequence[dict[str, Any]], steady: tuple[float, float], path: Path
     panels = [
         ("hub RSS (MiB)", [("hub", col("hub_rss_bytes", 1 << 20))]),
         ("hub open fds", [("fds", col("hub_fds"))]),
-        ("asyncio tasks", [("tasks", col("asyncio_tasks"))]),
+        (
+            "asyncio tasks",
+            [("tasks", col("asyncio_tasks")), ("heap blocks / 1000", col("python_blocks", 1000))],
+        ),
         (
             "open Ignite cursors",
             [("sql", col("cursors_sql")), ("scan", col("cursors_scan")), ("cq", col("cursors_cq"))],
@@ -262,6 +279,7 @@ async def sample_loop(
                 progress(f"/metrics failed: {e!r}")
                 m = {}
             row["asyncio_tasks"] = m.get("synchub_asyncio_tasks")
+            row["python_blocks"] = m.get("synchub_python_heap_blocks")
             row["connections"] = m.get("synchub_connections")
             kinds = {k: m.get(f'synchub_ignite_cursors{{kind="{k}"}}') for k in ("sql", "scan", "cq")}
             for k, v in kinds.items():
@@ -340,7 +358,9 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
                     elif line["kind"] == "summary":
                         state["phase"] = "done"
             code = await proc.wait()
-            await asyncio.sleep(2 * args.sample + 1)  # samples at rest after the load
+            # samples at rest after the load; the full profile waits past the hub's periodic full
+            # collection (hub/gcpolicy.py, every 60 s), so its Python heap holds no garbage then
+            await asyncio.sleep(max(args.rest, 2 * args.sample + 1))
         finally:
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -390,11 +410,28 @@ def report(
     after = [r for r in rows if r["phase"] == "done"]
     at_rest = {}
     if idle and after:
-        for metric in ("hub_fds", "asyncio_tasks", "ignite_cursors", "connections", "hub_rss_bytes"):
+        for metric in (
+            "hub_fds",
+            "asyncio_tasks",
+            "ignite_cursors",
+            "connections",
+            "hub_rss_bytes",
+            "python_blocks",
+        ):
             before_v, after_v = idle[-1].get(metric), after[-1].get(metric)
             if before_v not in (None, "") and after_v not in (None, ""):
                 at_rest[metric] = {"before": float(before_v), "after": float(after_v)}
-    back = all(v["after"] <= v["before"] for k, v in at_rest.items() if k != "hub_rss_bytes")
+    back = all(
+        v["after"] <= v["before"] for k, v in at_rest.items() if k not in ("hub_rss_bytes", "python_blocks")
+    )
+    # The leak verdict. The RSS is the allocator's high-water mark: it rises with the peaks of the
+    # load and is not given back, so its slope says little. Python's live blocks fall when objects
+    # are freed: what the hub still holds at rest, per connection it served, is what it kept of them.
+    opened = float(summary["counts"].get("connect_ok", 0)) if summary else 0.0
+    blocks = at_rest.get("python_blocks")
+    # judged only after a rest past the hub's periodic full collection (the quick profile rests less)
+    judged = blocks is not None and opened > 0 and args.rest > THAW_EVERY_S
+    kept_per_conn = (blocks["after"] - blocks["before"]) / opened if judged and blocks else None
     rss_trend = next((t for t in found if t.metric == "hub_rss_bytes"), None)
     churned_per_min = args.churn * 60
     result = {
@@ -408,6 +445,8 @@ def report(
         "at_rest": at_rest,
         "back_to_rest": back,
         "rss_per_connection_bytes": rss_per_conn,
+        "heap_blocks_kept_per_connection": kept_per_conn,
+        "leak": kept_per_conn is not None and kept_per_conn >= LEAK_BLOCKS_PER_CONN,
         "rss_growth_per_churned_connection_bytes": (
             rss_trend.per_min / churned_per_min if rss_trend and churned_per_min else None
         ),
@@ -429,6 +468,11 @@ def report(
         print(f"  at rest {metric:16} before {v['before']:12.0f}  after {v['after']:12.0f}")
     if rss_per_conn is not None:
         print(f"  RSS per connection: {rss_per_conn / 1024:.1f} KiB")
+    if kept_per_conn is not None:
+        print(
+            f"  Python heap kept at rest: {kept_per_conn:+.3f} blocks per connection served "
+            f"({'LEAK' if result['leak'] else 'no leak'}: the limit is {LEAK_BLOCKS_PER_CONN})"
+        )
     print(f"  CPU seconds: {cpu}")
     print(
         f"  achieved: {summary['churn_per_s']:.1f} churn/s, {summary['writes_acked_per_s']:.1f} writes/s; "
@@ -437,13 +481,13 @@ def report(
     )
     print(f"  load generator: unexpected {summary['unexpected_total']} {summary['unexpected']}")
     print(f"  outputs: {out}{' (with soak.png)' if plotted else ''}")
-    return bool(summary["unexpected_total"] == 0)
+    return bool(summary["unexpected_total"] == 0 and not result["leak"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    for name in ("conns", "churn", "writes", "duration", "settle", "ramp"):
+    for name in ("conns", "churn", "writes", "duration", "settle", "ramp", "rest"):
         parser.add_argument(f"--{name}", type=float, help="overrides the profile")
     parser.add_argument("--inflight", type=int, default=512, help="connections being opened at once")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")

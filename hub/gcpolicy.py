@@ -38,6 +38,7 @@ class FrozenGc:
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
+        gc.collect()  # start-up's garbage goes now, not with the first thaw
         gc.freeze()  # what start-up built lives as long as the process
         gc.callbacks.append(self._collected)
         self._timer = self.loop.call_later(self.thaw_every_s, self._thaw)

@@ -173,6 +173,7 @@ def test_hub_metrics_predefined() -> None:
         "synchub_events_repaired_total": "counter",
         "synchub_process_resident_memory_bytes": "gauge",
         "synchub_process_open_fds": "gauge",
+        "synchub_python_heap_blocks": "gauge",
         "synchub_asyncio_tasks": "gauge",
         "synchub_ignite_cursors": "gauge",
     }
@@ -279,6 +280,7 @@ async def test_sample_sets_scrape_time_gauges() -> None:
     assert sample(samples, "synchub_asyncio_tasks") == tasks_now >= 6  # this test's task + 5
     assert sample(samples, "synchub_process_resident_memory_bytes") > 1 << 20
     assert sample(samples, "synchub_process_open_fds") >= 3
+    assert sample(samples, "synchub_python_heap_blocks") > 10_000  # an interpreter with the hub loaded
     assert sample(samples, "synchub_ignite_cursors", kind="sql") == 2
     assert sample(samples, "synchub_ignite_cursors", kind="scan") == 0
     assert sample(samples, "synchub_ignite_cursors", kind="cq") == 1
