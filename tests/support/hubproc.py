@@ -233,12 +233,13 @@ class HubProcess:
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
-        out: Counter[int] = Counter()
+        # by inode: a read of these tables may show a socket twice when others come and go meanwhile
+        seen: dict[str, int] = {}
         for table in ("tcp", "tcp6"):
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]:
                     cols = line.split()
                     remote_port = int(cols[2].rsplit(":", 1)[1], 16)
                     if cols[3] == "01" and cols[9] in inodes and remote_port in ports:
-                        out[remote_port] += 1
-        return out
+                        seen[cols[9]] = remote_port
+        return Counter(seen.values())
