@@ -39,8 +39,11 @@ def test_fanout_quick_profile(ignite_addresses: list[tuple[str, int]]) -> None:
     [r] = result["runs"]
     assert r["server"] == "synchub" and r["subscribers"] == 50 and r["exit"] == 0
     assert r["unexpected"] == {}
-    # every update acknowledged reached every subscriber (the window may cut the last few)
-    assert r["latency_ms"]["count"] >= 0.9 * r["offered_per_s"] * r["window_s"]
+    # every update acknowledged reached every subscriber (the window may cut the last few); judged
+    # against what the hub acknowledged, not the offered rate: a loaded box acknowledges fewer
+    acked = r["ack_ms"]["count"]
+    assert acked > 0
+    assert 0.9 * acked * r["subscribers"] <= r["latency_ms"]["count"] <= (acked + 2) * r["subscribers"]
     assert 0 < r["latency_ms"]["p50_ms"] <= r["latency_ms"]["p99_ms"]
     assert r["cpu_s"]["server"] > 0 and r["cpu_s"]["loadgen"] > 0
     assert r["events_per_server_cpu_s"] > 0

@@ -234,6 +234,20 @@ async function status(page, s, c = 'L') {
 /** The aborted transactions of database `db` in `page`. */
 const aborts = (page, db) => page.evaluate((db) => Q.aborts.filter((a) => a.db === db), db)
 
+/**
+ * Poll `fn(arg)` in the page until it gives a truthy value (an async `fn` is awaited: Playwright's
+ * `waitForFunction` takes a returned promise as its truthy answer and does not wait).
+ */
+async function until(page, fn, arg, timeout = 20000) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const v = await page.evaluate(fn, arg)
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeout} ms: ${fn}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 /** Let `ms` pass: what must not happen (a reconnect) would have happened by then. */
 const quiet = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -283,7 +297,7 @@ test('quota exhausted: the local write that does not fit rejects alone, the writ
   assert.deepEqual(verdicts, ['applied', 'applied'])
   // the hub pushes them to the other browser after acknowledging them: wait for that push, then
   // check that `huge` never went out (an ack does not mean the push has arrived yet)
-  await W.waitForFunction((run) => Promise.all(['a', 'b'].map((k) => W.coll.get(run + '-' + k))).then((ds) => ds.every(Boolean)), run, { timeout: 20000 })
+  await until(W, (run) => Promise.all(['a', 'b'].map((k) => W.coll.get(run + '-' + k))).then((ds) => ds.every(Boolean)), run)
   const seen = await W.evaluate(async (run) => Promise.all(['a', 'huge', 'b'].map((k) => W.coll.get(run + '-' + k).then((d) => !!d))), run)
   assert.deepEqual(seen, [true, false, true])
   assert.equal(await L.evaluate(() => L.client.status), 'live')
@@ -354,7 +368,7 @@ test('hub changes bigger than the space left pause sync (no reconnect loop) unti
     L.client.reconnect()
   })
   await status(L, 'live')
-  await L.waitForFunction((x) => L.coll.get(x).then((d) => d?.blob.length), x, { timeout: 20000 })
+  await until(L, (x) => L.coll.get(x).then((d) => d?.blob.length), x)
   // the paused client's cursor had not passed the change it could not store (it may have moved
   // before it: a settle frame carries a cursor without changes), and now has
   const after = await L.evaluate(([db, coll]) => Q.inspect(db, coll), [db, COLL])
@@ -394,7 +408,7 @@ test('an acknowledgement that fails at commit leaves the outbox as it was; it is
   })
   await status(L, 'paused')
   // the hub applied it; the client kept the outbox entry and its pending document
-  await W.waitForFunction((id) => W.coll.get(id).then((d) => d?.blob.length), id, { timeout: 20000 })
+  await until(W, (id) => W.coll.get(id).then((d) => d?.blob.length), id)
   const held = await L.evaluate(([db, coll]) => Q.inspect(db, coll), [db, COLL])
   assert.deepEqual(held.outbox, [{ seq, id, size: BIG }])
   assert.deepEqual(held.docs.find((d) => d.id === id), { id, pend: 1, size: BIG })
