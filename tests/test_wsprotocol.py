@@ -90,7 +90,7 @@ async def test_frames_go_straight_to_the_socket_and_wait_for_it_when_paused() ->
         try:
             await c.connect()
             proto = _server_protocol(run)
-            assert proto.scope["extensions"][DIRECT] == {"socket": proto} and proto.can_send()
+            assert proto.scope["extensions"][DIRECT] is proto and proto.can_send()
             direct: list[bytes] = []
             send_message = proto.send_message
 

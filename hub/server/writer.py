@@ -92,8 +92,7 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._ended = False  # the close frame went out, or the socket failed: nothing more to send
         self._due = False  # a flush is asked for (hub/server/flush.py)
-        direct = (ws.scope.get("extensions") or {}).get(DIRECT)
-        self.socket: DirectSocket | None = direct.get("socket") if direct else None
+        self.socket: DirectSocket | None = (ws.scope.get("extensions") or {}).get(DIRECT)
 
     def close(self, code: int, reason: str) -> bool:
         """Send a close frame with ``code`` after what is queued; False if already closing."""

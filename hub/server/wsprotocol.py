@@ -64,7 +64,7 @@ class Inbox:
         return self._items.pop(0)
 
 
-#: The ASGI scope extension under which a connection finds its protocol (``{"socket": protocol}``).
+#: The ASGI scope extension under which a connection finds its protocol.
 DIRECT = "synchub.direct"
 
 _SHORT = struct.Struct("!BB")
@@ -123,7 +123,8 @@ class LeanSansIOProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = self.__dict__.get("scope")
         if scope is not None:  # (a refused handshake has no scope: no app runs)
-            scope["extensions"][DIRECT] = {"socket": self}
+            # the protocol itself, not the usual dict: no extra allocation per connection
+            scope["extensions"][DIRECT] = self
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
