@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.apply import machine, progress  # noqa: E402
 from bench.soak import build_loadgen, ignite, raise_nofile  # noqa: E402
-from hub.metrics import process_usage  # noqa: E402
+from hub.procstats import process_usage  # noqa: E402
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {"conns": 10_000, "runs": 3, "hold": 20.0, "settle": 5.0},

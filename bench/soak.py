@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.apply import machine, port_block, progress  # noqa: E402
 from hub.gcpolicy import THAW_EVERY_S  # noqa: E402
-from hub.metrics import process_usage  # noqa: E402
+from hub.procstats import process_usage  # noqa: E402
 
 PROFILES: dict[str, dict[str, float]] = {
     "full": {

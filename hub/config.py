@@ -49,6 +49,9 @@ class HubSettings:
     max_conns_per_subject: int = 20  # 0 = unlimited; not applied with dev_auth
     connect_rate: float = 0.0  # new connections per second per client address; 0 = off
     connect_burst: int = 30
+    # new connections are refused (4532, retry later) while the event loop runs this late: a
+    # starved hub keeps serving the clients it has; 0 = off (docs/operations.md "Overload")
+    overload_lag_ms: int = 0
     hello_timeout_ms: int = 10_000
     ws_deflate: bool = False  # permessage-deflate (bounded by max_frame when on)
     # ---- operations
@@ -101,6 +104,7 @@ _HUB_TYPES: dict[str, Any] = {
     "max_conns_per_subject": int,
     "connect_rate": (int, float),
     "connect_burst": int,
+    "overload_lag_ms": int,
     "hello_timeout_ms": int,
     "ws_deflate": bool,
     "shutdown_deadline_ms": int,
@@ -143,6 +147,7 @@ _NON_NEGATIVE = (
     "max_conns_per_subject",
     "connect_rate",
     "connect_burst",
+    "overload_lag_ms",
     "gc_interval_ms",
     "sweep_partitions",
 )

@@ -15,6 +15,8 @@ import time
 TICK_S = 0.05
 #: Lateness under this (s) is scheduling noise, not starvation.
 NOISE_S = 0.002
+#: Weight of the newest tick in :attr:`LoopLag.recent` (about a second of ticks counts).
+RECENT_WEIGHT = 0.2
 
 
 class LoopLag:
@@ -23,6 +25,8 @@ class LoopLag:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.total = 0.0
+        #: How late the ticks came lately (s, a moving average): how starved the loop is now.
+        self.recent = 0.0
         self._due = loop.time() + TICK_S
         self._handle = loop.call_at(self._due, self._tick)
 
@@ -31,8 +35,14 @@ class LoopLag:
         late = now - self._due
         if late > NOISE_S:
             self.total += late
+        self.recent += (max(late, 0.0) - self.recent) * RECENT_WEIGHT
         self._due = now + TICK_S
         self._handle = self.loop.call_at(self._due, self._tick)
+
+    def late_now(self) -> float:
+        """How late the loop runs now (s): the recent average, or the lateness of a tick overdue
+        already if that is more (a loop busy with one long burst has not ticked for a while)."""
+        return max(self.recent, self.loop.time() - self._due)
 
     def close(self) -> None:
         self._handle.cancel()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
 import sys
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Generic, TypeVar
+
+from hub.procstats import process_usage
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 OVERFLOW: Final = "__overflow__"  # label value used once a family has max_series children
@@ -384,23 +385,3 @@ class HubMetrics:
 
     def render(self) -> str:
         return self.registry.render()
-
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def process_usage(pid: int | str = "self") -> tuple[int | None, int | None]:
-    """(resident set size in bytes, open file descriptors) of a process, from /proc; None for what
-    cannot be read (no /proc, or another user's process)."""
-    rss: int | None = None
-    fds: int | None = None
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            rss = int(f.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        pass
-    return rss, fds

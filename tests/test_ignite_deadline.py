@@ -90,6 +90,20 @@ def test_the_lag_monitor_counts_lateness_not_idle_time() -> None:
     assert lag.total == pytest.approx(0.25) and clock.due[0][0] == pytest.approx(clock.now + TICK_S)
 
 
+def test_late_now_follows_recent_ticks_and_an_overdue_one() -> None:
+    clock = _Clock()
+    lag = LoopLag(clock)  # type: ignore[arg-type]
+    assert lag.late_now() == 0.0
+    for _ in range(10):  # a starved loop: every tick half a second late
+        clock.fire_next(late=0.5)
+    assert 0.4 < lag.late_now() <= 0.5
+    for _ in range(30):  # on time again: within a couple of seconds it counts as on time
+        clock.fire_next(late=0.0)
+    assert lag.late_now() < 0.01
+    clock.now = clock.due[0][0] + 2.0  # stuck in one long burst: the tick due is 2 s overdue
+    assert lag.late_now() == pytest.approx(2.0)
+
+
 async def test_the_on_time_clock_stands_still_while_the_loop_is_starved() -> None:
     loop_lag()
     await asyncio.sleep(0.1)

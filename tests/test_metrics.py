@@ -15,8 +15,8 @@ from hub.metrics import (
     Histogram,
     HubMetrics,
     Registry,
-    process_usage,
 )
+from hub.procstats import process_usage
 from hub.store.ignite.cursors import CursorTally
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")

@@ -6,14 +6,17 @@ import asyncio
 from typing import Any
 
 import uvicorn
+import websockets
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 
+from hub import codec
 from hub.app import create_app, server_options
 from hub.config import Config
 from hub.server.flag import Flag
-from hub.server.wsprotocol import Inbox, LeanSansIOProtocol
+from hub.server.wsprotocol import DIRECT, Inbox, LeanSansIOProtocol, binary_frame
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
 from tests.support.wsclient import HubClient
@@ -63,3 +66,65 @@ async def test_the_handshake_is_let_go_once_accepted() -> None:
             await c.wait(lambda: any(m["t"] == "pong" and m["n"] == 7 for m in c.received))
         finally:
             await c.close()
+
+
+def test_binary_frame_is_what_websockets_writes() -> None:
+    for n in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        payload = bytes(range(256)) * (n // 256) + bytes(n % 256)
+        assert binary_frame(payload) == Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+def _server_protocol(run: Any) -> LeanSansIOProtocol:
+    (proto,) = [p for p in run.server.server_state.connections if isinstance(p, LeanSansIOProtocol)]
+    return proto
+
+
+async def _pong(c: HubClient, n: int) -> None:
+    await c.send({"t": "ping", "n": n})
+    await c.wait(lambda: any(m["t"] == "pong" and m["n"] == n for m in c.received))
+
+
+async def test_frames_go_straight_to_the_socket_and_wait_for_it_when_paused() -> None:
+    async with running_hub(make_config(), MemoryStore()) as run:
+        c = HubClient(run.url)
+        try:
+            await c.connect()
+            proto = _server_protocol(run)
+            assert proto.scope["extensions"][DIRECT] is proto and proto.can_send()
+            direct: list[bytes] = []
+            send_message = proto.send_message
+
+            def spy(data: bytes) -> None:
+                direct.append(data)
+                send_message(data)
+
+            proto.send_message = spy  # type: ignore[method-assign]
+            await _pong(c, 1)
+            assert len(direct) == 1 and codec.decode(direct[0]) == {"t": "pong", "n": 1}
+            # Paused (the peer reads slowly): the writer task waits for the socket, in order.
+            proto.writable.clear()
+            assert not proto.can_send()
+            for n in (2, 3):
+                await c.send({"t": "ping", "n": n})
+            await asyncio.sleep(0.2)
+            assert not any(m["t"] == "pong" and m["n"] in (2, 3) for m in c.received)
+            proto.writable.set()
+            await c.wait(lambda: any(m["t"] == "pong" and m["n"] == 3 for m in c.received))
+            pongs = [m["n"] for m in c.received if m["t"] == "pong"]
+            assert pongs == [1, 2, 3] and len(direct) == 1
+            await _pong(c, 4)  # the task is done: straight to the socket again
+            assert len(direct) == 2
+        finally:
+            await c.close()
+        await asyncio.sleep(0.1)
+        assert DIRECT not in proto.scope["extensions"]  # let go once the connection is lost
+
+
+async def test_a_negotiated_extension_keeps_the_asgi_send_path() -> None:
+    async with running_hub(make_config(ws_deflate=True), MemoryStore()) as run:
+        async with websockets.connect(run.url, compression="deflate", max_size=None) as ws:
+            assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            proto = _server_protocol(run)
+            assert not proto.can_send()
+            await ws.send(codec.encode({"t": "hello", "v": [1], "client": "c-deflate", "token": "dev"}))
+            assert codec.decode(await asyncio.wait_for(ws.recv(), 5))["t"] == "welcome"

@@ -58,6 +58,7 @@ class CloseCode(IntEnum):
     TOKEN_EXPIRED = 4511
     RATE_LIMITED = 4529
     TOO_MANY_CONNECTIONS = 4531
+    OVERLOADED = 4532
 
 
 class ErrorCode(IntEnum):

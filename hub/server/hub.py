@@ -25,6 +25,7 @@ from hub.core.room_messages import FEATURE as ROOMS_FEATURE
 from hub.core.session import SessionConfig
 from hub.core.subsets import FEATURE as QUERY_FEATURE
 from hub.core.types import CollectionSpec
+from hub.looplag import loop_lag
 from hub.metrics import HubMetrics
 from hub.queryconfig import query_specs
 from hub.server.connections import Connections
@@ -71,6 +72,8 @@ class Hub:
         self.connect_rate = (
             BucketMap(cfg.connect_rate, max(1, cfg.connect_burst)) if cfg.connect_rate > 0 else None
         )
+        self.overload_lag_s = cfg.overload_lag_ms / 1000
+        self._overload_logged = 0.0  # (one warning per second while refusing)
         self.draining = False
         self.sync_slots = SyncSlots(SYNC_READ_SLOTS)  # store calls of syncs, hub-wide
         self._gc_task: asyncio.Task[None] | None = None
@@ -187,6 +190,14 @@ class Hub:
             self.metrics.rate_limited.labels("connect_rate").inc()
             log.warning("connection rate limit tripped", extra={"address": address})
             return (CloseCode.RATE_LIMITED, "rate limited (connect_rate)")
+        if self.overload_lag_s and (late := loop_lag().late_now()) > self.overload_lag_s:
+            # The clients connected are served first: a new one would bring its hello, syncs and
+            # snapshot to a loop that is late already, and every client would time out.
+            self.metrics.rate_limited.labels("overload").inc()
+            if now_ms - self._overload_logged >= 1000:
+                self._overload_logged = now_ms
+                log.warning("overloaded: refusing new connections", extra={"late_ms": round(late * 1000)})
+            return (CloseCode.OVERLOADED, "hub overloaded, retry later")
         return None
 
     def now_s(self) -> float:

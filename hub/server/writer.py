@@ -3,9 +3,12 @@
 Everything a connection sends goes through :class:`Writer`: control messages and acks
 (:meth:`~Writer.push_control`), sync pages (:meth:`~Writer.push_sync`, which waits for room) and
 live frames (:meth:`~Writer.push_live`, refused when the queue is full so the subscription falls
-back to a catch-up). The writer task is the only one that awaits the socket, so a slow client
-only ever blocks its own writer; it runs while there is something to send. Once
-:meth:`~Writer.close` is called it sends the close frame and stops.
+back to a catch-up). Queued frames are written straight to the socket once per turn of the event
+loop (:class:`~hub.server.flush.Flusher`, :meth:`~hub.server.wsprotocol.LeanSansIOProtocol.send_message`)
+while the socket takes them; when it does not (the peer reads slowly and the transport is paused)
+or the connection closes, a writer task takes over. That task is the only one that awaits the
+socket, so a slow client only ever blocks its own writer; it runs while there is something to
+send. Once :meth:`~Writer.close` is called it sends the close frame and stops.
 
 A client that takes batches (``hello.features``) gets every frame queued when its writer runs in
 one WebSocket message (a msgpack array of the frames, their bytes copied as they are). Frames queue
@@ -18,18 +21,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Protocol
 
 from starlette.websockets import WebSocket
 
 from hub import codec
 from hub.core.cursor import Cursor
-from hub.core.outqueue import OutQueue
+from hub.core.outqueue import Entry, OutQueue
 from hub.metrics import HubMetrics
 from hub.server.flag import Flag
+from hub.server.flush import FLUSHER
+from hub.server.wsprotocol import DIRECT
 
 #: What one batched message carries at most (the client's own frame limit is 16 MiB).
 BATCH_BYTES = 256 << 10
 BATCH_FRAMES = 256
+
+
+class DirectSocket(Protocol):
+    """The connection's socket, written without the ASGI send path (hub/server/wsprotocol.py)."""
+
+    def can_send(self) -> bool: ...
+
+    def send_message(self, data: bytes) -> None: ...
 
 
 class Writer:
@@ -42,6 +56,7 @@ class Writer:
     """
 
     __slots__ = (
+        "_due",
         "_ended",
         "_lag",
         "_task",
@@ -53,6 +68,7 @@ class Writer:
         "metrics",
         "queue",
         "room",
+        "socket",
         "ws",
     )
 
@@ -75,6 +91,8 @@ class Writer:
         # no task, coroutine or waiter for it (docs/benchmarks.md, memory).
         self._task: asyncio.Task[None] | None = None
         self._ended = False  # the close frame went out, or the socket failed: nothing more to send
+        self._due = False  # a flush is asked for (hub/server/flush.py)
+        self.socket: DirectSocket | None = (ws.scope.get("extensions") or {}).get(DIRECT)
 
     def close(self, code: int, reason: str) -> bool:
         """Send a close frame with ``code`` after what is queued; False if already closing."""
@@ -83,7 +101,7 @@ class Writer:
             self.close_code = int(code)
             self.close_reason = reason[:120]
         self.room.set()
-        self._start()
+        self._start_task()
         return first
 
     def push_control(self, frame: bytes, coll: str | None, cursor: Cursor | None) -> bool:
@@ -118,9 +136,42 @@ class Writer:
         self._start()
 
     def _start(self) -> None:
-        """Start the writer task unless one runs (there is only ever one: frames go in order)."""
+        """Have the queued frames sent: by the next flush, or by the writer task when the socket
+        cannot be written directly, unless the task runs already (frames go in order)."""
+        if self._task is not None or self._ended or self._due:
+            return
+        if self.socket is not None and self.close_code is None:
+            self._due = True
+            FLUSHER.want(self)
+        else:
+            self._start_task()
+
+    def _start_task(self) -> None:
+        """Start the writer task unless one runs (there is only ever one)."""
         if self._task is None and not self._ended:
             self._task = asyncio.create_task(self._run(), name="ws-writer")
+
+    def flush(self) -> None:
+        """Write what is queued to the socket now, as far as it takes it; the writer task sends the
+        rest (the flusher's turn: module doc)."""
+        self._due = False
+        if self._task is not None or self._ended:
+            return
+        sock = self.socket
+        q = self.queue
+        if sock is not None and self.close_code is None:
+            try:
+                while q.entries and sock.can_send():
+                    entries, data = self._next_message()
+                    sock.send_message(data)
+                    self._sent(entries, data)
+            except Exception:  # the peer is gone; the reader sees the disconnect
+                self._ended = True
+                return
+            finally:
+                self.room.set()
+        if q.entries or self.close_code is not None:
+            self._start_task()
 
     def sending(self) -> asyncio.Task[None] | None:
         """The writer task while one runs (after :meth:`close`: until the close frame is out)."""
@@ -145,34 +196,42 @@ class Writer:
         code)."""
         q = self.queue
         try:
-            metrics = self.metrics
             while self.close_code is None:
-                entries = q.pop_many(BATCH_BYTES, BATCH_FRAMES if self.batching else 1)
-                if not entries:
+                if not q.entries:
                     self.room.set()
                     return None
-                if len(entries) == 1:
-                    data = entries[0].frame
-                else:
-                    data = codec.frames([e.frame for e in entries])
-                    metrics.batched_frames.inc(len(entries))
+                entries, data = self._next_message()
                 await self.ws.send_bytes(data)
-                self.frames_out += len(entries)
-                metrics.frames_out.inc(len(entries))
-                metrics.bytes_out.inc(len(data))
-                events, now = 0, 0.0
-                for entry in entries:
-                    q.sent(entry)
-                    lag = self._lag.pop(id(entry.frame), None) if entry.kind == "live" else None
-                    if lag is not None:
-                        events += lag[1]
-                        if lag[0]:
-                            now = now or time.monotonic()
-                            metrics.push_lag_seconds.observe(now - lag[0])
-                if events:
-                    metrics.events_out.inc(events)
+                self._sent(entries, data)
                 self.room.set()
         except Exception:  # the peer is gone; the reader sees the disconnect
             self._ended = True
             return None
         return self.close_code
+
+    def _next_message(self) -> tuple[list[Entry], bytes]:
+        """The next message: the oldest frame, or as many as one batch carries for a client that
+        takes batches (the queue is not empty)."""
+        entries = self.queue.pop_many(BATCH_BYTES, BATCH_FRAMES if self.batching else 1)
+        if len(entries) == 1:
+            return entries, entries[0].frame
+        self.metrics.batched_frames.inc(len(entries))
+        return entries, codec.frames([e.frame for e in entries])
+
+    def _sent(self, entries: list[Entry], data: bytes) -> None:
+        """Account for a message sent: the cursors the client now holds, metrics, push lag."""
+        q, metrics = self.queue, self.metrics
+        self.frames_out += len(entries)
+        metrics.frames_out.inc(len(entries))
+        metrics.bytes_out.inc(len(data))
+        events, now = 0, 0.0
+        for entry in entries:
+            q.sent(entry)
+            lag = self._lag.pop(id(entry.frame), None) if entry.kind == "live" else None
+            if lag is not None:
+                events += lag[1]
+                if lag[0]:
+                    now = now or time.monotonic()
+                    metrics.push_lag_seconds.observe(now - lag[0])
+        if events:
+            metrics.events_out.inc(events)

@@ -44,6 +44,7 @@ from hub.store.ignite.encode import string_key
 from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import MetaRow
 from hub.store.ignite.values import ValueType, plain_doc
+from hub.store.ignite.wire import put_all
 
 
 @pytest.fixture
@@ -253,6 +254,32 @@ async def test_get_all_inside_a_transaction_reads_its_writes(store: IgniteStore,
         assert plain_doc((await task)["k"]) == {"v": "old"}
         await tx.rollback()
     assert plain_doc((await get_all(c.data, ["k"]))["k"]) == {"v": "old"}
+
+
+async def test_put_all_sends_serialised_entries_within_the_transaction(
+    store: IgniteStore, cache_name: str
+) -> None:
+    await store.ensure_collection(CollectionSpec(cache_name))
+    c = store.coll(cache_name)
+    vt = ValueType(f"{cache_name}_x")
+    raw = {string_key(k): vt.encode_raw({"v": k, "n": i})[0] for i, k in enumerate(["a", "b", "é" * 40])}
+    await vt.register(store.client)
+    for commit in (False, True):
+        async with store.client.tx_start(
+            TransactionConcurrency.PESSIMISTIC, TransactionIsolation.REPEATABLE_READ, 10_000
+        ) as tx:
+            await put_all(c.data, raw)
+            assert len(await get_all(c.data, ["a", "b"])) == 2  # the transaction reads its writes
+            await (tx.commit() if commit else tx.rollback())
+        found = await c.data.get_all(["a", "b", "é" * 40])  # pyignite's reader: the same bytes
+        assert {k: plain_doc(v) for k, v in found.items()} == (
+            {"a": {"v": "a", "n": 0}, "b": {"v": "b", "n": 1}, "é" * 40: {"v": "é" * 40, "n": 2}}
+            if commit
+            else {}
+        )
+    # a value pyignite must serialise itself goes through pyignite's putAll
+    await put_all(c.data, {"p": vt.encode({"v": "plain"})[0]})
+    assert plain_doc(await c.data.get("p")) == {"v": "plain"}
 
 
 @pytest.mark.parametrize("include_deleted", [False, True], ids=["snapshot", "catchup"])

@@ -50,7 +50,8 @@ export function sessionStatus(welcomed, syncing) {
  * (`unauthorized`). Other 4000–4499: a bug or a policy decision, stop. 4500 (going away): reconnect at
  * once. Anything else (4501–4999, 1000, 1001, 1006, ...): reconnect with backoff; this includes
  * 4511 token_expired (the `token` option, when a function, is called again on the reconnect, so
- * the app hands out a fresh token), 4529 rate_limited and 4531 too_many_connections.
+ * the app hands out a fresh token), 4529 rate_limited, 4531 too_many_connections and 4532
+ * overloaded.
  * @param {number} code close code reported by the socket
  * @returns {'unauthorized' | 'stop' | 'now' | 'retry'}
  */

@@ -30,7 +30,7 @@ test('close codes: 4010 unauthorized, other 4000-4499 stop, 4500 now, others bac
   assert.equal(closeAction(4010), 'unauthorized')
   for (const c of [4000, 4001, 4004, 4009, 4011, 4499]) assert.equal(closeAction(c), 'stop')
   assert.equal(closeAction(4500), 'now')
-  for (const c of [4503, 4508, 4510, 4511, 4529, 4531, 4999, 1000, 1001, 1006, 1011]) {
+  for (const c of [4503, 4508, 4510, 4511, 4529, 4531, 4532, 4999, 1000, 1001, 1006, 1011]) {
     assert.equal(closeAction(c), 'retry')
   }
   for (const c of [4030, 4403]) assert.equal(closeAction(c), 'stop')

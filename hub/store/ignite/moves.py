@@ -30,7 +30,6 @@ from pyignite import GenericObjectMeta  # type: ignore[import-untyped,unused-ign
 from pyignite.datatypes import BoolObject, DoubleObject, LongObject, String  # type: ignore[import-untyped,unused-ignore]
 from pyignite.datatypes.cache_config import (  # type: ignore[import-untyped,unused-ignore]
     CacheAtomicityMode,
-    IndexType,
     WriteSynchronizationMode,
 )
 from pyignite.datatypes.prop_codes import (  # type: ignore[import-untyped,unused-ignore]
@@ -50,7 +49,7 @@ from hub.core.subsets import fits
 from hub.core.types import Change, CollectionSpec
 from hub.store.ignite.fields import JAVA_TYPES, FieldTable, data_table_name
 from hub.store.ignite.read import data_for, get_all, sql
-from hub.store.ignite.schema import MetaRow
+from hub.store.ignite.schema import MetaRow, ver_index
 from hub.store.ignite.subset import sql_arg, where
 
 _HINTS = {"string": String, "long": LongObject, "double": DoubleObject, "bool": BoolObject}
@@ -117,14 +116,7 @@ def cache_config(spec: CollectionSpec, backups: int, loss_policy: Any) -> dict[i
                 ]
                 + [{"name": f"P_{n}", "type_name": JAVA_TYPES[k]} for n, k in spec.fields],
                 "field_name_aliases": [],
-                "query_indexes": [
-                    {
-                        "index_name": f"{table}_VER",
-                        "index_type": IndexType.SORTED,
-                        "inline_size": -1,
-                        "fields": [{"name": "VER", "is_descending": False}],
-                    }
-                ],
+                "query_indexes": [ver_index(table)],
             }
         ],
     }

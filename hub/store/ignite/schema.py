@@ -172,16 +172,19 @@ def meta_cache_config(data_cache: str, backups: int) -> dict[int, Any]:
                     {"name": "FP", "type_name": "java.lang.Long"},
                 ],
                 "field_name_aliases": [],
-                "query_indexes": [
-                    {
-                        "index_name": f"{table}_VER",
-                        "index_type": IndexType.SORTED,
-                        "inline_size": -1,
-                        "fields": [{"name": "VER", "is_descending": False}],
-                    }
-                ],
+                "query_indexes": [ver_index(table)],
             }
         ],
+    }
+
+
+def ver_index(table: str) -> dict[str, Any]:
+    """The ascending index on ``VER`` of a table read in version order (meta rows, moves)."""
+    return {
+        "index_name": f"{table}_VER",
+        "index_type": IndexType.SORTED,
+        "inline_size": -1,
+        "fields": [{"name": "VER", "is_descending": False}],
     }
 
 

@@ -36,6 +36,7 @@ from hub.store.ignite.read import get_all, scan_pages
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Context, partition_lost, retry_conflicts
 from hub.store.ignite.values import plain_doc
+from hub.store.ignite.wire import put_all
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ async def _stamp_chunk(
             if moved:
                 await record_moves(ctx, c.moves, moved)
             await register_meta(ctx)
-            await c.meta.put_all({string_key(k): v for k, v in writes.items()})
+            await put_all(c.meta, {string_key(k): v for k, v in writes.items()})
             await tx.commit()
         else:
             await tx.rollback()

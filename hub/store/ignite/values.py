@@ -93,59 +93,62 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def _misfit(name: str, hint: Any, value: Any) -> InvalidDocument:
+    # built only when raised: coerce runs for every field of every document written
+    fits = getattr(hint, "__name__", hint)
+    return InvalidDocument(f"field {name!r}: {type(value).__name__} does not fit {fits}")
+
+
 # Over 60 lines on purpose: one branch per Ignite type hint, read top to bottom like a table.
 def coerce(name: str, hint: Any, value: Any) -> tuple[Any, Any]:
     """(value to hand pyignite, plain value as it will read back) for field ``name`` of type ``hint``."""
     if value is None:
         return None, None
-    bad = InvalidDocument(
-        f"field {name!r}: {type(value).__name__} does not fit {getattr(hint, '__name__', hint)}"
-    )
     if hint in _INT_RANGES:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
+            raise _misfit(name, hint, value)
         lo, hi = _INT_RANGES[hint]
         if not lo <= value <= hi:
             raise InvalidDocument(f"field {name!r}: {value} is out of range")
         return value, value
     if hint is DoubleObject or hint is FloatObject:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad
+            raise _misfit(name, hint, value)
         f = float(value)
         if hint is FloatObject:
             f = _F32.unpack(_F32.pack(f))[0]
         return f, f
     if hint is BoolObject:
         if not isinstance(value, bool):
-            raise bad
+            raise _misfit(name, hint, value)
         return value, value
     if hint is String:
         if not isinstance(value, str):
-            raise bad
+            raise _misfit(name, hint, value)
         return value, value
     if hint is CharObject:
         if not isinstance(value, str) or len(value) != 1:
-            raise bad
+            raise _misfit(name, hint, value)
         return value, value
     if hint is ByteArrayObject:
         if not isinstance(value, bytes | bytearray | memoryview):
-            raise bad
+            raise _misfit(name, hint, value)
         return bytes(value), bytes(value)
     if hint is CollectionObject:
         if not isinstance(value, list | tuple):
-            raise bad
+            raise _misfit(name, hint, value)
         items = [_nested(name, v) for v in value]
         return (CollectionObject.ARR_LIST, [i[0] for i in items]), [i[1] for i in items]
     if hint is MapObject:
         if not isinstance(value, Mapping):
-            raise bad
+            raise _misfit(name, hint, value)
         pairs = {str(k): _nested(name, v) for k, v in value.items()}
         return (MapObject.HASH_MAP, {k: p[0] for k, p in pairs.items()}), {k: p[1] for k, p in pairs.items()}
     if hint is TimestampObject or hint is DateObject:
         if not isinstance(value, dt.datetime):
-            raise bad
+            raise _misfit(name, hint, value)
         value = _utc(value)
         ms = value.microsecond // 1000
         whole = value.replace(microsecond=ms * 1000)
@@ -155,14 +158,14 @@ def coerce(name: str, hint: Any, value: Any) -> tuple[Any, Any]:
         return (whole, nanos), value
     if hint is DecimalObject:
         if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-            raise bad
+            raise _misfit(name, hint, value)
         d = value if isinstance(value, Decimal) else Decimal(str(value))
         return d, d
     if hint is UUIDObject:
         try:
             u = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
         except ValueError:
-            raise bad from None
+            raise _misfit(name, hint, value) from None
         return u, u
     raise InvalidDocument(
         f"field {name!r}: the stored type {getattr(hint, '__name__', hint)} is not supported"

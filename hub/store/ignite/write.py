@@ -36,6 +36,7 @@ from hub.store.ignite.read import get_all as fast_get_all
 from hub.store.ignite.schema import Coll, MetaRow, meta_value, register_meta
 from hub.store.ignite.tx import Contended, Context, retry_conflicts, together
 from hub.store.ignite.values import plain_doc
+from hub.store.ignite.wire import put_all
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +350,7 @@ async def _flush(
         removes = [string_key(k) for k, s in items if s.doc is None]
         if puts:
             await c.vtype.register(ctx.client)
-            writes.append(partial(c.data.put_all, puts))
+            writes.append(partial(put_all, c.data, puts))
         if removes:
             writes.append(partial(c.data.remove_keys, removes))
         metas = {k: s.meta for k, s in items if s.meta is not None}
@@ -359,7 +360,7 @@ async def _flush(
             found = ((k, s, move(c.moves, *s.orig, True, s.doc)) for k, s in items if s.meta is not None)
             await record_moves(ctx, c.moves, ((k, metas[k].ver, mv) for k, _, mv in found if mv))
         rows = {string_key(k): meta_value(ctx, row) for k, row in metas.items()}
-        writes.append(partial(c.meta.put_all, rows))
+        writes.append(partial(put_all, c.meta, rows))
         # Only data puts: each fires exactly one CQ event of its own (a remove of an absent key or a
         # stamp of unchanged data may fire none, and an unconsumed entry could outlive its use).
         cache = c.spec.cache_name
