@@ -23,7 +23,7 @@ from pyignite.datatypes import ByteArrayObject  # type: ignore[import-untyped,un
 from hub.core.conflict import MergeContext, Policy
 from hub.core.errors import StoreUnavailable
 from hub.core.types import CollectionSpec, Doc, Mutation
-from hub.store.ignite import IgniteStore
+from hub.store.ignite import IgniteStore, write
 from hub.store.ignite.tx import wall_ms
 from hub.store.ignite.values import plain_doc
 
@@ -56,22 +56,23 @@ async def store2(ignite_addresses: list[tuple[str, int]]) -> AsyncIterator[Ignit
 
 @pytest.mark.timeout(300)
 async def test_a_batch_whose_caller_is_cancelled_mid_request_is_applied_exactly_once(
-    store: IgniteStore, store2: IgniteStore, cache_name: str
+    store: IgniteStore, store2: IgniteStore, cache_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = CollectionSpec(cache_name, policy=Policy.MERGE, merge=ledger)
     await store.ensure_collection(spec)
     await store2.ensure_collection(spec)
     data = store.coll(cache_name).data
-    put_all = data.put_all
+    put_all = write.put_all
     in_flight = asyncio.Event()
 
-    async def put_all_noted(*args: Any, **kwargs: Any) -> Any:
-        request = put_all(*args, **kwargs)
-        # the request is on the wire once the coroutine first waits: say so then
-        asyncio.get_running_loop().call_soon(in_flight.set)
+    async def put_all_noted(cache: Any, items: Any) -> Any:
+        request = put_all(cache, items)
+        if cache is data:
+            # the request is on the wire once the coroutine first waits: say so then
+            asyncio.get_running_loop().call_soon(in_flight.set)
         return await request
 
-    data.put_all = put_all_noted
+    monkeypatch.setattr(write, "put_all", put_all_noted)  # the write path's putAll of documents
     twice: list[str] = []
     for i in range(ROUNDS):
         client = f"abandon-{cache_name}-{i}"
