@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.soak                 # full profile: 10,000 connections, 100 churn/s, 10 min
     .venv/bin/python -m bench.soak --profile quick # 300 connections, 20 churn/s, 30 s (the CI smoke test)
     make soak                                      # the full profile under nice
+    .venv/bin/python -m bench.soak --starve --overload-lag-ms 250  # a hub with half a core, admission on
 
 The driver raises its open-file limit (inherited by the hub and the load generator), starts a one-node
 :class:`hub.dev.cluster.LocalCluster` on a free, lock-reserved port block (or uses ``--ignite host:port``),
@@ -17,7 +18,9 @@ least-squares slope; it is *flat* when the drift that slope predicts over the wi
 ``max(rel * mean level, abs)`` (:data:`TOLERANCE`). At 100 churns/s a leak of one fd or task per 100
 connections, or of ~1 KiB per connection, exceeds that within 10 minutes. Outputs: ``samples.csv``,
 ``loadgen.jsonl`` (the generator's lines), ``summary.json``, ``soak.png`` (matplotlib, when installed).
-Exit status 1 when the load generator counted an unexpected outcome or a process died.
+Exit status 1 when the load generator counted an unexpected outcome or a process died. A refusal by
+admission control (4532, ``--overload-lag-ms``) is not one: the generator retries it after a backoff,
+as client-js does, and the count is reported.
 """
 
 from __future__ import annotations
@@ -306,14 +309,24 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
     rows: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     with ignite(args.ignite, args.ignite_heap_mb) as (addresses, ignite_pid):
+        hub_cfg: dict[str, Any] = {"log_level": args.hub_log_level}
+        if args.overload_lag_ms:
+            hub_cfg["overload_lag_ms"] = args.overload_lag_ms
         hub = HubProcess(
             f"soak-{args.profile}",
             addresses,
             {quiet: {}, written: {}},
-            hub={"log_level": args.hub_log_level},
+            hub=hub_cfg,
             config_dir=out,
+            wrap=["taskset", "-c", "0"] if args.starve else (),
         )
         await hub.start(timeout=120)
+        # --starve: a busy loop on the hub's core, at the same priority, leaves the hub about half of it
+        burner = (
+            subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+            if args.starve
+            else None
+        )
         state: dict[str, Any] = {"phase": "idle", "t0": time.time()}
         pids: dict[str, int | None] = {"hub": hub.pid, "ignite": ignite_pid, "loadgen": None}
         sampler = asyncio.create_task(sample_loop(hub, pids, state, rows, args.sample))
@@ -367,6 +380,9 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
                 await sampler
             hub_alive = hub.proc is not None and hub.proc.poll() is None
             hub.stop()
+            if burner is not None:
+                burner.kill()
+                burner.wait()
     summary = next((x for x in lines if x["kind"] == "summary"), None)
     if summary is None:
         progress(f"the load generator ended without a summary (exit {code})")
@@ -480,6 +496,8 @@ def report(
         f"ack p50/p99 {summary['ack_rtt']['p50_ms']:.0f}/{summary['ack_rtt']['p99_ms']:.0f} ms"
     )
     print(f"  load generator: unexpected {summary['unexpected_total']} {summary['unexpected']}")
+    if refused := summary["counts"].get("refused:overloaded"):
+        print(f"  refused by admission control (4532, retried): {refused}")
     print(f"  outputs: {out}{' (with soak.png)' if plotted else ''}")
     return bool(summary["unexpected_total"] == 0 and not result["leak"])
 
@@ -496,6 +514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--loadgen", help="a built load generator (default: go build bench/loadgen)")
     parser.add_argument("--prefix", default="soak", help="collection name prefix")
     parser.add_argument("--hub-log-level", default="WARNING")
+    parser.add_argument(
+        "--overload-lag-ms", type=int, default=0, help="the hub's [hub] overload_lag_ms (admission control)"
+    )
+    parser.add_argument(
+        "--starve", action="store_true", help="pin the hub to CPU 0 beside a busy loop: about half a core"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default test-artifacts/soak-conn/<profile>")
     args = parser.parse_args(argv)
     for name, value in PROFILES[args.profile].items():

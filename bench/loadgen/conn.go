@@ -182,7 +182,16 @@ func errKind(err error) string {
 	return strings.ReplaceAll(s, " ", "_")
 }
 
-// Open dials and says hello; the connection is ready once it returns.
+// closeOverloaded is the hub's 4532 "hub overloaded, retry later" (docs/protocol.md), sent right
+// after the upgrade while its event loop runs later than `overload_lag_ms`.
+const closeOverloaded = 4532
+
+// errOverloaded: Open was refused with closeOverloaded; the caller retries after a backoff, as
+// client-js does.
+var errOverloaded = errors.New("hub overloaded")
+
+// Open dials and says hello; the connection is ready once it returns. A refusal by admission
+// control returns errOverloaded.
 func (d *Dialer) Open(ctx context.Context, id string) (*Conn, error) {
 	ws, err := d.dial(ctx)
 	if err != nil {
@@ -204,7 +213,12 @@ func (d *Dialer) Open(ctx context.Context, id string) (*Conn, error) {
 		m, err := c.read(30 * time.Second)
 		if err != nil {
 			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
+			if errors.As(err, &ce) && ce.Code == closeOverloaded {
+				// admission control (docs/protocol.md): a refusal to retry later, not a failure
+				d.Stats.Inc("refused:overloaded")
+				_ = ws.Close()
+				return nil, errOverloaded
+			} else if errors.As(err, &ce) {
 				d.Stats.Inc(fmt.Sprintf("hub_close:%d", ce.Code))
 			} else {
 				d.Stats.Inc("welcome_failed:" + errKind(err))

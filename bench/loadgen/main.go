@@ -24,6 +24,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -158,6 +159,25 @@ func cpuSeconds() (float64, float64) {
 	return tv(ru.Utime), tv(ru.Stime)
 }
 
+// openRetrying opens a hub connection, retrying refusals by admission control after a jittered,
+// growing backoff (0.5 s doubling to 8 s), as client-js does; other errors end it.
+func (r *Run) openRetrying(id string) (*Conn, error) {
+	backoff := 500 * time.Millisecond
+	for {
+		c, err := r.dialer.Open(r.ctx, id)
+		if !errors.Is(err, errOverloaded) {
+			return c, err
+		}
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return nil, r.ctx.Err()
+		}
+		backoff = min(2*backoff, 8*time.Second)
+	}
+}
+
 // spawn opens one subscriber in the background; it joins the live set once synced.
 func (r *Run) spawn() {
 	r.pending.Add(1)
@@ -181,7 +201,7 @@ func (r *Run) spawn() {
 		var err error
 		if r.opt.Target == "centrifugo" {
 			c, err = r.dialer.OpenCentrifugo(r.ctx, id, coll)
-		} else if c, err = r.dialer.Open(r.ctx, id); err == nil {
+		} else if c, err = r.openRetrying(id); err == nil {
 			var filter []any
 			if r.opt.Filters > 0 { // subscriber n follows the documents whose `team` is t<n mod filters>
 				filter = []any{[]any{"team", "==", fmt.Sprintf("t%d", n%int64(r.opt.Filters))}}

@@ -32,24 +32,15 @@ from hub.core.types import Change
 from hub.ignite.binary_types import hashable
 from hub.ignite.decode import BinaryReader
 from hub.ignite.metadata import BinaryDecoder
-from hub.ignite.protocol import I32, I64, NULL, OpCode, encode_string
+from hub.ignite.protocol import I32, I64, NULL, OpCode
 from hub.ignite.sql import encode_query, read_first_page, read_page
 from hub.store.ignite.cursors import CURSORS
-from hub.store.ignite.encode import RawBinary
 from hub.store.ignite.schema import Coll, floor_key
 from hub.store.ignite.tx import Context, retry_conflicts
 from hub.store.ignite.values import plain_doc
-from hub.store.ignite.wire import call, close_cursor, connection_for, fallback, open_cursor
+from hub.store.ignite.wire import call, close_cursor, connection_for, fallback, open_cursor, serialised
 
 __all__ = ["changes", "count", "get_all", "scan_pages", "sql", "sql_pages", "unseen"]
-
-
-def _key_bytes(key: Any) -> bytes:
-    if isinstance(key, str):
-        return encode_string(key)
-    if isinstance(key, tuple) and len(key) == 2 and key[1] is RawBinary:
-        return bytes(key[0])
-    raise FastPathUnavailable(f"key type {type(key).__name__}")
 
 
 def _pairs(r: BinaryReader, n: int) -> list[tuple[Any, Any]]:
@@ -73,7 +64,7 @@ async def get_all(cache: Any, keys: Iterable[Any]) -> dict[Any, Any]:
     if not keys:
         return {}
     try:
-        payload = I32.pack(len(keys)) + b"".join(_key_bytes(k) for k in keys)
+        payload = I32.pack(len(keys)) + b"".join(serialised(k) for k in keys)
         conn, header = await connection_for(cache)
     except FastPathUnavailable as e:
         fallback(f"getAll on {cache.name}", e)

@@ -15,10 +15,10 @@ from pyignite.exceptions import CacheError  # type: ignore[import-untyped,unused
 
 from hub.core.errors import FastPathUnavailable
 from hub.ignite.connection import request
-from hub.ignite.protocol import I32, I64, OpCode, parse_response, topology_version
+from hub.ignite.protocol import I32, I64, OpCode, encode_string, parse_response, topology_version
 from hub.store.ignite.encode import RawBinary
 
-__all__ = ["call", "close_cursor", "connection_for", "fallback", "open_cursor", "put_all"]
+__all__ = ["call", "close_cursor", "connection_for", "fallback", "open_cursor", "put_all", "serialised"]
 
 log = logging.getLogger("hub.store.ignite.read")
 
@@ -62,7 +62,11 @@ def fallback(what: str, err: BaseException) -> None:
         log.warning("%s through pyignite (%s)", what, err)
 
 
-def _raw(value: Any) -> bytes:
+def serialised(value: Any) -> bytes:
+    """The wire bytes of a key or value the hub serialised itself (a ``str``, or ``(bytes,
+    RawBinary)`` from ``string_key``/``encode_raw``); anything else goes through pyignite."""
+    if isinstance(value, str):
+        return encode_string(value)
     if isinstance(value, tuple) and len(value) == 2 and value[1] is RawBinary:
         return bytes(value[0])
     raise FastPathUnavailable(f"a value of type {type(value).__name__}, not pre-serialised")
@@ -76,7 +80,7 @@ async def put_all(cache: Any, items: Mapping[Any, Any]) -> None:
     if not items:
         return
     try:
-        payload = I32.pack(len(items)) + b"".join(_raw(k) + _raw(v) for k, v in items.items())
+        payload = I32.pack(len(items)) + b"".join(serialised(k) + serialised(v) for k, v in items.items())
         conn, header = await connection_for(cache)
     except FastPathUnavailable as e:
         fallback(f"putAll on {cache.name}", e)
