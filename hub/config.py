@@ -58,6 +58,7 @@ class HubSettings:
     shutdown_deadline_ms: int = 10_000  # SIGTERM: drain, close with 4500, exit within this
     gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
     sweep_partitions: int = 16  # partitions reconciled per collection per second; 0 = off
+    sweep_share: float = 0.1  # and at most about this share of the time per collection (0 < x <= 1)
     dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
     python_gc: str = (
         "freeze"  # "freeze": survivors of full collections out of the collector's walk (gcpolicy.py)
@@ -110,6 +111,7 @@ _HUB_TYPES: dict[str, Any] = {
     "shutdown_deadline_ms": int,
     "gc_interval_ms": int,
     "sweep_partitions": int,
+    "sweep_share": (int, float),
     "dedup_ttl_ms": int,
     "log_writes": bool,
     "python_gc": str,
@@ -242,6 +244,8 @@ def parse_config(
         raise HubUsageError(f"{src}: [hub] python_gc must be freeze or default")
     if hub.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise HubUsageError(f"{src}: [hub] log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if not 0 < hub.sweep_share <= 1:
+        raise HubUsageError(f"{src}: [hub] sweep_share must be > 0 and <= 1")
     if hub.catchup_overlap_ms < 0 or hub.tombstone_retention_ms < 0:
         raise HubUsageError(f"{src}: [hub] catchup_overlap_ms and tombstone_retention_ms must be >= 0")
 

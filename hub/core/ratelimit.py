@@ -3,6 +3,7 @@
 - :class:`TokenBucket`: per-connection message and mutation rates.
 - :class:`BucketMap`: one bucket per key (e.g. new connections per client address), bounded.
 - :class:`ConnectionCounter`: open connections per subject.
+- :func:`duty_cycle`: how fast a background job (the feed's sweep) may go.
 """
 
 from __future__ import annotations
@@ -149,3 +150,21 @@ class ConnectionCounter:
     @property
     def keys(self) -> int:
         return len(self._counts)
+
+
+def duty_cycle(
+    took_s: float, done: int, most: int, share: float, tick_s: float = 1.0, longest_s: float = 10.0
+) -> tuple[int, float]:
+    """Pace a background job done in units (the feed's sweep: partitions): ``done`` units just took
+    ``took_s``; return how many to do next and the pause before, so that it does at most ``most``
+    units per ``tick_s`` and spends about ``share`` of the time (wall time: the store's share counts
+    too). Units that take long (a partition of a large collection) mean fewer per call, down to one,
+    then longer pauses; a pause never exceeds ``longest_s``, so one slow call (a stalled node) delays
+    the job by that at most, and the share is kept only while a unit takes under
+    ``longest_s * share / (1 - share)``.
+    """
+    if share >= 1.0 or done <= 0 or took_s <= 0.0:
+        return most, tick_s
+    per = took_s / done
+    todo = max(1, min(most, int(share * tick_s / per)))
+    return todo, min(longest_s, max(tick_s, todo * per * (1.0 - share) / share))

@@ -115,6 +115,7 @@ class Hub:
                 metrics=self.metrics,
                 recover=self._recover(spec),
                 sweep_partitions=self.config.hub.sweep_partitions,
+                sweep_share=self.config.hub.sweep_share,
             )
             self.feeds[name] = feed
             await feed.start()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.core.ratelimit import BucketMap, ConnectionCounter, TokenBucket
+from hub.core.ratelimit import BucketMap, ConnectionCounter, TokenBucket, duty_cycle
 
 
 class TestTokenBucket:
@@ -130,3 +130,36 @@ class TestConnectionCounter:
             counter.release("alice")
         with pytest.raises(ValueError):
             ConnectionCounter(0)
+
+
+class TestDutyCycle:
+    """The feed's sweep pacing: a cap in units per tick, and about ``share`` of the time."""
+
+    def test_cheap_units_go_at_the_full_rate(self) -> None:
+        # 16 partitions of a small collection in 30 ms: 16 again, a tick later
+        assert duty_cycle(0.030, 16, 16, 0.1) == (16, 1.0)
+
+    def test_dearer_units_mean_fewer_per_call(self) -> None:
+        # 16 ms a partition (about 100,000 documents): 6 per second keep under 10 %
+        todo, pause = duty_cycle(0.256, 16, 16, 0.1)
+        assert todo == 6 and pause == 1.0
+        assert todo * 0.016 / (todo * 0.016 + pause) <= 0.1
+
+    def test_a_unit_over_the_share_waits_in_proportion(self) -> None:
+        # 160 ms a partition (about 1,000,000 documents): one a call, then 1.44 s of rest
+        todo, pause = duty_cycle(0.160, 1, 16, 0.1)
+        assert todo == 1 and pause == pytest.approx(1.44)
+        assert 0.160 / (0.160 + pause) == pytest.approx(0.1)
+
+    def test_one_slow_call_delays_the_job_a_bounded_time(self) -> None:
+        # a stalled node held the call 30 s: the next pause is the longest allowed, not 4.5 minutes
+        assert duty_cycle(30.0, 16, 16, 0.1) == (1, 10.0)
+        # and one call at the normal cost brings the full rate back
+        assert duty_cycle(0.002, 1, 16, 0.1) == (16, 1.0)
+
+    @pytest.mark.parametrize(("took", "done"), [(0.0, 16), (0.5, 0)])
+    def test_nothing_measured_goes_at_the_full_rate(self, took: float, done: int) -> None:
+        assert duty_cycle(took, done, 16, 0.1) == (16, 1.0)
+
+    def test_a_share_of_one_is_unpaced(self) -> None:
+        assert duty_cycle(5.0, 1024, 1024, 1.0) == (1024, 1.0)

@@ -1,8 +1,9 @@
 """Writes that raise no continuous-query event still reach subscribers: ``IgniteCache.clear()``,
 entries that expire, Ignite's data streamer (from a Java client node). Real Ignite, a real hub
-process; the hub sweeps every partition each second here (``sweep_partitions = 1024``; the
-default, 16, covers a collection in about a minute). Each failed before the sweep
-(hub/store/ignite/stamp.py ``differences``) and the expired events (hub/store/ignite/feed.py)."""
+process; the hub sweeps every partition each second here (``sweep_partitions = 1024``, unpaced:
+``sweep_share = 1``; the default, 16, covers a small collection in about a minute). Each failed
+before the sweep (hub/store/ignite/stamp.py ``differences``) and the expired events
+(hub/store/ignite/feed.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ async def test_clear_reaches_subscribers_and_catchup(
     hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
 ) -> None:
     coll = fresh("clr")
-    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, sweep_partitions=1024)
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, sweep_partitions=1024, sweep_share=1)
     live = await _reader(clients, hub.url, coll)
     away = await _reader(clients, hub.url, coll)
     writer = HubClient(hub.url, fresh("w"))
@@ -67,7 +68,7 @@ async def test_expired_entries_reach_subscribers_as_deletes(
     hubs: HubFactory, clients: list[HubClient], ignite_addresses: Any, aio_client: Any
 ) -> None:
     coll = fresh("ttl")
-    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, sweep_partitions=1024)
+    hub = await hubs("h", ignite_addresses, {coll: {"cache": coll}}, sweep_partitions=1024, sweep_share=1)
     reader = await _reader(clients, hub.url, coll)
     writer = HubClient(hub.url, fresh("w"))
     clients.append(writer)
@@ -97,7 +98,9 @@ async def test_data_streamer_writes_reach_subscribers_and_catchup(
     notify continuous queries, so this passed before the sweep too: it pins the behaviour, and the
     sweep is the net for a receiver that does not.)"""
     coll = fresh("str")
-    hub = await hubs("h", list(ignite_cluster.addresses), {coll: {"cache": coll}}, sweep_partitions=1024)
+    hub = await hubs(
+        "h", list(ignite_cluster.addresses), {coll: {"cache": coll}}, sweep_partitions=1024, sweep_share=1
+    )
     live = await _reader(clients, hub.url, coll)
     away = await _reader(clients, hub.url, coll)
     cursor = list(away.cursors[coll])
