@@ -47,6 +47,7 @@ class Tally:
         self.writes = 0
         self.skipped = 0
         self.seconds = 0.0
+        self.healed: Counter[str] = Counter()  # nodes and hubs found dead outside a fault
 
     def add(self, out: Outcome) -> None:
         self.schedules += 1
@@ -54,6 +55,7 @@ class Tally:
         self.writes += out.writes
         self.skipped += out.skipped
         self.seconds += out.seconds
+        self.healed.update(out.healed)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class Tally:
             "faults_total": sum(self.faults.values()),
             "writes_checked": self.writes,
             "faults_skipped": self.skipped,
+            "restarted_outside_faults": dict(sorted(self.healed.items())),
             "seconds": round(self.seconds, 1),
             "failures": self.failed,
         }
@@ -90,6 +93,7 @@ async def run_many(
                     f"chaos {sched.seed}/{sched.index}: {status} {out.seconds:.1f}s "
                     f"({out.timing[0]:.1f} + {out.timing[1]:.1f} quiescing), {out.writes} writes, "
                     f"faults {dict(out.faults)}"
+                    + (f", restarted (died outside a fault): {out.healed}" if out.healed else "")
                 )
                 if out.ok:
                     continue

@@ -32,6 +32,7 @@ class Outcome:
     notes: list[str] = dataclasses.field(default_factory=list)
     timing: tuple[float, float] = (0.0, 0.0)
     observed: Observed | None = None
+    healed: list[str] = dataclasses.field(default_factory=list)  # died outside a fault, restarted
 
     @property
     def ok(self) -> bool:
@@ -90,6 +91,7 @@ class Runner:
         self.notes: list[str] = []
         self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
         self.observed: Observed | None = None  # what the checker saw last
+        self.healed: list[str] = []
 
     def client(self, c: str) -> str:
         return f"{self.p}-{c}"
@@ -115,6 +117,7 @@ class Runner:
 
     async def run(self) -> Outcome:
         t0 = time.monotonic()
+        await self.heal("before the schedule")
         # together (a Chromium open takes about a second), the first tab of a database before the
         # others: it takes the connection lock
         await asyncio.gather(*(self.open(c) for c in CLIENTS if c not in TABS))
@@ -142,7 +145,13 @@ class Runner:
             self.notes,
             self.timing,
             self.observed,
+            self.healed,
         )
+
+    async def heal(self, when: str) -> None:
+        for what in await self.stack.heal():
+            self.healed.append(what)
+            self.notes.append(f"{what} had died outside a fault; restarted {when}")
 
     # ------------------------------------------------------------------ steps
 
@@ -251,7 +260,7 @@ class Runner:
                 except Exception as exc:
                     self.notes.append(f"external clear failed: {exc!r}")
             elif k == "pause_node":
-                if st.down_nodes or st.paused_nodes:
+                if st.down_nodes or st.paused_nodes or not st.nodes_up():
                     self.skipped += 1
                     return
                 await st.pause_node(step["node"], step["ms"])
@@ -300,7 +309,7 @@ class Runner:
                 else:
                     await st.kill_hub(step["hub"], step["ms"], term=k == "term_hub")
             elif k == "kill_node":
-                if st.down_nodes or st.paused_nodes:
+                if st.down_nodes or st.paused_nodes or not st.nodes_up():
                     self.skipped += 1
                     return
                 await st.kill_node(step["node"], step["ms"])
@@ -335,6 +344,7 @@ class Runner:
         for proxy in st.proxies:
             proxy.stall(0)
         await st.settle()
+        await self.heal("before the check")
         for c in sorted(self.closed):  # a shrunk schedule may have lost the tab_open
             await self.open(c)
         self.closed.clear()
