@@ -270,6 +270,15 @@ async def ensure(ctx: Context, spec: CollectionSpec, dedup_ttl_ms: int, colls: d
     # replace it, and hubs started together reported two epochs (soak run).
     old_epoch = await ctx.sys.get(key)
     meta, created = await _meta_cache(client, spec, names)
+    if created or colls.get(spec.name) is not None:
+        # A meta table created here, or a collection opened again after a lost feed: the cluster
+        # may have restarted empty (in memory; another hub may have recreated the tables first).
+        # It lost every binary type too, while pyignite's registry (and register_meta) still hold
+        # them and would never send them again: values written with a compact footer then wait for
+        # a schema that never comes, each write hung (the chaos suite). Forget them: each type is
+        # looked up, or sent again, on next use.
+        client._registry.clear()
+        ctx.meta_registered = None
     vtype = ValueType(spec.type_name, query_entity_fields(settings.get(PROP_QUERY_ENTITIES), spec.type_name))
     old = colls.get(spec.name)
     table = meta_table_name(spec.cache_name)
