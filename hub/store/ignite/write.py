@@ -215,6 +215,13 @@ async def _apply_once(
                 ctx.recent.settle(pending, committed)
             if ctx.log_writes:
                 _log_batch(key, last_before, record, batch, results)
+        elif state.slots:
+            # Only replays, answered with documents as read: committing makes Ignite check that
+            # nothing read changed since. The data and meta rows are read at the same time, so a
+            # write committing between the two reads would pair its version with the older
+            # document; the client would then hold that version and ignore the newer document
+            # for good. A conflict retries the batch, which reads both rows again.
+            await tx.commit()
         else:
             await tx.rollback()
     return results
