@@ -58,7 +58,7 @@ class HubSettings:
     shutdown_deadline_ms: int = 10_000  # SIGTERM: drain, close with 4500, exit within this
     gc_interval_ms: int = 3_600_000  # tombstone GC period; 0 = off
     sweep_partitions: int = 16  # partitions reconciled per collection per second; 0 = off
-    sweep_share: float = 0.1  # and at most about this share of the time per collection (0 < x <= 1)
+    sweep_share: float = 0.1  # and at most about this share of a hub process's time (0 < x <= 1)
     dedup_ttl_ms: int = 30 * 24 * 3600 * 1000  # dedup records of clients silent this long expire
     python_gc: str = (
         "freeze"  # "freeze": survivors of full collections out of the collector's walk (gcpolicy.py)

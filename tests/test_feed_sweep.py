@@ -5,11 +5,13 @@ catch-up benchmark at 1,000,000 documents: two workers sweeping flat out at 16 p
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
 
 from hub.authz import AccessPolicy
+from hub.core.ratelimit import SharedBudget
 from hub.core.types import Change, CollectionSpec
 from hub.metrics import HubMetrics
 from hub.server.feed import Feed
@@ -62,3 +64,71 @@ async def test_cheap_partitions_keep_the_full_rate() -> None:
 async def test_a_share_of_one_sweeps_unpaced() -> None:
     calls = await _swept(SlowSweep(per=0.08), 6.0, sweep_share=1.0)
     assert len(calls) >= 2 and all(n == 16 for _, n, _ in calls)
+
+
+class Recording(SlowSweep):
+    """Also records which collection each call swept."""
+
+    def __init__(self, per: float) -> None:
+        super().__init__(per)
+        self.starts: list[tuple[str, float]] = []
+
+    async def sweep(self, coll: str, partitions: int) -> list[Change]:
+        self.starts.append((coll, time.monotonic()))
+        return await super().sweep(coll, partitions)
+
+
+class NotMine(SlowSweep):
+    """A store whose collection another hub process sweeps until ``mine`` is set."""
+
+    def __init__(self, per: float) -> None:
+        super().__init__(per)
+        self.mine = False
+
+    def sweeps(self, coll: str) -> bool:
+        return self.mine
+
+
+async def test_a_collection_another_hub_sweeps_is_not_swept_here_until_its_turn() -> None:
+    store = NotMine(per=0.001)
+    await store.open()
+    await store.ensure_collection(CollectionSpec("c"))
+    feed = Feed(store, "c", policy=AccessPolicy({}), metrics=HubMetrics(), sweep_partitions=16)  # type: ignore[arg-type]
+    await feed.start(timeout=5)
+    await asyncio.sleep(2.5)
+    assert store.calls == []
+    store.mine = True  # the other hub went away: this one took the lease
+    await asyncio.sleep(2.5)
+    await feed.stop()
+    assert len(store.calls) >= 1
+
+
+async def test_the_collections_of_one_process_share_its_sweep_budget() -> None:
+    """Two large collections swept by one process cost it the share once, not twice."""
+    store = Recording(per=0.08)
+    await store.open()
+    budget = SharedBudget(0.1)
+    feeds = []
+    for name in ("a", "b"):
+        await store.ensure_collection(CollectionSpec(name))
+        feed = Feed(
+            store,
+            name,
+            policy=AccessPolicy({}),
+            metrics=HubMetrics(),
+            sweep_partitions=16,
+            sweep_share=budget,
+        )  # type: ignore[arg-type]
+        await feed.start(timeout=5)
+        feeds.append(feed)
+    await asyncio.sleep(9.0)
+    assert len(budget) == 2
+    for feed in feeds:
+        await feed.stop()
+    assert len(budget) == 0  # a stopped feed leaves the budget
+    # Once both sweep, each partition (0.08 s) is followed by a pause for a 5 % share: 1.52 s, so
+    # calls of one collection start about 1.6 s apart (at its own 10 % they would be 1.08 s apart).
+    for name in ("a", "b"):
+        starts = [t for coll, t in store.starts if coll == name][1:]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert len(gaps) >= 2 and min(gaps) >= 1.4, (name, gaps)

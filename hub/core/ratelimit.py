@@ -4,6 +4,7 @@
 - :class:`BucketMap`: one bucket per key (e.g. new connections per client address), bounded.
 - :class:`ConnectionCounter`: open connections per subject.
 - :func:`duty_cycle`: how fast a background job (the feed's sweep) may go.
+- :class:`SharedBudget`: one such share split between the jobs running now.
 """
 
 from __future__ import annotations
@@ -168,3 +169,29 @@ def duty_cycle(
     per = took_s / done
     todo = max(1, min(most, int(share * tick_s / per)))
     return todo, min(longest_s, max(tick_s, todo * per * (1.0 - share) / share))
+
+
+class SharedBudget:
+    """A share of the time (for :func:`duty_cycle`) split evenly between the jobs that use it now:
+    the sweeps of one hub process, so that sweeping several large collections costs that process
+    the share once, not once per collection."""
+
+    __slots__ = ("_users", "share")
+
+    def __init__(self, share: float) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("a budget's share must be > 0 and <= 1")
+        self.share = share
+        self._users: set[object] = set()
+
+    def take(self, user: object) -> float:
+        """``user`` runs now: its part of the share."""
+        self._users.add(user)
+        return self.share / len(self._users)
+
+    def leave(self, user: object) -> None:
+        """``user`` stopped (or is not running now): the others' parts grow."""
+        self._users.discard(user)
+
+    def __len__(self) -> int:
+        return len(self._users)

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hub.core.errors import FeedLost, StoreUnavailable
-from hub.core.ratelimit import duty_cycle
+from hub.core.ratelimit import SharedBudget, duty_cycle
 from hub.core.types import Change
 from hub.server.fanout import FanOut
 from hub.server.subscription import PAGE_SIZE, Subscription
@@ -63,7 +63,7 @@ class Feed:
         recover: Callable[[], Awaitable[None]] | None = None,
         max_pending: int = 4096,
         sweep_partitions: int = 16,
-        sweep_share: float = 0.1,
+        sweep_share: float | SharedBudget = 0.1,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -74,7 +74,9 @@ class Feed:
         self.backoff = backoff
         self.max_pending = max_pending
         self.sweep_partitions = sweep_partitions
-        self.sweep_share = sweep_share
+        # a float: this feed's own share; the hub passes one budget shared by all its feeds
+        budget = sweep_share if isinstance(sweep_share, SharedBudget) else SharedBudget(sweep_share)
+        self.sweep_budget = budget
         self.fan = FanOut(coll, policy, max_frame, max_changes)
         self.audience = self.fan.audience
         self.subscribers = self.fan.subscribers  # whole-collection subscriptions
@@ -219,26 +221,37 @@ class Feed:
             queue.put_nowait(_END)
 
         async def sweep() -> None:
-            # Off the fan-out path: scanning partitions must not delay live changes. Its cost grows
-            # with the collection (every document is compared each cycle), so it is paced to about
-            # sweep_share of the time: a large collection's cycle takes longer instead of its hub
-            # spending cores on it.
+            # Off the fan-out path: scanning partitions must not delay live changes. One hub process
+            # of the fleet sweeps a collection (store.sweeps: Ignite's coverage lease); the stamps it
+            # writes reach the other hubs' subscribers through their settles. Its cost grows with
+            # the collection (every document is compared each cycle), so it is paced to about
+            # sweep_share of the time, split between the collections this process sweeps: a large
+            # collection's cycle takes longer instead of its hub spending cores on it.
+            budget = self.sweep_budget
             todo, pause = self.sweep_partitions, SETTLE_EVERY_S
-            while True:
-                await asyncio.sleep(pause)
-                t0 = time.monotonic()
-                try:
-                    found = await self.store.sweep(self.coll, todo)
-                except Exception as exc:  # e.g. a value nobody can decode: the next slice may be fine
-                    log.warning("feed of %r: sweeping failed (%s)", self.coll, exc)
-                    continue
-                took = time.monotonic() - t0
-                todo, pause = duty_cycle(took, todo, self.sweep_partitions, self.sweep_share, SETTLE_EVERY_S)
-                # Stamped just now: sent like any change. Dropped when the queue is full, settling
-                # still finds them (committed, not sent).
-                if found and queue.qsize() < self.max_pending:
-                    self.metrics.events_repaired.inc(len(found))
-                    queue.put_nowait((time.monotonic(), found))
+            try:
+                while True:
+                    await asyncio.sleep(pause)
+                    if not self.store.sweeps(self.coll):
+                        budget.leave(self)
+                        todo, pause = self.sweep_partitions, SETTLE_EVERY_S
+                        continue
+                    share = budget.take(self)
+                    t0 = time.monotonic()
+                    try:
+                        found = await self.store.sweep(self.coll, todo)
+                    except Exception as exc:  # e.g. a value nobody can decode: the next slice may be fine
+                        log.warning("feed of %r: sweeping failed (%s)", self.coll, exc)
+                        continue
+                    took = time.monotonic() - t0
+                    todo, pause = duty_cycle(took, todo, self.sweep_partitions, share, SETTLE_EVERY_S)
+                    # Stamped just now: sent like any change. Dropped when the queue is full,
+                    # settling still finds them (committed, not sent).
+                    if found and queue.qsize() < self.max_pending:
+                        self.metrics.events_repaired.inc(len(found))
+                        queue.put_nowait((time.monotonic(), found))
+            finally:
+                budget.leave(self)
 
         async def watch() -> None:
             # A new epoch (partition loss, store/ignite/loss.py; or a meta table rebuilt): every

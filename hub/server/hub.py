@@ -20,7 +20,7 @@ from hub.auth.identity import Authenticator
 from hub.authz import AccessPolicy, origin_allowed, policy_from_config
 from hub.config import Config
 from hub.core.errors import CloseCode, HubError
-from hub.core.ratelimit import BucketMap
+from hub.core.ratelimit import BucketMap, SharedBudget
 from hub.core.room_messages import FEATURE as ROOMS_FEATURE
 from hub.core.session import SessionConfig
 from hub.core.subsets import FEATURE as QUERY_FEATURE
@@ -106,6 +106,7 @@ class Hub:
         await self.presence.start()
         for spec in self.specs.values():
             await self.store.ensure_collection(spec)
+        sweeps = SharedBudget(self.config.hub.sweep_share)  # one share per hub process
         for name, spec in self.specs.items():
             feed = Feed(
                 self.store,
@@ -115,7 +116,7 @@ class Hub:
                 metrics=self.metrics,
                 recover=self._recover(spec),
                 sweep_partitions=self.config.hub.sweep_partitions,
-                sweep_share=self.config.hub.sweep_share,
+                sweep_share=sweeps,
             )
             self.feeds[name] = feed
             await feed.start()

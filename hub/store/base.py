@@ -107,6 +107,11 @@ class Store(Protocol):
         rows were read (call again from there)."""
         ...
 
+    def sweeps(self, coll: str) -> bool:
+        """Whether this hub sweeps ``coll`` now: one hub process of the fleet at a time (the Ignite
+        store's: the one whose feed holds the collection's coverage lease)."""
+        ...
+
     async def sweep(self, coll: str, partitions: int) -> list[Change]:
         """Reconcile the next ``partitions`` slices of the collection, round robin: stamp what changed
         without a change event (bulk loaders, ``clear()``, eviction) and return those changes."""

@@ -209,6 +209,10 @@ class MemoryStore:
         )
         return [Change(i, ver, None if doc is None else dict(doc)) for ver, i, doc in out], upto
 
+    def sweeps(self, coll: str) -> bool:
+        """One process, one sweeper (which finds nothing)."""
+        return True
+
     async def sweep(self, coll: str, partitions: int) -> list[Change]:
         """Every write here reports its change (external_write included): nothing to find."""
         self._check()

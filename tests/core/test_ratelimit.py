@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.core.ratelimit import BucketMap, ConnectionCounter, TokenBucket, duty_cycle
+from hub.core.ratelimit import BucketMap, ConnectionCounter, SharedBudget, TokenBucket, duty_cycle
 
 
 class TestTokenBucket:
@@ -163,3 +163,20 @@ class TestDutyCycle:
 
     def test_a_share_of_one_is_unpaced(self) -> None:
         assert duty_cycle(5.0, 1024, 1024, 1.0) == (1024, 1.0)
+
+
+class TestSharedBudget:
+    def test_the_share_is_split_between_the_users_running_now(self) -> None:
+        b = SharedBudget(0.1)
+        assert b.take("a") == pytest.approx(0.1)
+        assert b.take("b") == pytest.approx(0.05)
+        assert b.take("a") == pytest.approx(0.05)  # taking again does not count twice
+        b.leave("b")
+        assert b.take("a") == pytest.approx(0.1)
+        b.leave("b")  # leaving twice is harmless
+        assert len(b) == 1
+
+    @pytest.mark.parametrize("share", [0, -0.1, 1.5])
+    def test_a_share_outside_0_1_is_refused(self, share: float) -> None:
+        with pytest.raises(ValueError, match="share"):
+            SharedBudget(share)

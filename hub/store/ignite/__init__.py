@@ -332,6 +332,13 @@ class IgniteStore:
         c = self.coll(coll)
         return await self.ctx.call(lambda: read.unseen(self.ctx, c, after, upto, seen, limit))
 
+    def sweeps(self, coll: str) -> bool:
+        """Whether this hub's feed of ``coll`` holds the coverage lease (cover.py): one feed of the
+        fleet sweeps each collection; a sweep by every hub worker would only repeat it, and the
+        stamps it writes reach every hub's subscribers through their settles."""
+        lease = self.ctx.leases.get(coll)
+        return lease is not None and lease.held is not None
+
     async def sweep(self, coll: str, partitions: int) -> list[Change]:
         """Reconcile the next ``partitions`` partitions of ``coll`` (round robin), stamping what changed
         without a continuous-query event; return those changes (:func:`~.stamp.partition_differences`)."""

@@ -147,6 +147,7 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
     held = contextlib.ExitStack()
     held.enter_context(CURSORS.holding("cq"))
     lease = Lease(ctx, c.spec.name)
+    ctx.leases[c.spec.name] = lease
     it = _iterate(ctx, c, cq, lease)
 
     async def renew() -> None:
@@ -166,6 +167,8 @@ async def open_feed(ctx: Context, c: Coll) -> AsyncIterator[AsyncIterator[list[C
             await renewing
         if not clean or cq.lost is not None:
             ctx.feeds_lost.add(c.spec.name)  # events it received may be unstamped: reconcile on reopen
+        if ctx.leases.get(c.spec.name) is lease:
+            del ctx.leases[c.spec.name]
         await lease.release()
         with contextlib.suppress(Exception):
             await it.aclose()

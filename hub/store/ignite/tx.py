@@ -90,6 +90,8 @@ class Context:
         self.server_clock_read = 0  # wall ms of the last reading of the Ignite servers' clock (closed.py)
         # collections whose last feed here ended without stamping all it received (feed.py, cover.py)
         self.feeds_lost: set[str] = set()
+        # the coverage lease of each collection's open feed (cover.py): the hub holding it sweeps
+        self.leases: dict[str, Any] = {}
         self.log_writes = False  # log every committed write batch ([hub] log_writes, write.py)
 
     def fleet_ms(self) -> int:
