@@ -333,9 +333,7 @@ class IgniteStore:
         return await self.ctx.call(lambda: read.unseen(self.ctx, c, after, upto, seen, limit))
 
     def sweeps(self, coll: str) -> bool:
-        """Whether this hub's feed of ``coll`` holds the coverage lease (cover.py): one feed of the
-        fleet sweeps each collection; a sweep by every hub worker would only repeat it, and the
-        stamps it writes reach every hub's subscribers through their settles."""
+        """Whether this hub's feed of ``coll`` holds its coverage lease (cover.py): it alone sweeps."""
         lease = self.ctx.leases.get(coll)
         return lease is not None and lease.held is not None
 
