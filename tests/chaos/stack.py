@@ -190,9 +190,12 @@ class Stack:
                     # every committed write batch in the hub logs: a violation can be traced seq by seq
                     "log_writes": True,
                     # One hub process sweeps each collection (the coverage lease holder): at 64
-                    # partitions a second a cleared cache is repaired within 16 s (64 s at the
-                    # default), plus up to 10 s when the sweeper is killed, well inside QUIESCE_S.
+                    # partitions a second, unpaced (the collections are tiny), a cleared cache is
+                    # repaired within about 16 s, plus up to 10 s when the sweeper is killed, well
+                    # inside QUIESCE_S. At the defaults, paced to 10 % of the time, a cycle over
+                    # 1,024 partitions took long enough that one schedule quiesced only after 86 s.
                     "sweep_partitions": 64,
+                    "sweep_share": 1,
                 },
             )
             self.hubs.append(hub)
