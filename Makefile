@@ -19,6 +19,7 @@ help:
 	@echo "make soak-tests N=10 - run CI N times, each on a fresh clone of HEAD (flakes show as red runs)"
 	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
 	@echo "make chaos SCHEDULES=1000 SEED=1 - long fault-injection convergence profile (tests/chaos/)"
+	@echo "make chaos PROFILE=restart SCHEDULES=20 - schedules that each restart the whole cluster"
 	@echo "make lint   - ruff check + format check + mypy"
 	@echo "make stop   - stop the local Ignite node(s) started by make run"
 	@echo "make clean  - remove caches, test artifacts and local cluster state"
@@ -85,9 +86,11 @@ fuzz: setup
 	done
 
 # Long chaos profile (a quick one, 50 schedules, runs in `make test`): tests/chaos/, docs/reliability.md.
+# PROFILE=restart: schedules that each restart the whole cluster.
 SCHEDULES ?= 1000
+PROFILE ?= long
 chaos: setup
-	$(BIN)/python -m tests.chaos.run --profile long --schedules $(SCHEDULES) --seed $(SEED) --shrink
+	$(BIN)/python -m tests.chaos.run --profile $(PROFILE) --schedules $(SCHEDULES) --seed $(SEED) --shrink
 
 # Connection soak (issue 10 §3; a 30 s quick profile runs in `make test`): bench/soak.py, docs/reliability.md.
 SOAK_ARGS ?=

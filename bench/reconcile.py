@@ -119,7 +119,7 @@ async def change_behind_back(store: IgniteStore, coll: str, n: int, count: int) 
     c = store.coll(coll)
     tag = f"{random.randrange(1 << 30):x}"
     ids = random.sample(range(n), count)
-    await c.vtype.register(store.client)
+    await c.vtype.register(store.client, store.ctx.types_token)
     for start in range(0, count, 1000):
         puts = {}
         for i in ids[start : start + 1000]:

@@ -7,6 +7,9 @@ its outbox drained). Pure: it reads what the runner observed and lists the viola
   token names now).
 * ``ledger``: every increment a client accepted is in the stored ``log`` exactly once (a missing
   id is a lost write, a repeated one a write applied twice), and ``n`` counts the log.
+* After a restart of the whole cluster (in memory: it comes back empty) the writes issued before it
+  may be gone, acknowledged or not, and the clients must have dropped them too; no write may be
+  doubled, and every write issued after it (while the cluster was down included) must hold.
 * ``rts``: every value a client appended is in the stored ``hist`` (accepted) or was reported to
   that client as a conflict (to any tab of its database: the tab that wrote may be closed when the
   answer comes, and the tab holding the connection tells the others); no value is in ``hist`` twice.
@@ -47,6 +50,13 @@ class Observed:
     issued: list[dict[str, Any]]  # steps that took effect (writes a client accepted, faults injected)
     ignite: dict[str, Docs]  # coll -> whole data cache
     clients: dict[str, ClientView]
+    # index in ``issued`` of a restart of the whole (in-memory) cluster: the writes issued before it
+    # may be gone with it, acknowledged or not; everything issued after it must hold as usual
+    restart_at: int | None = None
+
+    def must_keep(self, i: int) -> bool:
+        """Whether the write ``issued[i]`` must be in Ignite (or reported refused)."""
+        return self.restart_at is None or i > self.restart_at
 
 
 def visible(coll: str, docs: Docs, user: str, team: str | None = None) -> Docs:
@@ -146,7 +156,8 @@ def _check_ledger(obs: Observed) -> list[str]:
         if doc.get("n") != len(log):
             out.append(f"ledger {doc_id}: n = {doc.get('n')} but the log holds {len(log)} increments")
     expected: set[str] = set()
-    for step in obs.issued:
+    kept: set[str] = set()
+    for i, step in enumerate(obs.issued):
         if step["k"] != "inc":
             continue
         op = op_id(obs.prefix, step["c"], step["op"])
@@ -157,7 +168,9 @@ def _check_ledger(obs: Observed) -> list[str]:
         )
         if not refused:
             expected.add(op)
-    for op in sorted(expected - set(stored)):
+            if obs.must_keep(i):
+                kept.add(op)
+    for op in sorted(kept - set(stored)):
         out.append(f"ledger: acknowledged increment {op} is missing (lost write)")
     for op, n in sorted(stored.items()):
         if n > 1:
@@ -175,8 +188,8 @@ def _check_rts(obs: Observed) -> list[str]:
             for v, n in Counter(doc.get("hist") or []).items():
                 if n > 1:
                     out.append(f"rts {doc_id}: value {v} in hist {n} times (applied twice)")
-    for step in obs.issued:
-        if step["k"] != "append":
+    for i, step in enumerate(obs.issued):
+        if step["k"] != "append" or not obs.must_keep(i):
             continue
         key = doc_key(obs.prefix, step["id"])
         hist = (docs.get(key) or {}).get("hist") or []
@@ -190,6 +203,22 @@ def _check_rts(obs: Observed) -> list[str]:
                 f"rts {key}: {step['c']}'s write v={step['v']} neither stored nor reported as a conflict"
             )
     return out
+
+
+def gone_with_restart(obs: Observed) -> int:
+    """How many increments and appends issued before the cluster restart Ignite no longer holds
+    (what the restart took: a restart that took nothing tested little)."""
+    if obs.restart_at is None:
+        return 0
+    logs = {str(x) for doc in obs.ignite.get("ledger", {}).values() for x in doc.get("log") or []}
+    hists = {v for doc in obs.ignite.get("rts", {}).values() for v in doc.get("hist") or []}
+    gone = 0
+    for step in obs.issued[: obs.restart_at]:
+        if step["k"] == "inc":
+            gone += op_id(obs.prefix, step["c"], step["op"]) not in logs
+        elif step["k"] == "append":
+            gone += step["v"] not in hists
+    return gone
 
 
 def _check_tombs(obs: Observed) -> list[str]:

@@ -1,6 +1,7 @@
 """Run chaos schedules on a fresh real stack (docs/reliability.md).
 
     .venv/bin/python -m tests.chaos.run --schedules 1000 --seed 7 --profile long
+    .venv/bin/python -m tests.chaos.run --schedules 20 --profile restart   # each restarts the cluster
     .venv/bin/python -m tests.chaos.run --seed 7 --index 12            # replay one generated schedule
     .venv/bin/python -m tests.chaos.run --replay test-artifacts/chaos/fail-7-12.json
     .venv/bin/python -m tests.chaos.run --seed 7 --index 12 --shrink   # and shrink it if it fails
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos.runner import Outcome, run_schedule
-from tests.chaos.schedule import LONG, QUICK, Schedule, generate
+from tests.chaos.schedule import PROFILES, Schedule, generate
 from tests.chaos.shrink import shrink
 from tests.chaos.stack import Stack
 from tests.support.hubproc import ARTIFACTS
@@ -33,9 +34,10 @@ from tests.support.hubproc import ARTIFACTS
 OUT = ARTIFACTS / "chaos"
 
 
-def replay_command(sched: Schedule, profile: str) -> str:
+def replay_command(sched: Schedule) -> str:
     return (
-        f".venv/bin/python -m tests.chaos.run --seed {sched.seed} --index {sched.index} --profile {profile}"
+        f".venv/bin/python -m tests.chaos.run --seed {sched.seed} --index {sched.index} "
+        f"--profile {sched.profile}"
     )
 
 
@@ -74,7 +76,6 @@ class Tally:
 async def run_many(
     schedules: list[Schedule],
     *,
-    profile: str,
     shrink_budget: int = 0,
     tmp: Path | None = None,
     log: Any = print,
@@ -89,11 +90,13 @@ async def run_many(
                 out = await run_schedule(stack, sched)
                 tally.add(out)
                 status = "ok" if out.ok else "FAIL"
+                tag = "" if sched.profile == "quick" else f" ({sched.profile})"
                 log(
-                    f"chaos {sched.seed}/{sched.index}: {status} {out.seconds:.1f}s "
+                    f"chaos {sched.seed}/{sched.index}{tag}: {status} {out.seconds:.1f}s "
                     f"({out.timing[0]:.1f} + {out.timing[1]:.1f} quiescing), {out.writes} writes, "
                     f"faults {dict(out.faults)}"
                     + (f", restarted (died outside a fault): {out.healed}" if out.healed else "")
+                    + "".join(f"; {n}" for n in out.notes if n.startswith(("restart:", "SQL table")))
                 )
                 if out.ok:
                     continue
@@ -113,7 +116,7 @@ async def run_many(
                     "seed": sched.seed,
                     "index": sched.index,
                     "violations": out.violations[:20],
-                    "replay": replay_command(sched, profile),
+                    "replay": replay_command(sched),
                     "file": str(path),
                 }
                 log("  " + "\n  ".join(out.violations[:20]))
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None, help="default: from the clock (printed)")
     ap.add_argument("--index", type=int, default=None, help="run only this schedule of the seed")
     ap.add_argument("--start", type=int, default=0, help="first schedule index")
-    ap.add_argument("--profile", choices=("quick", "long"), default="quick")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     ap.add_argument("--replay", type=Path, default=None, help="a schedule file written by a failing run")
     ap.add_argument(
         "--shrink", type=int, nargs="?", const=40, default=0, help="shrink failures (budget of runs)"
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     # pyignite logs every refused reconnect while a node is down (a fault we inject): keep it quiet
     logging.getLogger("pyignite").setLevel(logging.CRITICAL)
-    profile = LONG if args.profile == "long" else QUICK
+    profile = PROFILES[args.profile]
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     if args.replay is not None:
         schedules = [Schedule.from_json(args.replay.read_text())]
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         schedules = [generate(seed, i, profile) for i in range(args.start, args.start + args.schedules)]
     print(f"chaos: {len(schedules)} schedule(s), seed {seed}, profile {args.profile}", flush=True)
-    tally = asyncio.run(run_many(schedules, profile=args.profile, shrink_budget=args.shrink))
+    tally = asyncio.run(run_many(schedules, shrink_budget=args.shrink))
     summary = tally.summary()
     OUT.mkdir(parents=True, exist_ok=True)
     # a long profile may be run in chunks (--start): one summary per chunk

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, op_id
+from tests.chaos.checker import ClientView, Observed, check, check_clients, doc_key, gone_with_restart, op_id
 from tests.chaos.driver import DriverError
 from tests.chaos.schedule import BROWSER, CLIENTS, TABS, TEAMS, Schedule
 from tests.chaos.stack import COLLS, SQL_TABLE, Stack
@@ -49,6 +49,7 @@ FAULTS = {
     "kill_hub",
     "term_hub",
     "kill_node",
+    "restart_cluster",
     "pause_node",
     "ext_clear",
     "refresh",
@@ -92,6 +93,8 @@ class Runner:
         self.timing = (0.0, 0.0)  # seconds playing the steps, seconds quiescing and checking
         self.observed: Observed | None = None  # what the checker saw last
         self.healed: list[str] = []
+        # index in ``issued`` of the whole-cluster restart: writes before it may be lost with the cluster
+        self.restart_at: int | None = None
 
     def client(self, c: str) -> str:
         return f"{self.p}-{c}"
@@ -313,6 +316,12 @@ class Runner:
                     self.skipped += 1
                     return
                 await st.kill_node(step["node"], step["ms"])
+            elif k == "restart_cluster":
+                if st.down_nodes or st.paused_nodes or not st.nodes_up():
+                    self.skipped += 1
+                    return
+                await st.restart_cluster(step["ms"])
+                self.restart_at = len(self.issued)
             else:
                 raise ValueError(f"unknown step {step}")
         except DriverError as exc:
@@ -344,6 +353,8 @@ class Runner:
         for proxy in st.proxies:
             proxy.stall(0)
         await st.settle()
+        self.notes += st.notes
+        st.notes.clear()
         await self.heal("before the check")
         for c in sorted(self.closed):  # a shrunk schedule may have lost the tab_open
             await self.open(c)
@@ -370,6 +381,10 @@ class Runner:
             self.observed = obs
             if not check_clients(obs) or time.monotonic() > deadline:
                 self.notes.append(f"converged after {time.monotonic() - t_flush:.1f}s")
+                if obs.restart_at is not None:
+                    self.notes.append(
+                        f"restart: {gone_with_restart(obs)} earlier writes gone with the cluster"
+                    )
                 return check(obs)
             await asyncio.sleep(0.3)
 
@@ -394,7 +409,7 @@ class Runner:
                 list(dump.get("events") or []),
                 flushed.get(c, False),
             )
-        return Observed(self.p, self.issued, ignite, clients)
+        return Observed(self.p, self.issued, ignite, clients, self.restart_at)
 
 
 async def run_schedule(stack: Stack, sched: Schedule) -> Outcome:

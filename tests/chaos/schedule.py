@@ -76,16 +76,24 @@ OWNED = 3
 class Profile:
     """How long a schedule is and which faults it may inject."""
 
+    name: str = "custom"  # what ``--profile`` calls it (a replay command names it)
     steps: int = 22
     max_gap_ms: int = 120  # pause between two steps, uniform in [0, max_gap_ms]
     node_kills: float = 0.04  # chance that a schedule kills (and restarts) an Ignite node
     hub_kills: float = 0.5  # chance that a schedule kills or stops a hub
     faults: float = 0.3  # share of steps that are faults (not writes)
     clears: float = 0.0  # chance that a schedule has another application clear() the lww cache
+    # chance that a schedule restarts the whole Ignite cluster (in memory: it comes back empty)
+    cluster_restarts: float = 0.0
 
 
-QUICK = Profile()
-LONG = Profile(steps=48, max_gap_ms=200, node_kills=0.08, hub_kills=0.6, faults=0.35, clears=0.03)
+QUICK = Profile(name="quick")
+LONG = Profile(
+    name="long", steps=48, max_gap_ms=200, node_kills=0.08, hub_kills=0.6, faults=0.35, clears=0.03
+)
+#: every schedule restarts the whole cluster once, amid the writes and the other faults
+RESTART = Profile(name="restart", steps=36, max_gap_ms=200, hub_kills=0.0, faults=0.3, cluster_restarts=1.0)
+PROFILES = {p.name: p for p in (QUICK, LONG, RESTART)}
 
 
 @dataclasses.dataclass
@@ -94,21 +102,26 @@ class Schedule:
     index: int
     steps: list[Step]
     tag: str = ""  # tells replays apart: each run of a schedule writes documents of its own
+    profile: str = "quick"  # the profile that generated it
 
     @property
     def prefix(self) -> str:
         return f"s{self.seed}-{self.index}{self.tag}"
 
     def to_json(self) -> str:
-        return json.dumps({"seed": self.seed, "index": self.index, "steps": self.steps})
+        return json.dumps(
+            {"seed": self.seed, "index": self.index, "profile": self.profile, "steps": self.steps}
+        )
 
     @staticmethod
     def from_json(text: str) -> Schedule:
         raw = json.loads(text)
-        return Schedule(int(raw["seed"]), int(raw["index"]), list(raw["steps"]))
+        return Schedule(
+            int(raw["seed"]), int(raw["index"]), list(raw["steps"]), profile=raw.get("profile", "quick")
+        )
 
     def variant(self, steps: list[Step], tag: str) -> Schedule:
-        return Schedule(self.seed, self.index, steps, tag)
+        return Schedule(self.seed, self.index, steps, tag, self.profile)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -121,7 +134,7 @@ def generate(seed: int, index: int, profile: Profile = QUICK) -> Schedule:
     """The ``index``-th schedule of a run seeded with ``seed`` (a pure function of both)."""
     rng = random.Random(f"{seed}/{index}")
     gen = _Gen(rng, profile)
-    return Schedule(seed, index, gen.run())
+    return Schedule(seed, index, gen.run(), profile=profile.name)
 
 
 class _Gen:
@@ -145,10 +158,14 @@ class _Gen:
         kill_hub = self.rng.random() < self.p.hub_kills
         clear_at = self.rng.randrange(self.p.steps) if self.rng.random() < self.p.clears else -1
         heavy_at = self.rng.randrange(2, max(3, self.p.steps - 4))
+        # drawn only by profiles that restart (the other profiles' schedules stay as they were)
+        restart = self.p.cluster_restarts > 0 and self.rng.random() < self.p.cluster_restarts
         for i in range(self.p.steps):
             if i == clear_at:
                 self._emit({"k": "ext_clear", "coll": "lww"})
-            if i == heavy_at and kill_node:
+            if i == heavy_at and restart:
+                self._emit({"k": "restart_cluster", "ms": self.rng.randrange(200, 3000)})
+            elif i == heavy_at and kill_node:
                 self._emit(
                     {"k": "kill_node", "node": self.rng.randrange(NODES), "ms": self.rng.randrange(500, 3000)}
                 )

@@ -8,10 +8,10 @@ import copy
 from collections import Counter
 from typing import Any
 
-from tests.chaos.checker import ClientView, Observed, check
+from tests.chaos.checker import ClientView, Observed, check, gone_with_restart
 from tests.chaos.driver import DriverError
 from tests.chaos.runner import Runner
-from tests.chaos.schedule import BROWSER, CLIENTS, CLOSABLE, LONG, QUICK, TABS, Schedule, generate
+from tests.chaos.schedule import BROWSER, CLIENTS, CLOSABLE, LONG, QUICK, RESTART, TABS, Schedule, generate
 from tests.chaos.shrink import shrink
 
 
@@ -31,6 +31,19 @@ def test_generation_is_reproducible_and_varied() -> None:
     assert any(s["k"] == "put" and s["coll"] == "sql" for i in range(50) for s in generate(1, i, QUICK).steps)
     sched = generate(3, 0, QUICK)
     assert Schedule.from_json(sched.to_json()).steps == sched.steps
+
+
+def test_the_restart_profile_restarts_the_cluster_once_per_schedule_and_no_other_does() -> None:
+    for i in range(30):
+        steps = generate(5, i, RESTART).steps
+        restarts = [s for s in steps if s["k"] == "restart_cluster"]
+        assert len(restarts) == 1 and 200 <= restarts[0]["ms"] < 3000
+        # writes before and after it (what may be lost and what must not be)
+        at = steps.index(restarts[0])
+        assert any(s["k"] in ("put", "inc", "append") for s in steps[:at])
+        assert any(s["k"] in ("put", "inc", "append") for s in steps[at + 1 :])
+    for profile in (QUICK, LONG):
+        assert not any(s["k"] == "restart_cluster" for i in range(100) for s in generate(1, i, profile).steps)
 
 
 def test_every_offline_client_comes_back_and_every_tomb_is_deleted() -> None:
@@ -256,6 +269,40 @@ def test_checker_finds_each_violation() -> None:
     for obs, want in cases:
         found = check(obs)
         assert any(want in v for v in found), (want, found)
+
+
+def test_checker_after_a_cluster_restart_forgives_only_what_came_before_it() -> None:
+    """The in-memory cluster restarted after the first increment and the first append: those may be
+    gone; a doubled write, a later write missing and a client keeping a lost document are not."""
+
+    obs = _healthy()
+    inc1, inc2, app1 = obs.issued[0], obs.issued[1], obs.issued[2]
+    obs.issued[:3] = [inc1, app1, {"k": "restart_cluster", "ms": 500}, inc2]
+    obs.restart_at = 2
+    assert check(obs) == [] and gone_with_restart(obs) == 0
+    # the increment and the append of before the restart are gone, from Ignite and every client
+    obs.ignite["ledger"]["s1-0.k0"] = {"n": 1, "log": ["s1-0:c2:2"]}
+    obs.ignite["rts"]["s1-0.r0"]["hist"] = [2]
+    for v in obs.clients.values():
+        v.docs["ledger"] = copy.deepcopy(obs.ignite["ledger"])
+        v.docs["rts"] = copy.deepcopy(obs.ignite["rts"])
+    assert check(obs) == [] and gone_with_restart(obs) == 2
+    # ... but not one issued after it
+    lost = copy.deepcopy(obs)
+    lost.ignite["ledger"]["s1-0.k0"] = {"n": 0, "log": []}
+    for v in lost.clients.values():
+        v.docs["ledger"] = copy.deepcopy(lost.ignite["ledger"])
+    assert any("s1-0:c2:2 is missing" in v for v in check(lost)), check(lost)
+    # a replay of before the restart applied twice is still a violation
+    doubled = copy.deepcopy(obs)
+    doubled.ignite["ledger"]["s1-0.k0"] = {"n": 3, "log": ["s1-0:c1:1", "s1-0:c1:1", "s1-0:c2:2"]}
+    for v in doubled.clients.values():
+        v.docs["ledger"] = copy.deepcopy(doubled.ignite["ledger"])
+    assert any("s1-0:c1:1 applied 2 times" in v for v in check(doubled))
+    # a client still holding what the cluster lost has not converged
+    kept = copy.deepcopy(obs)
+    kept.clients["c2"].docs["ledger"]["s1-0.k0"] = {"n": 2, "log": ["s1-0:c1:1", "s1-0:c2:2"]}
+    assert any("c2 (bob) ledger" in v for v in check(kept))
 
 
 def test_shrink_keeps_the_failing_core() -> None:

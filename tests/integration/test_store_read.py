@@ -263,7 +263,7 @@ async def test_put_all_sends_serialised_entries_within_the_transaction(
     c = store.coll(cache_name)
     vt = ValueType(f"{cache_name}_x")
     raw = {string_key(k): vt.encode_raw({"v": k, "n": i})[0] for i, k in enumerate(["a", "b", "é" * 40])}
-    await vt.register(store.client)
+    await vt.register(store.client, store.ctx.types_token)
     for commit in (False, True):
         async with store.client.tx_start(
             TransactionConcurrency.PESSIMISTIC, TransactionIsolation.REPEATABLE_READ, 10_000

@@ -55,7 +55,7 @@ from hub.store.ignite.recent import RecentCommits
 from hub.store.ignite.schema import DEDUP_CACHE, SYS_CACHE, Coll
 from hub.store.ignite.stamp import partition_differences
 from hub.store.ignite.stamp import stamp as stamp_keys
-from hub.store.ignite.tx import Context
+from hub.store.ignite.tx import Context, NodeWatch
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class IgniteStore:
     async def open(self) -> None:
         ctx = self.ctx
         if ctx.connected is None:
-            client = AioClient(partition_aware=True, **self.client_options)
+            client = AioClient(partition_aware=True, event_listeners=[NodeWatch(ctx)], **self.client_options)
             ctx.attach(client)
             await ctx.call(lambda: client.connect(self.addresses))
         await self._await_nodes_started()

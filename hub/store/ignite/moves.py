@@ -179,9 +179,9 @@ async def record(ctx: Any, m: Moves, rows: Iterable[tuple[str, int, tuple[bool, 
             vals[f"P_{name}"] = v
         puts[f"{ver}:{key}"] = m.row_type(**vals)
     if puts:
-        if m.registered is not ctx.client:
+        if m.registered != ctx.types_token:
             await ctx.client.register_binary_type(m.row_type)
-            m.registered = ctx.client
+            m.registered = ctx.types_token
         await m.cache.put_all(puts)
 
 

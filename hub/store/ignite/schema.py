@@ -204,9 +204,9 @@ def closed_key(coll: str) -> str:
 async def register_meta(ctx: Context) -> None:
     """Make sure the ``SynchubMeta`` schema is registered before meta rows are written pre-serialised."""
     client = ctx.client
-    if ctx.meta_registered is not client:
+    if ctx.meta_registered != ctx.types_token:
         await client.register_binary_type(SynchubMeta)
-        ctx.meta_registered = client
+        ctx.meta_registered = ctx.types_token
 
 
 def meta_value(ctx: Context, row: MetaRow) -> tuple[bytes, Any]:

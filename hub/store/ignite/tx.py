@@ -32,6 +32,7 @@ from pyignite.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     SocketError,
     SQLError,
 )
+from pyignite.monitoring import ConnectionEventListener  # type: ignore[import-untyped,unused-ignore]
 
 from hub.core.errors import StoreUnavailable
 from hub.core.hlc import Hlc, physical_ms
@@ -56,6 +57,22 @@ _CONNECTION_ERRORS = (
     TimeoutError,
 )
 _RETRYABLE_TX = ("optimistic", "serializ", "read/write conflict", "deadlock", "rolled back", "lock")
+
+
+class NodeWatch(ConnectionEventListener):  # type: ignore[misc]
+    """pyignite's handshake events (its public listener API): tells ``ctx`` of each node id it has
+    not seen. Every connection re-opened after a restart of the whole cluster meets a new id, before
+    any request on it: a write's transaction, whose reads come first, registers its types after."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.seen: set[str] = set()
+
+    def on_handshake_success(self, event: Any) -> None:
+        node = str(event.node_uuid or "")
+        if node and node not in self.seen:
+            self.seen.add(node)
+            self.ctx.met_new_node()
 
 
 def wall_ms() -> int:
@@ -84,7 +101,8 @@ class Context:
         self.recent = RecentCommits()
         self.sys: Any = None  # synchub_sys (AioCache): epochs and floors
         self.dedup: Any = None  # synchub_dedup (AioCache): client id -> dedup record
-        self.meta_registered: Any = None  # the client SynchubMeta's schema was registered with
+        self.meta_registered: Any = None  # the types_token SynchubMeta's schema was registered under
+        self.types_gen = 0  # bumped when the client meets a node it never met (NodeWatch)
         self.skew_ms = 0  # how far other hubs' versions run ahead of this hub's clock (closed.py)
         self.skew_seen: list[tuple[int, int]] = []  # (wall ms, skew ms) samples of the last minutes
         self.server_clock_read = 0  # wall ms of the last reading of the Ignite servers' clock (closed.py)
@@ -110,6 +128,20 @@ class Context:
     def connected(self) -> Any:
         """The client, or None when the store is not open."""
         return self._client
+
+    @property
+    def types_token(self) -> tuple[Any, int]:
+        """What a registration of a binary type holds for: this client, until it meets a new node."""
+        return (self._client, self.types_gen)
+
+    def met_new_node(self) -> None:
+        """A node this client never met (started, or restarted with a new id): it may not hold the
+        binary types registered so far. A whole cluster restarted in memory holds none, and a value
+        written pre-serialised with a compact footer then waits for a schema that never comes (and
+        no other client could read it): register every type again on next use, pyignite's too."""
+        self.types_gen += 1
+        if self._client is not None:
+            self._client._registry.clear()
 
     def attach(self, client: Any) -> None:
         self._client = client

@@ -281,7 +281,7 @@ class ValueType:
         self._classes: dict[tuple[tuple[str, Any], ...], type] = {}
         self._layouts: dict[tuple[tuple[str, Any], ...], ObjectLayout] = {}
         self._unregistered: dict[int, Any] = {}  # schema id -> pyignite class not yet registered
-        self._registered_for: Any = None  # the client the registered schemas were checked with
+        self._registered_for: Any = None  # the types token the schemas were registered under
 
     @classmethod
     async def load(cls, client: Any, type_name: str) -> ValueType:
@@ -328,10 +328,11 @@ class ValueType:
             self._unregistered[layout.schema_id] = layout.data_class
         return (layout.write(values.values(), compact), RawBinary), stored
 
-    async def register(self, client: Any) -> None:
-        """Register (once per client) the binary schemas of values made by :meth:`encode_raw`."""
-        if self._registered_for is not client:
-            self._registered_for = client
+    async def register(self, client: Any, token: Any) -> None:
+        """Register the binary schemas of values made by :meth:`encode_raw`: each once per ``token``
+        (:attr:`~hub.store.ignite.tx.Context.types_token`: the client, until it meets a new node)."""
+        if self._registered_for != token:
+            self._registered_for = token
             self._unregistered = {lay.schema_id: lay.data_class for lay in self._layouts.values()}
         while self._unregistered:
             sid, data_class = next(iter(self._unregistered.items()))

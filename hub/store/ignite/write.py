@@ -356,7 +356,7 @@ async def _flush(
         puts = {string_key(k): s.obj for k, s in items if s.obj is not None}
         removes = [string_key(k) for k, s in items if s.doc is None]
         if puts:
-            await c.vtype.register(ctx.client)
+            await c.vtype.register(ctx.client, ctx.types_token)
             writes.append(partial(put_all, c.data, puts))
         if removes:
             writes.append(partial(c.data.remove_keys, removes))
