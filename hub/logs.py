@@ -21,7 +21,9 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, Final
 
 REDACTED: Final = "[redacted]"
@@ -110,6 +112,37 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """One record a ``window_s`` per repeating pyignite message and node: while a node is down,
+    pyignite logs each failed reconnect with its traceback, about 20 a second. The record let
+    through next says how many were held back (``suppressed``)."""
+
+    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self._last: OrderedDict[tuple[Any, ...], list[float]] = OrderedDict()  # key -> [time, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("pyignite"):
+            return True
+        # the message template and its first two arguments (pyignite's address and port)
+        args = record.args[:2] if isinstance(record.args, tuple) else ()
+        key = (record.name, record.levelno, str(record.msg), *map(str, args))
+        now = self.clock()
+        seen = self._last.get(key)
+        if seen is not None and now - seen[0] < self.window_s:
+            seen[1] += 1
+            return False
+        if seen is not None and seen[1]:
+            record.suppressed = int(seen[1])
+        self._last[key] = [now, 0]
+        self._last.move_to_end(key)
+        while len(self._last) > 256:  # bounded whatever the messages
+            self._last.popitem(last=False)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``ts`` (UTC, ms), ``level``, ``logger``, ``msg``, context fields,
     extras, ``exc``. Extras are redacted here too, in case the filter is not installed."""
@@ -152,6 +185,7 @@ def setup_logging(
             root.removeHandler(handler)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RepeatFilter())  # first: it keys on the message template, before it is merged
     handler.addFilter(RedactFilter())
     if json_lines:
         handler.setFormatter(JsonFormatter())

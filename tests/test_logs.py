@@ -13,6 +13,7 @@ from hub.logs import (
     REDACTED,
     JsonFormatter,
     RedactFilter,
+    RepeatFilter,
     bind,
     context_fields,
     is_secret_key,
@@ -187,3 +188,44 @@ def test_setup_logging_routes_everything_through_one_handler() -> None:
             if handler not in root.handlers:
                 root.addHandler(handler)
         root.setLevel(before[1])
+
+
+def test_repeated_pyignite_reconnect_failures_are_held_back_and_counted() -> None:
+    """While a node is down pyignite logs every failed reconnect (with its traceback) about 20 times
+    a second: one a window per node goes through, the next one says how many were held back."""
+    now = [0.0]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RepeatFilter(window_s=30.0, clock=lambda: now[0]))
+    handler.addFilter(RedactFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pyignite.connection.test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    other = logging.getLogger("synchub.test.repeat")
+    other.addHandler(handler)
+    other.propagate = False
+    msg = "Failed to perform handshake, connection to node(address=%s, port=%d) failed: %s"
+    try:
+        for i in range(100):  # 5 s of failures of node 10800, a few of node 10801
+            now[0] = i * 0.05
+            logger.error(msg, "127.0.0.1", 10800, f"refused {i}")
+            if i % 10 == 0:
+                logger.error(msg, "127.0.0.1", 10801, "refused")
+            other.error("not pyignite: %s", i)  # never held back
+        now[0] = 31.0
+        logger.error(msg, "127.0.0.1", 10800, "refused again")
+        logger.error(msg, "127.0.0.1", 10801, "refused again")
+        out = lines(stream)
+    finally:
+        logger.removeHandler(handler)
+        other.removeHandler(handler)
+    ours = [r for r in out if r["logger"] == "pyignite.connection.test"]
+    assert [(r["msg"].split("port=")[1][:5], r.get("suppressed")) for r in ours] == [
+        ("10800", None),
+        ("10801", None),
+        ("10800", 99),
+        ("10801", 9),
+    ]
+    assert sum(r["logger"] == "synchub.test.repeat" for r in out) == 100
