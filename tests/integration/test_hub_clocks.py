@@ -163,6 +163,10 @@ async def test_a_device_clock_hours_ahead_neither_wins_nor_locks(
     phone = await _client(clients, hub, clock_error_ms=two_hours)
     laptop = await _client(clients, hub)
     assert (await phone.put(coll, "x", {"by": "phone"}))["s"] == "ok"
+    # The hub takes the phone's clock error from its hello, whose ``now`` is as old as the time the
+    # hello took to be read (at most its round trip): an edit later than that must win. (Right after
+    # the phone's, it lost once on a loaded CI box: a fresh hub read the hello late.)
+    await asyncio.sleep(phone.hello_rtt_s)
     answer = await laptop.put(coll, "x", {"by": "laptop"})
     assert answer["s"] == "ok", f"an edit made after the phone's lost to it: {answer}"
     assert (await phone.put(coll, "x", {"by": "phone again"}))["s"] == "ok"

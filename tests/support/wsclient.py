@@ -37,6 +37,7 @@ class HubClient:
         self.token = token
         self.ws: ClientConnection | None = None
         self.welcome: dict[str, Any] | None = None
+        self.hello_rtt_s = 0.0  # hello sent -> welcome received (connect)
         self.received: list[dict[str, Any]] = []
         self._ping_n = 1_000_000  # barrier() pings, far from the hub's own numbers
         self.raw: list[bytes] = []
@@ -87,9 +88,12 @@ class HubClient:
             hello["now"] = self._wall_ms()
         if self.features is not None:
             hello["features"] = self.features
+        sent = time.monotonic()
         await self.send(hello)
         await self.wait(lambda: self.welcome is not None or self.close_code is not None)
         assert self.welcome is not None, f"closed {self.close_code} {self.close_reason}"
+        # the hub read the hello's ``now`` within this: how far off its measure of our clock may be
+        self.hello_rtt_s = time.monotonic() - sent
         return self.welcome
 
     async def close(self) -> None:
