@@ -382,9 +382,8 @@ class Runner:
             if not check_clients(obs) or time.monotonic() > deadline:
                 self.notes.append(f"converged after {time.monotonic() - t_flush:.1f}s")
                 if obs.restart_at is not None:
-                    self.notes.append(
-                        f"restart: {gone_with_restart(obs)} earlier writes gone with the cluster"
-                    )
+                    gone = gone_with_restart(obs)
+                    self.notes.append(f"restart: {gone} earlier increments and appends gone with the cluster")
                 return check(obs)
             await asyncio.sleep(0.3)
 
