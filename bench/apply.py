@@ -32,6 +32,7 @@ import platform
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +54,26 @@ def progress(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def commit() -> str:
+    """The commit the benchmark runs on, ``+ local changes`` when tracked files differ from it."""
+    repo = str(Path(__file__).resolve().parent.parent)
+    try:
+        sha = subprocess.run(
+            ["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{sha} + local changes" if dirty else sha
+
+
 def machine() -> str:
+    """Where and on what a benchmark runs: the box, its load, the code's commit."""
     cpu = "?"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -63,7 +83,7 @@ def machine() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"nproc={os.cpu_count()}, CPU {cpu!r}, Python {platform.python_version()}, "
-        f"Linux {platform.release()}, load average {load}"
+        f"Linux {platform.release()}, load average {load}, commit {commit()}"
     )
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
 import random
 import statistics
 import sys
@@ -27,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyignite import AioClient
 
+from bench.apply import machine
 from hub.ignite import continuous_query
 
 CONFIGS = [(1, 0), (64, 5), (256, 20)]  # (page_size, time_interval_ms)
@@ -39,19 +38,6 @@ def progress(msg: str) -> None:
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    osname = f"{platform.system()} {platform.release()}"
-    return f"nproc={os.cpu_count()}, CPU: {cpu}, Python {platform.python_version()}, {osname}"
 
 
 async def floor_put(cache: Any, n: int) -> list[float]:
