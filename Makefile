@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz RUNS=1000000 - long fuzz profile: hub frame and stored-document targets (atheris)"
 	@echo "make chaos SCHEDULES=1000 SEED=1 - long fault-injection convergence profile (tests/chaos/)"
 	@echo "make chaos PROFILE=restart SCHEDULES=20 - schedules that each restart the whole cluster"
+	@echo "make chaos PROFILE=restart-persistent SCHEDULES=20 - the same on disk: nothing may be lost"
 	@echo "make lint   - ruff check + format check + mypy"
 	@echo "make stop   - stop the local Ignite node(s) started by make run"
 	@echo "make clean  - remove caches, test artifacts and local cluster state"
@@ -86,7 +87,8 @@ fuzz: setup
 	done
 
 # Long chaos profile (a quick one, 50 schedules, runs in `make test`): tests/chaos/, docs/reliability.md.
-# PROFILE=restart: schedules that each restart the whole cluster.
+# PROFILE=restart: schedules that each restart the whole cluster; restart-persistent: the same with
+# Ignite native persistence (every acknowledged write must survive).
 SCHEDULES ?= 1000
 PROFILE ?= long
 chaos: setup

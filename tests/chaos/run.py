@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.chaos.run --schedules 1000 --seed 7 --profile long
     .venv/bin/python -m tests.chaos.run --schedules 20 --profile restart   # each restarts the cluster
+    .venv/bin/python -m tests.chaos.run --schedules 20 --profile restart-persistent   # ... on disk
     .venv/bin/python -m tests.chaos.run --seed 7 --index 12            # replay one generated schedule
     .venv/bin/python -m tests.chaos.run --replay test-artifacts/chaos/fail-7-12.json
     .venv/bin/python -m tests.chaos.run --seed 7 --index 12 --shrink   # and shrink it if it fails
@@ -82,8 +83,11 @@ async def run_many(
 ) -> Tally:
     tally = Tally()
     OUT.mkdir(parents=True, exist_ok=True)
+    persistent = {PROFILES[s.profile].persistent for s in schedules if s.profile in PROFILES}
+    if len(persistent) > 1:
+        raise ValueError("schedules of persistent and in-memory profiles need stacks of their own")
     with tempfile.TemporaryDirectory(prefix="chaos-", dir=tmp) as d:
-        stack = Stack(Path(d))
+        stack = Stack(Path(d), persistent=persistent == {True})
         try:
             await stack.start()
             for sched in schedules:

@@ -321,7 +321,9 @@ class Runner:
                     self.skipped += 1
                     return
                 await st.restart_cluster(step["ms"])
-                self.restart_at = len(self.issued)
+                # in memory the writes before it may go with the cluster; on disk nothing may
+                if not st.persistent:
+                    self.restart_at = len(self.issued)
             else:
                 raise ValueError(f"unknown step {step}")
         except DriverError as exc:

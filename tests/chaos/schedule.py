@@ -85,6 +85,9 @@ class Profile:
     clears: float = 0.0  # chance that a schedule has another application clear() the lww cache
     # chance that a schedule restarts the whole Ignite cluster (in memory: it comes back empty)
     cluster_restarts: float = 0.0
+    # the cluster keeps its data on disk (Ignite native persistence): a restart may lose nothing.
+    # Not drawn: a persistent profile's schedules are those of its in-memory twin.
+    persistent: bool = False
 
 
 QUICK = Profile(name="quick")
@@ -93,7 +96,9 @@ LONG = Profile(
 )
 #: every schedule restarts the whole cluster once, amid the writes and the other faults
 RESTART = Profile(name="restart", steps=36, max_gap_ms=200, hub_kills=0.0, faults=0.3, cluster_restarts=1.0)
-PROFILES = {p.name: p for p in (QUICK, LONG, RESTART)}
+#: the same schedules on a persistent cluster: every acknowledged write must survive the restart
+RESTART_PERSISTENT = dataclasses.replace(RESTART, name="restart-persistent", persistent=True)
+PROFILES = {p.name: p for p in (QUICK, LONG, RESTART, RESTART_PERSISTENT)}
 
 
 @dataclasses.dataclass

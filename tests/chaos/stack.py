@@ -133,8 +133,11 @@ class NodeWriter:
 
 
 class Stack:
-    def __init__(self, tmp: Path, label: str = "chaos", skew_s: int = -40) -> None:
+    def __init__(
+        self, tmp: Path, label: str = "chaos", skew_s: int = -40, *, persistent: bool = False
+    ) -> None:
         self.tmp = tmp
+        self.persistent = persistent  # Ignite native persistence: a cluster restart keeps the data
         self.skew_s = skew_s
         self.label = label
         self.block: PortBlock | None = None
@@ -166,6 +169,7 @@ class Stack:
             name=f"test-{self.label}",
             heap_mb=768,
             region_max_mb=1024,
+            persistence=self.persistent,
         )
         await asyncio.to_thread(self.cluster.start)
         addresses = list(self.cluster.addresses)
@@ -354,7 +358,8 @@ class Stack:
 
     async def restart_cluster(self, ms: int) -> None:
         """Every Ignite node SIGKILLed at once, the cluster started again ``ms`` later. In memory it
-        comes back empty: no cache, no document, no binary type. The hubs run on throughout.
+        comes back empty: no cache, no document, no binary type; with persistence it comes back
+        with every committed transaction (recovered from its WAL). The hubs run on throughout.
 
         The other applications go down with it and come back with new clients: pyignite's and the
         Node client's registries would otherwise take the lost binary types as still registered

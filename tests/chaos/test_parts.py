@@ -8,10 +8,24 @@ import copy
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from tests.chaos.checker import ClientView, Observed, check, gone_with_restart
 from tests.chaos.driver import DriverError
+from tests.chaos.run import run_many
 from tests.chaos.runner import Runner
-from tests.chaos.schedule import BROWSER, CLIENTS, CLOSABLE, LONG, QUICK, RESTART, TABS, Schedule, generate
+from tests.chaos.schedule import (
+    BROWSER,
+    CLIENTS,
+    CLOSABLE,
+    LONG,
+    QUICK,
+    RESTART,
+    RESTART_PERSISTENT,
+    TABS,
+    Schedule,
+    generate,
+)
 from tests.chaos.shrink import shrink
 
 
@@ -44,6 +58,20 @@ def test_the_restart_profile_restarts_the_cluster_once_per_schedule_and_no_other
         assert any(s["k"] in ("put", "inc", "append") for s in steps[at + 1 :])
     for profile in (QUICK, LONG):
         assert not any(s["k"] == "restart_cluster" for i in range(100) for s in generate(1, i, profile).steps)
+
+
+def test_the_persistent_restart_profile_plays_the_in_memory_ones_schedules_on_disk() -> None:
+    """Same draws, so a failure on disk replays beside its in-memory twin; only the stack differs."""
+    for i in range(30):
+        assert generate(5, i, RESTART_PERSISTENT).steps == generate(5, i, RESTART).steps
+    assert RESTART_PERSISTENT.persistent and not RESTART.persistent
+    assert generate(5, 0, RESTART_PERSISTENT).profile == "restart-persistent"
+
+
+def test_schedules_of_a_persistent_and_an_in_memory_profile_do_not_share_a_stack() -> None:
+    mixed = [generate(1, 0, RESTART), generate(1, 0, RESTART_PERSISTENT)]
+    with pytest.raises(ValueError, match="stacks of their own"):
+        asyncio.run(run_many(mixed))
 
 
 def test_every_offline_client_comes_back_and_every_tomb_is_deleted() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from hub.core.types import CollectionSpec
 from hub.store.ignite import IgniteStore
-from hub.store.ignite.cover import LEASE_TTL_S, RENEW_S
+from hub.store.ignite.cover import RENEW_S, cover_key, parse_holder
 
 
 @pytest.fixture
@@ -63,16 +63,27 @@ async def test_one_feed_sweeps_and_another_takes_over_when_it_closes(
         await s.ensure_collection(CollectionSpec(cache_name))
     stop_a, stop_b = asyncio.Event(), asyncio.Event()
     run_a = asyncio.create_task(drain(a, cache_name, stop_a))
-    await until(lambda: a.sweeps(cache_name), 30)
-    run_b = asyncio.create_task(drain(b, cache_name, stop_b))
-    # b confirms a's lease and covers too, without taking it: still one sweeper, for many renewals
-    await asyncio.sleep(4 * RENEW_S)
-    assert a.sweeps(cache_name) and not b.sweeps(cache_name)
-    stop_a.set()  # a's feed closes and releases the lease
-    await run_a
-    assert not a.sweeps(cache_name)
-    took = await until(lambda: b.sweeps(cache_name), LEASE_TTL_S + 2 * RENEW_S)
-    assert took < 2 * RENEW_S + 1  # released, not expired: b takes it at its next renewal
-    stop_b.set()
-    await run_b
-    assert not b.sweeps(cache_name)
+    run_b: asyncio.Task[None] | None = None
+    try:
+        await until(lambda: a.sweeps(cache_name), 30)
+        run_b = asyncio.create_task(drain(b, cache_name, stop_b))
+        # b confirms a's lease and covers too, without taking it: still one sweeper, for many renewals
+        await asyncio.sleep(4 * RENEW_S)
+        assert a.sweeps(cache_name) and not b.sweeps(cache_name)
+        holder = parse_holder(await a.ctx.sys.get(cover_key(cache_name)))
+        assert holder is not None
+        stop_a.set()  # a's feed closes and releases the lease
+        await run_a
+        assert not a.sweeps(cache_name)
+        # released, not left to expire: the lease no longer names a's feed (it is gone, or b's already)
+        after = parse_holder(await b.ctx.sys.get(cover_key(cache_name)))
+        assert after is None or after[0] != holder[0]
+        # b takes it at a renewal (the bound only stops a hung test: the lease is free already)
+        await until(lambda: b.sweeps(cache_name), 60)
+        stop_b.set()
+        await run_b
+        assert not b.sweeps(cache_name)
+    finally:  # a failure above must not leave feeds running into the next test
+        stop_a.set()
+        stop_b.set()
+        await asyncio.gather(run_a, *([run_b] if run_b else []), return_exceptions=True)

@@ -24,7 +24,7 @@ from .errors import ClusterStartError, IgniteError
 from .jars import ensure_jars
 from .layout import ClusterLayout
 from .process import owns, read_pid, reap, send_signal, tail, wait_gone, write_pid
-from .security import activate_and_create_user
+from .security import activate, activate_and_create_user
 
 _STOP_GRACE_S = 10.0
 #: how long nodes may take to answer after their JVM starts: usually 5-15 s, but over 90 s on a
@@ -79,9 +79,11 @@ class LocalCluster(ClusterLayout):
         )
 
     def _secure_setup(self) -> None:
-        """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
-        assert self.authentication is not None
-        activate_and_create_user(self.name, self.addresses, self.authentication, tls=self.ssl is not None)
+        """Activate a persistent cluster (it starts INACTIVE the first time); create the user if any."""
+        if self.authentication is None:
+            activate(self.addresses, tls=self.ssl is not None)
+        else:
+            activate_and_create_user(self.name, self.addresses, self.authentication, tls=self.ssl is not None)
 
     # ---- PID handling
 

@@ -54,6 +54,7 @@ class ClusterLayout:
         authentication: tuple[str, str] | None = None,
         ssl: SslFiles | None = None,
         rest_port: int | None = None,
+        persistence: bool = False,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
@@ -79,6 +80,9 @@ class ClusterLayout:
         # Opt-in REST API over HTTP (ignite-rest-http, from libs/optional/) on rest_port + i, its
         # TCP connector on rest_port + 100 + i: only the ingest benchmark's baseline uses it.
         self.rest_port = rest_port
+        # Opt-in native persistence without authentication (authentication implies it): data and
+        # binary types survive a restart of every node. Only the chaos suite's restart profile uses it.
+        self.persistence = persistence
 
     # ---- persistence of parameters (lets `synchub ignite stop/status` find the cluster)
 
@@ -98,6 +102,7 @@ class ClusterLayout:
             "authentication": list(self.authentication) if self.authentication else None,
             "ssl": self.ssl.as_dict() if self.ssl else None,
             "rest_port": self.rest_port,
+            "persistence": self.persistence,
             "version": IGNITE_VERSION,
         }
 
@@ -126,6 +131,7 @@ class ClusterLayout:
             if (tls := data.get("ssl"))
             else None,
             rest_port=int(data["rest_port"]) if data.get("rest_port") is not None else None,
+            persistence=bool(data.get("persistence", False)),
         )
 
     # ---- paths and addresses
@@ -165,8 +171,8 @@ class ClusterLayout:
 
     @property
     def persistent(self) -> bool:
-        """Native persistence is on (required by, and only used for, authentication)."""
-        return self.authentication is not None
+        """Native persistence is on: asked for, or required by authentication."""
+        return self.persistence or self.authentication is not None
 
     def client_options(self, credentials: tuple[str, str] | None = None) -> dict[str, object]:
         """pyignite ``Client``/``AioClient`` options for this cluster (TLS without certificate

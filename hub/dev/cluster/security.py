@@ -38,28 +38,44 @@ def admin_credentials(
     )
 
 
-def activate_and_create_user(
-    name: str, addresses: list[tuple[str, int]], authentication: tuple[str, str], *, tls: bool
+def activate(
+    addresses: list[tuple[str, int]], *, tls: bool, credentials: tuple[str, str] | None = None
 ) -> None:
-    """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
+    """Activate a persistent cluster: it starts INACTIVE the first time. Later starts of the whole
+    baseline activate it by themselves; then this finds it active and does nothing."""
     from pyignite import Client  # type: ignore[import-untyped,unused-ignore]
     from pyignite.datatypes.cluster_state import (  # type: ignore[import-untyped,unused-ignore]
         ClusterState,
     )
 
-    user, password = authentication
-    admin = admin_credentials(name, addresses[0], authentication, tls=tls)
-    client = Client(timeout=30.0, **client_options(admin, tls=tls))
+    client = Client(timeout=30.0, **client_options(credentials, tls=tls))
     client.connect(addresses)
     try:
         cluster = client.get_cluster()
         if cluster.get_state() != ClusterState.ACTIVE:
             cluster.set_state(ClusterState.ACTIVE)
-        if admin != authentication:
-            quoted = user.replace('"', '""')
-            pw = password.replace("'", "''")
-            verb = "ALTER" if user == DEFAULT_SUPERUSER[0] else "CREATE"
-            with client.sql(f"{verb} USER \"{quoted}\" WITH PASSWORD '{pw}'") as cur:
-                list(cur)
+    finally:
+        client.close()
+
+
+def activate_and_create_user(
+    name: str, addresses: list[tuple[str, int]], authentication: tuple[str, str], *, tls: bool
+) -> None:
+    """Activate a persistent cluster (it starts INACTIVE the first time) and create the user."""
+    from pyignite import Client  # type: ignore[import-untyped,unused-ignore]
+
+    user, password = authentication
+    admin = admin_credentials(name, addresses[0], authentication, tls=tls)
+    activate(addresses, tls=tls, credentials=admin)
+    if admin == authentication:
+        return
+    client = Client(timeout=30.0, **client_options(admin, tls=tls))
+    client.connect(addresses)
+    try:
+        quoted = user.replace('"', '""')
+        pw = password.replace("'", "''")
+        verb = "ALTER" if user == DEFAULT_SUPERUSER[0] else "CREATE"
+        with client.sql(f"{verb} USER \"{quoted}\" WITH PASSWORD '{pw}'") as cur:
+            list(cur)
     finally:
         client.close()

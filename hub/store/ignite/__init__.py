@@ -44,7 +44,7 @@ from hub.core.errors import HubUsageError, IgniteConnectError, StoreUnavailable
 from hub.core.query import Filter
 from hub.core.types import Change, CollectionSpec, Mutation, MutationResult, WriteCheck
 from hub.ignite.protocol import encode_handshake
-from hub.ignite.readiness import client_tls, wait_started
+from hub.ignite.readiness import StartupGate, client_tls
 from hub.store.base import CollectionInfo, SubsetPage
 from hub.store.ignite import closed, loss, moves, read, schema, subset, tx, write
 from hub.store.ignite.cursors import CURSORS
@@ -64,8 +64,7 @@ def _mark_key(coll: str, client: str) -> str:
     return f"reader\x1f{coll}\x1f{client}"
 
 
-#: How long opening the store or a collection waits for nodes still starting (see _await_nodes_started).
-NODE_START_WAIT_S = 60.0
+NODE_START_WAIT_S = 60.0  # how long opening the store or a collection waits for nodes still starting
 #: How long closing waits for transactions whose callers stopped waiting (tx.whole).
 CLOSE_SETTLE_S = 5.0
 
@@ -179,6 +178,11 @@ class IgniteStore:
         self._own_client = client is None
         self._colls: dict[str, Coll] = {}
         self._warming: set[asyncio.Task[None]] = set()  # subset.warm reads, one per collection opened
+        user, password = self.client_options.get("username"), self.client_options.get("password")
+        creds = (str(user), str(password)) if user is not None and password is not None else None
+        tls = client_tls() if self.client_options.get("use_ssl") else None
+        # one wait for starting nodes at a time, shared by every caller (readiness.py)
+        self._gate = StartupGate(self.addresses, NODE_START_WAIT_S, tls=tls, credentials=creds)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     @property
@@ -214,6 +218,7 @@ class IgniteStore:
     async def close(self) -> None:
         for task in list(self._warming):
             task.cancel()
+        self._gate.close()
         await tx.settle(CLOSE_SETTLE_S)  # no transaction cut by the closing client (tx.whole)
         client = self.ctx.detach()
         if client is not None and self._own_client:
@@ -238,12 +243,7 @@ class IgniteStore:
         has joined and finished its first exchange; a cache created through it then can crash the
         node ("Failed to execute affinity operation on cache groups"). That happened to a hub
         reconnecting to a restarted node: hubs come back as soon as the port answers."""
-        opts = self.client_options
-        tls = client_tls() if opts.get("use_ssl") else None
-        user, password = opts.get("username"), opts.get("password")
-        creds = (str(user), str(password)) if user is not None and password is not None else None
-        starting = await wait_started(self.addresses, NODE_START_WAIT_S, tls=tls, credentials=creds)
-        if starting:
+        if starting := await self._gate.wait():
             raise StoreUnavailable(
                 f"Ignite node(s) {starting} still starting after {NODE_START_WAIT_S:g}s: no cache is created"
             )
@@ -382,15 +382,14 @@ class IgniteStore:
 
     async def gc(self, coll: str, retention_ms: int, now_ms: int | None = None) -> int:
         """Purge tombstones older than ``retention_ms``; returns the new floor (:mod:`~.gc`)."""
-        c = self.coll(coll)
-        return await purge_tombstones(
-            self.ctx, c, retention_ms, self.ctx.clock() if now_ms is None else now_ms
-        )
+        now = self.ctx.clock() if now_ms is None else now_ms
+        return await purge_tombstones(self.ctx, self.coll(coll), retention_ms, now)
 
     # -- feed ------------------------------------------------------------------------------------
     def presence_backplane(self, ttl_ms: int, backups: int) -> IgniteBackplane:
         """Rooms' members and broadcasts between hubs (hub/store/ignite/presence.py); after open()."""
-        return IgniteBackplane(self.client, ttl_ms=ttl_ms, backups=backups, ready=self._await_nodes_started)
+        ready, breaker = self._await_nodes_started, self.ctx.breaker
+        return IgniteBackplane(self.client, ttl_ms=ttl_ms, backups=backups, ready=ready, breaker=breaker)
 
     def feed(self, coll: str) -> contextlib.AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
         return open_feed(self.ctx, self.coll(coll))

@@ -56,7 +56,7 @@ def cover_key(coll: str) -> str:
     return f"cover/{coll}"
 
 
-def _parse(value: Any) -> tuple[str, int] | None:
+def parse_holder(value: Any) -> tuple[str, int] | None:
     if not isinstance(value, str):
         return None
     feed, _, n = value.partition(" ")
@@ -90,7 +90,7 @@ class Lease:
 
     async def begin(self) -> bool:
         """Call after the query started: True when another feed holds the lease (worth waiting for)."""
-        self._seen = _parse(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
+        self._seen = parse_holder(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
         self._deadline = time.monotonic() + WAIT_S
         self._next_poll = time.monotonic() + POLL_S
         return self._seen is not None
@@ -105,7 +105,7 @@ class Lease:
         if now < self._next_poll:
             return None
         self._next_poll = now + POLL_S
-        value = _parse(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
+        value = parse_holder(await self.ctx.call(lambda: self.ctx.sys.get(self.key)))
         if value is None or value[0] != seen[0]:
             return False
         if value[1] >= seen[1] + CONFIRMATIONS:

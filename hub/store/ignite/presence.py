@@ -42,7 +42,8 @@ from hub.ignite import continuous_query
 from hub.ignite.continuous_query import EventType
 from hub.ignite.deadline import bounded
 from hub.store.backplane import Broadcast, Event, MemberGone, MemberPut
-from hub.store.ignite.tx import OP_TIMEOUT_S
+from hub.store.ignite.breaker import Breaker
+from hub.store.ignite.tx import OP_TIMEOUT_S, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,16 @@ def _cache_config(name: str, backups: int) -> dict[int, Any]:
 
 class IgniteBackplane:
     def __init__(
-        self, client: Any, *, ttl_ms: int, backups: int, ready: Callable[[], Awaitable[None]] | None = None
+        self,
+        client: Any,
+        *,
+        ttl_ms: int,
+        backups: int,
+        ready: Callable[[], Awaitable[None]] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.client = client
+        self.breaker = breaker or Breaker()
         self._ready = ready  # no cache is created while a node is starting (it can crash the node)
         self.ttl_ms = ttl_ms
         self.backups = backups
@@ -105,13 +113,26 @@ class IgniteBackplane:
 
     async def _call(self, what: str, op: Any) -> Any:
         try:
-            return await bounded(lambda: op, OP_TIMEOUT_S)  # a busy loop is not a dead store
-        except (OSError, TimeoutError, ConnectionError) as exc:
-            raise StoreUnavailable(f"presence {what}: {exc!r}") from exc
+            trial = self.breaker.admit()  # the store's: fail fast while no node can be reached
+        except StoreUnavailable:
+            op.close()  # the request's coroutine, never to be awaited
+            raise
+        try:
+            result = await bounded(lambda: op, OP_TIMEOUT_S)  # a busy loop is not a dead store
         except Exception as exc:
-            if type(exc).__module__.startswith("pyignite"):
+            if unreachable(exc, self.client):
+                self.breaker.unreachable()
+            elif type(exc).__module__.startswith("pyignite"):
+                self.breaker.reachable()
+            if isinstance(exc, (OSError, TimeoutError, ConnectionError)) or type(exc).__module__.startswith(
+                "pyignite"
+            ):
                 raise StoreUnavailable(f"presence {what}: {exc!r}") from exc
             raise
+        finally:
+            self.breaker.done(trial)
+        self.breaker.reachable()
+        return result
 
     async def open(self) -> None:
         if self._ready is not None:

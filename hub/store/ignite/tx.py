@@ -37,6 +37,7 @@ from pyignite.monitoring import ConnectionEventListener  # type: ignore[import-u
 from hub.core.errors import StoreUnavailable
 from hub.core.hlc import Hlc, physical_ms
 from hub.ignite.deadline import bounded
+from hub.store.ignite.breaker import Breaker
 from hub.store.ignite.recent import RecentCommits
 
 T = TypeVar("T")
@@ -56,6 +57,17 @@ _CONNECTION_ERRORS = (
     asyncio.TimeoutError,
     TimeoutError,
 )
+
+
+def unreachable(err: BaseException, client: Any) -> bool:
+    """A call failed because no node could be reached: a connection error (not a timeout: a busy
+    node is not a dead one), and the client holds no live connection (with one node alive, the next
+    call goes there: pyignite reconnects only when all are gone)."""
+    if isinstance(err, TimeoutError) or not isinstance(err, _CONNECTION_ERRORS):
+        return False
+    return not any(getattr(node, "alive", False) for node in getattr(client, "_nodes", ()))
+
+
 _RETRYABLE_TX = ("optimistic", "serializ", "read/write conflict", "deadlock", "rolled back", "lock")
 
 
@@ -111,6 +123,7 @@ class Context:
         # the coverage lease of each collection's open feed (cover.py): the hub holding it sweeps
         self.leases: dict[str, Any] = {}
         self.log_writes = False  # log every committed write batch ([hub] log_writes, write.py)
+        self.breaker = Breaker()  # calls fail fast while no node can be reached (breaker.py)
 
     def fleet_ms(self) -> int:
         """The fleet's time as this hub knows it: its wall clock plus how far other hubs' clocks run
@@ -151,19 +164,28 @@ class Context:
         return client
 
     async def call(self, fn: Callable[[], Awaitable[T]], timeout: float = OP_TIMEOUT_S) -> T:
-        """Run one Ignite operation; connection trouble becomes StoreUnavailable."""
+        """Run one Ignite operation; connection trouble becomes StoreUnavailable (at once while
+        no node can be reached: breaker.py)."""
+        trial = self.breaker.admit()
         try:
             # not wait_for: on 3.11 it swallows a cancellation that arrives as fn() completes, and
             # the cancelled task (a feed being stopped) then runs on, e.g. waits forever for an event.
             # The bound does not count time this process's loop ran late (a busy hub, deadline.py).
-            return await bounded(fn, timeout)
+            result = await bounded(fn, timeout)
         except _CONNECTION_ERRORS as e:
+            if unreachable(e, self._client):
+                self.breaker.unreachable()
             raise StoreUnavailable(f"Ignite unreachable: {e!r}") from e
         except (CacheError, SQLError) as e:
+            self.breaker.reachable()
             if not partition_lost(e):
                 raise
             # refused until an operator resets the partitions (READ_WRITE_SAFE; loss.py)
             raise StoreUnavailable(f"Ignite lost partitions: {e}") from e
+        finally:
+            self.breaker.done(trial)
+        self.breaker.reachable()
+        return result
 
     def transaction(self) -> Any:
         """``async with ctx.transaction() as tx:``: an OPTIMISTIC SERIALIZABLE transaction, pinned to
