@@ -104,13 +104,14 @@ class HistogramChild:
         self.count = 0
         self.sum = 0.0
 
-    def observe(self, value: float) -> None:
+    def observe(self, value: float, times: int = 1) -> None:
+        """Record ``value`` (``times`` observations of it: the copies of one broadcast)."""
         i = bisect_left(self.bounds, value)  # the first bucket whose bound is >= value
         with self._lock:
             if i < len(self.counts):
-                self.counts[i] += 1
-            self.count += 1
-            self.sum += value
+                self.counts[i] += times
+            self.count += times
+            self.sum += value * times
 
 
 C = TypeVar("C", CounterChild, GaugeChild, HistogramChild)
@@ -245,8 +246,8 @@ class Histogram(Family[HistogramChild]):
     def _new(self) -> HistogramChild:
         return HistogramChild(self._lock, self.bounds)
 
-    def observe(self, value: float) -> None:
-        self._only().observe(value)
+    def observe(self, value: float, times: int = 1) -> None:
+        self._only().observe(value, times)
 
     def _samples(self) -> Iterable[str]:
         for key, child in self._snapshot():

@@ -111,6 +111,9 @@ class _Port:
     async def send_sync(self, coll: str, frame: bytes) -> None:
         pass
 
+    def send_live_now(self, coll: str, frame: bytes, cursor: Any) -> bool:
+        return False  # every live frame is queued here (push_live decides)
+
     def push_live(self, coll: str, frame: bytes, cursor: Any, received: float = 0.0, events: int = 0) -> bool:
         return self.live_ok
 

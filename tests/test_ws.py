@@ -16,8 +16,8 @@ import pytest
 from hub import codec
 from hub.config import Config, HubSettings
 from hub.core.conflict import Policy
-from hub.core.outqueue import OutQueue
 from hub.core.types import CollectionSpec
+from hub.server.subscription import Subscription
 from hub.store.memory import MemoryStore
 from tests.support.server import Running, running_hub
 from tests.support.wsclient import HubClient
@@ -515,14 +515,14 @@ async def test_one_encode_per_feed_batch_same_bytes_to_all(hub: Hub, monkeypatch
             return out
 
         pushed: list[int] = []
-        real_push = OutQueue.push_live
+        real_on_frame = Subscription.on_frame
 
-        def push_spy(self: OutQueue, frame: bytes, coll: str, cursor: Any) -> bool:
+        def on_frame_spy(self: Subscription, frame: bytes, *args: Any) -> bool:
             pushed.append(id(frame))
-            return real_push(self, frame, coll, cursor)
+            return real_on_frame(self, frame, *args)
 
         monkeypatch.setattr(codec, "encode", spy)
-        monkeypatch.setattr(OutQueue, "push_live", push_spy)
+        monkeypatch.setattr(Subscription, "on_frame", on_frame_spy)
         # several changes already queued when the feed wakes up share one frame
         for i in range(10):
             hub.store.external_write("todos", f"x{i}", {"i": i})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+import pytest
 import uvicorn
 import websockets
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -16,6 +18,7 @@ from hub import codec
 from hub.app import create_app, server_options
 from hub.config import Config
 from hub.server.flag import Flag
+from hub.server.writer import Writer
 from hub.server.wsprotocol import DIRECT, Inbox, LeanSansIOProtocol, binary_frame
 from hub.store.memory import MemoryStore
 from tests.support.server import running_hub
@@ -118,6 +121,63 @@ async def test_frames_go_straight_to_the_socket_and_wait_for_it_when_paused() ->
             await c.close()
         await asyncio.sleep(0.1)
         assert DIRECT not in proto.scope["extensions"]  # let go once the connection is lost
+
+
+async def _metric(http: str, name: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(http + "/metrics")).text
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[-1])
+
+
+async def test_a_live_frame_goes_out_at_once_unless_something_waits_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broadcast writes each subscriber's frame at once when its connection has nothing queued;
+    behind queued frames (a paused socket) it queues, so nothing overtakes; both are counted."""
+    store = MemoryStore()
+    async with running_hub(make_config(), store) as run:
+        c = HubClient(run.url)
+        try:
+            await c.connect()
+            await c.sub("todos")
+            proto = _server_protocol(run)
+            outcomes: list[bool] = []
+            real = Writer.send_live_now
+
+            def spy(self: Writer, coll: str, frame: bytes, cursor: Any) -> bool:
+                outcomes.append(real(self, coll, frame, cursor))
+                return outcomes[-1]
+
+            monkeypatch.setattr(Writer, "send_live_now", spy)
+            store.external_write("todos", "a", {"n": 1})
+            await c.wait(lambda: c.docs("todos").get("a") == {"n": 1})
+            assert outcomes == [True]
+            # Paused: the frames queue, the pong behind them; nothing goes out of order.
+            proto.writable.clear()
+            store.external_write("todos", "b", {"n": 2})
+            await asyncio.sleep(0.1)
+            await c.send({"t": "ping", "n": 9})
+            await asyncio.sleep(0.1)
+            store.external_write("todos", "c", {"n": 3})
+            await asyncio.sleep(0.1)
+            assert outcomes[1:] == [False, False] and "b" not in c.docs("todos")
+            proto.writable.set()
+            await c.wait(lambda: "c" in c.docs("todos"))
+            seen = [
+                m["t"] if m["t"] != "chg" else [ch[0] for ch in m["changes"]]
+                for m in c.received
+                if m["t"] in ("chg", "pong") and (m["t"] == "pong" or m["changes"])
+            ]
+            assert seen[-3:] == [["b"], "pong", ["c"]]
+            store.external_write("todos", "d", {"n": 4})  # the queue is empty again: at once
+            await c.wait(lambda: "d" in c.docs("todos"))
+            assert outcomes[-1] is True
+            # Counted alike on both paths: four changes to one client.
+            assert await _metric(run.http, "synchub_events_out_total") == 4
+            assert await _metric(run.http, "synchub_push_lag_seconds_count") == 4
+        finally:
+            await c.close()
 
 
 async def test_a_negotiated_extension_keeps_the_asgi_send_path() -> None:

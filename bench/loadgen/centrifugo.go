@@ -26,13 +26,17 @@ type centReply struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
-	Push *struct {
-		Pub *struct {
-			Data struct {
-				TS int64 `json:"ts"`
-			} `json:"data"`
-		} `json:"pub"`
-	} `json:"push"`
+	Push *centPush `json:"push"`
+}
+
+type centPush struct {
+	Pub *centPub `json:"pub"`
+}
+
+type centPub struct {
+	Data struct {
+		TS int64 `json:"ts"`
+	} `json:"data"`
 }
 
 func (c *Conn) sendText(b []byte) error {
@@ -52,6 +56,13 @@ func (c *Conn) readCent(deadline time.Duration) ([]centReply, error) {
 	var out []centReply
 	for _, line := range bytes.Split(data, []byte{'\n'}) {
 		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if ts, ok := centTimestamp(line); ok { // a publication: only its timestamp is read (scan.go)
+			var r centReply
+			r.Push = &centPush{Pub: &centPub{}}
+			r.Push.Pub.Data.TS = ts
+			out = append(out, r)
 			continue
 		}
 		var r centReply
@@ -130,7 +141,7 @@ func (c *Conn) serveCent() {
 		for _, r := range replies {
 			switch {
 			case r.Push != nil && r.Push.Pub != nil:
-				c.stats.Inc("chg")
+				c.stats.Chg.Add(1)
 				if ts := r.Push.Pub.Data.TS; ts > 0 {
 					c.stats.Delivery.Record(now - ts)
 					c.stats.Delivered.Add(1)

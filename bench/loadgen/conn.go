@@ -102,6 +102,15 @@ func (c *Conn) read(deadline time.Duration) (map[string]any, error) {
 		c.pending = c.pending[1:]
 		return m, nil
 	}
+	data, err := c.readRaw(deadline)
+	if err != nil {
+		return nil, err
+	}
+	return c.decode(data)
+}
+
+// readRaw reads one binary message.
+func (c *Conn) readRaw(deadline time.Duration) ([]byte, error) {
 	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 	kind, data, err := c.ws.ReadMessage()
 	if err != nil {
@@ -110,6 +119,11 @@ func (c *Conn) read(deadline time.Duration) (map[string]any, error) {
 	if kind != websocket.BinaryMessage {
 		return nil, fmt.Errorf("frame of type %d", kind)
 	}
+	return data, nil
+}
+
+// decode decodes a message the generic way: its first frame, the rest of a batch kept for read.
+func (c *Conn) decode(data []byte) (map[string]any, error) {
 	if len(data) > 0 && (data[0]&0xf0 == 0x90 || data[0] == 0xdc || data[0] == 0xdd) {
 		// a batch (docs/protocol.md): the frames one after the other
 		var batch []map[string]any
@@ -280,15 +294,32 @@ func (c *Conn) Serve() {
 		return
 	}
 	defer close(c.done)
+	var ts []int64
 	for {
-		m, err := c.read(90 * time.Second) // the hub pings every 15 s by default
+		var m map[string]any
+		var err error
+		if len(c.pending) > 0 {
+			m, err = c.read(0)
+		} else {
+			var data []byte
+			if data, err = c.readRaw(90 * time.Second); err == nil { // the hub pings every 15 s by default
+				var frames int
+				var ok bool
+				if frames, ts, ok = chgTimestamps(data, ts[:0]); ok {
+					c.stats.Chg.Add(uint64(frames))
+					c.stats.recordDeliveries(time.Now().UnixNano(), ts)
+					continue
+				}
+				m, err = c.decode(data)
+			}
+		}
 		if err != nil {
 			c.ended(err)
 			return
 		}
 		switch m["t"] {
 		case "chg", "qchg":
-			c.stats.Inc("chg")
+			c.stats.Chg.Add(1)
 			changes, _ := m["changes"].([]any)
 			now := time.Now().UnixNano()
 			for _, ch := range changes {

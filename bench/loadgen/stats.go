@@ -17,6 +17,19 @@ type Stats struct {
 	AckRTT    Hist         // mut sent -> ack received (ns)
 	SyncTime  Hist         // dial -> synced (ns)
 	Delivered atomic.Uint64
+	Chg       atomic.Uint64 // chg/qchg frames received (counted apart: the hottest counter)
+}
+
+// recordDeliveries records the deliveries of one message received at now (payload timestamps ts).
+func (s *Stats) recordDeliveries(now int64, ts []int64) {
+	n := 0
+	for _, t := range ts {
+		if t > 0 {
+			s.Delivery.Record(now - t)
+			n++
+		}
+	}
+	s.Delivered.Add(uint64(n))
 }
 
 func NewStats() *Stats { return &Stats{counts: map[string]uint64{}} }
@@ -32,9 +45,12 @@ func (s *Stats) Add(kind string, n uint64) {
 func (s *Stats) Snapshot() map[string]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]uint64, len(s.counts))
+	out := make(map[string]uint64, len(s.counts)+1)
 	for k, v := range s.counts {
 		out[k] = v
+	}
+	if n := s.Chg.Load(); n > 0 {
+		out["chg"] += n
 	}
 	return out
 }

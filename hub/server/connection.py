@@ -216,6 +216,9 @@ class Connection:
     async def send_sync(self, coll: str, frame: bytes) -> None:
         await self.writer.push_sync(coll, frame)
 
+    def send_live_now(self, coll: str, frame: bytes, cursor: Cursor) -> bool:
+        return self.writer.send_live_now(coll, frame, cursor)
+
     def push_live(
         self, coll: str, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0
     ) -> bool:

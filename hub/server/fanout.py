@@ -10,6 +10,7 @@ every FANOUT_YIELD_EVERY subscribers, so one big collection does not stall the o
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from hub.server.pages import encode_chunks
 
 if TYPE_CHECKING:
     from hub.authz import AccessPolicy
+    from hub.metrics import HubMetrics
     from hub.server.subscription import Subscription
 
 FANOUT_YIELD_EVERY = 50  # subscribers served between two yields: the loop turns every few ms under load
@@ -36,8 +38,16 @@ class FanOut:
     """The subscribers of one collection and the frames they are handed. ``cursor`` is what every
     frame carries (the feed's ``(epoch, covered)``, set by the feed)."""
 
-    def __init__(self, coll: str, policy: AccessPolicy, max_frame: int, max_changes: int) -> None:
+    def __init__(
+        self,
+        coll: str,
+        policy: AccessPolicy,
+        max_frame: int,
+        max_changes: int,
+        metrics: HubMetrics | None = None,
+    ) -> None:
         self.coll = coll
+        self.metrics = metrics
         self.policy = policy
         self.max_frame = max_frame
         self.max_changes = max_changes
@@ -130,10 +140,29 @@ class FanOut:
     async def _hand_out(
         self, frame: bytes, subs: Sequence[Subscription], received: float, events: int
     ) -> None:
-        """The same bytes to every subscriber in ``subs`` still subscribed, yielding now and then."""
+        """The same bytes to every subscriber in ``subs`` still subscribed, yielding now and then.
+        Frames written at once (``on_frame``) are counted here, once per run of subscribers; the
+        queued ones by their writer."""
         cursor = self.cursor
+        holds = self.audience.holds
+        sent = 0
         for i, sub in enumerate(subs):
             if i and i % FANOUT_YIELD_EVERY == 0:
+                self._count(sent, len(frame), received, events)
+                sent = 0
                 await asyncio.sleep(0)
-            if self.audience.holds(sub):
-                sub.on_frame(frame, cursor, received, events)
+            if holds(sub) and sub.on_frame(frame, cursor, received, events):
+                sent += 1
+        self._count(sent, len(frame), received, events)
+
+    def _count(self, frames: int, size: int, received: float, events: int) -> None:
+        """The metrics of ``frames`` copies of one frame written at once (writer.py counts its own)."""
+        if not frames or self.metrics is None:
+            return
+        mx = self.metrics
+        mx.frames_out.inc(frames)
+        mx.bytes_out.inc(frames * size)
+        if events:
+            mx.events_out.inc(frames * events)
+        if received:
+            mx.push_lag_seconds.observe(time.monotonic() - received, frames)

@@ -77,7 +77,7 @@ class Feed:
         # a float: this feed's own share; the hub passes one budget shared by all its feeds
         budget = sweep_share if isinstance(sweep_share, SharedBudget) else SharedBudget(sweep_share)
         self.sweep_budget = budget
-        self.fan = FanOut(coll, policy, max_frame, max_changes)
+        self.fan = FanOut(coll, policy, max_frame, max_changes, metrics)
         self.audience = self.fan.audience
         self.subscribers = self.fan.subscribers  # whole-collection subscriptions
         self.by_filter = self.fan.by_filter  # query subscriptions by distinct filter

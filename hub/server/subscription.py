@@ -85,6 +85,10 @@ class Port(Protocol):
 
     async def send_sync(self, coll: str, frame: bytes) -> None: ...
 
+    def send_live_now(self, coll: str, frame: bytes, cursor: Cursor) -> bool:
+        """Write a live frame at once if nothing waits before it; False: use :meth:`push_live`."""
+        ...
+
     def push_live(
         self, coll: str, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0
     ) -> bool: ...
@@ -188,20 +192,25 @@ class Subscription:
 
     # ----------------------------------------------------------------- live frames (from the feed)
 
-    def on_frame(self, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0) -> None:
+    def on_frame(self, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0) -> bool:
+        """Take a live frame; True when it went out at once (the caller counts it: fanout.py),
+        False when it was queued, held or dropped."""
         if self.state is SubState.LIVE:
+            if self.port.send_live_now(self.key, frame, cursor):
+                return True
             if not self.port.push_live(self.key, frame, cursor, received, events):
                 self.resync("slow")
         elif self.state is SubState.CATCHING_UP:
             if self.held_overflow:
-                return
+                return False
             if self.held_bytes + len(frame) > self.port.hold_bytes:
                 self.held.clear()
                 self.held_bytes = 0
                 self.held_overflow = True
-                return
+                return False
             self.held.append((frame, cursor, received, events))
             self.held_bytes += len(frame)
+        return False
 
     # ----------------------------------------------------------------- the sync run
 

@@ -3,7 +3,9 @@
 Everything a connection sends goes through :class:`Writer`: control messages and acks
 (:meth:`~Writer.push_control`), sync pages (:meth:`~Writer.push_sync`, which waits for room) and
 live frames (:meth:`~Writer.push_live`, refused when the queue is full so the subscription falls
-back to a catch-up). Queued frames are written straight to the socket once per turn of the event
+back to a catch-up). A live frame with nothing queued before it is written at once instead
+(:meth:`~Writer.send_live_now`): a broadcast's common case, one write per subscriber and no
+bookkeeping per frame. Queued frames are written straight to the socket once per turn of the event
 loop (:class:`~hub.server.flush.Flusher`, :meth:`~hub.server.wsprotocol.LeanSansIOProtocol.send_message`)
 while the socket takes them; when it does not (the peer reads slowly and the transport is paused)
 or the connection closes, a writer task takes over. That task is the only one that awaits the
@@ -117,6 +119,29 @@ class Writer:
             await self.room.wait()
         self.queue.push_sync(frame, coll)
         self._queued()
+
+    def send_live_now(self, coll: str, frame: bytes, cursor: Cursor) -> bool:
+        """Write a live frame to the socket at once when nothing waits before it (nothing queued,
+        no flush due, no writer task) and the socket takes it; False: queue it instead.
+
+        A broadcast's common case: the frame skips the queue, the flush and their bookkeeping (one
+        write per subscriber, in order, since nothing else is pending). The caller counts the
+        frames, bytes and events of a broadcast once (hub/server/fanout.py)."""
+        if self.queue.entries or self._task is not None or self._due or self._ended:
+            return False
+        sock = self.socket
+        if sock is None or self.close_code is not None or not sock.can_send():
+            return False
+        try:
+            sock.send_message(frame)
+        except Exception:  # the peer is gone; the reader sees the disconnect
+            self._ended = True
+            return True
+        self.frames_out += 1
+        held = self.queue.delivered.get(coll)
+        if held is None or held[0] != cursor[0] or held[1] < cursor[1]:
+            self.queue.delivered[coll] = cursor
+        return True
 
     def push_live(self, coll: str, frame: bytes, cursor: Cursor, received: float, events: int) -> bool:
         """Queue a live frame; False when it does not fit (the subscription must catch up)."""
