@@ -221,6 +221,15 @@ async def main_async(args: argparse.Namespace, out: Path) -> int:
         f"| {med(lambda r: r['baseline']['p999_ms']):.1f} ms "
         f"| {med(lambda r: r['baseline']['count'] / r['sent']):.1%} |",
     ]
+    names = {"hub": "hub", "ignite": "Ignite", "loadgen": "load generator", "writer": "writer"}
+    cpu = ", ".join(
+        f"{label} {med(lambda r, k=k: r['cpu_s'].get(k) or 0.0):.1f}"
+        for k, label in names.items()
+        if all(k in r["cpu_s"] for r in runs)
+    )
+    window = med(lambda r: r["window_s"])
+    rows.append("")
+    rows.append(f"CPU seconds over the {window:.0f} s window (medians): {cpu}.")
     md = "\n".join(rows)
     (out / "results.json").write_text(json.dumps({"header": header, "runs": runs}, indent=2))
     (out / "table.md").write_text(header + "\n\n" + md + "\n")
