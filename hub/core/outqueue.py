@@ -108,9 +108,13 @@ class OutQueue:
     def sent(self, entry: Entry) -> None:
         """The writer delivered ``entry``: remember the cursor the client now holds."""
         if entry.coll is not None and entry.cursor is not None:
-            held = self.delivered.get(entry.coll)
-            if held is None or held[0] != entry.cursor[0] or held[1] < entry.cursor[1]:
-                self.delivered[entry.coll] = entry.cursor
+            self.delivered_up_to(entry.coll, entry.cursor)
+
+    def delivered_up_to(self, coll: str, cursor: Cursor) -> None:
+        """A frame carrying ``cursor`` reached the socket (queued or not): the client holds it."""
+        held = self.delivered.get(coll)
+        if held is None or held[0] != cursor[0] or held[1] < cursor[1]:
+            self.delivered[coll] = cursor
 
     def drop(self, coll: str, kinds: tuple[Kind, ...] = ("live", "sync")) -> int:
         """Remove the queued frames of ``coll`` of the given kinds; return how many."""

@@ -138,9 +138,7 @@ class Writer:
             self._ended = True
             return True
         self.frames_out += 1
-        held = self.queue.delivered.get(coll)
-        if held is None or held[0] != cursor[0] or held[1] < cursor[1]:
-            self.queue.delivered[coll] = cursor
+        self.queue.delivered_up_to(coll, cursor)
         return True
 
     def push_live(self, coll: str, frame: bytes, cursor: Cursor, received: float, events: int) -> bool:
