@@ -193,8 +193,7 @@ class Subscription:
     # ----------------------------------------------------------------- live frames (from the feed)
 
     def on_frame(self, frame: bytes, cursor: Cursor, received: float = 0.0, events: int = 0) -> bool:
-        """Take a live frame; True when it went out at once (the caller counts it: fanout.py),
-        False when it was queued, held or dropped."""
+        """Take a live frame; True when it went out at once (fanout.py counts those), else False."""
         if self.state is SubState.LIVE:
             if self.port.send_live_now(self.key, frame, cursor):
                 return True
